@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Create (or update) the project's virtual environment and install everything in the one order that works:
+#   1. torch + torchvision           (TORCH_SPEC / TORCH_INDEX_URL pick the build for your machine)
+#   2. basicsr 1.4.2 without build isolation and without its deps (its sdist's setup.py imports torch;
+#      its own requirements would pull tb-nightly beside tensorboard)
+#   3. our requirements, then this package in editable mode.
+# Usage: bash scripts/install.sh [VENV_DIR]        (default .venv)
+# GPU machines (see README, "Install"):
+#   x86_64 + CUDA:      TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 TORCH_SPEC="torch torchvision" bash scripts/install.sh
+#   GB10 / DGX Spark:   TORCH_INDEX_URL=https://download.pytorch.org/whl/cu130 TORCH_SPEC="torch torchvision" bash scripts/install.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${1:-.venv}
+PYTHON=${PYTHON:-python3}
+TORCH_SPEC=${TORCH_SPEC:-"torch==2.14.1 torchvision==0.29.1"}
+
+pip_install() {
+  # pip's output is kept quiet unless it fails; then all of it is shown and the script stops.
+  local log
+  log=$(mktemp)
+  if ! "$VENV/bin/python" -m pip --disable-pip-version-check install -q "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "install.sh: 'pip install $*' failed" >&2
+    exit 1
+  fi
+  rm -f "$log"
+}
+
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+pip_install --upgrade pip setuptools wheel
+if [ -n "${TORCH_INDEX_URL:-}" ]; then
+  pip_install $TORCH_SPEC --index-url "$TORCH_INDEX_URL"
+else
+  pip_install $TORCH_SPEC
+fi
+pip_install cython numpy
+pip_install --no-build-isolation --no-deps basicsr==1.4.2
+pip_install -r requirements.txt -r requirements-test.txt
+pip_install --no-build-isolation --no-deps -e .
+"$VENV/bin/python" -c "import realestate_sr, basicsr, torch; print(f'installed realestate_sr {realestate_sr.__version__}, basicsr {basicsr.__version__}, torch {torch.__version__} in $VENV')"

@@ -1,0 +1,21 @@
+"""Shared fixtures: tiny networks that run in milliseconds on a CPU."""
+import pytest
+import torch
+
+import realestate_sr  # noqa: F401  (registers our classes, installs the torchvision alias)
+
+TINY_NAFNET = dict(img_channel=3, width=8, middle_blk_num=1, enc_blk_nums=[1, 1], dec_blk_nums=[1, 1])
+
+
+@pytest.fixture
+def tiny_nafnet_opt():
+    return dict(TINY_NAFNET)
+
+
+def randomize_(net, scale=0.2, seed=0):
+    """Give every parameter random values (the official init leaves NAFBlocks as identities)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in net.parameters():
+            param.copy_(torch.randn(param.shape, generator=generator) * scale)
+    return net

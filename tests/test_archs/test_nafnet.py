@@ -1,0 +1,119 @@
+import pytest
+import torch
+from basicsr.archs import build_network
+
+from realestate_sr.archs.nafnet_arch import NAFNet, NAFNetLocal
+from realestate_sr.archs.nafnet_blocks import LayerNorm2d
+from tests.conftest import TINY_NAFNET, randomize_
+
+SIDD = dict(enc_blk_nums=[2, 2, 4, 8], middle_blk_num=12, dec_blk_nums=[2, 2, 2, 2])
+GOPRO = dict(enc_blk_nums=[1, 1, 1, 28], middle_blk_num=1, dec_blk_nums=[1, 1, 1, 1])
+
+
+@pytest.mark.parametrize('width, config, expected', [
+    (32, SIDD, 29_159_715),
+    (64, SIDD, 115_982_915),
+    (32, GOPRO, 17_111_907),
+    (64, GOPRO, 67_888_835),
+])
+def test_parameter_counts_equal_the_official_release(width, config, expected):
+    net = NAFNet(img_channel=3, width=width, **config)
+    assert sum(p.numel() for p in net.parameters()) == expected
+
+
+def test_built_from_yaml_options_through_basicsr_registry():
+    net = build_network({'type': 'NAFNetLocal', **TINY_NAFNET, 'train_size': [1, 3, 32, 32]})
+    assert isinstance(net, NAFNetLocal)
+    assert net.base_size == (48, 48)
+
+
+@pytest.mark.parametrize('size', [(17, 23), (31, 64), (64, 45), (5, 3)])
+def test_odd_sizes_keep_shape_and_match_the_padded_computation(size):
+    net = randomize_(NAFNet(**TINY_NAFNET)).double().eval()
+    x = torch.rand(2, 3, *size, dtype=torch.float64)
+    out = net(x)
+    assert out.shape == x.shape
+    # the result is the bottom/right zero-padded input through the net, cropped back
+    padded = torch.nn.functional.pad(x, (0, (-size[1]) % 4, 0, (-size[0]) % 4))
+    torch.testing.assert_close(out, net(padded)[..., :size[0], :size[1]], rtol=0, atol=1e-12)
+
+
+def test_official_init_blocks_are_identities_and_zero_ending_gives_identity():
+    net = NAFNet(**TINY_NAFNET).eval()
+    x = torch.rand(1, 3, 24, 40)
+    block = net.encoders[0][0]
+    features = torch.randn(1, 8, 12, 12)
+    torch.testing.assert_close(block(features), features, rtol=0, atol=0)
+    with torch.no_grad():
+        net.ending.weight.zero_()
+        net.ending.bias.zero_()
+    torch.testing.assert_close(net(x), x, rtol=0, atol=0)
+
+
+def test_local_equals_global_when_input_fits_the_base_size():
+    ours = randomize_(NAFNet(**TINY_NAFNET)).double().eval()
+    local = NAFNetLocal(**TINY_NAFNET, train_size=(1, 3, 32, 32)).double()
+    local.load_state_dict(ours.state_dict(), strict=True)
+    x = torch.rand(1, 3, 48, 44, dtype=torch.float64)  # base size is 48x48
+    torch.testing.assert_close(local(x), ours(x), rtol=0, atol=1e-12)
+    bigger = torch.rand(1, 3, 96, 80, dtype=torch.float64)
+    assert (local(bigger) - ours(bigger)).abs().max() > 1e-6  # TLC really changes large inputs
+
+
+def test_local_window_mean_against_avg_pool_reference():
+    local = NAFNetLocal(**TINY_NAFNET, train_size=(1, 3, 8, 8))
+    pool = local.encoders[0][0].sca[0]
+    assert pool.kernel_size == (12, 12)
+    x = torch.rand(1, 2, 20, 30, dtype=torch.float64)
+    out = pool(x)
+    # reference: mean over every valid 12x12 window, then replicate-padded to 20x30
+    windows = torch.nn.functional.avg_pool2d(x, kernel_size=12, stride=1)
+    assert out.shape == x.shape
+    assert windows.shape[-2:] == (9, 19)
+    torch.testing.assert_close(out[:, :, 5:14, 5:24], windows, rtol=0, atol=1e-12)
+    torch.testing.assert_close(out[:, :, 0, 0], windows[:, :, 0, 0], rtol=0, atol=1e-12)
+    torch.testing.assert_close(out[:, :, -1, -1], windows[:, :, -1, -1], rtol=0, atol=1e-12)
+
+
+def test_bf16_autocast_keeps_tlc_pooling_and_layernorm_statistics_accurate():
+    local = NAFNetLocal(**TINY_NAFNET, train_size=(1, 3, 64, 64))
+    pool = local.encoders[0][0].sca[0]
+    x = (0.9 + 0.1 * torch.rand(1, 4, 1100, 1650))
+    reference = pool(x.double())
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        low = pool(x.to(torch.bfloat16))
+    # float32 statistics: only the final cast to bf16 rounds (half an ulp of ~1.0 is 2**-8)
+    assert (low.double() - reference).abs().max() < 2**-8
+    # the trap this guards against: the same window sums taken in bfloat16
+    naive = pool._window_mean(x.to(torch.bfloat16)).double()
+    valid_h, valid_w = naive.shape[-2:]
+    top, left = (1100 - valid_h) // 2, (1650 - valid_w) // 2
+    assert (naive - reference[:, :, top:top + valid_h, left:left + valid_w]).abs().max() > 0.05
+
+    norm = LayerNorm2d(16)
+    feats = 100 + torch.randn(2, 16, 32, 32)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        normed = norm(feats.to(torch.bfloat16))
+    expected = torch.nn.functional.layer_norm(feats.to(torch.bfloat16).double().permute(0, 2, 3, 1), (16,), eps=1e-6)
+    assert (normed.double() - expected.permute(0, 3, 1, 2)).abs().max() < 0.02
+
+
+def test_bf16_autocast_nafnetlocal_stays_close_to_float32_on_a_large_map():
+    net = randomize_(NAFNetLocal(**TINY_NAFNET, train_size=(1, 3, 64, 64)), scale=0.1)
+    x = torch.rand(1, 3, 384, 512)
+    with torch.no_grad():
+        full = net(x)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            low = net(x).float()
+    error = (low - full).abs()
+    assert error.mean() < 2e-3 and error.max() < 0.05, (error.mean(), error.max())
+
+
+def test_layernorm_backward_matches_autograd():
+    norm = LayerNorm2d(6)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.uniform_(-0.5, 0.5)
+    norm = norm.double()
+    x = torch.randn(2, 6, 5, 7, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: norm(t), (x,))
