@@ -1,0 +1,74 @@
+"""Build an inference network from option files, checkpoints and flags.
+
+Shared by ``scripts/tiled_infer.py``, ``scripts/evaluate.py``, the ONNX export
+and the model's validation, so that every caller turns the same YAML into the
+same network.
+"""
+import copy
+from pathlib import Path
+
+import yaml
+from basicsr.archs import build_network
+
+from realestate_sr.archs.checkpoint import load_checkpoint
+
+DEFAULT_TRAIN_SIZE = (1, 3, 256, 256)
+
+
+def network_opt_from_yaml(path):
+    """The ``network_g`` block of a BasicSR option file, plus the training patch size when it has one.
+
+    Returns (network_opt, train_size or None).
+    """
+    path = Path(path)
+    with path.open() as handle:
+        opt = yaml.safe_load(handle)
+    if not isinstance(opt, dict) or 'network_g' not in opt:
+        raise KeyError(f'{path} has no network_g block')
+    gt_size = (opt.get('datasets', {}).get('train') or {}).get('gt_size')
+    train_size = (1, opt['network_g'].get('img_channel', 3), gt_size, gt_size) if gt_size else None
+    return dict(opt['network_g']), train_size
+
+
+def with_tlc(network_opt, train_size=None):
+    """``network_opt`` switched to NAFNetLocal (TLC) for full-resolution inference.
+
+    ``train_size`` (N,C,H,W of the training patches) sets the TLC window; an
+    explicit ``train_size`` in ``network_opt`` wins, else DEFAULT_TRAIN_SIZE.
+    """
+    if network_opt['type'] not in ('NAFNet', 'NAFNetLocal'):
+        raise ValueError(f'TLC applies to NAFNet only, not {network_opt["type"]}')
+    local_opt = copy.deepcopy(network_opt)
+    local_opt['type'] = 'NAFNetLocal'
+    local_opt.setdefault('train_size', list(train_size or DEFAULT_TRAIN_SIZE))
+    return local_opt
+
+
+def without_tlc(network_opt):
+    """``network_opt`` as plain NAFNet (global channel attention)."""
+    plain = {k: v for k, v in network_opt.items() if k not in ('train_size', 'fast_imp')}
+    if plain['type'] == 'NAFNetLocal':
+        plain['type'] = 'NAFNet'
+    return plain
+
+
+def build_inference_network(network_opt, checkpoint=None, tlc=None, train_size=None, param_key=None,
+                            device='cpu'):
+    """Build ``network_opt`` through BasicSR's registry, load ``checkpoint``, return it in eval mode on ``device``.
+
+    Args:
+        network_opt (dict): A ``network_g`` block (``type`` plus constructor arguments).
+        checkpoint (str | Path | None): BasicSR checkpoint, official release file or bare state_dict.
+        tlc (bool | None): True: NAFNetLocal; False: NAFNet; None: as ``network_opt`` says.
+        train_size (tuple | None): Training patch N,C,H,W for the TLC window.
+        param_key (str | None): See ``read_state_dict``; None prefers params_ema.
+        device (str | torch.device): Where the network goes.
+    """
+    if tlc is True:
+        network_opt = with_tlc(network_opt, train_size)
+    elif tlc is False:
+        network_opt = without_tlc(network_opt)
+    net = build_network(copy.deepcopy(network_opt))
+    if checkpoint is not None:
+        load_checkpoint(net, checkpoint, param_key=param_key)
+    return net.eval().to(device)
