@@ -1,0 +1,71 @@
+"""A documented model of an amateur listing capture, used to build the embedded demo pairs.
+
+Given a well-edited photo (the target), it simulates what a phone or a hurried
+photographer hands in (the source), in this order:
+
+1. linearise sRGB;
+2. clipped highlights: scene radiance above the sensor's range is lost
+   (``highlight_gain`` > 1 pushes the brightest parts past 1.0, then clips);
+3. under-exposure by ``exposure_ev`` stops (dark interiors);
+4. a white-balance cast (per-channel gains, e.g. tungsten warmth);
+5. sensor noise: shot noise (proportional to sqrt of the signal) plus read noise;
+6. back to sRGB with a flattened tone curve (less contrast, lifted blacks);
+7. JPEG compression at ``jpeg_quality`` (done by the caller when writing).
+
+The network learns the inverse: a global, content-aware edit, like a real editor's.
+"""
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+def srgb_to_linear(img):
+    return np.where(img <= 0.04045, img / 12.92, ((img + 0.055) / 1.055)**2.4)
+
+
+def linear_to_srgb(img):
+    img = np.clip(img, 0.0, 1.0)
+    return np.where(img <= 0.0031308, img * 12.92, 1.055 * np.power(img, 1 / 2.4) - 0.055)
+
+
+@dataclass(frozen=True)
+class CaptureParams:
+    """One amateur capture; every field is a physical knob of the model above."""
+    highlight_gain: float
+    exposure_ev: float
+    wb_gains_rgb: tuple
+    read_noise: float
+    shot_noise: float
+    contrast: float
+    black_lift: float
+    jpeg_quality: int
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def sample_capture_params(rng):
+    """Draw a plausible amateur capture from ``rng`` (a numpy Generator)."""
+    warmth = rng.uniform(-0.05, 0.3)
+    return CaptureParams(
+        highlight_gain=float(rng.uniform(1.1, 1.6)),
+        exposure_ev=float(rng.uniform(-1.6, -0.6)),
+        wb_gains_rgb=(float(np.exp(warmth * 0.8)), 1.0, float(np.exp(-warmth))),
+        read_noise=float(rng.uniform(0.002, 0.006)),
+        shot_noise=float(rng.uniform(0.004, 0.012)),
+        contrast=float(rng.uniform(0.65, 0.85)),
+        black_lift=float(rng.uniform(0.01, 0.05)),
+        jpeg_quality=int(rng.integers(70, 86)),
+    )
+
+
+def simulate_amateur_capture(target_rgb, params, rng):
+    """Source image (float32 RGB in [0,1]) for a target (float RGB in [0,1]); JPEG is left to the writer."""
+    linear = srgb_to_linear(np.asarray(target_rgb, dtype=np.float64))
+    linear = np.clip(linear * params.highlight_gain, 0.0, 1.0)
+    linear = linear * 2.0**params.exposure_ev * np.asarray(params.wb_gains_rgb)
+    noise_sigma = np.sqrt(params.read_noise**2 + params.shot_noise**2 * np.clip(linear, 0, None))
+    linear = linear + rng.standard_normal(linear.shape) * noise_sigma
+    srgb = linear_to_srgb(linear)
+    flattened = params.black_lift + (1.0 - params.black_lift) * (0.5 + (srgb - 0.5) * params.contrast)
+    return np.clip(flattened, 0.0, 1.0).astype(np.float32)

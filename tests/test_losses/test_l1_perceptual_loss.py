@@ -1,0 +1,80 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from basicsr.losses import build_loss
+from torchvision.models import vgg19
+
+from realestate_sr.losses.l1_perceptual_loss import L1PerceptualLoss
+from realestate_sr.losses.vgg_features import VGG19_FILE, MissingWeightsError, VGG19Features
+
+# conv3_4, conv4_4, conv5_4 are modules 16, 25 and 34 of torchvision's vgg19().features
+LAYER_INDEX = {'conv3_4': 16, 'conv4_4': 25, 'conv5_4': 34}
+
+
+def reference_features(features, x):
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    x = (x - mean) / std
+    out = {}
+    for index, layer in enumerate(features):
+        x = layer(x)
+        for name, wanted in LAYER_INDEX.items():
+            if index == wanted:
+                out[name] = x
+    return out
+
+
+def test_l1_only_equals_hand_computation():
+    pred, target = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    loss = build_loss({'type': 'L1PerceptualLoss', 'l1_weight': 2.0, 'perceptual_weight': 0})
+    assert loss.vgg is None
+    expected = 2.0 * (pred - target).abs().mean()
+    torch.testing.assert_close(loss(pred, target), expected)
+
+
+def test_perceptual_term_equals_hand_computation_with_random_vgg():
+    torch.manual_seed(0)
+    loss = L1PerceptualLoss(perceptual_weight=0.1, layer_weights={'conv3_4': 0.5, 'conv4_4': 1.0, 'conv5_4': 2.0},
+                            use_random_vgg_weights_for_testing=True)
+    pred, target = torch.rand(1, 3, 48, 48), torch.rand(1, 3, 48, 48)
+    ours = loss(pred, target)
+    feats_p = reference_features(loss.vgg.features, pred)
+    feats_t = reference_features(loss.vgg.features, target)
+    perceptual = sum(w * F.l1_loss(feats_p[n], feats_t[n]) for n, w in {'conv3_4': 0.5, 'conv4_4': 1.0,
+                                                                         'conv5_4': 2.0}.items())
+    torch.testing.assert_close(ours, F.l1_loss(pred, target) + 0.1 * perceptual)
+    assert set(loss.last_terms) == {'l_l1', 'l_percep'}
+
+
+def test_vgg_is_frozen_and_stays_in_eval_mode():
+    loss = L1PerceptualLoss(use_random_vgg_weights_for_testing=True)
+    loss.train()
+    assert not loss.vgg.training
+    pred = torch.rand(1, 3, 32, 32, requires_grad=True)
+    loss(pred, torch.rand(1, 3, 32, 32)).backward()
+    assert pred.grad is not None and pred.grad.abs().sum() > 0
+    assert all(p.grad is None and not p.requires_grad for p in loss.vgg.parameters())
+
+
+def test_weights_load_from_an_explicit_path(tmp_path):
+    torch.manual_seed(1)
+    source = vgg19(weights=None)
+    path = tmp_path / VGG19_FILE
+    torch.save(source.state_dict(), path)
+    features = VGG19Features(['conv3_4'], weights_path=str(path))
+    torch.testing.assert_close(features.features[16].weight, source.features[16].weight)
+
+
+def test_missing_weights_name_the_file_where_we_looked_and_the_url(tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    with pytest.raises(MissingWeightsError) as error:
+        L1PerceptualLoss(perceptual_weight=0.1)
+    message = str(error.value)
+    assert VGG19_FILE in message
+    assert str(tmp_path / 'torch_home' / 'hub' / 'checkpoints' / VGG19_FILE) in message
+    assert 'https://download.pytorch.org/models/vgg19-dcbb9e9d.pth' in message
+
+
+def test_unknown_layer_is_rejected():
+    with pytest.raises(ValueError, match='conv9_9'):
+        VGG19Features(['conv9_9'], random_weights_for_testing=True)
