@@ -1,0 +1,137 @@
+"""EnhanceModel: BasicSR's SRModel with what photo enhancement on modern GPUs needs, and nothing else changed."""
+import os
+from collections import OrderedDict
+from contextlib import nullcontext
+
+import torch
+from basicsr.models.sr_model import SRModel
+from basicsr.utils.registry import MODEL_REGISTRY
+from torch.nn.parallel import DataParallel, DistributedDataParallel
+
+from realestate_sr.losses.vgg_features import MissingWeightsError
+from realestate_sr.utils.network_loading import build_inference_network, with_tlc
+from realestate_sr.utils.tiling import make_torch_runner, tiled_forward
+
+OPTIMIZERS = {'Adam': torch.optim.Adam, 'AdamW': torch.optim.AdamW}
+NAFNET_RELEASE_URL = 'https://github.com/megvii-research/NAFNet#results-and-pre-trained-models'
+
+
+def require_pretrained_file(path):
+    """Fail early, naming the file and where to get it, when ``path.pretrain_network_g`` does not exist."""
+    if path is not None and not os.path.isfile(path):
+        raise MissingWeightsError(
+            f'path.pretrain_network_g: {path} not found (relative paths are relative to the repository root). '
+            f'Official NAFNet checkpoints: {NAFNET_RELEASE_URL}; or a net_g_*.pth from experiments/<name>/models/.')
+
+
+@MODEL_REGISTRY.register()
+class EnhanceModel(SRModel):
+    """SRModel plus AdamW, BF16 autocast, gradient clipping, channels_last and tiled (TLC) validation.
+
+    Logging, checkpoints (``params`` + ``params_ema``), EMA, schedulers and
+    resume are BasicSR's. YAML keys read here, beyond SRModel's:
+
+        train:
+          optim_g: {type: AdamW | Adam, lr, betas, weight_decay}
+          bf16: false             # autocast forward + loss in bfloat16 (no GradScaler needed)
+          grad_clip_norm: ~       # max total gradient norm; ~ disables clipping
+          channels_last: false    # NHWC memory format for network and inputs (faster convs on tensor cores)
+        val:
+          tile: {size: 512, overlap: 64, batch: 4, border_pad: 0}   # ~ runs whole images
+          tlc: false              # validate with NAFNetLocal (window from datasets.train.gt_size)
+    """
+
+    def __init__(self, opt):
+        train_opt = opt.get('train') or {}
+        self.channels_last = bool(train_opt.get('channels_last', False))
+        self.amp_dtype = torch.bfloat16 if train_opt.get('bf16', False) else None
+        self.grad_clip_norm = train_opt.get('grad_clip_norm')
+        self._tlc_net = None
+        require_pretrained_file(opt.get('path', {}).get('pretrain_network_g'))
+        super().__init__(opt)
+
+    # --- device placement -------------------------------------------------------------------------------------
+    def model_to_device(self, net):
+        """Like BaseModel's, but DDP gets CUDA device ids only on CUDA (Gloo on CPU takes none)."""
+        net = net.to(self.device)
+        if self.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        if self.opt['dist']:
+            device_ids = [torch.cuda.current_device()] if self.device.type == 'cuda' else None
+            net = DistributedDataParallel(
+                net, device_ids=device_ids, find_unused_parameters=self.opt.get('find_unused_parameters', False))
+        elif self.opt['num_gpu'] > 1:
+            net = DataParallel(net)
+        return net
+
+    def feed_data(self, data):
+        super().feed_data(data)
+        if self.channels_last:
+            self.lq = self.lq.contiguous(memory_format=torch.channels_last)
+
+    # --- optimisation -----------------------------------------------------------------------------------------
+    def get_optimizer(self, optim_type, params, lr, **kwargs):
+        if optim_type not in OPTIMIZERS:
+            raise NotImplementedError(f'optimizer {optim_type} is not supported; choose one of {sorted(OPTIMIZERS)}')
+        if 'betas' in kwargs:
+            kwargs['betas'] = tuple(kwargs['betas'])
+        return OPTIMIZERS[optim_type](params, lr, **kwargs)
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
+
+    def compute_losses(self, output, gt):
+        """Total loss and the named terms to log."""
+        total = 0
+        terms = OrderedDict()
+        if self.cri_pix:
+            l_pix = self.cri_pix(output, gt)
+            total = total + l_pix
+            terms['l_pix'] = l_pix
+            terms.update(getattr(self.cri_pix, 'last_terms', {}))
+        if self.cri_perceptual:  # BasicSR's own PerceptualLoss returns (perceptual, style)
+            for name, value in zip(('l_percep', 'l_style'), self.cri_perceptual(output, gt)):
+                if value is not None:
+                    total = total + value
+                    terms[name] = value
+        return total, terms
+
+    def optimize_parameters(self, current_iter):
+        self.optimizer_g.zero_grad(set_to_none=True)
+        with self.autocast():
+            self.output = self.net_g(self.lq)
+            l_total, terms = self.compute_losses(self.output, self.gt)
+        l_total.backward()
+        if self.grad_clip_norm:
+            terms['grad_norm'] = torch.nn.utils.clip_grad_norm_(self.net_g.parameters(), self.grad_clip_norm)
+        self.optimizer_g.step()
+        self.log_dict = self.reduce_loss_dict(terms)
+        if self.ema_decay > 0:
+            self.model_ema(decay=self.ema_decay)
+
+    # --- inference ----------------------------------------------------------------------------------------------
+    def inference_network(self):
+        """The network validation runs: EMA weights when kept, in NAFNetLocal form when ``val.tlc``."""
+        source = self.net_g_ema if hasattr(self, 'net_g_ema') else self.get_bare_model(self.net_g)
+        if not (self.opt.get('val') or {}).get('tlc'):
+            return source
+        if self._tlc_net is None:
+            gt_size = (self.opt['datasets'].get('train') or {}).get('gt_size', 256)
+            channels = self.opt['network_g'].get('img_channel', 3)
+            self._tlc_net = build_inference_network(
+                with_tlc(self.opt['network_g'], (1, channels, gt_size, gt_size)), device=self.device)
+        self._tlc_net.load_state_dict(source.state_dict())
+        return self._tlc_net
+
+    def test(self):
+        net = self.inference_network()
+        was_training = net.training
+        net.eval()
+        tile = (self.opt.get('val') or {}).get('tile')
+        run_batch = make_torch_runner(net, self.amp_dtype, self.channels_last)
+        if tile:
+            self.output = tiled_forward(run_batch, self.lq, tile_size=tile['size'], overlap=tile.get('overlap', 64),
+                                        tile_batch=tile.get('batch', 4), border_pad=tile.get('border_pad', 0))
+        else:
+            self.output = run_batch(self.lq)
+        net.train(was_training)

@@ -1,0 +1,15 @@
+"""Train from a YAML option file: python realestate_sr/train.py -opt options/nafnet_gb10.yml [--auto_resume] [--debug]
+
+Arguments are BasicSR's: -opt, --launcher {none,pytorch,slurm}, --auto_resume, --debug, --force_yml key:sub=value.
+"""
+import sys
+from pathlib import Path
+
+# run from a checkout without installing; replacing (not prepending) keeps realestate_sr/data etc. from
+# shadowing top-level modules named data, models, utils
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from realestate_sr.training import run_training  # noqa: E402
+
+if __name__ == '__main__':
+    run_training()
