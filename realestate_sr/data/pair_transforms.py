@@ -1,0 +1,56 @@
+"""Geometric training transforms applied identically to both images of a pair, on uint8.
+
+Cropping comes first and conversion to float last, so a 512x512 patch of a
+3300x2200 photo never costs a full-image float conversion. Nothing here works
+in place: in cache mode the inputs are views into the shared cache, which must
+never change. There is no colour augmentation on purpose: colour *is* the edit.
+
+Randomness comes from Python's ``random`` module, which BasicSR's DataLoader
+``worker_init_fn`` seeds per worker (as it does for its own datasets).
+"""
+import random
+
+import numpy as np
+import torch
+
+
+class PatchTooLargeError(ValueError):
+    """The requested training patch does not fit in an image."""
+
+
+def random_crop_pair(src, tar, size, pair_name, rng=random):
+    """Cut the same random ``size`` x ``size`` window out of both images (views, no copy)."""
+    height, width = tar.shape[:2]
+    if height < size or width < size:
+        raise PatchTooLargeError(f'pair {pair_name}: image is {width}x{height}, smaller than gt_size {size}')
+    top = rng.randint(0, height - size)
+    left = rng.randint(0, width - size)
+    window = (slice(top, top + size), slice(left, left + size))
+    return src[window], tar[window]
+
+
+def augment_pair(src, tar, use_hflip, use_rot, rng=random):
+    """Same random horizontal flip, vertical flip and transpose (the 8 dihedral transforms) on both images.
+
+    The draw order (hflip, vflip, rot90) matches BasicSR's ``augment``; each is 50 % when enabled.
+    """
+    hflip = use_hflip and rng.random() < 0.5
+    vflip = use_rot and rng.random() < 0.5
+    rot90 = use_rot and rng.random() < 0.5
+
+    def apply(img):
+        if hflip:
+            img = img[:, ::-1]
+        if vflip:
+            img = img[::-1]
+        if rot90:
+            img = img.transpose(1, 0, 2)
+        return img
+
+    return apply(src), apply(tar)
+
+
+def bgr_uint8_to_tensor(img):
+    """uint8 BGR (H, W, 3) -> float32 RGB (3, H, W) in [0, 1]; always a fresh tensor."""
+    rgb_chw = np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1))
+    return torch.from_numpy(rgb_chw).float().div_(255.0)

@@ -1,0 +1,9 @@
+"""Fixtures of the data tests: tiny synthetic pair sets (a few pairs of a few dozen pixels)."""
+import pytest
+
+from synthetic_pairs import make_pair_set
+
+
+@pytest.fixture
+def pair_set(tmp_path):
+    return make_pair_set(tmp_path / 'pairs')
