@@ -1,0 +1,81 @@
+"""realestate_sr/train.py end to end: data -> training -> tiled validation -> checkpoints -> auto-resume."""
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_options(path, data_dir, name, total_iter):
+    opt = {
+        'name': name, 'model_type': 'EnhanceModel', 'scale': 1, 'num_gpu': 0, 'manual_seed': 0,
+        'datasets': {
+            'train': {'name': 'e2e_train', 'type': 'PairedListingDataset', 'dataroot': str(data_dir),
+                      'meta_file': str(data_dir / 'train.jsonl'), 'io_backend': {'type': 'disk'}, 'gt_size': 64,
+                      'use_hflip': True, 'use_rot': True, 'use_shuffle': True, 'num_worker_per_gpu': 0,
+                      'batch_size_per_gpu': 2, 'dataset_enlarge_ratio': 1, 'prefetch_mode': None},
+            'val': {'name': 'e2e_val', 'type': 'PairedListingDataset', 'dataroot': str(data_dir),
+                    'meta_file': str(data_dir / 'val.jsonl'), 'io_backend': {'type': 'disk'}},
+        },
+        'network_g': {'type': 'NAFNet', 'width': 8, 'middle_blk_num': 1, 'enc_blk_nums': [1, 1],
+                      'dec_blk_nums': [1, 1]},
+        'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None},
+        'train': {'ema_decay': 0.9, 'optim_g': {'type': 'AdamW', 'lr': 1e-3, 'betas': [0.9, 0.9]},
+                  'scheduler': {'type': 'CosineAnnealingRestartLR', 'periods': [100], 'restart_weights': [1],
+                                'eta_min': 1e-7},
+                  'total_iter': total_iter, 'warmup_iter': -1,
+                  'pixel_opt': {'type': 'L1PerceptualLoss', 'perceptual_weight': 0}},
+        'val': {'val_freq': 2, 'save_img': True, 'tile': {'size': 128, 'overlap': 32, 'batch': 2},
+                'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': False}}},
+        'logger': {'print_freq': 1, 'save_checkpoint_freq': 2, 'use_tb_logger': True,
+                   'wandb': {'project': None, 'resume_id': None}},
+    }
+    path.write_text(yaml.safe_dump(opt, sort_keys=False))
+
+
+def train(opt_path, cwd, *extra):
+    command = [sys.executable, str(REPO / 'realestate_sr' / 'train.py'), '-opt', str(opt_path), *extra]
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+@pytest.fixture
+def experiment_name():
+    name = f'pytest_e2e_{uuid.uuid4().hex[:8]}'
+    yield name
+    for folder in (REPO / 'experiments' / name, REPO / 'tb_logger' / name):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_train_validate_checkpoint_and_auto_resume_from_another_directory(tmp_path, experiment_name):
+    data_dir = tmp_path / 'demo'
+    subprocess.run([sys.executable, str(REPO / 'scripts' / 'make_demo_data.py'), '-o', str(data_dir),
+                    '--train-variants', '1', '--val-variants', '1'], check=True, capture_output=True)
+    opt_path = tmp_path / 'e2e.yml'
+    write_options(opt_path, data_dir, experiment_name, total_iter=4)
+
+    log = train(opt_path, cwd=tmp_path)  # not the repo root: outputs still go to the repo's experiments/
+    root = REPO / 'experiments' / experiment_name
+    for iteration in (2, 4):
+        assert (root / 'models' / f'net_g_{iteration}.pth').is_file()
+        assert (root / 'training_states' / f'{iteration}.state').is_file()
+    checkpoint = torch.load(root / 'models' / 'net_g_latest.pth', weights_only=True)
+    assert set(checkpoint) == {'params', 'params_ema'}
+    assert (root / 'e2e.yml').is_file()  # the option file is copied into the experiment
+    assert 'Validation e2e_val' in log and '# psnr:' in log
+    assert list((root / 'visualization').rglob('*_4.png')), 'validation images are saved'
+    assert list((REPO / 'tb_logger' / experiment_name).glob('events.out.tfevents.*'))
+
+    write_options(opt_path, data_dir, experiment_name, total_iter=6)
+    log = train(opt_path, tmp_path, '--auto_resume')
+    assert 'Resuming training from epoch' in log and 'iter: 4.' in log
+    assert (root / 'models' / 'net_g_6.pth').is_file()
+    assert (root / 'training_states' / '6.state').is_file()
