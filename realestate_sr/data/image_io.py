@@ -10,6 +10,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -49,6 +50,33 @@ def decode_bgr(buf, name='<bytes>'):
 def read_bgr(path):
     """Read an image file (any path, non-ASCII included) as uint8 BGR with EXIF orientation applied."""
     return decode_bgr(read_bytes(path), str(path))
+
+
+EXIF_ORIENTATION_TAG = 0x0112
+
+
+def _header(path):
+    try:
+        with Image.open(path) as img:
+            return img.size, int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise ImageReadError(f'{path}: cannot read the image header: {err}') from err
+
+
+def exif_orientation(path):
+    """The EXIF orientation tag of an image file (1 = as stored; 5-8 swap width and height), 1 when absent."""
+    return _header(path)[1]
+
+
+def image_shape_from_header(path):
+    """(H, W, 3) that :func:`read_bgr` will return, from the file header only.
+
+    OpenCV applies the EXIF orientation of JPEG, PNG, WebP and TIFF files, so tags 5-8 swap width and height.
+    """
+    (width, height), orientation = _header(path)
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return height, width, 3
 
 
 def check_same_size(src, tar, pair_name):

@@ -1,8 +1,14 @@
 """PairedListingDataset: amateur listing photo (src, BasicSR's lq) -> edited photo (tar, gt)."""
+import json
+from pathlib import Path
+
 from torch.utils import data
 
+from basicsr.utils import get_root_logger
 from basicsr.utils.registry import DATASET_REGISTRY
-from realestate_sr.data.image_io import check_same_size, read_bgr
+from realestate_sr.data.image_io import check_same_size, image_shape_from_header, read_bgr
+from realestate_sr.data.lmdb_io import LmdbFormatError, LmdbImageReader, read_split_file
+from realestate_sr.data.memory_cache import SharedPairCache
 from realestate_sr.data.pair_lists import load_manifest, pairs_from_folders
 from realestate_sr.data.pair_transforms import augment_pair, bgr_uint8_to_tensor, random_crop_pair
 
@@ -32,6 +38,56 @@ class DiskPairSource:
         pair = self.pairs[index]
         return read_bgr(pair.src), read_bgr(pair.tar)
 
+    def shapes(self, index):
+        pair = self.pairs[index]
+        return image_shape_from_header(pair.src), image_shape_from_header(pair.tar)
+
+
+class LmdbPairSource:
+    """Pairs stored under the same key in a src LMDB and a tar LMDB, restricted to the keys of a split file."""
+
+    def __init__(self, src_lmdb, tar_lmdb, split_file):
+        self.src, self.tar = LmdbImageReader(src_lmdb), LmdbImageReader(tar_lmdb)
+        self.keys = read_split_file(split_file)
+        for reader in (self.src, self.tar):
+            missing = [key for key in self.keys if key not in reader.records]
+            if missing:
+                raise LmdbFormatError(f'{len(missing)} key(s) of {split_file} are not in {reader.path} '
+                                      f'(first: {missing[0]}): split file and LMDB come from different builds?')
+        self.names = self._load_name_map(Path(src_lmdb).parent / 'name_map.jsonl')
+
+    @staticmethod
+    def _load_name_map(path):
+        if not path.is_file():
+            return {}
+        entries = (json.loads(line) for line in path.read_text(encoding='utf-8').splitlines() if line.strip())
+        return {entry['key']: entry for entry in entries}
+
+    def __len__(self):
+        return len(self.keys)
+
+    def name(self, index):
+        key = self.keys[index]
+        entry = self.names.get(key)
+        return f'{key} ({entry["pair"]})' if entry else key
+
+    def paths(self, index):
+        # whole images report their original file paths (validation names its outputs after them);
+        # sub-images and stock LMDBs report the LMDB key
+        key = self.keys[index]
+        entry = self.names.get(key)
+        if entry and entry.get('box') is None:
+            return entry['src'], entry['tar']
+        return f'{self.src.path}/{key}', f'{self.tar.path}/{key}'
+
+    def read(self, index):
+        key = self.keys[index]
+        return self.src.read(key), self.tar.read(key)
+
+    def shapes(self, index):
+        key = self.keys[index]
+        return self.src.records[key].shape, self.tar.records[key].shape
+
 
 def _disk_source(opt):
     if opt.get('meta_file'):
@@ -40,6 +96,39 @@ def _disk_source(opt):
         return DiskPairSource(pairs_from_folders(opt['dataroot_lq'], opt['dataroot_gt']))
     raise DatasetOptionError(f'dataset {opt.get("name")!r}: give either meta_file (+ dataroot) '
                              'or dataroot_lq + dataroot_gt')
+
+
+def _lmdb_source(opt):
+    name = opt.get('name')
+    if not (opt.get('dataroot_lq') and opt.get('dataroot_gt')):
+        raise DatasetOptionError(f'dataset {name!r}: io_backend lmdb needs dataroot_lq and dataroot_gt '
+                                 '(the src.lmdb and tar.lmdb folders)')
+    if not opt.get('split_file'):
+        raise DatasetOptionError(f'dataset {name!r}: io_backend lmdb needs split_file (train.txt, val.txt or test.txt '
+                                 'beside the LMDBs; the LMDB\'s meta_info.txt means every key)')
+    return LmdbPairSource(opt['dataroot_lq'], opt['dataroot_gt'], opt['split_file'])
+
+
+class CachedSource:
+    """A source whose images come from a :class:`SharedPairCache`; names and paths from the original source."""
+
+    def __init__(self, source, cache):
+        self.source, self.cache = source, cache
+
+    def __len__(self):
+        return len(self.cache)
+
+    def name(self, index):
+        return self.source.name(index)
+
+    def paths(self, index):
+        return self.source.paths(index)
+
+    def read(self, index):
+        return self.cache.read(index)
+
+    def shapes(self, index):
+        return self.cache.shapes(index)
 
 
 @DATASET_REGISTRY.register()
@@ -53,7 +142,14 @@ class PairedListingDataset(data.Dataset):
         meta_file (str): JSONL manifest, one ``{"src": ..., "tar": ...}`` per line.
         dataroot_lq, dataroot_gt (str): instead of a manifest, a src folder and a tar folder with the same
             file names.
-        io_backend (dict): ``{type: disk}`` (default).
+        io_backend (dict): ``{type: disk}`` (default) or ``{type: lmdb}``: then dataroot_lq / dataroot_gt are
+            the ``src.lmdb`` / ``tar.lmdb`` folders written by scripts/make_lmdb.py (or stock BasicSR LMDBs).
+        split_file (str): with lmdb, the keys to use, one per line: ``train.txt`` / ``val.txt`` / ``test.txt``
+            beside the LMDBs (give the LMDB's ``meta_info.txt`` to use every key).
+        cache (str): ``none`` (default) or ``memory``: decode every pair once into uint8 RAM shared by all
+            DataLoader workers, then crop from RAM; the RAM needed is logged first and checked against the
+            available RAM.
+        cache_threads (int): threads decoding the cache (default min(8, CPU count)).
         gt_size (int): training patch size; required when phase is 'train'. Val/test return whole images.
         use_hflip, use_rot (bool): random flips / 90-degree rotations in training (default false).
 
@@ -75,11 +171,22 @@ class PairedListingDataset(data.Dataset):
         self.use_hflip = bool(opt.get('use_hflip', False))
         self.use_rot = bool(opt.get('use_rot', False))
 
-        backend = dict(opt.get('io_backend') or {'type': 'disk'})
-        backend_type = backend.get('type', 'disk')
-        if backend_type != 'disk':
+        backend_type = (opt.get('io_backend') or {}).get('type', 'disk')
+        if backend_type == 'disk':
+            self.source = _disk_source(opt)
+        elif backend_type == 'lmdb':
+            self.source = _lmdb_source(opt)
+        else:
             raise DatasetOptionError(f'dataset {opt.get("name")!r}: unknown io_backend type {backend_type!r}')
-        self.source = _disk_source(opt)
+
+        cache = opt.get('cache') or 'none'
+        if cache == 'memory':
+            logger = get_root_logger()
+            self.source_uncached = self.source
+            self.source = CachedSource(self.source, SharedPairCache(
+                self.source, num_threads=opt.get('cache_threads'), log=lambda msg: logger.info(f'[{opt.get("name")}] {msg}')))
+        elif cache != 'none':
+            raise DatasetOptionError(f'dataset {opt.get("name")!r}: cache must be none or memory, got {cache!r}')
 
     def __len__(self):
         return len(self.source)
