@@ -1,0 +1,48 @@
+"""Command-line flags that name a network, shared by tiled_infer.py, export_onnx.py and bench_infer.py.
+
+A network comes from ``--opt`` (a BasicSR option file's ``network_g``) or from
+architecture flags; the weights from ``--model`` (BasicSR ``params``/``params_ema``,
+an official NAFNet release file or a bare state_dict).
+"""
+from realestate_sr.inference.engines import network_opt_from_flags
+from realestate_sr.utils.network_loading import build_inference_network, network_opt_from_yaml
+
+
+def add_network_args(parser, with_tlc=True):
+    group = parser.add_argument_group('network (from --opt YAML, else from the architecture flags)')
+    group.add_argument('--opt', help='BasicSR option file whose network_g (and datasets.train.gt_size) to use')
+    group.add_argument('--arch', default='NAFNet', help='network type when no --opt (default: NAFNet)')
+    group.add_argument('--width', type=int, default=32, help='NAFNet width (default: 32)')
+    group.add_argument('--middle-blk-num', type=int, default=12, help='blocks at the lowest level (default: 12)')
+    group.add_argument('--enc-blks', type=int, nargs='+', default=[2, 2, 4, 8], help='encoder blocks per level')
+    group.add_argument('--dec-blks', type=int, nargs='+', default=[2, 2, 2, 2], help='decoder blocks per level')
+    group.add_argument('--param-key', choices=['params', 'params_ema'],
+                       help='checkpoint entry to load (default: params_ema, else params, else a bare state_dict)')
+    if with_tlc:
+        group.add_argument('--tlc', action='store_true', default=True,
+                           help='NAFNetLocal: channel attention over a training-sized window (default)')
+        group.add_argument('--no-tlc', dest='tlc', action='store_false', help='plain NAFNet (global attention)')
+    group.add_argument('--train-size', type=int, default=None,
+                       help='training patch side that sets the TLC window (default: the YAML gt_size, else 256)')
+    return group
+
+
+def network_opt_and_train_size(args):
+    """(network_opt, train_size N,C,H,W or None) from ``--opt`` or the architecture flags."""
+    if args.opt:
+        network_opt, train_size = network_opt_from_yaml(args.opt)
+    else:
+        network_opt = network_opt_from_flags(args.arch, args.width, args.middle_blk_num, args.enc_blks, args.dec_blks)
+        train_size = None
+    if args.train_size:
+        train_size = (1, network_opt.get('img_channel', 3), args.train_size, args.train_size)
+    return network_opt, train_size
+
+
+def build_network_from_args(args, checkpoint, device='cpu', tlc=None):
+    """The inference network the flags describe, with ``checkpoint`` loaded, in eval mode on ``device``."""
+    network_opt, train_size = network_opt_and_train_size(args)
+    tlc = getattr(args, 'tlc', False) if tlc is None else tlc
+    is_nafnet = network_opt['type'] in ('NAFNet', 'NAFNetLocal')
+    return build_inference_network(network_opt, checkpoint, tlc=tlc if is_nafnet else None, train_size=train_size,
+                                   param_key=args.param_key, device=device)

@@ -1,0 +1,178 @@
+#!/usr/bin/env python
+"""Enhance listing photos at full resolution: a file or a whole delivery folder, unattended.
+
+The folder is walked recursively and its tree is rebuilt under OUTPUT. Every photo is read upright (EXIF
+orientation applied) in sRGB (embedded ICC profiles converted), enhanced tile by tile, and written to a
+temporary name then renamed, so an interrupted run leaves no partial file; rerun with --skip-existing to
+finish the rest. Unreadable files are reported and the batch goes on; the exit code is 1 when any file failed.
+See docs/inference.md.
+
+Examples:
+  python scripts/tiled_infer.py -i delivery/ -o enhanced/ --model net_g_latest.pth --opt options/nafnet_demo.yml
+  python scripts/tiled_infer.py -i IMG_0042.JPG -o out/ --model NAFNet-SIDD-width32.pth --width 32
+  python scripts/tiled_infer.py -i delivery/ -o enhanced/ --backend onnxruntime --model nafnet.onnx
+"""
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import realestate_sr  # noqa: F401,E402
+from realestate_sr.inference import engines, photo_files, photo_io  # noqa: E402
+from realestate_sr.inference.enhance import enhance_rgb  # noqa: E402
+from realestate_sr.inference.network_args import add_network_args, build_network_from_args  # noqa: E402
+from realestate_sr.inference.pipeline import run_pipeline  # noqa: E402
+from realestate_sr.utils.tiling import make_torch_runner  # noqa: E402
+
+LOG = logging.getLogger('tiled_infer')
+
+
+class TqdmHandler(logging.Handler):
+    """Log lines printed above the progress bar instead of through it."""
+
+    def emit(self, record):
+        tqdm.write(self.format(record), file=sys.stderr)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('-i', '--input', required=True, help='a photo or a folder (searched recursively)')
+    parser.add_argument('-o', '--output', required=True, help='output folder, outside the input tree')
+    parser.add_argument('--model', help='checkpoint (.pth: params/params_ema/bare/official) or, with '
+                        '--backend onnxruntime, an .onnx file from scripts/export_onnx.py')
+    parser.add_argument('--backend', choices=['torch', 'onnxruntime'], default='torch')
+    add_network_args(parser)
+    run = parser.add_argument_group('running')
+    run.add_argument('--device', default='auto', help='auto (CUDA when available, else CPU), cpu, cuda, cuda:1')
+    run.add_argument('--precision', choices=sorted(engines.AMP_DTYPES), default='fp32',
+                     help='fp32 (default); bf16 or fp16 autocast on a GPU')
+    run.add_argument('--tile-size', type=int, default=512, help='tile side in pixels (default: 512)')
+    run.add_argument('--overlap', type=int, default=64, help='pixels blended between tiles (default: 64)')
+    run.add_argument('--tile-batch', type=int, default=4, help='tiles per network call (default: 4)')
+    run.add_argument('--border-pad', type=int, default=0,
+                     help='reflect-pad the photo by this many pixels before tiling (default 0: the network '
+                     'zero-pads at the border, as in training and whole-image inference)')
+    run.add_argument('--workers', type=int, default=2, help='decode/encode threads (default: 2)')
+    run.add_argument('--prefetch', type=int, default=2, help='photos decoded ahead / encodes queued (default: 2)')
+    out = parser.add_argument_group('output')
+    out.add_argument('--format', choices=['jpeg', 'png', 'same'], default='jpeg',
+                     help='jpeg (default; 4:4:4, photos with alpha go to PNG), png, or same as the input')
+    out.add_argument('--quality', type=int, default=95, help='JPEG/WebP quality (default: 95)')
+    out.add_argument('--suffix', default='', help="added to each output's stem, e.g. _edit (default: none)")
+    out.add_argument('--skip-existing', action='store_true', help='leave photos whose output exists')
+    out.add_argument('--dry-run', action='store_true', help='list what would be written, load nothing')
+    out.add_argument('-v', '--verbose', action='store_true', help='log colour conversions and each output')
+    return parser
+
+
+def make_runner(args, device):
+    """(run_batch, description) for the chosen backend."""
+    if args.backend == 'onnxruntime':
+        session = engines.load_onnx_session(args.model, device)
+        return engines.make_onnx_runner(session), f'ONNX Runtime {session.get_providers()[0]}'
+    if not args.model:
+        raise ValueError('--model is required: a checkpoint file (see --help)')
+    net = build_network_from_args(args, args.model, device=device)
+    amp_dtype = engines.amp_dtype_for(args.precision, device)
+    return make_torch_runner(net, amp_dtype=amp_dtype), f'{type(net).__name__} {args.precision} on {device}'
+
+
+def plan(args):
+    jobs = photo_files.discover(args.input)
+    extension_for = {
+        'jpeg': lambda suffix: '.jpg',
+        'png': lambda suffix: '.png',
+        'same': lambda suffix: suffix,
+    }[args.format]
+    return photo_files.plan_outputs(jobs, args.output, extension_for, args.suffix)
+
+
+def describe(outcome):
+    """The failure reason without the file name that photo_io's messages already start with."""
+    text = str(outcome.error) or type(outcome.error).__name__
+    prefix = f'{outcome.job.source}: '
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format='%(message)s',
+                        handlers=[TqdmHandler()], force=True)
+    LOG.setLevel(logging.INFO)
+    try:
+        photo_files.check_output_outside_input(args.input, args.output)
+        jobs = plan(args)
+    except (photo_files.OutputInsideInputError, FileNotFoundError) as err:
+        LOG.error('error: %s', err)
+        return 2
+
+    skipped, todo = [], []
+    for job in jobs:
+        if job.skip_reason is None and args.skip_existing and photo_files.existing_output(job):
+            job.skip_reason = 'output exists'
+        (skipped if job.skip_reason else todo).append(job)
+    for job in skipped:
+        LOG.info('skip %s: %s', job.source, job.skip_reason)
+    if args.dry_run:
+        for job in todo:
+            print(f'{job.source} -> {job.output}')
+        print(f'dry run: {len(todo)} to enhance, {len(skipped)} skipped; nothing written')
+        return 0
+
+    started = time.perf_counter()
+    if todo:
+        try:
+            device = engines.resolve_device(args.device)
+            run_batch, description = make_runner(args, device)
+        except (OSError, ValueError, KeyError, RuntimeError) as err:
+            LOG.error('error: cannot load the network: %s', err)
+            return 2
+        LOG.info('network: %s; %d photos to enhance', description, len(todo))
+
+    def decode(job):
+        return photo_io.read_photo(job.source)
+
+    def compute(photo):
+        return enhance_rgb(run_batch, photo.rgb, args.tile_size, args.overlap, args.tile_batch, args.border_pad,
+                           device)
+
+    def encode(job, photo, rgb):
+        fmt = photo_io.output_format(photo, args.format, job.source.suffix)
+        target = job.alpha_output if fmt == 'PNG' and args.format == 'jpeg' else job.output
+        photo_files.atomic_write(target, photo_io.encode_photo(rgb, photo, fmt, args.quality))
+        return target, photo
+
+    enhanced, failed, megapixels = 0, [], 0.0
+    with tqdm(total=len(todo), unit='img', dynamic_ncols=True, disable=None) as bar:
+        for outcome in run_pipeline(todo, decode, compute, encode, args.prefetch, args.workers):
+            if outcome.status == 'done':
+                target, photo = outcome.value
+                enhanced += 1
+                megapixels += photo.megapixels
+                for note in photo.notes:
+                    LOG.info('%s: %s', outcome.job.source, note)
+                LOG.info('wrote %s', target)
+            else:
+                failed.append(outcome)
+                LOG.error('FAILED %s (%s): %s', outcome.job.source, outcome.stage, describe(outcome))
+            bar.update(1)
+    seconds = time.perf_counter() - started
+
+    reasons = {}
+    for job in skipped:
+        key = 'not an image extension' if job.skip_reason.startswith('not an image') else job.skip_reason
+        reasons[key] = reasons.get(key, 0) + 1
+    why = ', '.join(f'{count} {reason}' for reason, count in sorted(reasons.items()))
+    print(f'enhanced {enhanced}, skipped {len(skipped)}{f" ({why})" if why else ""}, failed {len(failed)} '
+          f'in {seconds:.1f} s ({megapixels / max(seconds, 1e-9):.2f} MP/s); outputs in {args.output}')
+    for outcome in failed:
+        print(f'  failed: {outcome.job.source}: {describe(outcome)}')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
