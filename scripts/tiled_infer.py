@@ -102,7 +102,6 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format='%(message)s',
                         handlers=[TqdmHandler()], force=True)
-    LOG.setLevel(logging.INFO)
     try:
         photo_files.check_output_outside_input(args.input, args.output)
         jobs = plan(args)

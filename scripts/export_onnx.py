@@ -1,0 +1,68 @@
+#!/usr/bin/env python
+"""Export a NAFNet checkpoint to ONNX (opset >= 17, dynamic batch/height/width) and check it with ONNX Runtime.
+
+The check runs PyTorch and ONNX Runtime (CPU) on random inputs of several sizes and prints the largest
+absolute difference; the exit code is 1 when it exceeds --tolerance. Run the result with
+`scripts/tiled_infer.py --backend onnxruntime --model OUT.onnx`, or build a TensorRT engine from it on a GPU
+box (docs/inference.md).
+
+By default the plain NAFNet graph is exported (global channel attention per tile). --tlc exports NAFNetLocal;
+tracing freezes its window branch, so that graph accepts only inputs whose sides are at least the TLC window
+(1.5 x the training patch, e.g. 384 px for 256 px patches); tiled_infer refuses smaller ones with a clear error.
+
+Example: python scripts/export_onnx.py --model net_g_latest.pth --opt options/nafnet_demo.yml -o nafnet.onnx
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import realestate_sr  # noqa: F401,E402
+from realestate_sr.inference import engines  # noqa: E402
+from realestate_sr.inference.network_args import (add_network_args, build_network_from_args,  # noqa: E402
+                                                  network_opt_and_train_size)
+from realestate_sr.inference.photo_files import atomic_write, temp_path_for  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--model', help='checkpoint: BasicSR params/params_ema, official release or bare state_dict')
+    parser.add_argument('--random-weights', action='store_true',
+                        help='export a randomly initialised network instead of --model (for tests and benchmarks)')
+    parser.add_argument('-o', '--output', required=True, help='the .onnx file to write')
+    parser.add_argument('--opset', type=int, default=17, help='ONNX opset, >= 17 (default: 17)')
+    parser.add_argument('--tolerance', type=float, default=1e-3, help='largest accepted |torch - onnx| (default 1e-3)')
+    add_network_args(parser, with_tlc=False)
+    parser.add_argument('--tlc', action='store_true', help='export NAFNetLocal (TLC); see the limitation above')
+    args = parser.parse_args(argv)
+    if not args.model and not args.random_weights:
+        parser.error('give --model CKPT (or --random-weights, visibly, for tests)')
+
+    started = time.perf_counter()
+    network_opt, train_size = network_opt_and_train_size(args)
+    net = build_network_from_args(args, None if args.random_weights else args.model, device='cpu', tlc=args.tlc)
+    min_side = engines.tlc_min_side(train_size) if args.tlc else 0
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    # export to the temporary sibling first, so an interrupted export never leaves a half-written .onnx
+    staging = temp_path_for(output).with_suffix('.onnx')
+    try:
+        engines.export_onnx(net, staging, opset=args.opset, min_side=min_side, network_opt=network_opt)
+        session = engines.load_onnx_session(staging, 'cpu')
+        side = max(64, min_side)
+        sizes = ((1, 3, side, side), (2, 3, side + 8, side + 40), (1, 3, side + 33, side + 17))
+        difference = engines.max_onnx_difference(net, session, sizes)
+        atomic_write(output, staging.read_bytes())
+    finally:
+        staging.unlink(missing_ok=True)
+    ok = difference <= args.tolerance
+    print(f'exported {type(net).__name__} to {output} (opset {args.opset}, dynamic batch/height/width'
+          f'{f", sides >= {min_side}" if min_side else ""}) in {time.perf_counter() - started:.1f} s')
+    print(f'max |PyTorch - ONNX Runtime| over sizes {[s[2:] for s in sizes]}: {difference:.3g} '
+          f'({"ok" if ok else "ABOVE"} tolerance {args.tolerance:g})')
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
