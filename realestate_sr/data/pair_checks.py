@@ -11,7 +11,7 @@ Each check has its threshold in :class:`CheckThresholds`; all image measures run
 """
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from multiprocessing import get_context
 
 import cv2
@@ -280,6 +280,18 @@ def run_checks(pairs, splits=None, thresholds=None, workers=1, progress=False):
     flag_brightness_outliers(results, th)
     flag_duplicates_across_splits(results, th)
     return CheckReport(thresholds=th, results=results)
+
+
+def add_threshold_arguments(parser):
+    """One ``--option`` per :class:`CheckThresholds` field (``max_shift`` -> ``--max-shift``), defaults shown."""
+    group = parser.add_argument_group('check thresholds')
+    for item in fields(CheckThresholds):
+        group.add_argument('--' + item.name.replace('_', '-'), type=type(item.default), default=item.default,
+                           help=f'(default {item.default})')
+
+
+def thresholds_from_args(args):
+    return CheckThresholds(**{item.name: getattr(args, item.name) for item in fields(CheckThresholds)})
 
 
 def _progress(iterator, total, enabled):

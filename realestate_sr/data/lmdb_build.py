@@ -1,0 +1,285 @@
+"""Building the LMDB data set folder described in :mod:`realestate_sr.data.lmdb_io` (used by make_lmdb.py).
+
+Order of work: split the pairs (a fixed test list or the first K pairs, then a seeded validation fraction), run the
+pair checks (optionally dropping flagged pairs), size the maps from every image's header, then decode/encode in
+worker processes while this process writes both LMDBs. Everything goes to a hidden ``.NAME.partial-PID`` folder
+renamed to ``NAME`` at the very end, so an interrupted build never looks complete; the next run removes it.
+"""
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from realestate_sr.data.image_io import ImageReadError, PairSizeMismatchError, check_same_size, \
+    image_shape_from_header, read_bgr
+from realestate_sr.data.lmdb_io import ENCODINGS, META_INFO, RecordInfo, encode_image, meta_info_line, \
+    sub_image_boxes
+from realestate_sr.data.pair_checks import CheckThresholds, run_checks
+
+SPLITS = ('train', 'val', 'test')
+PARTIAL_TAG = '.partial-'
+
+
+class BuildError(RuntimeError):
+    """The LMDB build cannot start or finish (existing output, bad options, unmatched test list)."""
+
+
+@dataclass
+class BuildOptions:
+    encoding: str = 'png'
+    png_level: int = 1
+    jpg_quality: int = 95
+    sub_size: int = 0            # 0: training pairs are stored whole
+    sub_step: int = 0            # 0: sub_size // 2
+    val_fraction: float = 0.1
+    seed: int = 0
+    test_names: tuple = ()       # pairs held out for test, by name or path suffix
+    test_first: int = 0          # or: the first K pairs are the test split
+    checks: bool = True
+    exclude: bool = False        # drop pairs flagged by the checks
+    thresholds: CheckThresholds = field(default_factory=CheckThresholds)
+    workers: int = 1
+    force: bool = False
+
+    def validate(self):
+        if self.encoding not in ENCODINGS:
+            raise BuildError(f'encoding must be one of {ENCODINGS}, got {self.encoding!r}')
+        if not 0 <= self.val_fraction < 1:
+            raise BuildError(f'val fraction must be in [0, 1), got {self.val_fraction}')
+        if self.sub_size and not 0 < (self.sub_step or self.sub_size // 2) <= self.sub_size:
+            raise BuildError(f'sub-image step must be in 1..{self.sub_size}, got {self.sub_step}')
+        if self.test_names and self.test_first:
+            raise BuildError('give a test list or a number of first pairs for test, not both')
+
+
+def read_test_list(path):
+    """Names from a test-list file: plain lines (pair name or path) or JSONL lines with a "src" field."""
+    names = []
+    for line in Path(path).read_text(encoding='utf-8').splitlines():
+        line = line.strip()
+        if line:
+            names.append(json.loads(line)['src'] if line.startswith('{') else line)
+    return tuple(names)
+
+
+def _matches(pair, name):
+    return name in (pair.name, pair.src, pair.tar) or pair.src.endswith('/' + name) or pair.tar.endswith('/' + name)
+
+
+def assign_splits(pairs, options):
+    """A split name per pair. The test split is fixed by the options; validation is a seeded draw from the rest."""
+    splits = ['train'] * len(pairs)
+    if options.test_names:
+        unmatched = []
+        for name in options.test_names:
+            hits = [i for i, pair in enumerate(pairs) if _matches(pair, name)]
+            if not hits:
+                unmatched.append(name)
+            for i in hits:
+                splits[i] = 'test'
+        if unmatched:
+            raise BuildError(f'{len(unmatched)} test-list entries match no pair (first: {unmatched[0]!r})')
+    for i in range(min(options.test_first, len(pairs))):
+        splits[i] = 'test'
+    rest = [i for i, split in enumerate(splits) if split == 'train']
+    n_val = round(options.val_fraction * len(rest))
+    for i in random.Random(options.seed).sample(rest, n_val):
+        splits[i] = 'val'
+    return splits
+
+
+def pair_keys(count):
+    width = max(5, len(str(count - 1)))
+    return [f'{i:0{width}d}' for i in range(count)]
+
+
+def _encode_job(job):
+    """Worker: decode one pair, cut sub-images if asked, encode. Returns (index, records, error message)."""
+    index, key, pair, split, options = job
+    try:
+        src, tar = read_bgr(pair.src), read_bgr(pair.tar)
+        check_same_size(src, tar, pair.name)
+    except (ImageReadError, PairSizeMismatchError) as err:
+        return index, [], str(err)
+    height, width = tar.shape[:2]
+    if split == 'train' and options.sub_size:
+        boxes = sub_image_boxes(height, width, options.sub_size, options.sub_step or options.sub_size // 2)
+        items = [(f'{key}_s{j:03d}', box) for j, box in enumerate(boxes)]
+    else:
+        items = [(key, None)]
+    records = []
+    for record_key, box in items:
+        if box is None:
+            crops = (src, tar)
+        else:
+            top, left, h, w = box
+            crops = (src[top:top + h, left:left + w], tar[top:top + h, left:left + w])
+        encoded = [encode_image(img, options.encoding, options.png_level, options.jpg_quality) for img in crops]
+        shape = tuple(crops[1].shape)
+        records.append((record_key, box, shape, encoded[0][0], encoded[1][0], encoded[0][1]))
+    return index, records, None
+
+
+def planned_bytes(pairs, splits, options):
+    """Raw uint8 bytes of every record, from headers: the base of the map size (whole set, not the first image)."""
+    total = 0
+    for pair, split in zip(pairs, splits):
+        try:
+            height, width, channels = image_shape_from_header(pair.tar)
+        except ImageReadError:
+            continue
+        if split == 'train' and options.sub_size:
+            boxes = sub_image_boxes(height, width, options.sub_size, options.sub_step or options.sub_size // 2)
+            total += sum(h * w * channels for _, _, h, w in boxes)
+        else:
+            total += height * width * channels
+    return total
+
+
+def map_size_for(raw_bytes):
+    # PNG of noisy content and 4:4:4 JPEG at high quality can exceed raw size slightly; LMDB files are sparse,
+    # so the slack costs address space, not disk
+    return int(raw_bytes * 1.3) + (64 << 20)
+
+
+@dataclass
+class BuildSummary:
+    output: str
+    split_counts: dict
+    record_counts: dict
+    excluded: list
+    failed: list
+    bytes_written: int
+    seconds: float
+    removed_partial: list
+    report: object = None  # CheckReport when checks ran
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_partials(output):
+    """Delete what interrupted builds of ``output`` left behind (not the folder of a build still running)."""
+    output = Path(output)
+    removed = []
+    for folder in sorted(output.parent.glob(f'.{output.name}{PARTIAL_TAG}*')):
+        pid = folder.name.rsplit(PARTIAL_TAG, 1)[1]
+        if pid.isdigit() and int(pid) != os.getpid() and _process_alive(int(pid)):
+            raise BuildError(f'another build of {output} is running (pid {pid}, folder {folder})')
+        shutil.rmtree(folder)
+        removed.append(str(folder))
+    return removed
+
+
+def build_lmdb(pairs, output, options, progress=False):
+    """Write the data set folder ``output`` from ``pairs`` (PairPaths). Returns a BuildSummary."""
+    import lmdb
+
+    options.validate()
+    output = Path(output)
+    if output.exists() and not options.force:
+        raise BuildError(f'{output} exists; pass --force to replace it (the old one stays until the new one is done)')
+    output.parent.mkdir(parents=True, exist_ok=True)
+    removed = remove_stale_partials(output)
+    started = time.time()
+    splits = assign_splits(pairs, options)
+    keys = pair_keys(len(pairs))
+
+    temp = output.parent / f'.{output.name}{PARTIAL_TAG}{os.getpid()}'
+    temp.mkdir()
+    report, excluded = None, []
+    if options.checks:
+        report = run_checks(pairs, splits, options.thresholds, workers=options.workers, progress=progress)
+        (temp / 'pair_checks.json').write_text(report.to_json(), encoding='utf-8')
+    keep = list(range(len(pairs)))
+    if options.exclude and report is not None:
+        excluded = [{'key': keys[i], 'pair': pairs[i].name, 'split': splits[i], 'flags': report.results[i].flags}
+                    for i in keep if report.results[i].flags]
+        keep = [i for i in keep if not report.results[i].flags]
+
+    map_size = map_size_for(planned_bytes([pairs[i] for i in keep], [splits[i] for i in keep], options))
+    # no fsync per pair: a crash loses the whole temporary folder anyway; one sync at the end
+    envs = {role: lmdb.open(str(temp / f'{role}.lmdb'), map_size=map_size, subdir=True, meminit=False,
+                            sync=False, metasync=False) for role in ('src', 'tar')}
+    infos = {'src': [], 'tar': []}
+    names, split_keys, failed, written = [], {s: [] for s in SPLITS}, [], 0
+    jobs = [(i, keys[i], pairs[i], splits[i], options) for i in keep]
+    pool = get_context('fork').Pool(options.workers) if options.workers > 1 else None
+    try:
+        results = pool.imap(_encode_job, jobs, chunksize=1) if pool else map(_encode_job, jobs)
+        if progress:
+            from tqdm import tqdm
+            results = tqdm(results, total=len(jobs), desc='writing LMDB', unit='pair')
+        for index, records, error in results:
+            if error:
+                failed.append({'key': keys[index], 'pair': pairs[index].name, 'error': error})
+                continue
+            written += _put_records(envs, records)
+            for record_key, box, shape, _, _, param in records:
+                for role in ('src', 'tar'):
+                    infos[role].append(RecordInfo(record_key, options.encoding, shape, param))
+                split_keys[splits[index]].append(record_key)
+                names.append({'key': record_key, 'pair': pairs[index].name, 'src': pairs[index].src,
+                              'tar': pairs[index].tar, 'split': splits[index], 'box': box})
+    finally:
+        if pool:
+            pool.terminate()
+        for env in envs.values():
+            env.sync(True)
+            env.close()
+
+    for role in ('src', 'tar'):
+        # written last: a database without its meta_info.txt is an unfinished one
+        (temp / f'{role}.lmdb' / META_INFO).write_text(''.join(meta_info_line(i) + '\n' for i in infos[role]),
+                                                       encoding='ascii')
+    for split in SPLITS:
+        (temp / f'{split}.txt').write_text(''.join(k + '\n' for k in split_keys[split]), encoding='ascii')
+    (temp / 'name_map.jsonl').write_text(''.join(json.dumps(n) + '\n' for n in names), encoding='utf-8')
+    split_counts = {s: sum(1 for i in keep if splits[i] == s and not any(f['key'] == keys[i] for f in failed))
+                    for s in SPLITS}
+    record_counts = {s: len(split_keys[s]) for s in SPLITS}
+    info = {'command': sys.argv, 'options': {k: v for k, v in asdict(options).items() if k != 'thresholds'},
+            'thresholds': asdict(options.thresholds) if options.checks else None, 'pairs_in': len(pairs),
+            'pairs_per_split': split_counts, 'records_per_split': record_counts, 'map_size': map_size,
+            'excluded': excluded, 'failed': failed}
+    (temp / 'build_info.json').write_text(json.dumps(info, indent=1, default=str), encoding='utf-8')
+
+    if output.exists():  # --force: swap in the new folder, then drop the old one
+        old = output.parent / f'.{output.name}.old-{os.getpid()}'
+        output.rename(old)
+        temp.rename(output)
+        shutil.rmtree(old)
+    else:
+        temp.rename(output)
+    return BuildSummary(output=str(output), split_counts=split_counts, record_counts=record_counts,
+                        excluded=excluded, failed=failed, bytes_written=written, seconds=time.time() - started,
+                        removed_partial=removed, report=report)
+
+
+def _put_records(envs, records):
+    import lmdb
+    written = 0
+    for role, column in (('src', 3), ('tar', 4)):
+        env = envs[role]
+        while True:
+            try:
+                with env.begin(write=True) as txn:
+                    for record in records:
+                        txn.put(record[0].encode('ascii'), record[column])
+                break
+            except lmdb.MapFullError:  # the header-based estimate was short: grow the map and redo this pair
+                env.set_mapsize(env.info()['map_size'] * 2)
+        written += sum(len(record[column]) for record in records)
+    return written

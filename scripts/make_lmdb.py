@@ -1,0 +1,118 @@
+#!/usr/bin/env python
+"""Pack before/after listing pairs into src/tar LMDBs with train/val/test splits for PairedListingDataset.
+
+Examples:
+  python scripts/make_lmdb.py --pairs datasets/listings/all.jsonl --root datasets/listings \\
+      -o datasets/listings_lmdb --test-first 50 --sub-size 640 --exclude
+  python scripts/make_lmdb.py --src-dir raw/before --tar-dir raw/after -o datasets/x --encoding jpg --dry-run
+
+Then, in the option file (io_backend lmdb):
+  dataroot_lq: datasets/listings_lmdb/src.lmdb
+  dataroot_gt: datasets/listings_lmdb/tar.lmdb
+  split_file: datasets/listings_lmdb/train.txt      (val.txt / test.txt for validation)
+See docs/data.md for the layout and the key format.
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import realestate_sr  # noqa: E402,F401  (before basicsr)
+from realestate_sr.data.lmdb_build import BuildError, BuildOptions, assign_splits, build_lmdb, map_size_for, \
+    planned_bytes, read_test_list  # noqa: E402
+from realestate_sr.data.lmdb_io import ENCODINGS  # noqa: E402
+from realestate_sr.data.pair_checks import add_threshold_arguments, thresholds_from_args  # noqa: E402
+from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_argument_group('input (a manifest or two folders)')
+    source.add_argument('--pairs', help='JSONL manifest, one {"src": ..., "tar": ...} per line')
+    source.add_argument('--root', help='folder the manifest paths are relative to (default: the manifest\'s folder)')
+    source.add_argument('--src-dir', help='folder of amateur photos')
+    source.add_argument('--tar-dir', help='folder of edited photos with the same file names')
+    parser.add_argument('-o', '--output', required=True, help='data set folder to create, e.g. datasets/NAME')
+    split = parser.add_argument_group('splits')
+    split.add_argument('--test-list', help='file of held-out test pairs: pair names/paths one per line, or JSONL')
+    split.add_argument('--test-first', type=int, default=0, help='or: the first K pairs are the test split')
+    split.add_argument('--val-fraction', type=float, default=0.1, help='share of the non-test pairs for validation')
+    split.add_argument('--seed', type=int, default=0, help='seed of the validation draw')
+    store = parser.add_argument_group('storage')
+    store.add_argument('--encoding', choices=ENCODINGS, default='png',
+                       help='png (lossless, default), jpg (smaller, faster to decode, lossy) or raw (uint8 BGR)')
+    store.add_argument('--png-level', type=int, default=1, help='PNG compression level 0-9')
+    store.add_argument('--jpg-quality', type=int, default=95, help='JPEG quality (4:4:4 chroma)')
+    store.add_argument('--sub-size', type=int, default=0,
+                       help='cut training pairs into overlapping sub-images of this side (>= the gt_size you train '
+                            'with; 0 = store whole); val/test pairs stay whole')
+    store.add_argument('--sub-step', type=int, default=0, help='sub-image stride (default sub-size / 2)')
+    run = parser.add_argument_group('run')
+    run.add_argument('--workers', type=int, default=os.cpu_count() or 1, help='decode/encode processes')
+    run.add_argument('--force', action='store_true', help='replace an existing output folder')
+    run.add_argument('--dry-run', action='store_true', help='print the splits and sizes, write nothing')
+    run.add_argument('--no-checks', action='store_true', help='skip the pair checks')
+    run.add_argument('--exclude', action='store_true', help='leave out pairs flagged by the checks (recorded in '
+                                                            'build_info.json with the reasons)')
+    add_threshold_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def load_pairs(args):
+    if args.pairs and not (args.src_dir or args.tar_dir):
+        return load_manifest(args.pairs, args.root)
+    if args.src_dir and args.tar_dir and not args.pairs:
+        return pairs_from_folders(args.src_dir, args.tar_dir)
+    raise PairListError('give --pairs (with --root) or both --src-dir and --tar-dir')
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        pairs = load_pairs(args)
+        options = BuildOptions(
+            encoding=args.encoding, png_level=args.png_level, jpg_quality=args.jpg_quality, sub_size=args.sub_size,
+            sub_step=args.sub_step, val_fraction=args.val_fraction, seed=args.seed,
+            test_names=read_test_list(args.test_list) if args.test_list else (), test_first=args.test_first,
+            checks=not args.no_checks, exclude=args.exclude, thresholds=thresholds_from_args(args),
+            workers=max(1, args.workers), force=args.force)
+        options.validate()
+        if args.dry_run:
+            splits = assign_splits(pairs, options)
+            raw = planned_bytes(pairs, splits, options)
+            counts = {s: splits.count(s) for s in ('train', 'val', 'test')}
+            print(f'dry run: {len(pairs)} pairs -> {counts}; {raw / 2**30:.2f} GiB of pixels per LMDB before '
+                  f'{args.encoding} encoding, map size {map_size_for(raw) / 2**30:.2f} GiB; would write {args.output}'
+                  f'{" (checks not run in a dry run)" if options.checks else ""}')
+            for pair, split in zip(pairs, splits):
+                if split == 'test':
+                    print(f'  test: {pair.name}')
+            return 0
+        summary = build_lmdb(pairs, args.output, options, progress=True)
+    except (BuildError, PairListError, OSError, ValueError) as err:
+        print(f'make_lmdb: error: {err}', file=sys.stderr)
+        return 1
+
+    if summary.removed_partial:
+        print(f'removed {len(summary.removed_partial)} unfinished earlier build(s): {", ".join(summary.removed_partial)}')
+    if summary.report is not None:
+        print(summary.report.summary(max_listed=20))
+    out = Path(summary.output)
+    print(f'\nwrote {out} in {summary.seconds:.1f} s: {summary.bytes_written / 2**20:.1f} MiB of {args.encoding}')
+    for split in ('train', 'val', 'test'):
+        print(f'  {split:<5} {summary.split_counts[split]:>5} pairs {summary.record_counts[split]:>7} records -> '
+              f'{out / (split + ".txt")}')
+    if summary.excluded:
+        print(f'  excluded {len(summary.excluded)} flagged pairs (reasons in {out / "build_info.json"})')
+    if summary.failed:
+        print(f'  FAILED {len(summary.failed)} pairs (left out):', file=sys.stderr)
+        for failure in summary.failed[:20]:
+            print(f'    {failure["pair"]}: {failure["error"]}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

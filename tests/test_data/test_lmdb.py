@@ -1,0 +1,198 @@
+"""make_lmdb: folder -> LMDB -> dataset round trips, sub-image coverage, splits, interrupted builds, CLI."""
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import realestate_sr.data.lmdb_build as lmdb_build
+from realestate_sr.data.lmdb_build import BuildError, BuildOptions, assign_splits, build_lmdb, planned_bytes
+from realestate_sr.data.lmdb_io import LmdbFormatError, read_meta_info
+from realestate_sr.data.pair_lists import load_manifest, pairs_from_folders
+from realestate_sr.data.paired_listing_dataset import PairedListingDataset
+from realestate_sr.data.planted_pairs import amateur_version, make_photo, to_uint8, write_jpeg
+from synthetic_pairs import make_pair_set, make_tar_image, src_from_tar, write_image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'scripts'))
+import make_lmdb  # noqa: E402
+
+
+def write_good_photo_pairs(root, count, size=(160, 192)):
+    """Photo-like pairs that pass every pair check (the noise pairs of make_pair_set are not photos)."""
+    lines = []
+    for index in range(count):
+        tar = make_photo(*size, seed=index)
+        write_jpeg(root / f'{index}_src.jpg', to_uint8(amateur_version(tar, seed=100 + index)))
+        write_jpeg(root / f'{index}_tar.jpg', to_uint8(tar))
+        lines.append(json.dumps({'src': f'{index}_src.jpg', 'tar': f'{index}_tar.jpg'}) + '\n')
+    (root / 'all.jsonl').write_text(''.join(lines))
+    return root / 'all.jsonl'
+
+
+def build(pairs, out, **changes):
+    options = BuildOptions(checks=False, val_fraction=0.0, **changes)
+    return build_lmdb(pairs, out, options)
+
+
+def lmdb_opt(out, split='train', phase='val', **extra):
+    opt = dict(name='l', phase=phase, io_backend={'type': 'lmdb'}, dataroot_lq=str(out / 'src.lmdb'),
+               dataroot_gt=str(out / 'tar.lmdb'), split_file=str(out / f'{split}.txt'))
+    opt.update(extra)
+    return opt
+
+
+def disk_items(manifest):
+    dataset = PairedListingDataset(dict(name='d', phase='val', meta_file=str(manifest)))
+    return [dataset[i] for i in range(len(dataset))]
+
+
+@pytest.mark.parametrize('encoding, max_error', [('png', 0.0), ('raw', 0.0), ('jpg', 0.1)])
+def test_folder_to_lmdb_to_dataset_round_trip(pair_set, tmp_path, encoding, max_error):
+    manifest, src_dir, tar_dir = pair_set
+    build(pairs_from_folders(src_dir, tar_dir), tmp_path / 'db', encoding=encoding)
+    from_lmdb = PairedListingDataset(lmdb_opt(tmp_path / 'db'))
+    expected = disk_items(manifest)
+    assert len(from_lmdb) == len(expected) == 3
+    for index, disk in enumerate(expected):
+        item = from_lmdb[index]
+        for role in ('lq', 'gt'):
+            error = (item[role] - disk[role]).abs()
+            assert item[role].shape == disk[role].shape
+            assert float(error.max()) <= max_error + 1e-7
+            if encoding == 'jpg':  # lossy but close: 4:4:4 at quality 95, on pure noise content
+                assert float(error.mean()) < 0.02
+        assert item['lq_path'].endswith(f'{index}.png')  # whole images report their original file
+
+
+def test_sub_images_cover_every_training_pixel_exactly(pair_set, tmp_path):
+    _, src_dir, tar_dir = pair_set
+    pairs = pairs_from_folders(src_dir, tar_dir)
+    build(pairs, tmp_path / 'db', sub_size=20, sub_step=12)
+    names = [json.loads(line) for line in (tmp_path / 'db' / 'name_map.jsonl').read_text().splitlines()]
+    records = read_meta_info(tmp_path / 'db' / 'tar.lmdb')
+    dataset = PairedListingDataset(lmdb_opt(tmp_path / 'db', phase='val'))
+    items = {key: dataset[i] for i, key in enumerate(dataset.source.keys)}
+    for pair in pairs:
+        full = disk_items_for(pair)
+        covered = np.zeros(full.shape[1:], bool)
+        for entry in (n for n in names if n['pair'] == pair.name):
+            top, left, h, w = entry['box']
+            assert records[entry['key']].shape == (h, w, 3) and h == w == 20
+            covered[top:top + h, left:left + w] = True
+            assert torch.equal(items[entry['key']]['gt'], full[:, top:top + h, left:left + w])
+            torch.testing.assert_close(items[entry['key']]['lq'], 1 - items[entry['key']]['gt'], atol=1e-6, rtol=0)
+        assert covered.all(), f'{pair.name}: {int((~covered).sum())} pixels in no sub-image'
+
+
+def disk_items_for(pair):
+    from realestate_sr.data.image_io import read_bgr
+    from realestate_sr.data.pair_transforms import bgr_uint8_to_tensor
+    return bgr_uint8_to_tensor(read_bgr(pair.tar))
+
+
+def test_training_crops_from_sub_image_lmdb_stay_aligned(pair_set, tmp_path):
+    _, src_dir, tar_dir = pair_set
+    build(pairs_from_folders(src_dir, tar_dir), tmp_path / 'db', sub_size=24, sub_step=12, encoding='png')
+    dataset = PairedListingDataset(lmdb_opt(tmp_path / 'db', phase='train', gt_size=16, use_hflip=True,
+                                            use_rot=True))
+    random.seed(0)
+    for index in range(len(dataset)):
+        item = dataset[index]
+        assert item['gt'].shape == (3, 16, 16)
+        torch.testing.assert_close(item['lq'], 1 - item['gt'], atol=1e-6, rtol=0)
+
+
+def test_splits_are_disjoint_seeded_and_hold_the_test_list(tmp_path):
+    manifest, _, _ = make_pair_set(tmp_path / 'p', sizes=[(24, 24)] * 12)
+    pairs = load_manifest(manifest)
+    options = BuildOptions(checks=False, val_fraction=0.25, seed=3, test_names=('images/2_src.png', '5_tar.png'))
+    splits = assign_splits(pairs, options)
+    assert splits == assign_splits(pairs, options)  # same seed, same split
+    assert [i for i, s in enumerate(splits) if s == 'test'] == [2, 5]
+    assert splits.count('val') == round(0.25 * 10)
+    summary = build_lmdb(pairs, tmp_path / 'db', options)
+    assert summary.split_counts == {'train': 8, 'val': 2, 'test': 2}
+    names = [json.loads(line) for line in (tmp_path / 'db' / 'name_map.jsonl').read_text().splitlines()]
+    split_of_pair = {}
+    for entry in names:
+        split_of_pair.setdefault(entry['pair'], set()).add(entry['split'])
+    assert all(len(s) == 1 for s in split_of_pair.values())
+    key_sets = [set((tmp_path / 'db' / f'{s}.txt').read_text().split()) for s in ('train', 'val', 'test')]
+    assert sum(map(len, key_sets)) == len(set.union(*key_sets)) == 12
+    with pytest.raises(BuildError, match='match no pair'):
+        assign_splits(pairs, BuildOptions(test_names=('nope.png',)))
+
+
+def test_interrupted_build_is_detected_and_can_be_rerun(pair_set, tmp_path, monkeypatch):
+    _, src_dir, tar_dir = pair_set
+    pairs = pairs_from_folders(src_dir, tar_dir)
+    calls = []
+    real_job = lmdb_build._encode_job
+
+    def dying_job(job):
+        calls.append(job)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C in the middle
+        return real_job(job)
+
+    monkeypatch.setattr(lmdb_build, '_encode_job', dying_job)
+    with pytest.raises(KeyboardInterrupt):
+        build(pairs, tmp_path / 'db')
+    assert not (tmp_path / 'db').exists()
+    partial = list(tmp_path.glob('.db.partial-*'))
+    assert len(partial) == 1
+    with pytest.raises(LmdbFormatError, match='build did not finish'):
+        PairedListingDataset(lmdb_opt(partial[0]))
+    monkeypatch.setattr(lmdb_build, '_encode_job', real_job)
+    summary = build(pairs, tmp_path / 'db')
+    assert summary.removed_partial == [str(partial[0])] and not partial[0].exists()
+    assert len(PairedListingDataset(lmdb_opt(tmp_path / 'db'))) == 3
+
+
+def test_existing_output_needs_force(pair_set, tmp_path):
+    _, src_dir, tar_dir = pair_set
+    pairs = pairs_from_folders(src_dir, tar_dir)
+    build(pairs, tmp_path / 'db')
+    with pytest.raises(BuildError, match='--force'):
+        build(pairs, tmp_path / 'db')
+    build(pairs[:2], tmp_path / 'db', force=True)
+    assert len(read_meta_info(tmp_path / 'db' / 'src.lmdb')) == 2
+    assert not list(tmp_path.glob('.db.*'))
+
+
+def test_map_size_comes_from_the_whole_set(tmp_path):
+    """Stock BasicSR sizes the map from the first image; a tiny first image must not overflow ours."""
+    manifest, _, _ = make_pair_set(tmp_path / 'p', sizes=[(8, 8), (300, 400), (320, 420)])
+    pairs = load_manifest(manifest)
+    options = BuildOptions(checks=False, val_fraction=0.0, encoding='raw')
+    assert planned_bytes(pairs, ['train'] * 3, options) == 3 * (64 + 300 * 400 + 320 * 420)
+    build_lmdb(pairs, tmp_path / 'db', options)
+    assert len(PairedListingDataset(lmdb_opt(tmp_path / 'db'))) == 3
+
+
+def test_non_ascii_names_get_ascii_keys_and_a_name_map(tmp_path):
+    for name in ('Küche 1.png', 'salle-de-séjour.png'):
+        tar = make_tar_image(20, 24, len(name))
+        write_image(tmp_path / 'src' / name, src_from_tar(tar))
+        write_image(tmp_path / 'tar' / name, tar)
+    build(pairs_from_folders(tmp_path / 'src', tmp_path / 'tar'), tmp_path / 'db')
+    keys = list(read_meta_info(tmp_path / 'db' / 'src.lmdb'))
+    assert keys == ['00000', '00001']
+    names = [json.loads(line)['pair'] for line in (tmp_path / 'db' / 'name_map.jsonl').read_text('utf-8').splitlines()]
+    assert names == ['Küche 1.png', 'salle-de-séjour.png']
+
+
+def test_cli_reports_failed_pairs_and_exclude_records_why(tmp_path, capsys):
+    manifest = write_good_photo_pairs(tmp_path / 'p', 3)
+    (tmp_path / 'p' / '1_tar.jpg').write_bytes(b'broken export')
+    base = ['--pairs', str(manifest), '--workers', '1', '--val-fraction', '0']
+    assert make_lmdb.main(base + ['-o', str(tmp_path / 'a'), '--no-checks']) == 1
+    assert 'FAILED 1 pairs' in capsys.readouterr().err
+    assert make_lmdb.main(base + ['-o', str(tmp_path / 'b'), '--exclude']) == 0
+    info = json.loads((tmp_path / 'b' / 'build_info.json').read_text())
+    assert [e['pair'] for e in info['excluded']] == ['1_src.jpg']
+    assert 'unreadable' in info['excluded'][0]['flags']
+    assert make_lmdb.main(base + ['-o', str(tmp_path / 'c'), '--dry-run']) == 0 and not (tmp_path / 'c').exists()
