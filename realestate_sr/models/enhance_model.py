@@ -5,7 +5,7 @@ from contextlib import nullcontext
 
 import torch
 from basicsr.models.sr_model import SRModel
-from basicsr.utils.registry import MODEL_REGISTRY
+from basicsr.utils.registry import METRIC_REGISTRY, MODEL_REGISTRY
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 from realestate_sr.losses.vgg_features import MissingWeightsError
@@ -22,6 +22,14 @@ def require_pretrained_file(path):
         raise MissingWeightsError(
             f'path.pretrain_network_g: {path} not found (relative paths are relative to the repository root). '
             f'Official NAFNet checkpoints: {NAFNET_RELEASE_URL}; or a net_g_*.pth from experiments/<name>/models/.')
+
+
+def require_registered_metrics(val_opt):
+    """Fail at start-up, not after the first training stretch, when a ``val.metrics`` type does not exist."""
+    for name, metric_opt in ((val_opt or {}).get('metrics') or {}).items():
+        if metric_opt.get('type') not in METRIC_REGISTRY:
+            known = ', '.join(sorted(key for key, _ in METRIC_REGISTRY))
+            raise KeyError(f'val.metrics.{name}: unknown type {metric_opt.get("type")!r}; known: {known}')
 
 
 @MODEL_REGISTRY.register()
@@ -48,6 +56,7 @@ class EnhanceModel(SRModel):
         self.grad_clip_norm = train_opt.get('grad_clip_norm')
         self._tlc_net = None
         require_pretrained_file(opt.get('path', {}).get('pretrain_network_g'))
+        require_registered_metrics(opt.get('val'))
         super().__init__(opt)
 
     # --- device placement -------------------------------------------------------------------------------------

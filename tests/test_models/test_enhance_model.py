@@ -130,3 +130,9 @@ def test_missing_pretrained_checkpoint_names_the_file(tmp_path):
     opt['path']['pretrain_network_g'] = 'experiments/pretrained_models/NAFNet-SIDD-width64.pth'
     with pytest.raises(MissingWeightsError, match='NAFNet-SIDD-width64.pth.*megvii-research'):
         build_model(opt)
+
+
+def test_unknown_validation_metric_fails_at_start_up(tmp_path):
+    opt = model_opt(tmp_path, val={'metrics': {'psnr': {'type': 'calculate_psnr'}, 'sharp': {'type': 'no_such'}}})
+    with pytest.raises(KeyError, match="val.metrics.sharp: unknown type 'no_such'.*calculate_psnr"):
+        build_model(opt)
