@@ -217,6 +217,7 @@ def decode_photo(data, name='<bytes>'):
         raise PhotoReadError(f'{name}: empty file (0 bytes)')
     try:
         im = Image.open(io.BytesIO(data))
+        sixteen_bit = _is_sixteen_bit(im)  # before load(), which empties im.tile
         im.load()
     except Image.DecompressionBombError as err:
         raise PhotoReadError(f'{name}: {err}') from err
@@ -230,7 +231,7 @@ def decode_photo(data, name='<bytes>'):
     except (ValueError, TypeError, OSError):
         orientation = 1
     notes = []
-    if _is_sixteen_bit(im):
+    if sixteen_bit:
         rgb, alpha = _decode_sixteen_bit(data, icc, notes, name)
         bit_depth = 16
     else:
