@@ -38,4 +38,11 @@ pip_install cython numpy
 pip_install --no-build-isolation --no-deps basicsr==1.4.2
 pip_install -r requirements.txt -r requirements-test.txt
 pip_install --no-build-isolation --no-deps -e .
+# Debian's chromium renders the evaluation report in its test (tests/test_evaluation); optional elsewhere.
+if [ "${SKIP_APT:-0}" != 1 ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "install.sh: installing Debian's chromium for the HTML report test (SKIP_APT=1 skips this)"
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/tmp/realestate_sr_apt.log 2>&1; then
+    echo "install.sh: chromium could not be installed (see /tmp/realestate_sr_apt.log); the report test will be skipped" >&2
+  fi
+fi
 "$VENV/bin/python" -c "import realestate_sr, basicsr, torch; print(f'installed realestate_sr {realestate_sr.__version__}, basicsr {basicsr.__version__}, torch {torch.__version__} in $VENV')"
