@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+ORIENTATION_TAG = 0x0112
+
 
 def smooth_rgb(height, width, seed=0, dtype=np.uint8):
     """A smooth, photo-like RGB gradient with some texture (random images JPEG-compress badly)."""
@@ -30,3 +32,14 @@ def tree_digest(root):
     root = Path(root)
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob('*')) if p.is_file()}
+
+
+GPS_IFD, MAKE = 0x8825, 0x010F
+
+
+def exif_with(orientation, make='TestCam'):
+    exif = Image.Exif()
+    exif[ORIENTATION_TAG] = orientation
+    exif[MAKE] = make
+    exif.get_ifd(GPS_IFD)[2] = (40.0, 26.0, 46.0)  # GPSLatitude: stands for the EXIF a listing must keep
+    return exif.tobytes()

@@ -8,20 +8,9 @@ from PIL import Image, ImageCms, ImageOps
 
 from icc_profiles import (ADOBE_GAMMA, ADOBE_PRIMARIES, P3_PRIMARIES, adobe_rgb_profile, display_p3_profile,
                           expected_srgb, srgb_decode)
-from photo_makers import encode_pil, smooth_rgb
+from photo_makers import GPS_IFD, MAKE, encode_pil, exif_with, smooth_rgb
 from realestate_sr.inference import photo_io
 from realestate_sr.inference.photo_io import PhotoReadError, decode_photo, encode_photo, output_format
-
-GPS_IFD, MAKE = 0x8825, 0x010F
-
-
-def exif_with(orientation, make='TestCam'):
-    exif = Image.Exif()
-    exif[photo_io.ORIENTATION_TAG] = orientation
-    exif[MAKE] = make
-    exif.get_ifd(GPS_IFD)[2] = (40.0, 26.0, 46.0)  # GPSLatitude: stands for the EXIF a listing must keep
-    return exif.tobytes()
-
 
 @pytest.mark.parametrize('orientation', range(1, 9))
 def test_exif_orientation_is_applied_like_pillow_and_reset(orientation):

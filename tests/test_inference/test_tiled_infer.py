@@ -1,0 +1,198 @@
+"""scripts/tiled_infer.py on a folder of mixed real-world files, made by the test."""
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import FAST_FLAGS, REPO, TINY_FLAGS
+from icc_profiles import display_p3_profile
+from photo_makers import encode_pil, exif_with, smooth_rgb, tree_digest
+from realestate_sr.inference import photo_files
+
+
+def make_delivery(root):
+    """A photographer's delivery: valid photos of every kind and the junk that comes with them.
+
+    Returns {relative input: (relative output, displayed width x height)} for the valid ones.
+    """
+    root.mkdir(parents=True)
+    (root / 'Küche').mkdir()
+    (root / '.thumbnails').mkdir()
+    files = {
+        'IMG_0001.JPG': encode_pil(smooth_rgb(90, 130, 1), 'JPEG', exif=exif_with(6), quality=92),
+        'p3_phone.jpeg': encode_pil(smooth_rgb(70, 70, 2), 'JPEG', icc_profile=display_p3_profile(), quality=92),
+        'gray.jpg': encode_pil(smooth_rgb(50, 61, 3)[:, :, 0], 'JPEG', mode='L'),
+        'logo.PNG': encode_pil(np.dstack([smooth_rgb(33, 47, 4), np.full((33, 47), 128, np.uint8)]), 'PNG'),
+        'cmyk.jpg': encode_pil(np.full((40, 40, 4), 60, np.uint8), 'JPEG', mode='CMYK'),
+        'Küche/wohnzimmer groß.png': encode_pil(smooth_rgb(37, 53, 5), 'PNG'),
+        'panorama.jpg': encode_pil(smooth_rgb(40, 700, 6), 'JPEG', quality=92),
+        'raw16.tif': cv2.imencode('.tif', smooth_rgb(36, 44, 7, dtype=np.uint16))[1].tobytes(),
+        'tiny.png': encode_pil(smooth_rgb(9, 5, 8), 'PNG'),
+        # junk: every one must be reported and none may stop the batch
+        'empty.jpg': b'',
+        'notes.jpg': b'these are the access codes for the house',
+        'truncated.jpg': encode_pil(smooth_rgb(64, 64, 9), 'JPEG')[:700],
+        '.DS_Store': b'\0\0\0\1Bud1',
+        'contract.pdf': b'%PDF-1.4',
+        '.thumbnails/IMG_0001.jpg': encode_pil(smooth_rgb(8, 8), 'JPEG'),
+    }
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    return {
+        'IMG_0001.JPG': ('IMG_0001.jpg', (90, 130)),  # rotated by its EXIF orientation 6
+        'p3_phone.jpeg': ('p3_phone.jpg', (70, 70)),
+        'gray.jpg': ('gray.jpg', (61, 50)),
+        'logo.PNG': ('logo.png', (47, 33)),  # alpha: PNG although JPEG was asked for
+        'cmyk.jpg': ('cmyk.jpg', (40, 40)),
+        'Küche/wohnzimmer groß.png': ('Küche/wohnzimmer groß.jpg', (53, 37)),
+        'panorama.jpg': ('panorama.jpg', (700, 40)),
+        'raw16.tif': ('raw16.jpg', (44, 36)),
+        'tiny.png': ('tiny.jpg', (5, 9)),
+    }
+
+
+@pytest.fixture
+def delivery(tmp_path):
+    return tmp_path / 'delivery', make_delivery(tmp_path / 'delivery')
+
+
+def test_mixed_folder_enhances_every_valid_photo_upright_and_reports_the_rest(delivery, run_infer, tmp_path, caplog):
+    source, expected = delivery
+    before = tree_digest(source)
+    output = tmp_path / 'enhanced'
+    code, summary = run_infer(source, output)
+
+    assert code == 1  # three unreadable .jpg files failed
+    assert 'enhanced 9, skipped 2 (1 hidden file, 1 not an image extension), failed 3' in summary
+    for name in ('empty.jpg', 'notes.jpg', 'truncated.jpg'):
+        assert f'failed: {source / name}' in summary
+    assert 'empty file' in summary and 'not an image' in summary and 'truncated' in summary
+    written = {p.relative_to(output).as_posix() for p in output.rglob('*') if p.is_file()}
+    assert written == {out for out, _ in expected.values()}
+    for out, size in expected.values():
+        with Image.open(output / out) as im:
+            assert im.size == size, out
+            assert im.mode in ('RGB', 'RGBA')
+            assert 'Orientation' not in im.getexif() or im.getexif()[0x0112] == 1
+    assert Image.open(output / 'logo.png').mode == 'RGBA'
+    assert 'icc_profile' in Image.open(output / 'p3_phone.jpg').info  # tagged sRGB
+    assert tree_digest(source) == before  # inputs byte-identical, nothing written into the input tree
+
+
+def test_same_format_keeps_png_tiff_and_sixteen_bits(delivery, run_infer, tmp_path):
+    source, _ = delivery
+    code, _ = run_infer(source, tmp_path / 'same', '--format', 'same', '--suffix', '_edit')
+    assert code == 1
+    raw16 = cv2.imread(str(tmp_path / 'same' / 'raw16_edit.tif'), cv2.IMREAD_UNCHANGED)
+    assert raw16.dtype == np.uint16 and raw16.shape == (36, 44, 3)
+    assert (tmp_path / 'same' / 'IMG_0001_edit.JPG').is_file()
+    assert (tmp_path / 'same' / 'Küche' / 'wohnzimmer groß_edit.png').is_file()
+
+
+def test_output_inside_the_input_tree_is_refused(delivery, run_infer):
+    source, _ = delivery
+    before = tree_digest(source)
+    code, _ = run_infer(source, source / 'out')
+    assert code == 2
+    assert tree_digest(source) == before
+
+
+def test_dry_run_writes_nothing(delivery, run_infer, tmp_path):
+    source, _ = delivery
+    code, out = run_infer(source, tmp_path / 'dry', '--dry-run')
+    assert code == 0 and 'dry run: 12 to enhance, 2 skipped' in out
+    assert not (tmp_path / 'dry').exists()
+
+
+def test_name_collisions_get_the_source_extension(tmp_path, run_infer):
+    source = tmp_path / 'in'
+    source.mkdir()
+    (source / 'room.png').write_bytes(encode_pil(smooth_rgb(20, 20, 1), 'PNG'))
+    (source / 'room.jpg').write_bytes(encode_pil(smooth_rgb(20, 20, 2), 'JPEG'))
+    code, _ = run_infer(source, tmp_path / 'out')
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['room_jpg.jpg', 'room_png.jpg']
+
+
+def test_interrupted_write_leaves_no_partial_file_and_skip_existing_finishes(tmp_path, run_infer, monkeypatch):
+    source = tmp_path / 'in'
+    source.mkdir()
+    for index in range(4):
+        (source / f'photo_{index}.jpg').write_bytes(encode_pil(smooth_rgb(60, 80, index), 'JPEG'))
+    output = tmp_path / 'out'
+    calls = []
+
+    def write_half_then_die(handle, data):
+        calls.append(handle.name)
+        if len(calls) == 2:  # the second photo: half its bytes on disk, then Ctrl-C
+            handle.write(data[:len(data) // 2])
+            handle.flush()
+            raise KeyboardInterrupt
+        handle.write(data)
+
+    monkeypatch.setattr(photo_files, '_write_all', write_half_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run_infer(source, output, '--workers', '1', '--prefetch', '1')
+    finished = sorted(p.name for p in output.iterdir())
+    assert finished == ['photo_0.jpg']  # no partial file under any name, hidden or not
+    first_bytes = (output / 'photo_0.jpg').read_bytes()
+
+    monkeypatch.undo()
+    code, summary = run_infer(source, output, '--skip-existing')
+    assert code == 0
+    assert 'enhanced 3, skipped 1 (1 output exists), failed 0' in summary
+    assert sorted(p.name for p in output.iterdir()) == [f'photo_{i}.jpg' for i in range(4)]
+    assert (output / 'photo_0.jpg').read_bytes() == first_bytes
+    for index in range(4):
+        Image.open(output / f'photo_{index}.jpg').load()  # every output decodes completely
+
+
+def test_stale_temporary_file_is_replaced_on_rerun(tmp_path, run_infer):
+    source = tmp_path / 'in'
+    source.mkdir()
+    (source / 'a.jpg').write_bytes(encode_pil(smooth_rgb(20, 20), 'JPEG'))
+    stale = photo_files.temp_path_for(tmp_path / 'out' / 'a.jpg')
+    stale.parent.mkdir()
+    stale.write_bytes(b'half a jpeg from a killed run')
+    assert run_infer(source, tmp_path / 'out', '--skip-existing')[0] == 0
+    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['a.jpg']
+
+
+def test_tiled_output_matches_whole_image_tlc(tmp_path, run_infer):
+    """TLC makes tiles see training-sized statistics, so tiling changes the result only slightly."""
+    source = tmp_path / 'in'
+    source.mkdir()
+    (source / 'room.png').write_bytes(encode_pil(smooth_rgb(300, 420), 'PNG'))
+    assert run_infer(source, tmp_path / 'whole', '--format', 'png', '--tile-size', '1024')[0] == 0
+    assert run_infer(source, tmp_path / 'tiled', '--format', 'png', '--tile-size', '128', '--overlap', '32')[0] == 0
+    whole = np.asarray(Image.open(tmp_path / 'whole' / 'room.png'), np.float64)
+    tiled = np.asarray(Image.open(tmp_path / 'tiled' / 'room.png'), np.float64)
+    mse = ((whole - tiled)**2).mean()
+    psnr = 10 * np.log10(255**2 / max(mse, 1e-12))
+    assert psnr > 35, f'tiled vs whole PSNR {psnr:.1f} dB'
+
+
+@pytest.mark.slow
+def test_full_size_listing_photo(tmp_path, run_infer):
+    source = tmp_path / 'in'
+    source.mkdir()
+    (source / 'listing.jpg').write_bytes(encode_pil(smooth_rgb(2200, 3300), 'JPEG', quality=92))
+    code, summary = run_infer(source, tmp_path / 'out', '--tile-size', '512', '--overlap', '64')
+    assert code == 0 and 'enhanced 1' in summary
+    assert Image.open(tmp_path / 'out' / 'listing.jpg').size == (3300, 2200)
+
+
+def test_cli_exit_code_and_summary_in_a_fresh_process(tmp_path, tiny_checkpoint):
+    source = tmp_path / 'in'
+    source.mkdir()
+    (source / 'ok.jpg').write_bytes(encode_pil(smooth_rgb(30, 30), 'JPEG'))
+    (source / 'bad.jpg').write_bytes(b'nope')
+    result = subprocess.run([sys.executable, str(REPO / 'scripts' / 'tiled_infer.py'), '-i', str(source), '-o',
+                             str(tmp_path / 'out'), '--model', str(tiny_checkpoint), *TINY_FLAGS, *FAST_FLAGS],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert 'enhanced 1, skipped 0, failed 1' in result.stdout
+    assert 'FAILED' in result.stderr and 'bad.jpg' in result.stderr
