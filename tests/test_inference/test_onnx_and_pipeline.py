@@ -1,0 +1,114 @@
+"""ONNX export parity, the ONNX Runtime backend through the shared tiler, and the prefetch pipeline."""
+import threading
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import TINY_FLAGS
+from photo_makers import encode_pil, smooth_rgb
+from realestate_sr.inference import engines
+from realestate_sr.inference.enhance import enhance_rgb
+from realestate_sr.inference.pipeline import run_pipeline
+from realestate_sr.utils.network_loading import build_inference_network
+from realestate_sr.utils.tiling import make_torch_runner
+from tests.conftest import TINY_NAFNET, randomize_
+
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory, export_onnx_script, tiny_checkpoint):
+    path = tmp_path_factory.mktemp('onnx') / 'tiny.onnx'
+    assert export_onnx_script.main(['--model', str(tiny_checkpoint), '-o', str(path), *TINY_FLAGS]) == 0
+    return path
+
+
+def test_export_is_opset_17_with_dynamic_height_and_width(exported):
+    import onnx
+
+    model = onnx.load(str(exported))
+    assert max(op.version for op in model.opset_import if op.domain in ('', 'ai.onnx')) >= 17
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param for d in dims] == ['batch', '', 'height', 'width']
+    assert not list(exported.parent.glob('.*'))  # the staging file is gone
+
+
+def test_onnx_runtime_matches_pytorch_tiled(exported, tiny_net):
+    session = engines.load_onnx_session(exported)
+    rgb = smooth_rgb(150, 230).astype(np.float32) / 255
+    by_torch = enhance_rgb(make_torch_runner(tiny_net), rgb, tile_size=96, overlap=16, tile_batch=3)
+    by_onnx = enhance_rgb(engines.make_onnx_runner(session), rgb, tile_size=96, overlap=16, tile_batch=3)
+    assert np.abs(by_torch - by_onnx).max() < 1e-4
+
+
+def test_export_script_prints_the_difference(export_onnx_script, tiny_checkpoint, tmp_path, capsys):
+    code = export_onnx_script.main(['--model', str(tiny_checkpoint), '-o', str(tmp_path / 'm.onnx'), *TINY_FLAGS,
+                                    '--tolerance', '0'])
+    out = capsys.readouterr().out
+    assert 'max |PyTorch - ONNX Runtime|' in out
+    assert code == (0 if 'ok tolerance' in out else 1)
+
+
+def test_tlc_export_refuses_inputs_below_its_window(tmp_path):
+    net = randomize_(build_inference_network(dict(TINY_NAFNET, type='NAFNet'), tlc=True, train_size=(1, 3, 32, 32)))
+    min_side = engines.tlc_min_side((1, 3, 32, 32))
+    engines.export_onnx(net, tmp_path / 'tlc.onnx', min_side=min_side)
+    session = engines.load_onnx_session(tmp_path / 'tlc.onnx')
+    assert engines.max_onnx_difference(net, session, [(1, 3, min_side, min_side), (1, 3, 80, 130)]) < 1e-4
+    with pytest.raises(engines.OnnxInputTooSmallError, match=f'>= {min_side}'):
+        engines.make_onnx_runner(session)(torch.rand(1, 3, min_side - 16, 200))
+
+
+def test_tiled_infer_onnx_backend_matches_torch_backend(exported, run_infer, tmp_path):
+    source = tmp_path / 'in'
+    source.mkdir()
+    (source / 'room.jpg').write_bytes(encode_pil(smooth_rgb(140, 200), 'JPEG'))
+    assert run_infer(source, tmp_path / 'torch', '--format', 'png', '--no-tlc')[0] == 0
+    code, summary = run_infer(source, tmp_path / 'ort', '--format', 'png', '--backend', 'onnxruntime', '--model',
+                              exported)
+    assert code == 0 and 'enhanced 1' in summary
+    by_torch = np.asarray(Image.open(tmp_path / 'torch' / 'room.png'), np.int16)
+    by_onnx = np.asarray(Image.open(tmp_path / 'ort' / 'room.png'), np.int16)
+    assert np.abs(by_torch - by_onnx).max() <= 1
+
+
+def test_pipeline_isolates_failures_and_keeps_order():
+    def decode(job):
+        if job == 2:
+            raise ValueError('bad file')
+        return job * 10
+
+    def compute(item):
+        if item == 40:
+            raise RuntimeError('out of memory')
+        return item + 1
+
+    outcomes = list(run_pipeline(range(6), decode, compute, lambda job, item, result: result))
+    assert [(o.job, o.status, o.stage) for o in outcomes if o.status == 'failed'] == [(2, 'failed', 'decode'),
+                                                                                    (4, 'failed', 'compute')]
+    assert [o.value for o in outcomes if o.status == 'done'] == [1, 11, 31, 51]
+
+
+def test_pipeline_decodes_ahead_while_computing_and_bounds_what_is_in_flight():
+    jobs = range(8)
+    decoded = {job: threading.Event() for job in jobs}
+    lock, in_flight, peak, overlapped = threading.Lock(), [0], [0], []
+
+    def decode(job):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        decoded[job].set()
+        return job
+
+    def compute(item):
+        # the next photo decodes while this one computes (a sequential loop would wait out the timeout)
+        overlapped.append(item == 7 or decoded[item + 1].wait(timeout=10))
+        with lock:
+            in_flight[0] -= 1
+        return item
+
+    outcomes = list(run_pipeline(jobs, decode, compute, lambda job, item, result: result, prefetch=2, workers=2))
+    assert [o.value for o in outcomes] == list(jobs)
+    assert all(overlapped)
+    assert peak[0] <= 3  # the photo being computed plus at most ``prefetch`` decoded ahead
