@@ -34,7 +34,14 @@ def bench_opt(width, device, bf16, blocks):
     }
 
 
-def time_iterations(model, batch, patch, device, warmup, iters):
+def forward_backward(model):
+    """Forward, loss and backward only (no optimizer step, no EMA), as the official NAFNet timings."""
+    with model.autocast():
+        loss, _ = model.compute_losses(model.net_g(model.lq), model.gt)
+    loss.backward()
+
+
+def time_iterations(model, batch, patch, device, warmup, iters, fwd_bwd_only):
     data = {'lq': torch.rand(batch, 3, patch, patch), 'gt': torch.rand(batch, 3, patch, patch)}
     model.feed_data(data)
     times = []
@@ -42,7 +49,10 @@ def time_iterations(model, batch, patch, device, warmup, iters):
         if device == 'cuda':
             torch.cuda.synchronize()
         start = time.perf_counter()
-        model.optimize_parameters(step + 1)
+        if fwd_bwd_only:
+            forward_backward(model)
+        else:
+            model.optimize_parameters(step + 1)
         if device == 'cuda':
             torch.cuda.synchronize()
         if step >= warmup:
@@ -59,6 +69,7 @@ def main(argv=None):
     parser.add_argument('--iters', type=int, default=3)
     parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto')
     parser.add_argument('--bf16', action='store_true', help='autocast in bfloat16 (as train.bf16)')
+    parser.add_argument('--fwd-bwd-only', action='store_true', help='time forward+loss+backward without the optimizer')
     parser.add_argument('--enc', type=int, nargs='+', default=[2, 2, 4, 8])
     parser.add_argument('--middle', type=int, default=12)
     parser.add_argument('--dec', type=int, nargs='+', default=[2, 2, 2, 2])
@@ -66,7 +77,8 @@ def main(argv=None):
 
     device = ('cuda' if torch.cuda.is_available() else 'cpu') if args.device == 'auto' else args.device
     name = torch.cuda.get_device_name() if device == 'cuda' else f'CPU, {torch.get_num_threads()} threads'
-    print(f'# EnhanceModel training step, NAFNet enc {args.enc} / middle {args.middle} / dec {args.dec}, '
+    step = 'forward+backward' if args.fwd_bwd_only else 'training step (fwd, bwd, AdamW, EMA)'
+    print(f'# EnhanceModel {step}, NAFNet enc {args.enc} / middle {args.middle} / dec {args.dec}, '
           f'{args.patch}x{args.patch} patches, {"bf16" if args.bf16 else "fp32"}, {name}')
     print('| width | params (M) | batch | s / iter | iters / s | patches / s |')
     print('|---|---|---|---|---|---|')
@@ -74,7 +86,7 @@ def main(argv=None):
         model = build_model(bench_opt(width, device, args.bf16, (args.enc, args.middle, args.dec)))
         params = sum(p.numel() for p in model.net_g.parameters()) / 1e6
         for batch in args.batches:
-            seconds = time_iterations(model, batch, args.patch, device, args.warmup, args.iters)
+            seconds = time_iterations(model, batch, args.patch, device, args.warmup, args.iters, args.fwd_bwd_only)
             print(f'| {width} | {params:.2f} | {batch} | {seconds:.3f} | {1 / seconds:.3f} | {batch / seconds:.2f} |',
                   flush=True)
         del model

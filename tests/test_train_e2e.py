@@ -1,4 +1,5 @@
 """realestate_sr/train.py end to end: data -> training -> tiled validation -> checkpoints -> auto-resume."""
+import os
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
-def write_options(path, data_dir, name, total_iter):
+def write_options(path, data_dir, name, total_iter, perceptual_weight=0):
     opt = {
         'name': name, 'model_type': 'EnhanceModel', 'scale': 1, 'num_gpu': 0, 'manual_seed': 0,
         'datasets': {
@@ -30,7 +31,7 @@ def write_options(path, data_dir, name, total_iter):
                   'scheduler': {'type': 'CosineAnnealingRestartLR', 'periods': [100], 'restart_weights': [1],
                                 'eta_min': 1e-7},
                   'total_iter': total_iter, 'warmup_iter': -1,
-                  'pixel_opt': {'type': 'L1PerceptualLoss', 'perceptual_weight': 0}},
+                  'pixel_opt': {'type': 'L1PerceptualLoss', 'perceptual_weight': perceptual_weight}},
         'val': {'val_freq': 2, 'save_img': True, 'tile': {'size': 128, 'overlap': 32, 'batch': 2},
                 'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': False}}},
         'logger': {'print_freq': 1, 'save_checkpoint_freq': 2, 'use_tb_logger': True,
@@ -39,11 +40,20 @@ def write_options(path, data_dir, name, total_iter):
     path.write_text(yaml.safe_dump(opt, sort_keys=False))
 
 
-def train(opt_path, cwd, *extra):
+def run_train(opt_path, cwd, *extra, env=None):
     command = [sys.executable, str(REPO / 'realestate_sr' / 'train.py'), '-opt', str(opt_path), *extra]
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+
+
+def train(opt_path, cwd, *extra):
+    result = run_train(opt_path, cwd, *extra)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout + result.stderr
+
+
+def make_data(data_dir):
+    subprocess.run([sys.executable, str(REPO / 'scripts' / 'make_demo_data.py'), '-o', str(data_dir),
+                    '--train-variants', '1', '--val-variants', '1'], check=True, capture_output=True)
 
 
 @pytest.fixture
@@ -57,8 +67,7 @@ def experiment_name():
 @pytest.mark.slow
 def test_train_validate_checkpoint_and_auto_resume_from_another_directory(tmp_path, experiment_name):
     data_dir = tmp_path / 'demo'
-    subprocess.run([sys.executable, str(REPO / 'scripts' / 'make_demo_data.py'), '-o', str(data_dir),
-                    '--train-variants', '1', '--val-variants', '1'], check=True, capture_output=True)
+    make_data(data_dir)
     opt_path = tmp_path / 'e2e.yml'
     write_options(opt_path, data_dir, experiment_name, total_iter=4)
 
@@ -79,3 +88,16 @@ def test_train_validate_checkpoint_and_auto_resume_from_another_directory(tmp_pa
     assert 'Resuming training from epoch' in log and 'iter: 4.' in log
     assert (root / 'models' / 'net_g_6.pth').is_file()
     assert (root / 'training_states' / '6.state').is_file()
+
+
+def test_run_without_vgg_weights_stops_with_the_file_name_and_url(tmp_path, experiment_name):
+    data_dir = tmp_path / 'demo'
+    make_data(data_dir)
+    opt_path = tmp_path / 'percep.yml'
+    write_options(opt_path, data_dir, experiment_name, total_iter=2, perceptual_weight=0.1)
+    env = {**os.environ, 'TORCH_HOME': str(tmp_path / 'empty_torch_home')}
+    result = run_train(opt_path, tmp_path, env=env)
+    assert result.returncode != 0
+    assert 'MissingWeightsError' in result.stderr
+    assert 'vgg19-dcbb9e9d.pth' in result.stderr and 'https://download.pytorch.org/models/' in result.stderr
+    assert not list((REPO / 'experiments' / experiment_name).rglob('*.pth'))
