@@ -1,5 +1,7 @@
 """Each pair check flags a planted bad pair of its kind and passes the good pairs."""
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +62,19 @@ def test_report_json_and_summary(planted_report):
     assert data['thresholds']['min_gamma_r2'] == 0.5
     summary = report.summary()
     assert 'flagged' in summary and '[size_mismatch]' in summary
+
+
+def test_check_pairs_cli_writes_json_and_a_clean_manifest(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'scripts'))
+    import check_pairs
+    root = tmp_path / 'set'
+    write_planted_set(root, good=3, size=(160, 192))
+    out = tmp_path / 'checks.json'
+    code = check_pairs.main(['--pairs', str(root / 'train.jsonl'), str(root / 'test.jsonl'), '-o', str(out),
+                             '--exclude', str(tmp_path / 'clean.jsonl'), '--workers', '1'])
+    assert code == 1  # flagged pairs -> non-zero
+    report = json.loads(out.read_text())
+    flagged = {r['src'] for r in report['results'] if r['flags']}
+    clean = load_manifest(tmp_path / 'clean.jsonl', root)
+    assert len(clean) == report['pairs'] - report['flagged'] and not flagged & {p.src for p in clean}
+    assert 'pair checks:' in capsys.readouterr().out

@@ -1,0 +1,171 @@
+#!/usr/bin/env python
+"""Patches/s of PairedListingDataset in each mode next to stock BasicSR PairedImageDataset, one table.
+
+Generates N photo-like 3300x2200 JPEG q92 pairs (or the --size you give), builds stock BasicSR's PNG LMDB and
+ours (whole images and sub-images), then times a DataLoader at gt_size 512 with flips and rotations on, with 0
+and 2 workers. "per core" divides by max(1, workers). Takes the machine as it is; never asserts a time.
+
+  python scripts/bench_dataloader.py                 # 4 pairs, ~3 minutes on 2 cores
+  python scripts/bench_dataloader.py --pairs 8 --patches 48 --workdir /tmp/bench
+"""
+import argparse
+import copy
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import realestate_sr  # noqa: E402,F401  (before basicsr)
+import torch  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from basicsr.data.paired_image_dataset import PairedImageDataset  # noqa: E402
+from basicsr.utils.lmdb_util import make_lmdb_from_imgs  # noqa: E402
+from realestate_sr.data.lmdb_build import BuildOptions, build_lmdb  # noqa: E402
+from realestate_sr.data.pair_lists import pairs_from_folders  # noqa: E402
+from realestate_sr.data.paired_listing_dataset import PairedListingDataset  # noqa: E402
+from realestate_sr.data.planted_pairs import amateur_version, make_photo, to_uint8, write_jpeg  # noqa: E402
+
+GB10_PATCHES_PER_S = 60  # batch 8 of 512x512 at ~7.5 steps/s
+GB10_WORKERS = 16
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--pairs', type=int, default=4, help='generated pairs (default 4)')
+    parser.add_argument('--size', type=int, nargs=2, default=(2200, 3300), metavar=('H', 'W'))
+    parser.add_argument('--gt-size', type=int, default=512)
+    parser.add_argument('--patches', type=int, default=32, help='patches timed per row, after one warm-up batch')
+    parser.add_argument('--batch', type=int, default=4)
+    parser.add_argument('--workers', type=int, nargs='+', default=[0, 2])
+    parser.add_argument('--sub-size', type=int, default=640)
+    parser.add_argument('--sub-step', type=int, default=320)
+    parser.add_argument('--lmdb-encoding', default='jpg', choices=('png', 'jpg', 'raw'),
+                        help='encoding of our LMDBs (stock BasicSR LMDB is always PNG level 1)')
+    parser.add_argument('--workdir', help='keep generated data here (default: a temporary folder, removed)')
+    return parser.parse_args()
+
+
+def generate(root, count, size):
+    for index in range(count):
+        tar = make_photo(*size, seed=index)
+        write_jpeg(root / 'tar' / f'{index:03d}.jpg', to_uint8(tar), quality=92)
+        write_jpeg(root / 'src' / f'{index:03d}.jpg', to_uint8(amateur_version(tar, seed=100 + index)), quality=92)
+
+
+def stock_lmdb(root):
+    for role in ('src', 'tar'):
+        names = sorted(p.name for p in (root / role).iterdir())
+        make_lmdb_from_imgs(str(root / role), str(root / f'stock_{role}.lmdb'), names,
+                            [Path(n).stem for n in names], compress_level=1)
+
+
+def time_loader(dataset, workers, patches, batch):
+    loader = DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers, drop_last=False,
+                        persistent_workers=False, multiprocessing_context='fork' if workers else None)
+    seen, started, iterator = 0, None, None
+    while seen < patches:
+        for data in loader:  # epochs repeat: a few pairs give few items per epoch
+            if started is None:  # first batch is the warm-up (worker start, page cache)
+                started = time.perf_counter()
+                continue
+            seen += data['gt'].shape[0]
+            if seen >= patches:
+                break
+    return seen / (time.perf_counter() - started)
+
+
+class Enlarged(torch.utils.data.Dataset):
+    """Repeats a dataset so a few whole-image pairs give enough items per epoch (like dataset_enlarge_ratio)."""
+
+    def __init__(self, dataset, times):
+        self.dataset, self.times = dataset, times
+
+    def __len__(self):
+        return len(self.dataset) * self.times
+
+    def __getitem__(self, index):
+        return self.dataset[index % len(self.dataset)]
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(1)
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix='bench_dataloader_'))
+    try:
+        return run(args, workdir / 'data')
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir)
+
+
+def run(args, root):
+    t0 = time.time()
+    if not (root / 'tar').is_dir() or len(list((root / 'tar').iterdir())) != args.pairs:
+        shutil.rmtree(root, ignore_errors=True)
+        generate(root, args.pairs, args.size)
+        stock_lmdb(root)
+    pairs = pairs_from_folders(root / 'src', root / 'tar')
+    common = dict(checks=False, val_fraction=0.0, encoding=args.lmdb_encoding, workers=min(2, os.cpu_count() or 1),
+                  force=True)
+    build_lmdb(pairs, root / 'ours_whole', BuildOptions(**common))
+    build_lmdb(pairs, root / 'ours_sub', BuildOptions(sub_size=args.sub_size, sub_step=args.sub_step, **common))
+    setup_s = time.time() - t0
+
+    train = dict(phase='train', gt_size=args.gt_size, use_hflip=True, use_rot=True, scale=1)
+    stock = dict(train, io_backend={'type': 'disk'}, dataroot_lq=str(root / 'src'), dataroot_gt=str(root / 'tar'))
+    ours_lmdb = dict(train, io_backend={'type': 'lmdb'})
+    enlarge = max(1, (args.patches + 2 * args.batch) // args.pairs + 1)
+    cache_started = time.time()
+    cached = PairedListingDataset(dict(stock, name='cache', cache='memory'))
+    cache_s = time.time() - cache_started
+    # stock PairedImageDataset pops keys out of its io_backend dict, so every dataset gets fresh option dicts
+    modes = [
+        ('stock PairedImageDataset, JPEG folders', lambda: Enlarged(PairedImageDataset(copy.deepcopy(stock)), enlarge)),
+        ('stock PairedImageDataset, its PNG LMDB', lambda: Enlarged(PairedImageDataset(dict(
+            train, io_backend={'type': 'lmdb'}, dataroot_lq=str(root / 'stock_src.lmdb'),
+            dataroot_gt=str(root / 'stock_tar.lmdb'))), enlarge)),
+        ('ours, JPEG folders (disk)', lambda: Enlarged(PairedListingDataset(dict(stock, name='disk')), enlarge)),
+        (f'ours, LMDB whole images ({args.lmdb_encoding})', lambda: Enlarged(PairedListingDataset(dict(
+            ours_lmdb, name='lmdb', dataroot_lq=str(root / 'ours_whole/src.lmdb'),
+            dataroot_gt=str(root / 'ours_whole/tar.lmdb'), split_file=str(root / 'ours_whole/train.txt'))), enlarge)),
+        (f'ours, LMDB sub-images {args.sub_size}/{args.sub_step} ({args.lmdb_encoding})',
+         lambda: PairedListingDataset(dict(ours_lmdb, name='sub', dataroot_lq=str(root / 'ours_sub/src.lmdb'),
+                                           dataroot_gt=str(root / 'ours_sub/tar.lmdb'),
+                                           split_file=str(root / 'ours_sub/train.txt')))),
+        ('ours, memory cache (decoded uint8)', lambda: Enlarged(cached, enlarge)),
+    ]
+    rates = {}
+    for label, make in modes:
+        for workers in args.workers:
+            rates[label, workers] = time_loader(make(), workers, args.patches, args.batch)
+
+    h, w = args.size
+    print(f'\n{args.pairs} pairs of {w}x{h} JPEG q92, gt_size {args.gt_size}, flips+rot, batch {args.batch}, '
+          f'{args.patches} patches per cell, {os.cpu_count()} CPU cores, torch threads 1; setup {setup_s:.0f} s, '
+          f'memory cache fill {cache_s:.1f} s')
+    header = '| mode | ' + ' | '.join(f'patches/s, {n} workers | per core, {n} workers | vs stock disk, {n} workers'
+                                       for n in args.workers) + ' |'
+    print(header)
+    print('|' + '---|' * (1 + 3 * len(args.workers)))
+    base_label = modes[0][0]
+    for label, _ in modes:
+        cells = []
+        for workers in args.workers:
+            rate = rates[label, workers]
+            cells += [f'{rate:.1f}', f'{rate / max(1, workers):.1f}', f'{rate / rates[base_label, workers]:.1f}x']
+        print(f'| {label} | ' + ' | '.join(cells) + ' |')
+    best = max(rates.items(), key=lambda item: item[1] / max(1, item[0][1]))
+    per_core = best[1] / max(1, best[0][1])
+    print(f'\nGB10 feed: batch 8 of {args.gt_size}x{args.gt_size} at ~7.5 steps/s needs ~{GB10_PATCHES_PER_S} patches/s; '
+          f'best per-core here ({best[0][0]}, {best[0][1]} workers) {per_core:.1f} x {GB10_WORKERS} workers = '
+          f'{per_core * GB10_WORKERS:.0f} patches/s (GB10 cores are faster than these).')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,81 @@
+#!/usr/bin/env python
+"""Check before/after listing pairs for defects that would teach the wrong edit; write JSON + print a summary.
+
+Checks: unreadable/missing files, size mismatch, EXIF orientation disagreement, misalignment (global shift /
+scale / rotation), near-duplicate photos across splits (leakage), and tone signals (gamma-fit R^2, brightness
+outliers, darkening edits, darker shadows, blur). Each threshold is an option below.
+
+Examples:
+  python scripts/check_pairs.py --pairs datasets/demo/train.jsonl datasets/demo/val.jsonl -o checks.json
+  python scripts/check_pairs.py --src-dir raw/before --tar-dir raw/after --exclude clean.jsonl
+
+Several manifests are several splits (named after the files: train.jsonl -> train): a photo found in two of them
+is flagged in the earlier split of train < val < test. Exit code 0 when no pair is flagged, 1 otherwise.
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import realestate_sr  # noqa: E402,F401  (before basicsr)
+from realestate_sr.data.pair_checks import add_threshold_arguments, run_checks, thresholds_from_args  # noqa: E402
+from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders, write_manifest  # noqa
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--pairs', nargs='+', help='JSONL manifest(s); each one is a split named after its file')
+    parser.add_argument('--root', help='folder the manifest paths are relative to (default: each manifest\'s folder)')
+    parser.add_argument('--src-dir', help='folder of amateur photos')
+    parser.add_argument('--tar-dir', help='folder of edited photos with the same file names')
+    parser.add_argument('-o', '--output', default='pair_checks.json', help='JSON report (default pair_checks.json)')
+    parser.add_argument('--exclude', metavar='CLEAN.jsonl',
+                        help='also write a manifest of the pairs that passed (paths relative to --root, or to '
+                             'the first manifest\'s folder); the JSON report records why the others were left out')
+    parser.add_argument('--workers', type=int, default=os.cpu_count() or 1, help='processes')
+    parser.add_argument('--max-listed', type=int, default=50, help='flagged pairs listed in the summary')
+    add_threshold_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def load(args):
+    if args.pairs and not (args.src_dir or args.tar_dir):
+        pairs, splits = [], []
+        for manifest in args.pairs:
+            loaded = load_manifest(manifest, args.root)
+            pairs += loaded
+            splits += [Path(manifest).stem if len(args.pairs) > 1 else ''] * len(loaded)
+        return pairs, splits, Path(args.root or Path(args.pairs[0]).parent)
+    if args.src_dir and args.tar_dir and not args.pairs:
+        return pairs_from_folders(args.src_dir, args.tar_dir), None, None
+    raise PairListError('give --pairs or both --src-dir and --tar-dir')
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        pairs, splits, root = load(args)
+    except PairListError as err:
+        print(f'check_pairs: error: {err}', file=sys.stderr)
+        return 2
+    report = run_checks(pairs, splits, thresholds_from_args(args), workers=max(1, args.workers), progress=True)
+    output = Path(args.output)
+    tmp = output.with_name(output.name + '.tmp')
+    tmp.write_text(report.to_json(), encoding='utf-8')
+    tmp.replace(output)
+    print(report.summary(max_listed=args.max_listed))
+    print(f'report: {output}')
+    if args.exclude:
+        if root is None:
+            print('check_pairs: --exclude writes a JSONL manifest and needs --pairs input', file=sys.stderr)
+            return 2
+        kept = [pair for pair, result in zip(pairs, report.results) if not result.flags]
+        write_manifest(kept, args.exclude, root)
+        print(f'clean manifest: {args.exclude} ({len(kept)} of {len(pairs)} pairs kept)')
+    return 1 if report.flagged else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
