@@ -1,0 +1,200 @@
+#!/usr/bin/env python
+"""Inference speed and tiling error of NAFNet on one listing-sized photo: prints one table.
+
+For each width: whole-image inference, tiled inference (512 px tiles, overlap 32/64, several tile batches)
+through the shared tiler, and ONNX Runtime through the same tiler, per precision. Columns: seconds per image,
+megapixels/s, peak memory of the process (CPU: max RSS; GPU: max allocated), and the PSNR of each output
+against the whole-image output of the same width and precision.
+
+Every case runs in a fresh process, so peak memory is per case. NAFNet uses the SIDD layout
+(enc 2,2,4,8 / middle 12 / dec 2,2,2,2) with TLC as tiled_infer.py does. The image is generated (smooth
+gradients, edges, noise): 3300x2200, or on a CPU by default scaled to 1/3 (1100x733) so that the default run
+ends in minutes; the table header says which. Weights are random by default (--weights random, labelled in
+the header: speed does not depend on them; the PSNR column then measures tiling only).
+Nothing is asserted: the machine is measured as it is.
+
+Examples:
+  python scripts/bench_infer.py                                   # CPU: widths 32 64 at 1/3 scale
+  python scripts/bench_infer.py --scale 1 --widths 32 --modes tiled  # full size, tiled only
+  python scripts/bench_infer.py --precisions fp32 bf16 fp16        # on a GPU
+"""
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import realestate_sr  # noqa: F401,E402
+from realestate_sr.inference import engines  # noqa: E402
+from realestate_sr.inference.enhance import enhance_rgb  # noqa: E402
+from realestate_sr.utils.network_loading import build_inference_network  # noqa: E402
+from realestate_sr.utils.tiling import make_torch_runner  # noqa: E402
+
+FULL_SIZE = (2200, 3300)  # height, width of a listing photo
+TILE = 512
+TILED_CASES = ((32, 4), (64, 1), (64, 4), (64, 8))  # (overlap, tile batch)
+# glibc otherwise returns big activation buffers to the kernel after each op (../shared/FACTS.md)
+MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296'
+
+
+def listing_like_image(height, width, seed=0):
+    """float32 H,W,3 in [0,1]: a lit wall gradient, a few flat 'furniture' blocks with hard edges, sensor noise."""
+    rng = np.random.default_rng(seed)
+    ys = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
+    xs = np.linspace(0, 1, width, dtype=np.float32)[None, :, None]
+    img = 0.25 + 0.5 * xs * np.array([1.0, 0.95, 0.85], np.float32) + 0.15 * ys
+    for _ in range(12):
+        y0, x0 = rng.integers(0, height), rng.integers(0, width)
+        img[y0:y0 + height // 5, x0:x0 + width // 6] = rng.uniform(0.05, 0.95, 3)
+    img = img + rng.normal(0, 0.015, img.shape).astype(np.float32)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def bench_network(width, weights, seed=0):
+    network_opt = engines.network_opt_from_flags('NAFNet', width)
+    torch.manual_seed(seed)  # every case runs in its own process: same default init everywhere
+    net = build_inference_network(network_opt, None if weights == 'random' else weights, tlc=True)
+    if weights == 'random':
+        # the official init makes every block an identity (beta = gamma = 0): open them up a little
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for name, param in net.named_parameters():
+                if name.endswith(('beta', 'gamma')):
+                    param.copy_(torch.randn(param.shape, generator=generator) * 0.1)
+    return net, network_opt
+
+
+def run_case(case):
+    """Child process: run one case, save the output, return its measurements."""
+    torch.set_num_threads(case['threads'] or torch.get_num_threads())
+    device = engines.resolve_device(case['device'])
+    height, width = case['size']
+    rgb = listing_like_image(height, width)
+    net, network_opt = bench_network(case['width'], case['weights'])
+    if case['backend'] == 'onnxruntime':
+        path = Path(case['workdir']) / f'w{case["width"]}.onnx'
+        engines.export_onnx(net, path, min_side=engines.tlc_min_side(), network_opt=network_opt)
+        run_batch = engines.make_onnx_runner(engines.load_onnx_session(path, device))
+    else:
+        run_batch = make_torch_runner(net.to(device), amp_dtype=engines.amp_dtype_for(case['precision'], device))
+    tile = case['tile'] or max(height, width)
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    out = enhance_rgb(run_batch, rgb, tile_size=tile, overlap=case['overlap'], tile_batch=case['tile_batch'],
+                      device=device)
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    np.save(case['output'], out.astype(np.float32))
+    peak_gb = (torch.cuda.max_memory_allocated() if device.type == 'cuda' else
+               resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**30
+    return {'seconds': seconds, 'peak_gb': peak_gb, 'device': str(device)}
+
+
+def psnr(a, b):
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64))**2))
+    return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
+
+
+def plan_cases(args, device):
+    on_gpu = device.type == 'cuda'
+    cases = []
+    for width in args.widths:
+        for precision in args.precisions:
+            base = dict(width=width, precision=precision, backend='torch', tile=0, overlap=0, tile_batch=1)
+            if 'whole' in args.modes:
+                if not on_gpu and width >= 64 and args.scale >= 0.99 and not args.force_whole:
+                    cases.append(dict(base, mode='whole', skip='skipped on CPU (~4x the width-32 cost, '
+                                      '>15 GB); --force-whole runs it'))
+                else:
+                    cases.append(dict(base, mode='whole'))
+            if 'tiled' in args.modes:
+                for overlap, tile_batch in TILED_CASES:
+                    if tile_batch in args.tile_batches:
+                        cases.append(dict(base, mode='tiled', tile=TILE, overlap=overlap, tile_batch=tile_batch))
+            if 'onnx' in args.modes and precision == 'fp32':
+                cases.append(dict(base, mode='tiled', backend='onnxruntime', tile=TILE, overlap=64,
+                                  tile_batch=max(args.tile_batches)))
+    return cases
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--widths', type=int, nargs='+', default=[32, 64])
+    parser.add_argument('--modes', nargs='+', choices=['whole', 'tiled', 'onnx'], default=['whole', 'tiled', 'onnx'])
+    parser.add_argument('--tile-batches', type=int, nargs='+', default=[1, 4],
+                        help='tile batches to time among 1, 4, 8 (default: 1 4)')
+    parser.add_argument('--precisions', nargs='+', choices=sorted(engines.AMP_DTYPES), default=None,
+                        help='default: fp32 on CPU; fp32 bf16 fp16 on CUDA')
+    parser.add_argument('--scale', type=float, default=None,
+                        help='image scale relative to 3300x2200 (default: 1 on CUDA, 1/3 on CPU)')
+    parser.add_argument('--device', default='auto')
+    parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (default: all)')
+    parser.add_argument('--weights', default='random', help="'random' (labelled) or a checkpoint path")
+    parser.add_argument('--force-whole', action='store_true', help='run whole-image width-64 at full size on CPU')
+    parser.add_argument('--case', help=argparse.SUPPRESS)  # internal: one case, in a child process
+    args = parser.parse_args(argv)
+    if args.case:
+        print(json.dumps(run_case(json.loads(args.case))))
+        return 0
+
+    device = engines.resolve_device(args.device)
+    args.precisions = args.precisions or (['fp32', 'bf16', 'fp16'] if device.type == 'cuda' else ['fp32'])
+    args.scale = args.scale or (1.0 if device.type == 'cuda' else 1 / 3)
+    size = (round(FULL_SIZE[0] * args.scale), round(FULL_SIZE[1] * args.scale))
+    megapixels = size[0] * size[1] / 1e6
+    cases = plan_cases(args, device)
+    env = dict(os.environ, GLIBC_TUNABLES=os.environ.get('GLIBC_TUNABLES', MALLOC_TUNABLES))
+    failures = 0
+    label = '' if args.scale >= 0.99 else f' (3300x2200 scaled by {args.scale:.3g} for this {device.type.upper()})'
+    print(f'NAFNet SIDD layout, TLC, image {size[1]}x{size[0]}{label}, device {device}, '
+          f'weights: {args.weights}{" (speed only; PSNR measures tiling)" if args.weights == "random" else ""}')
+    print('| width | precision | mode | backend | tile/overlap | tile batch | s/image | MP/s | peak mem GB '
+          '| PSNR vs whole (dB) |')
+    print('|---|---|---|---|---|---|---|---|---|---|')
+    with tempfile.TemporaryDirectory(prefix='bench_infer_') as workdir:
+        whole_outputs = {}
+        for index, case in enumerate(cases):
+            tiles = f'{case["tile"]}/{case["overlap"]}' if case['tile'] else 'whole'
+            row = f'| {case["width"]} | {case["precision"]} | {case["mode"]} | {case["backend"]} | {tiles} | ' \
+                  f'{case["tile_batch"] if case["tile"] else "-"} |'
+            if case.get('skip'):
+                print(f'{row} - | - | - | {case["skip"]} |', flush=True)
+                continue
+            case.update(size=size, device=str(device), threads=args.threads, weights=args.weights, workdir=workdir,
+                        output=str(Path(workdir) / f'case{index}.npy'))
+            result = subprocess.run([sys.executable, __file__, '--case', json.dumps(case)], capture_output=True,
+                                    text=True, env=env)
+            if result.returncode != 0:
+                failures += 1
+                reason = (result.stderr.strip().splitlines() or ['no output'])[-1][:80]
+                print(f'{row} failed | - | - | {reason} |', flush=True)
+                continue
+            measured = json.loads(result.stdout.strip().splitlines()[-1])
+            key = (case['width'], case['precision'])
+            output = np.load(case['output'])
+            if case['mode'] == 'whole':
+                whole_outputs[key] = output
+                quality = 'reference'
+            elif key in whole_outputs:
+                quality = f'{psnr(output, whole_outputs[key]):.1f}'
+            else:
+                quality = 'n/a (no whole run)'
+            print(f'{row} {measured["seconds"]:.1f} | {megapixels / measured["seconds"]:.3f} | '
+                  f'{measured["peak_gb"]:.2f} | {quality} |', flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
