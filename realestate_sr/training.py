@@ -1,35 +1,155 @@
 """Run BasicSR's training pipeline with the few fixes our users need.
 
-``basicsr.train.train_pipeline`` is used as it is. Two of its helpers assume a
+``basicsr.train.train_pipeline`` is used as it is. Some of its helpers assume a
 CUDA machine and the current directory, so we replace them for this process:
 
 - ``load_resume_state``: basicsr maps the state to ``torch.cuda.current_device()``
   (fails on CPU) and finds auto-resume states relative to the current directory.
   Ours loads to the CPU with ``weights_only=True`` (optimizers move their state to
-  their parameters' device) and reads ``opt['path']['training_states']``.
+  their parameters' device), reads ``opt['path']['training_states']`` and, in a
+  distributed run, checks that every rank resumes from the same iteration.
+- ``init_dist`` (as imported by ``basicsr.utils.options``): basicsr always calls
+  ``torch.cuda.set_device`` and uses NCCL. Ours picks NCCL when CUDA is available
+  and ``num_gpu`` is not 0, Gloo otherwise (CPU runs, tests, debugging), pins each
+  process to its ``LOCAL_RANK`` GPU, and leaves the multiprocessing start method
+  alone (basicsr forces ``spawn``; ``fork`` keeps ``cache: memory`` shared with
+  DataLoader workers).
 
 Relative paths in option files (datasets, pretrained weights) are relative to
 the repository root: the pipeline runs with the root as working directory.
+See docs/distributed.md for multi-GPU, multi-node and SLURM runs.
 """
+import datetime
 import os
+import socket
+import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
+import yaml
 
 import realestate_sr  # noqa: F401  (compat alias + registrations before basicsr.train is imported)
 import basicsr.train as basicsr_train
+import basicsr.utils.options as basicsr_options
+from basicsr.models import build_model
 from basicsr.utils import check_resume, scandir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MASTER_PORT = 29500
+# Debugging aid for distributed runs: when set to a folder, every rank writes its final
+# network and optimizer state there as rank<r>.pth, so one can check that the ranks agree.
+RANK_STATE_DIR_ENV = 'REALESTATE_SR_RANK_STATE_DIR'
+DIST_PARAM_KEYS = ('backend', 'port', 'timeout_minutes')
 
 
+class DistributedSetupError(RuntimeError):
+    """The launcher's environment or the option file's ``dist_params`` do not describe a usable process group."""
+
+
+# --- process group ----------------------------------------------------------------------------------------------
+def wants_cuda(num_gpu):
+    """Whether this run trains on GPUs: ``num_gpu`` (an int or 'auto') is not 0 and CUDA is there."""
+    return num_gpu != 0 and torch.cuda.is_available()
+
+
+def slurm_master_address(node_list):
+    """First host name of a SLURM node list such as ``gpu[01-04]``, expanded by ``scontrol``."""
+    try:
+        result = subprocess.run(['scontrol', 'show', 'hostnames', node_list], capture_output=True, text=True,
+                                check=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise DistributedSetupError(f'cannot expand SLURM_NODELIST={node_list!r} with scontrol ({error}); '
+                                    'export MASTER_ADDR in the sbatch script instead') from error
+    hosts = result.stdout.split()
+    if not hosts:
+        raise DistributedSetupError(f'scontrol returned no host for SLURM_NODELIST={node_list!r}')
+    return hosts[0]
+
+
+def export_slurm_environment(port=None):
+    """Translate ``srun``'s variables into the ``env://`` ones torch reads; return the local rank.
+
+    One task per GPU (``--ntasks-per-node`` = GPUs per node). ``MASTER_ADDR`` / ``MASTER_PORT`` already
+    in the environment win over the node list and the default port; ``port`` (``dist_params.port``)
+    wins over ``MASTER_PORT``.
+    """
+    try:
+        rank, world_size = int(os.environ['SLURM_PROCID']), int(os.environ['SLURM_NTASKS'])
+    except KeyError as error:
+        raise DistributedSetupError(f'--launcher slurm needs {error.args[0]} in the environment: '
+                                    'start the training with srun inside an allocation') from error
+    local_rank = int(os.environ.get('SLURM_LOCALID', rank % max(1, torch.cuda.device_count())))
+    if 'MASTER_ADDR' not in os.environ:
+        os.environ['MASTER_ADDR'] = slurm_master_address(os.environ['SLURM_NODELIST'])
+    if port is not None:
+        os.environ['MASTER_PORT'] = str(port)
+    os.environ.setdefault('MASTER_PORT', str(DEFAULT_MASTER_PORT))
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(local_rank))
+    return local_rank
+
+
+def init_dist(launcher, num_gpu=0, backend=None, port=None, timeout_minutes=None):
+    """Join the process group started by ``torchrun`` (launcher 'pytorch') or ``srun`` (launcher 'slurm').
+
+    Backend: ``backend`` if given, else NCCL when training on GPUs, Gloo on CPUs. On GPUs each process
+    is pinned to GPU ``LOCAL_RANK`` (right on nodes with any number of GPUs, unlike ``RANK % GPUs``).
+    ``timeout_minutes`` bounds how long a rank waits in a collective, e.g. for rank 0 to finish
+    validating (torch's defaults: 10 min NCCL, 30 min Gloo).
+    """
+    if launcher == 'pytorch':
+        if 'LOCAL_RANK' not in os.environ:
+            raise DistributedSetupError('--launcher pytorch needs the variables torchrun sets (RANK, LOCAL_RANK, '
+                                        'WORLD_SIZE, MASTER_ADDR, MASTER_PORT): start it with torchrun')
+        local_rank = int(os.environ['LOCAL_RANK'])
+    elif launcher == 'slurm':
+        local_rank = export_slurm_environment(port)
+    else:
+        raise ValueError(f'unknown launcher {launcher!r}: use pytorch or slurm')
+    use_cuda = wants_cuda(num_gpu)
+    if use_cuda:
+        if local_rank >= torch.cuda.device_count():
+            raise DistributedSetupError(f'local rank {local_rank} but only {torch.cuda.device_count()} GPU(s) '
+                                        'visible: start at most one process per GPU on each node')
+        torch.cuda.set_device(local_rank)
+    options = {'timeout': datetime.timedelta(minutes=float(timeout_minutes))} if timeout_minutes else {}
+    dist.init_process_group(backend=backend or ('nccl' if use_cuda else 'gloo'), **options)
+
+
+def launch_settings(opt_path):
+    """``num_gpu`` and ``dist_params`` of an option file: they decide the backend before basicsr parses it."""
+    with open(opt_path, encoding='utf-8') as file:
+        opt = yaml.load(file, Loader=basicsr_options.ordered_yaml()[0]) or {}
+    params = dict(opt.get('dist_params') or {})
+    unknown = sorted(set(params) - set(DIST_PARAM_KEYS))
+    if unknown:
+        raise DistributedSetupError(f'{opt_path}: unknown dist_params {unknown}; known: {list(DIST_PARAM_KEYS)}')
+    return {'num_gpu': opt.get('num_gpu', 1), **params}
+
+
+# --- resume -----------------------------------------------------------------------------------------------------
 def latest_state_path(states_dir):
     """Path of the highest-iteration ``<iter>.state`` in ``states_dir``, or None."""
     if not os.path.isdir(states_dir):
         return None
     iters = [int(name.split('.state')[0]) for name in scandir(states_dir, suffix='state', recursive=False)]
     return os.path.join(states_dir, f'{max(iters)}.state') if iters else None
+
+
+def resume_mismatch(points):
+    """A message when ranks would resume from different points, else None.
+
+    ``points``: one ``(rank, host, iter or None)`` per rank. Typical cause: a multi-node run whose
+    ``experiments/`` folder is not on a filesystem shared by all nodes.
+    """
+    if len({point[2] for point in points}) <= 1:
+        return None
+    lines = ', '.join(f'rank {rank} on {host}: {"no state" if it is None else f"iter {it}"}'
+                      for rank, host, it in points)
+    return ('ranks would resume from different training states (' + lines + '); every node must see the same '
+            'experiments/<name>/training_states (a shared filesystem) or be given the same path.resume_state')
 
 
 def load_resume_state(opt):
@@ -40,13 +160,21 @@ def load_resume_state(opt):
             opt['path']['resume_state'] = path
     else:
         path = opt['path'].get('resume_state')
-    if path is None:
-        return None
-    state = torch.load(path, map_location='cpu', weights_only=True)
-    check_resume(opt, state['iter'])
+    state = None if path is None else torch.load(path, map_location='cpu', weights_only=True)
+    if dist.is_available() and dist.is_initialized():
+        # a rank starting afresh next to resumed ones would silently train with other optimizer moments
+        points = [None] * dist.get_world_size()
+        resume_iter = None if state is None else state['iter']
+        dist.all_gather_object(points, (dist.get_rank(), socket.gethostname(), resume_iter))
+        message = resume_mismatch(points)
+        if message:
+            raise DistributedSetupError(message)
+    if state is not None:
+        check_resume(opt, state['iter'])
     return state
 
 
+# --- entry point ------------------------------------------------------------------------------------------------
 def absolute_option_path(argv):
     """``argv`` with the ``-opt`` value made absolute, so it survives the change of directory."""
     argv = list(argv)
@@ -56,8 +184,38 @@ def absolute_option_path(argv):
     return argv
 
 
+def save_rank_state(model, folder):
+    """Write this rank's network (and EMA) weights and optimizer states to ``folder/rank<r>.pth``."""
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    state = {'params': model.get_bare_model(model.net_g).state_dict(),
+             'optimizers': [optimizer.state_dict() for optimizer in model.optimizers]}
+    if hasattr(model, 'net_g_ema'):
+        state['params_ema'] = model.net_g_ema.state_dict()
+    os.makedirs(folder, exist_ok=True)
+    target = os.path.join(folder, f'rank{rank}.pth')
+    torch.save(state, target + '.tmp')
+    os.replace(target + '.tmp', target)
+
+
 def run_training(root=REPO_ROOT):
+    """Train as ``realestate_sr/train.py`` does with the current ``sys.argv``; return the trained model."""
     sys.argv = absolute_option_path(sys.argv)
     os.chdir(root)
+    if '-opt' in sys.argv[:-1]:
+        # basicsr's parse_options passes dist_params to init_dist only for slurm and never num_gpu
+        basicsr_options.init_dist = partial(init_dist, **launch_settings(sys.argv[sys.argv.index('-opt') + 1]))
     basicsr_train.load_resume_state = load_resume_state
+    built = []
+
+    def build_and_keep(opt):
+        built.append(build_model(opt))
+        return built[-1]
+
+    basicsr_train.build_model = build_and_keep
     basicsr_train.train_pipeline(str(root))
+    model = built[-1]
+    if os.environ.get(RANK_STATE_DIR_ENV):
+        save_rank_state(model, os.environ[RANK_STATE_DIR_ENV])
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return model
