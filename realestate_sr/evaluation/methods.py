@@ -1,0 +1,149 @@
+"""What produces an output from a ``src`` photo: baselines, checkpoints, TTA and checkpoint ensembles.
+
+Every method maps an RGB float32 H,W,3 image in [0, 1] to one of the same shape
+(values may leave [0, 1]; scoring clips them as BasicSR's ``tensor2img`` does).
+Networks run through the project's one tiling helper
+(``realestate_sr.utils.tiling.tiled_forward``) and are built by the shared
+``build_inference_network``, so numbers here match tiled validation and
+``scripts/tiled_infer.py``.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from realestate_sr.utils.network_loading import build_inference_network
+from realestate_sr.utils.tiling import make_torch_runner, tiled_forward
+
+# Auto-correction baseline constants (see docs/evaluation.md).
+AUTO_TARGET_MEAN_LUMINANCE = 0.18  # linear-light mean luminance after exposure: photographers' middle grey
+AUTO_EXPOSURE_GAIN_RANGE = (0.5, 4.0)
+AUTO_WHITE_BALANCE_GAIN_RANGE = (0.5, 2.0)
+AUTO_CLIPPED_LEVEL = 0.98  # sRGB values above this are clipped highlights: left out of the gray-world means
+REC709_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+
+
+def srgb_to_linear(rgb):
+    rgb = np.clip(rgb, 0.0, 1.0)
+    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(lin):
+    lin = np.clip(lin, 0.0, 1.0)
+    return np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+def identity(rgb):
+    """The unedited input: what the model has to beat."""
+    return rgb
+
+
+def auto_correct(rgb):
+    """A one-click global correction: gray-world white balance, then exposure, both in linear light.
+
+    1. Gray world: per-channel gains that make the mean of R, G and B equal (unclipped pixels only,
+       gains limited to AUTO_WHITE_BALANCE_GAIN_RANGE), removing a global colour cast.
+    2. Exposure: one gain that brings the mean linear luminance to AUTO_TARGET_MEAN_LUMINANCE
+       (limited to AUTO_EXPOSURE_GAIN_RANGE); highlights clip as a camera's would.
+    """
+    lin = srgb_to_linear(rgb).reshape(-1, 3)
+    unclipped = np.all(rgb.reshape(-1, 3) < AUTO_CLIPPED_LEVEL, axis=1)
+    sample = lin[unclipped] if unclipped.sum() >= 0.05 * len(lin) else lin
+    channel_means = np.maximum(sample.mean(axis=0), 1e-6)
+    gains = np.clip(channel_means.mean() / channel_means, *AUTO_WHITE_BALANCE_GAIN_RANGE)
+    lin = lin * gains
+    mean_luminance = max(float((lin @ REC709_LUMA).mean()), 1e-6)
+    exposure = np.clip(AUTO_TARGET_MEAN_LUMINANCE / mean_luminance, *AUTO_EXPOSURE_GAIN_RANGE)
+    return linear_to_srgb(lin * exposure).reshape(rgb.shape)
+
+
+BASELINES = {'input': identity, 'auto_correct': auto_correct}
+
+
+def dihedral_transforms():
+    """The 8 flips/rotations of the square as (forward, inverse) pairs on N,C,H,W tensors; the first is identity."""
+    pairs = []
+    for flip in (False, True):
+        for quarter_turns in range(4):
+            def forward(x, k=quarter_turns, f=flip):
+                return torch.rot90(x.flip(-1) if f else x, k, dims=(-2, -1))
+
+            def inverse(y, k=quarter_turns, f=flip):
+                y = torch.rot90(y, -k, dims=(-2, -1))
+                return y.flip(-1) if f else y
+
+            pairs.append((forward, inverse))
+    return pairs
+
+
+@dataclass
+class TileSettings:
+    size: int = 512
+    overlap: int = 64
+    batch: int = 4
+    border_pad: int = 0
+
+
+def checkpoint_label(path):
+    """A short row name: ``<experiment>/<file stem>`` for BasicSR's ``experiments/<name>/models/x.pth``."""
+    path = Path(path)
+    if path.parent.name == 'models' and path.parent.parent.name:
+        return f'{path.parent.parent.name}/{path.stem}'
+    return path.stem
+
+
+class CheckpointPredictor:
+    """One network, built once, run on whole photos through ``tiled_forward``.
+
+    Args:
+        net (nn.Module): In eval mode on its device (``build_inference_network``'s result).
+        label (str): The row name (``checkpoint_label(path)``).
+        tile (TileSettings): Tiling of full-resolution photos.
+        amp_dtype (torch.dtype | None): autocast dtype (e.g. torch.bfloat16 on a GPU), None for fp32.
+    """
+
+    def __init__(self, net, label, tile=None, amp_dtype=None):
+        self.net, self.label = net, label
+        self.tile = tile or TileSettings()
+        self.device = next(net.parameters()).device
+        self.run_batch = make_torch_runner(net, amp_dtype=amp_dtype)
+
+    @classmethod
+    def from_checkpoint(cls, network_opt, checkpoint, tile=None, tlc=None, train_size=None, param_key=None,
+                        device='cpu', amp_dtype=None):
+        """Build ``network_opt`` with ``checkpoint`` through the shared ``build_inference_network``."""
+        net = build_inference_network(network_opt, checkpoint, tlc=tlc, train_size=train_size,
+                                      param_key=param_key, device=device)
+        return cls(net, checkpoint_label(checkpoint), tile, amp_dtype)
+
+    def _forward(self, tensor):
+        return tiled_forward(self.run_batch, tensor, tile_size=self.tile.size, overlap=self.tile.overlap,
+                             tile_batch=self.tile.batch, border_pad=self.tile.border_pad, device=self.device)
+
+    def predict(self, rgb, tta=False):
+        """Output for one RGB float32 H,W,3 image.
+
+        Returns (plain, tta_mean): ``tta_mean`` is None unless ``tta``; then it is the mean over the
+        8 flips/rotations (the plain output is the identity member, computed once).
+        """
+        tensor = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].float()
+        plain = self._forward(tensor)
+        if not tta:
+            return to_rgb_array(plain), None
+        total = plain.clone()
+        for forward, inverse in dihedral_transforms()[1:]:
+            total += inverse(self._forward(forward(tensor).contiguous()))
+        return to_rgb_array(plain), to_rgb_array(total / 8)
+
+
+def to_rgb_array(tensor):
+    return tensor[0].permute(1, 2, 0).numpy().astype(np.float32, copy=False)
+
+
+def mean_of(arrays):
+    """Pixel-wise mean of equally shaped float arrays (checkpoint ensembles)."""
+    total = np.zeros_like(arrays[0], dtype=np.float32)
+    for array in arrays:
+        total += array
+    return total / len(arrays)

@@ -1,0 +1,159 @@
+"""The evaluation loop: every pair through every row (baseline, checkpoint, TTA, ensemble, saved outputs).
+
+One photo at a time: each row's full-resolution output is scored and handed to
+``on_outputs`` (the report's thumbnail writer) before the next photo is read,
+so memory holds one photo's outputs, not the data set's. A pair that cannot be
+read or scored is recorded in ``failures`` and the loop goes on.
+"""
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from realestate_sr.data.image_io import PairSizeMismatchError, is_image_file, read_bgr
+from realestate_sr.evaluation.methods import BASELINES, mean_of
+from realestate_sr.evaluation.scoring import mean_scores, rgb_to_uint8_bgr, score
+
+logger = logging.getLogger(__name__)
+
+
+class MissingPredictionError(FileNotFoundError):
+    """``--pred`` folder has no output for a pair."""
+
+
+@dataclass
+class ImageResult:
+    name: str
+    src: str
+    tar: str
+    height: int
+    width: int
+    scores: dict = field(default_factory=dict)  # row -> {metric: value}
+    seconds: dict = field(default_factory=dict)  # row -> inference seconds (model rows)
+
+
+@dataclass
+class EvaluationResult:
+    rows: list
+    images: list
+    failures: list  # (pair name, error message)
+
+    def means(self):
+        """row -> {metric: mean over the images that were scored}."""
+        return {row: mean_scores([image.scores[row] for image in self.images]) for row in self.rows}
+
+
+def bgr_to_rgb_float(bgr):
+    """uint8 BGR from OpenCV -> RGB float32 in [0, 1], the network's convention."""
+    return np.ascontiguousarray(bgr[..., ::-1], dtype=np.float32) / 255.0
+
+
+def find_prediction(pred_dir, pair_name):
+    """The file in ``pred_dir`` holding the output for ``pair_name``: same relative path, any image extension,
+    else the same file stem at the top of ``pred_dir`` (the layouts ``scripts/tiled_infer.py`` writes)."""
+    pred_dir, relative = Path(pred_dir), Path(pair_name)
+    for folder in (pred_dir / relative.parent, pred_dir):
+        if folder.is_dir():
+            for candidate in sorted(folder.iterdir()):
+                if candidate.stem == relative.stem and candidate.is_file() and is_image_file(candidate):
+                    return candidate
+    raise MissingPredictionError(f'{pred_dir} has no output named {relative.stem}.* for pair {pair_name}')
+
+
+def row_names(baselines=tuple(BASELINES), pred_dirs=(), model_labels=(), tta=False, ensemble=False):
+    """Table rows in order: baselines, saved outputs, each checkpoint (+TTA), the checkpoint ensemble (+TTA)."""
+    rows = list(baselines)
+    rows += [pred_row(p) for p in pred_dirs]
+    for label in model_labels:
+        rows.append(label)
+        if tta:
+            rows.append(label + '+tta')
+    if ensemble:
+        rows.append(ensemble_row(len(model_labels)))
+        if tta:
+            rows.append(ensemble_row(len(model_labels)) + '+tta')
+    return rows
+
+
+def pred_row(pred_dir):
+    return f'pred:{Path(pred_dir).name}'
+
+
+def ensemble_row(count):
+    return f'ensemble({count})'
+
+
+def outputs_for(src_rgb, pair_name, baselines, pred_dirs, predictors, tta, ensemble, seconds):
+    """row -> RGB float output for one photo, in ``row_names`` order."""
+    outputs = {name: BASELINES[name](src_rgb) for name in baselines}
+    for pred_dir in pred_dirs:
+        pred = read_bgr(find_prediction(pred_dir, pair_name))
+        if pred.shape != src_rgb.shape:
+            raise PairSizeMismatchError(f'{pair_name}: output {pred.shape[:2]} in {pred_dir} vs input '
+                                        f'{src_rgb.shape[:2]}')
+        outputs[pred_row(pred_dir)] = bgr_to_rgb_float(pred)
+    plains, tta_means = [], []
+    for predictor in predictors:
+        start = time.perf_counter()
+        plain, tta_mean = predictor.predict(src_rgb, tta=tta)
+        seconds[predictor.label] = time.perf_counter() - start
+        outputs[predictor.label] = plain
+        plains.append(plain)
+        if tta:
+            outputs[predictor.label + '+tta'] = tta_mean
+            tta_means.append(tta_mean)
+    if ensemble:
+        # The mean of the members' outputs is the ensemble's output: no extra inference.
+        outputs[ensemble_row(len(predictors))] = mean_of(plains)
+        if tta:
+            outputs[ensemble_row(len(predictors)) + '+tta'] = mean_of(tta_means)
+    return outputs
+
+
+def evaluate_pairs(pairs, metric_opts, predictors=(), baselines=tuple(BASELINES), pred_dirs=(), tta=False,
+                   ensemble=False, on_outputs=None):
+    """Score every row on every pair.
+
+    Args:
+        pairs (list[PairPaths]): From ``load_manifest`` or ``pairs_from_folders``.
+        metric_opts (dict): name -> BasicSR metric options (``scoring.metric_options``).
+        predictors (list[CheckpointPredictor]): Checkpoints, each its own row.
+        baselines (tuple[str]): Names from ``methods.BASELINES``.
+        pred_dirs (list[Path]): Folders of already computed outputs, each its own row.
+        tta (bool): Add a flip/rotation x8 row per checkpoint (and for the ensemble).
+        ensemble (bool): Add a row averaging all checkpoints' outputs (needs two or more).
+        on_outputs (callable | None): ``on_outputs(index, image_result, src_rgb, tar_rgb, outputs)``
+            after each photo, e.g. the HTML report's thumbnail writer.
+
+    Returns:
+        EvaluationResult.
+    """
+    if ensemble and len(predictors) < 2:
+        raise ValueError(f'an ensemble needs two or more checkpoints, got {len(predictors)}')
+    rows = row_names(baselines, pred_dirs, [p.label for p in predictors], tta, ensemble)
+    images, failures = [], []
+    for index, pair in enumerate(pairs):
+        try:
+            src_bgr, tar_bgr = read_bgr(pair.src), read_bgr(pair.tar)
+            if src_bgr.shape != tar_bgr.shape:
+                raise PairSizeMismatchError(f'{pair.name}: src {src_bgr.shape[:2]} vs tar {tar_bgr.shape[:2]}')
+            src_rgb = bgr_to_rgb_float(src_bgr)
+            result = ImageResult(pair.name, pair.src, pair.tar, *src_bgr.shape[:2])
+            outputs = outputs_for(src_rgb, pair.name, baselines, pred_dirs, predictors, tta, ensemble,
+                                  result.seconds)
+            for row in rows:
+                # The identity row scores the file's own bytes, without a float round trip.
+                output_bgr = src_bgr if row == 'input' else rgb_to_uint8_bgr(outputs[row])
+                result.scores[row] = score(output_bgr, tar_bgr, metric_opts)
+            if on_outputs is not None:
+                on_outputs(index, result, src_rgb, bgr_to_rgb_float(tar_bgr), outputs)
+        except Exception as err:  # one bad pair must not end the run; the CLI exits non-zero at the end
+            logger.error('%s: %s: %s', pair.name, type(err).__name__, err)
+            failures.append((pair.name, f'{type(err).__name__}: {err}'))
+            continue
+        images.append(result)
+        logger.info('[%d/%d] %s %dx%d  %s', index + 1, len(pairs), pair.name, result.width, result.height,
+                    '  '.join(f'{row}: l1={s.get("l1", float("nan")):.4f}' for row, s in result.scores.items()))
+    return EvaluationResult(rows, images, failures)

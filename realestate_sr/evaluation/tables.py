@@ -1,0 +1,96 @@
+"""Machine- and human-readable numbers: metrics.json, per_image.csv, summary.csv, summary.md."""
+import csv
+import io
+import json
+
+from realestate_sr.evaluation.scoring import METRICS, higher_is_better, json_number
+from realestate_sr.inference.photo_files import atomic_write
+
+METRIC_TITLES = {'psnr': 'PSNR', 'ssim': 'SSIM', 'lpips': 'LPIPS', 'l1': 'L1', 'de00': 'dE00'}
+METRIC_DECIMALS = {'psnr': 2, 'ssim': 4, 'lpips': 4, 'l1': 4, 'de00': 2}
+
+
+def metric_columns(result):
+    """Metric names present in ``result``, in METRICS order."""
+    present = set()
+    for image in result.images:
+        for scores in image.scores.values():
+            present.update(scores)
+    return [name for name in METRICS if name in present]
+
+
+def format_value(name, value):
+    return f'{value:.{METRIC_DECIMALS.get(name, 4)}f}'
+
+
+def markdown_table(result):
+    """Mean of each metric per row; arrows say which way is better; the best value of each column in bold."""
+    columns = metric_columns(result)
+    means = result.means()
+    header = ['method', 'images'] + [f'{METRIC_TITLES[c]} {"↑" if higher_is_better(c) else "↓"}' for c in columns]
+    best = {}
+    for column in columns:
+        values = [means[row][column] for row in result.rows if column in means[row]]
+        if values:
+            best[column] = max(values) if higher_is_better(column) else min(values)
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for row in result.rows:
+        cells = [row, str(len(result.images))]
+        for column in columns:
+            value = means[row].get(column)
+            text = '' if value is None else format_value(column, value)
+            cells.append(f'**{text}**' if value is not None and value == best[column] and len(result.rows) > 1
+                         else text)
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def _csv_text(header, rows):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator='\n')
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def per_image_csv(result):
+    columns = metric_columns(result)
+    rows = []
+    for image in result.images:
+        for row in result.rows:
+            rows.append([image.name, row, image.width, image.height]
+                        + [repr(image.scores[row][c]) for c in columns])
+    return _csv_text(['image', 'method', 'width', 'height'] + columns, rows)
+
+
+def summary_csv(result):
+    columns = metric_columns(result)
+    means = result.means()
+    rows = [[row, len(result.images)] + [repr(means[row][c]) for c in columns] for row in result.rows]
+    return _csv_text(['method', 'images'] + columns, rows)
+
+
+def metrics_json(result, config):
+    """Everything in one document: the run's settings, mean and per-image metrics, failures."""
+    def clean(scores):
+        return {name: json_number(value) for name, value in scores.items()}
+
+    means = result.means()
+    document = {
+        'config': config,
+        'metrics': {name: {'higher_is_better': higher_is_better(name)} for name in metric_columns(result)},
+        'rows': [{'method': row, 'images': len(result.images), 'mean': clean(means[row])} for row in result.rows],
+        'images': [{'name': image.name, 'src': image.src, 'tar': image.tar, 'width': image.width,
+                    'height': image.height, 'seconds': image.seconds,
+                    'scores': {row: clean(scores) for row, scores in image.scores.items()}}
+                   for image in result.images],
+        'failures': [{'name': name, 'error': error} for name, error in result.failures],
+    }
+    return json.dumps(document, indent=2, allow_nan=False) + '\n'
+
+
+def write_tables(result, report_dir, config):
+    """Write metrics.json, per_image.csv, summary.csv and summary.md into ``report_dir``; return their paths."""
+    files = {'metrics.json': metrics_json(result, config), 'per_image.csv': per_image_csv(result),
+             'summary.csv': summary_csv(result), 'summary.md': markdown_table(result)}
+    return [atomic_write(report_dir / name, text.encode('utf-8')) for name, text in files.items()]

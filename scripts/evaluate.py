@@ -1,0 +1,206 @@
+#!/usr/bin/env python
+"""Score listing-edit models at full resolution against the editors' targets, and write a report to look at.
+
+Per photo and on average: PSNR, SSIM, LPIPS, L1 (MAE on [0, 1]) and CIEDE2000 (mean dE00), for baseline rows
+(the unedited input, a gray-world + exposure auto-correction), each checkpoint (tiled, as in production),
+optionally its flip/rotation x8 TTA and the ensemble of all checkpoints, and folders of existing outputs.
+Writes metrics.json, per_image.csv, summary.csv, summary.md, report.html (+ report_files/) and
+contact_sheets/*.png into the report folder. See docs/evaluation.md.
+
+Examples:
+  python scripts/evaluate.py --pairs datasets/demo/val.jsonl --opt options/nafnet_demo.yml \\
+      --model experiments/NAFNet_w16_demo_cpu/models/net_g_latest.pth -o results/eval_demo --skip-lpips
+  python scripts/evaluate.py --pairs test/src test/tar --opt options/nafnet_gb10.yml \\
+      --model fold0.pth --model fold1.pth --model fold2.pth --ensemble --tta -o results/kfold
+  python scripts/evaluate.py --pairs test.jsonl --pred enhanced/ -o results/enhanced_folder
+"""
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import realestate_sr  # noqa: F401,E402
+from realestate_sr.archs.checkpoint import CheckpointMismatchError  # noqa: E402
+from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders  # noqa: E402
+from realestate_sr.evaluation.methods import BASELINES, CheckpointPredictor, TileSettings, checkpoint_label  # noqa: E402
+from realestate_sr.evaluation.runner import evaluate_pairs, row_names  # noqa: E402
+from realestate_sr.evaluation.scoring import metric_options  # noqa: E402
+from realestate_sr.evaluation.tables import markdown_table, write_tables  # noqa: E402
+from realestate_sr.evaluation.visual_report import VisualReport  # noqa: E402
+from realestate_sr.inference import engines  # noqa: E402
+from realestate_sr.inference.network_args import add_network_args, network_opt_and_train_size  # noqa: E402
+from realestate_sr.metrics.lpips_metric import MissingWeightsError, lpips_model  # noqa: E402
+
+LOG = logging.getLogger('evaluate')
+REPORT_FILES = ('metrics.json', 'report.html')
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = parser.add_argument_group('data')
+    data.add_argument('--pairs', nargs='+', required=True, metavar='PATH',
+                      help='a JSONL manifest of {"src", "tar"} lines, or two folders SRC_DIR TAR_DIR with the '
+                      'same file names')
+    data.add_argument('--root', help='data root the manifest paths are relative to (default: its folder)')
+    data.add_argument('--limit', type=int, help='evaluate only the first N pairs')
+    what = parser.add_argument_group('what to score (each is its own row)')
+    what.add_argument('--model', action='append', default=[], metavar='CKPT',
+                      help='checkpoint to evaluate; repeat for several side by side')
+    what.add_argument('--pred', action='append', default=[], metavar='FOLDER',
+                      help='folder of existing outputs named like the src files (any image extension); repeatable')
+    what.add_argument('--tta', action='store_true', help='add a flip/rotation x8 ensemble row per checkpoint')
+    what.add_argument('--ensemble', action='store_true', help='add a row averaging all --model checkpoints')
+    what.add_argument('--baselines', default=','.join(BASELINES),
+                      help=f'comma-separated baseline rows from {list(BASELINES)} ("" for none; default: all)')
+    what.add_argument('--primary', help='row shown in contact sheets and used to sort photos worst first '
+                      '(default: the first checkpoint or --pred row, else auto_correct)')
+    add_network_args(parser)
+    run = parser.add_argument_group('running')
+    run.add_argument('--device', default='auto', help='auto (CUDA when available, else CPU), cpu, cuda, cuda:1')
+    run.add_argument('--precision', choices=sorted(engines.AMP_DTYPES), default='fp32',
+                     help='fp32 (default); bf16 or fp16 autocast on a GPU')
+    run.add_argument('--tile-size', type=int, default=512, help='tile side in pixels (default: 512)')
+    run.add_argument('--overlap', type=int, default=64, help='pixels blended between tiles (default: 64)')
+    run.add_argument('--tile-batch', type=int, default=4, help='tiles per network call (default: 4)')
+    run.add_argument('--border-pad', type=int, default=0, help='reflect-pad before tiling (default: 0)')
+    lp = parser.add_argument_group('LPIPS')
+    lp.add_argument('--lpips-net', choices=['alex', 'vgg'], default='alex', help='LPIPS backbone (default: alex)')
+    lp.add_argument('--lpips-weights', help='torchvision backbone file (default: $TORCH_HOME/hub/checkpoints/)')
+    lp.add_argument('--skip-lpips', action='store_true', help='leave LPIPS out (e.g. no backbone weights here)')
+    lp.add_argument('--lpips-random-backbone-for-testing', action='store_true',
+                    help='TESTS ONLY: random LPIPS backbone; the LPIPS column then measures nothing perceptual')
+    out = parser.add_argument_group('output')
+    out.add_argument('-o', '--output', required=True, help='report folder')
+    out.add_argument('--overwrite', action='store_true', help='replace a report already in the folder')
+    out.add_argument('--no-html', action='store_true', help='write the tables only')
+    out.add_argument('--title', help='report title (default: the report folder name)')
+    out.add_argument('--dry-run', action='store_true', help='list pairs and rows, load and write nothing')
+    out.add_argument('-q', '--quiet', action='store_true', help='no per-photo log lines')
+    return parser
+
+
+def load_pairs(args):
+    if len(args.pairs) == 1:
+        pairs = load_manifest(args.pairs[0], args.root)
+    elif len(args.pairs) == 2:
+        if args.root:
+            raise PairListError('--root applies to a manifest, not to two folders')
+        pairs = pairs_from_folders(*args.pairs)
+    else:
+        raise PairListError(f'--pairs takes a manifest or two folders, got {len(args.pairs)} paths')
+    return pairs[:args.limit] if args.limit else pairs
+
+
+def check_args(args):
+    """Usage errors that argparse cannot see, as one message."""
+    baselines = tuple(name for name in args.baselines.split(',') if name)
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise ValueError(f'unknown baseline(s) {unknown}; known: {list(BASELINES)}')
+    if args.model and not args.opt:
+        raise ValueError('--model needs --opt (the option file whose network_g the checkpoint was trained with)')
+    if (args.tta or args.ensemble) and not args.model:
+        raise ValueError('--tta and --ensemble apply to --model checkpoints')
+    if args.ensemble and len(args.model) < 2:
+        raise ValueError('--ensemble needs two or more --model checkpoints')
+    for path in args.model:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f'checkpoint {path} not found')
+    for folder in args.pred:
+        if not Path(folder).is_dir():
+            raise FileNotFoundError(f'--pred {folder} is not a folder')
+    labels = [checkpoint_label(path) for path in args.model]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f'two checkpoints share a row name {labels}; give them distinct file or experiment names')
+    return baselines
+
+
+def default_primary(rows, baselines, args):
+    if args.model:
+        return checkpoint_label(args.model[0])
+    if args.pred:
+        return rows[len(baselines)]
+    return 'auto_correct' if 'auto_correct' in rows else rows[0]
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format='%(message)s', force=True)
+    started = time.perf_counter()
+    report_dir = Path(args.output)
+    try:
+        baselines = check_args(args)
+        pairs = load_pairs(args)
+        rows_planned = row_names(baselines, args.pred, [checkpoint_label(m) for m in args.model], args.tta,
+                                 args.ensemble)
+        if not rows_planned:
+            raise ValueError('nothing to score: no baselines, --model or --pred')
+        primary = args.primary or default_primary(rows_planned, baselines, args)
+        if primary not in rows_planned:
+            raise ValueError(f'--primary {primary!r} is not a row; rows: {rows_planned}')
+        existing = [name for name in REPORT_FILES if (report_dir / name).exists()]
+        if existing and not args.overwrite and not args.dry_run:
+            raise FileExistsError(f'{report_dir} already holds a report ({", ".join(existing)}); '
+                                  'pass --overwrite or choose another -o')
+    except (ValueError, FileNotFoundError, FileExistsError, PairListError) as err:
+        LOG.error('error: %s', err)
+        return 2
+
+    if args.dry_run:
+        for pair in pairs:
+            print(f'{pair.src} -> {pair.tar}')
+        print(f'dry run: {len(pairs)} pairs x {len(rows_planned)} rows ({", ".join(rows_planned)}); '
+              f'report would go to {report_dir}; nothing loaded or written')
+        return 0
+
+    try:
+        device = engines.resolve_device(args.device)
+        options = metric_options(args.lpips_net, args.lpips_weights, args.lpips_random_backbone_for_testing,
+                                 skip=('lpips',) if args.skip_lpips else ())
+        if 'lpips' in options:
+            # Missing backbone weights stop the run here, not after the first photo's inference.
+            lpips_model(args.lpips_net, args.lpips_weights, args.lpips_random_backbone_for_testing, 'cpu')
+        predictors = []
+        if args.model:
+            network_opt, train_size = network_opt_and_train_size(args)
+            is_nafnet = network_opt['type'] in ('NAFNet', 'NAFNetLocal')
+            tile = TileSettings(args.tile_size, args.overlap, args.tile_batch, args.border_pad)
+            amp_dtype = engines.amp_dtype_for(args.precision, device)
+            for checkpoint in args.model:
+                predictors.append(CheckpointPredictor.from_checkpoint(
+                    network_opt, checkpoint, tile, tlc=args.tlc if is_nafnet else None, train_size=train_size,
+                    param_key=args.param_key, device=device, amp_dtype=amp_dtype))
+    except MissingWeightsError as err:
+        LOG.error('error: %s\n(or pass --skip-lpips to leave LPIPS out)', err)
+        return 2
+    except (OSError, ValueError, KeyError, RuntimeError, CheckpointMismatchError) as err:
+        LOG.error('error: cannot set up the evaluation: %s', err)
+        return 2
+
+    visuals = None if args.no_html else VisualReport(report_dir, primary)
+    result = evaluate_pairs(pairs, options, predictors, baselines, [Path(p) for p in args.pred], args.tta,
+                            args.ensemble, on_outputs=visuals)
+    written = []
+    if result.images:
+        config = {'command': ' '.join(sys.argv), 'pairs': args.pairs, 'root': args.root, 'models': args.model,
+                  'pred': args.pred, 'opt': args.opt, 'tlc': args.tlc if args.model else None,
+                  'tile': vars(TileSettings(args.tile_size, args.overlap, args.tile_batch, args.border_pad)),
+                  'precision': args.precision, 'device': str(device), 'tta': args.tta, 'ensemble': args.ensemble,
+                  'primary': primary, 'metrics': options}
+        written = write_tables(result, report_dir, config)
+        if visuals is not None:
+            written += visuals.write(result, args.title or report_dir.name, markdown_table(result))
+        print(markdown_table(result))
+    seconds = time.perf_counter() - started
+    print(f'{len(result.images)}/{len(pairs)} pairs scored, {len(result.failures)} failed, '
+          f'{len(result.rows)} rows ({", ".join(result.rows)}), {seconds:.1f} s; '
+          f'{len(written)} files in {report_dir}')
+    for name, error in result.failures:
+        print(f'FAILED {name}: {error}')
+    return 0 if result.images and not result.failures else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
