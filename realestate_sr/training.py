@@ -91,6 +91,20 @@ def export_slurm_environment(port=None):
     return local_rank
 
 
+def gpu_index(launcher, local_rank, visible_gpus):
+    """The CUDA device a process with this local rank trains on.
+
+    ``srun --gpus-per-task=1`` shows each task only its own GPU (index 0 for every local rank), while
+    ``--gpus-per-node`` shows all of them; torchrun always shows all of them.
+    """
+    if launcher == 'slurm' and visible_gpus == 1:
+        return 0
+    if local_rank >= visible_gpus:
+        raise DistributedSetupError(f'local rank {local_rank} but only {visible_gpus} GPU(s) visible: '
+                                    'start at most one process per GPU on each node')
+    return local_rank
+
+
 def init_dist(launcher, num_gpu=0, backend=None, port=None, timeout_minutes=None):
     """Join the process group started by ``torchrun`` (launcher 'pytorch') or ``srun`` (launcher 'slurm').
 
@@ -110,10 +124,7 @@ def init_dist(launcher, num_gpu=0, backend=None, port=None, timeout_minutes=None
         raise ValueError(f'unknown launcher {launcher!r}: use pytorch or slurm')
     use_cuda = wants_cuda(num_gpu)
     if use_cuda:
-        if local_rank >= torch.cuda.device_count():
-            raise DistributedSetupError(f'local rank {local_rank} but only {torch.cuda.device_count()} GPU(s) '
-                                        'visible: start at most one process per GPU on each node')
-        torch.cuda.set_device(local_rank)
+        torch.cuda.set_device(gpu_index(launcher, local_rank, torch.cuda.device_count()))
     options = {'timeout': datetime.timedelta(minutes=float(timeout_minutes))} if timeout_minutes else {}
     dist.init_process_group(backend=backend or ('nccl' if use_cuda else 'gloo'), **options)
 

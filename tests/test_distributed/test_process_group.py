@@ -100,3 +100,11 @@ def test_load_resume_state_in_a_process_group(clean_dist_env, tmp_path):
                                                           'models': str(tmp_path / 'models')}}
     assert training.load_resume_state(opt)['iter'] == 10
     assert opt['path']['pretrain_network_g'].endswith('net_g_10.pth')
+
+
+def test_each_process_gets_its_own_gpu():
+    assert training.gpu_index('pytorch', 3, 4) == 3
+    assert training.gpu_index('slurm', 3, 4) == 3
+    assert training.gpu_index('slurm', 3, 1) == 0  # srun --gpus-per-task=1: each task sees one GPU
+    with pytest.raises(training.DistributedSetupError, match='one process per GPU'):
+        training.gpu_index('pytorch', 2, 2)
