@@ -8,7 +8,7 @@ CUDA machine and the current directory, so we replace them for this process:
   Ours loads to the CPU with ``weights_only=True`` (optimizers move their state to
   their parameters' device), reads ``opt['path']['training_states']`` and, in a
   distributed run, checks that every rank resumes from the same iteration.
-- ``init_dist`` (as imported by ``basicsr.utils.options``): basicsr always calls
+- ``init_dist`` (in ``basicsr.utils.dist_util`` and as imported by ``basicsr.utils.options``): basicsr always calls
   ``torch.cuda.set_device`` and uses NCCL. Ours picks NCCL when CUDA is available
   and ``num_gpu`` is not 0, Gloo otherwise (CPU runs, tests, debugging), pins each
   process to its ``LOCAL_RANK`` GPU, and leaves the multiprocessing start method
@@ -33,6 +33,7 @@ import yaml
 
 import realestate_sr  # noqa: F401  (compat alias + registrations before basicsr.train is imported)
 import basicsr.train as basicsr_train
+import basicsr.utils.dist_util as basicsr_dist_util
 import basicsr.utils.options as basicsr_options
 from basicsr.models import build_model
 from basicsr.utils import check_resume, scandir
@@ -214,7 +215,8 @@ def run_training(root=REPO_ROOT):
     os.chdir(root)
     if '-opt' in sys.argv[:-1]:
         # basicsr's parse_options passes dist_params to init_dist only for slurm and never num_gpu
-        basicsr_options.init_dist = partial(init_dist, **launch_settings(sys.argv[sys.argv.index('-opt') + 1]))
+        ours = partial(init_dist, **launch_settings(sys.argv[sys.argv.index('-opt') + 1]))
+        basicsr_options.init_dist = basicsr_dist_util.init_dist = ours
     basicsr_train.load_resume_state = load_resume_state
     built = []
 
