@@ -173,7 +173,8 @@ def main(argv=None):
                     network_opt, checkpoint, tile, tlc=args.tlc if is_nafnet else None, train_size=train_size,
                     param_key=args.param_key, device=device, amp_dtype=amp_dtype))
     except MissingWeightsError as err:
-        LOG.error('error: %s\n(or pass --skip-lpips to leave LPIPS out)', err)
+        LOG.error('error: %s\nOn the command line: --lpips-weights PATH names the file; --skip-lpips leaves '
+                  'LPIPS out.', err)
         return 2
     except (OSError, ValueError, KeyError, RuntimeError, CheckpointMismatchError) as err:
         LOG.error('error: cannot set up the evaluation: %s', err)

@@ -1,0 +1,127 @@
+"""scripts/evaluate.py end to end on tiny pairs and tiny random checkpoints: files written, parseable, consistent."""
+import csv
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC = importlib.util.spec_from_file_location('evaluate_script', REPO / 'scripts' / 'evaluate.py')
+evaluate_script = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(evaluate_script)
+
+RANDOM_LPIPS = ['--lpips-random-backbone-for-testing']
+REPORT_FILES = ['metrics.json', 'per_image.csv', 'summary.csv', 'summary.md', 'report.html',
+                'contact_sheets/sheet_01.png']
+
+
+def run(*args):
+    return evaluate_script.main([str(a) for a in args] + ['--quiet', '--device', 'cpu'])
+
+
+def read_csv(path):
+    with open(path, newline='') as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_models_tta_and_ensemble_write_consistent_tables(eval_pairs, tiny_model, tmp_path, capsys):
+    opt_file, checkpoints = tiny_model
+    out = tmp_path / 'report'
+    code = run('--pairs', eval_pairs['manifest'], '--opt', opt_file, '--model', checkpoints[0], '--model',
+               checkpoints[1], '--tta', '--ensemble', '--tile-size', 32, '--overlap', 8, '-o', out, *RANDOM_LPIPS)
+    assert code == 0
+    for name in REPORT_FILES:
+        assert (out / name).is_file(), name
+    rows = ['input', 'auto_correct', 'fold0/net_g_latest', 'fold0/net_g_latest+tta', 'fold1/net_g_latest',
+            'fold1/net_g_latest+tta', 'ensemble(2)', 'ensemble(2)+tta']
+    document = json.loads((out / 'metrics.json').read_text())
+    assert [row['method'] for row in document['rows']] == rows
+    assert len(document['images']) == 3 and document['failures'] == []
+    assert set(document['metrics']) == {'psnr', 'ssim', 'lpips', 'l1', 'de00'}
+    assert document['config']['metrics']['lpips']['random_backbone_for_testing'] is True
+
+    per_image = read_csv(out / 'per_image.csv')
+    assert len(per_image) == 3 * len(rows)
+    summary = {row['method']: row for row in read_csv(out / 'summary.csv')}
+    for row in rows:
+        for metric in ('psnr', 'ssim', 'lpips', 'l1', 'de00'):
+            values = [float(r[metric]) for r in per_image if r['method'] == row]
+            assert float(summary[row][metric]) == pytest.approx(np.mean(values), rel=1e-9)
+            json_mean = next(r['mean'][metric] for r in document['rows'] if r['method'] == row)
+            assert json_mean == pytest.approx(np.mean(values), rel=1e-9)
+    table = (out / 'summary.md').read_text()
+    assert table.startswith('| method | images | PSNR ↑ | SSIM ↑ | LPIPS ↓ | L1 ↓ | dE00 ↓ |')
+    assert all(f'| {row} | 3 |' in table for row in rows)
+    assert table in capsys.readouterr().out  # the table is also the summary on screen
+
+
+def test_folders_and_pred_rows(eval_pairs, tmp_path):
+    pred = tmp_path / 'perfect'
+    shutil.copytree(eval_pairs['tar_dir'], pred)  # outputs identical to the targets
+    out = tmp_path / 'report'
+    code = run('--pairs', eval_pairs['src_dir'], eval_pairs['tar_dir'], '--pred', pred, '--skip-lpips',
+               '--no-html', '-o', out)
+    assert code == 0
+    document = json.loads((out / 'metrics.json').read_text())
+    means = {row['method']: row['mean'] for row in document['rows']}
+    assert list(means) == ['input', 'auto_correct', 'pred:perfect']
+    assert means['pred:perfect']['l1'] == 0 and means['pred:perfect']['de00'] == 0
+    assert means['pred:perfect']['psnr'] == 'inf'  # JSON has no infinity; the string says it
+    assert means['input']['l1'] > 0.05
+    assert 'lpips' not in means['input']
+    assert not (out / 'report.html').exists()
+
+
+def test_one_bad_pair_is_reported_and_the_rest_scored(eval_pairs, tmp_path, capsys):
+    (eval_pairs['root'] / 'images' / '1_tar.png').write_bytes(b'not an image')
+    out = tmp_path / 'report'
+    code = run('--pairs', eval_pairs['manifest'], '--skip-lpips', '-o', out)
+    assert code == 1
+    document = json.loads((out / 'metrics.json').read_text())
+    assert len(document['images']) == 2
+    assert [f['name'] for f in document['failures']] == ['images/1_src.png']
+    assert 'FAILED images/1_src.png' in capsys.readouterr().out
+
+
+def test_missing_lpips_weights_stop_before_any_work(eval_pairs, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'empty_torch_home'))
+    out = tmp_path / 'report'
+    assert run('--pairs', eval_pairs['manifest'], '-o', out) == 2
+    error = capsys.readouterr().err
+    assert 'alexnet-owt-7be5be79.pth' in error and '--skip-lpips' in error and '--lpips-weights' in error
+    assert str(tmp_path / 'empty_torch_home' / 'hub' / 'checkpoints') in error
+    assert 'https://download.pytorch.org/models/alexnet-owt-7be5be79.pth' in error
+    assert not out.exists()
+
+
+def test_dry_run_and_refusing_to_overwrite(eval_pairs, tmp_path, capsys):
+    out = tmp_path / 'report'
+    assert run('--pairs', eval_pairs['manifest'], '--skip-lpips', '--dry-run', '-o', out) == 0
+    assert not out.exists()
+    assert '3 pairs x 2 rows' in capsys.readouterr().out
+    assert run('--pairs', eval_pairs['manifest'], '--skip-lpips', '--no-html', '-o', out) == 0
+    assert run('--pairs', eval_pairs['manifest'], '--skip-lpips', '--no-html', '-o', out) == 2
+    assert run('--pairs', eval_pairs['manifest'], '--skip-lpips', '--no-html', '--overwrite', '-o', out) == 0
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--tta'], '--tta and --ensemble apply to --model'),
+    (['--baselines', 'input,sharpen'], "unknown baseline(s) ['sharpen']"),
+    (['--model', 'missing.pth', '--opt', 'x.yml'], 'checkpoint missing.pth not found'),
+    (['--primary', 'nope'], "--primary 'nope' is not a row"),
+])
+def test_usage_errors(eval_pairs, tmp_path, capsys, args, message):
+    assert run('--pairs', eval_pairs['manifest'], '--skip-lpips', '-o', tmp_path / 'r', *args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_runs_as_a_script():
+    done = subprocess.run([sys.executable, str(REPO / 'scripts' / 'evaluate.py'), '--help'], capture_output=True,
+                          text=True, cwd='/', timeout=120)
+    assert done.returncode == 0
+    assert '--lpips-random-backbone-for-testing' in done.stdout and '--ensemble' in done.stdout
