@@ -123,3 +123,11 @@ def test_lpips_loads_a_torchvision_backbone_file_from_the_hub_cache(tmp_path, mo
     trunk = model.net.state_dict()
     assert torch.equal(trunk['slice1.0.weight'], state['features.0.weight'])
     assert torch.equal(trunk['slice5.10.bias'], state['features.10.bias'])
+
+
+def test_ciede2000_chunks_give_the_whole_image_mean(monkeypatch):
+    rng = np.random.default_rng(2)
+    rgb1, rgb2 = rng.uniform(size=(11, 7, 3)), rng.uniform(size=(11, 7, 3))
+    whole = mean_ciede2000_rgb(rgb1, rgb2)
+    monkeypatch.setattr('realestate_sr.metrics.ciede2000_metric.ROWS_PER_CHUNK', 3)  # 3+3+3+2 rows
+    assert mean_ciede2000_rgb(rgb1, rgb2) == pytest.approx(whole, rel=1e-12)
