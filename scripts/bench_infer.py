@@ -8,13 +8,13 @@ against the whole-image output of the same width and precision.
 
 Every case runs in a fresh process, so peak memory is per case. NAFNet uses the SIDD layout
 (enc 2,2,4,8 / middle 12 / dec 2,2,2,2) with TLC as tiled_infer.py does. The image is generated (smooth
-gradients, edges, noise): 3300x2200, or on a CPU by default scaled to 1/3 (1100x733) so that the default run
+gradients, edges, noise): 3300x2200, or on a CPU by default scaled to 1/4 (825x550) so that the default run
 ends in minutes; the table header says which. Weights are random by default (--weights random, labelled in
 the header: speed does not depend on them; the PSNR column then measures tiling only).
 Nothing is asserted: the machine is measured as it is.
 
 Examples:
-  python scripts/bench_infer.py                                   # CPU: widths 32 64 at 1/3 scale
+  python scripts/bench_infer.py                                   # CPU: widths 32 64 at 1/4 scale
   python scripts/bench_infer.py --scale 1 --widths 32 --modes tiled  # full size, tiled only
   python scripts/bench_infer.py --precisions fp32 bf16 fp16        # on a GPU
 """
@@ -41,7 +41,7 @@ from realestate_sr.utils.tiling import make_torch_runner  # noqa: E402
 
 FULL_SIZE = (2200, 3300)  # height, width of a listing photo
 TILE = 512
-TILED_CASES = ((32, 4), (64, 1), (64, 4), (64, 8))  # (overlap, tile batch)
+TILED_CASES = ((32, 1), (64, 1), (64, 4), (64, 8))  # (overlap, tile batch); a batch runs if in --tile-batches
 # glibc otherwise returns big activation buffers to the kernel after each op (../shared/FACTS.md)
 MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296'
 
@@ -133,12 +133,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--widths', type=int, nargs='+', default=[32, 64])
     parser.add_argument('--modes', nargs='+', choices=['whole', 'tiled', 'onnx'], default=['whole', 'tiled', 'onnx'])
-    parser.add_argument('--tile-batches', type=int, nargs='+', default=[1, 4],
-                        help='tile batches to time among 1, 4, 8 (default: 1 4)')
+    parser.add_argument('--tile-batches', type=int, nargs='+', default=None,
+                        help='tile batches to time among 1, 4, 8 (default: 1 4 on CPU, 1 4 8 on CUDA)')
     parser.add_argument('--precisions', nargs='+', choices=sorted(engines.AMP_DTYPES), default=None,
                         help='default: fp32 on CPU; fp32 bf16 fp16 on CUDA')
     parser.add_argument('--scale', type=float, default=None,
-                        help='image scale relative to 3300x2200 (default: 1 on CUDA, 1/3 on CPU)')
+                        help='image scale relative to 3300x2200 (default: 1 on CUDA, 1/4 on CPU)')
     parser.add_argument('--device', default='auto')
     parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (default: all)')
     parser.add_argument('--weights', default='random', help="'random' (labelled) or a checkpoint path")
@@ -151,7 +151,9 @@ def main(argv=None):
 
     device = engines.resolve_device(args.device)
     args.precisions = args.precisions or (['fp32', 'bf16', 'fp16'] if device.type == 'cuda' else ['fp32'])
-    args.scale = args.scale or (1.0 if device.type == 'cuda' else 1 / 3)
+    args.tile_batches = args.tile_batches or ([1, 4, 8] if device.type == 'cuda' else [1, 4])
+    # a 2-core CPU needs minutes per width-64 case at full size: 1/4 keeps the default run near 7 minutes
+    args.scale = args.scale or (1.0 if device.type == 'cuda' else 1 / 4)
     size = (round(FULL_SIZE[0] * args.scale), round(FULL_SIZE[1] * args.scale))
     megapixels = size[0] * size[1] / 1e6
     cases = plan_cases(args, device)
