@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import realestate_sr  # noqa: F401,E402
 from realestate_sr.archs.checkpoint import CheckpointMismatchError  # noqa: E402
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders  # noqa: E402
-from realestate_sr.evaluation.methods import BASELINES, CheckpointPredictor, TileSettings, checkpoint_label  # noqa: E402
+from realestate_sr.evaluation.methods import (BASELINES, CheckpointPredictor, TileSettings,  # noqa: E402
+                                              checkpoint_label)
 from realestate_sr.evaluation.runner import evaluate_pairs, row_names  # noqa: E402
 from realestate_sr.evaluation.scoring import metric_options  # noqa: E402
 from realestate_sr.evaluation.tables import markdown_table, write_tables  # noqa: E402
@@ -197,7 +198,7 @@ def main(argv=None):
     seconds = time.perf_counter() - started
     print(f'{len(result.images)}/{len(pairs)} pairs scored, {len(result.failures)} failed, '
           f'{len(result.rows)} rows ({", ".join(result.rows)}), {seconds:.1f} s; '
-          f'{len(written)} files in {report_dir}')
+          f'outputs in {report_dir}: ' + (', '.join(str(p.relative_to(report_dir)) for p in written) or 'none'))
     for name, error in result.failures:
         print(f'FAILED {name}: {error}')
     return 0 if result.images and not result.failures else 1

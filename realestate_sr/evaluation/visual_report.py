@@ -169,8 +169,8 @@ td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: right; font-size:
 td:first-child, th:first-child { text-align: left; }
 section { background: #fff; border: 1px solid #ddd; margin: 1.2em 0; padding: 0.8em; }
 .strip { display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-start; }
-figure { margin: 0; }
-figcaption { font-size: 12px; color: #555; max-width: 320px; overflow-wrap: anywhere; }
+figure { margin: 0; width: min-content; }
+figcaption { font-size: 12px; color: #555; overflow-wrap: anywhere; }
 img { display: block; border: 1px solid #bbb; }
 .primary figcaption { font-weight: bold; color: #000; }
 """
