@@ -20,7 +20,7 @@ from basicsr.utils.registry import METRIC_REGISTRY
 from realestate_sr.losses.vgg_features import MissingWeightsError, find_weights
 from realestate_sr.metrics.metric_inputs import bgr_to_rgb, metric_pair
 
-__all__ = ['calculate_lpips', 'lpips_model', 'LPIPS_BACKBONES', 'MissingWeightsError']
+__all__ = ['calculate_lpips', 'lpips_model', 'preload_lpips', 'LPIPS_BACKBONES', 'MissingWeightsError']
 
 # LPIPS ``net`` name -> torchvision ImageNet weights file of its backbone.
 LPIPS_BACKBONES = {'alex': 'alexnet-owt-7be5be79.pth', 'vgg': 'vgg16-397923af.pth'}
@@ -72,6 +72,16 @@ def _build_lpips(net, weights_file, device):
     if weights_file is not None:
         load_backbone_(model, weights_file)
     return model.eval().requires_grad_(False).to(device)
+
+
+def preload_lpips(metric_opt):
+    """Build (and cache) the model a ``val.metrics`` entry of type calculate_lpips will use.
+
+    Call it at start-up so missing backbone weights stop a training run before its first
+    stretch of iterations instead of at the first validation.
+    """
+    return lpips_model(metric_opt.get('net', 'alex'), metric_opt.get('weights'),
+                       bool(metric_opt.get('random_backbone_for_testing', False)), metric_opt.get('device', 'cpu'))
 
 
 @METRIC_REGISTRY.register()

@@ -10,7 +10,7 @@ from torchvision.models import alexnet
 
 import realestate_sr  # noqa: F401  (registers the metrics)
 from realestate_sr.metrics.ciede2000_metric import mean_ciede2000_rgb
-from realestate_sr.metrics.lpips_metric import LPIPS_BACKBONES, MissingWeightsError, lpips_model
+from realestate_sr.metrics.lpips_metric import LPIPS_BACKBONES, MissingWeightsError, lpips_model, preload_lpips
 
 RANDOM_LPIPS = {'type': 'calculate_lpips', 'net': 'alex', 'random_backbone_for_testing': True}
 # Sharma, Wu & Dalal (2005), "The CIEDE2000 color-difference formula: implementation notes, supplementary
@@ -98,6 +98,14 @@ def test_lpips_random_backbone_is_positive_and_symmetric(photo):
 
 def test_lpips_model_is_built_once():
     assert lpips_model('alex', None, True, 'cpu') is lpips_model('alex', None, True, 'cpu')
+    # preload_lpips reads a val.metrics entry and warms the same cache calculate_lpips uses.
+    assert preload_lpips(RANDOM_LPIPS) is lpips_model('alex', None, True, 'cpu')
+
+
+def test_preload_lpips_fails_at_start_up_without_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    with pytest.raises(MissingWeightsError, match='alexnet-owt-7be5be79.pth'):
+        preload_lpips({'type': 'calculate_lpips', 'net': 'alex', 'better': 'lower'})
 
 
 def test_lpips_missing_weights_error_names_file_place_and_url(photo, tmp_path, monkeypatch):
