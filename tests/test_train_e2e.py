@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,7 +82,12 @@ def test_train_validate_checkpoint_and_auto_resume_from_another_directory(tmp_pa
     assert (root / 'e2e.yml').is_file()  # the option file is copied into the experiment
     assert 'Validation e2e_val' in log and '# psnr:' in log
     assert list((root / 'visualization').rglob('*_4.png')), 'validation images are saved'
-    assert list((REPO / 'tb_logger' / experiment_name).glob('events.out.tfevents.*'))
+    events = list((REPO / 'tb_logger' / experiment_name).glob('events.out.tfevents.*'))
+    assert events
+    accumulator = EventAccumulator(str(events[0].parent)).Reload()
+    assert 'metrics/e2e_val/psnr' in accumulator.Tags()['scalars']  # BasicSR's metric curves
+    image_tags = accumulator.Tags()['images']
+    assert image_tags and all(tag.startswith('val/') for tag in image_tags)  # our validation images
 
     write_options(opt_path, data_dir, experiment_name, total_iter=6)
     log = train(opt_path, tmp_path, '--auto_resume')

@@ -2,17 +2,34 @@
 import os
 from collections import OrderedDict
 from contextlib import nullcontext
+from pathlib import Path
 
+import cv2
 import torch
 from basicsr.models.sr_model import SRModel
 from basicsr.utils.registry import METRIC_REGISTRY, MODEL_REGISTRY
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 from realestate_sr.losses.vgg_features import MissingWeightsError
+from realestate_sr.metrics.lpips_metric import preload_lpips
 from realestate_sr.utils.network_loading import build_inference_network, with_tlc
 from realestate_sr.utils.tiling import make_torch_runner, tiled_forward
 
 OPTIMIZERS = {'Adam': torch.optim.Adam, 'AdamW': torch.optim.AdamW}
+
+
+def log_validation_images(tb_logger, visualization_dir, current_iter, max_images, max_side):
+    """Add the first ``max_images`` validation outputs of ``current_iter`` (as BasicSR saved them) to
+    tensorboard, downscaled to ``max_side`` so the event file stays small."""
+    paths = sorted(Path(visualization_dir).glob(f'*/*_{current_iter}.png'))[:max_images]
+    for path in paths:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            continue
+        scale = min(1.0, max_side / max(bgr.shape[:2]))
+        if scale < 1:
+            bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        tb_logger.add_image(f'val/{path.parent.name}', bgr[:, :, ::-1].copy(), current_iter, dataformats='HWC')
 NAFNET_RELEASE_URL = 'https://github.com/megvii-research/NAFNet#results-and-pre-trained-models'
 
 
@@ -25,11 +42,14 @@ def require_pretrained_file(path):
 
 
 def require_registered_metrics(val_opt):
-    """Fail at start-up, not after the first training stretch, when a ``val.metrics`` type does not exist."""
+    """Fail at start-up, not after the first training stretch, when a ``val.metrics`` type does not
+    exist or its weights (LPIPS backbones) are not on this machine."""
     for name, metric_opt in ((val_opt or {}).get('metrics') or {}).items():
         if metric_opt.get('type') not in METRIC_REGISTRY:
             known = ', '.join(sorted(key for key, _ in METRIC_REGISTRY))
             raise KeyError(f'val.metrics.{name}: unknown type {metric_opt.get("type")!r}; known: {known}')
+        if metric_opt['type'] == 'calculate_lpips':
+            preload_lpips(metric_opt)
 
 
 @MODEL_REGISTRY.register()
@@ -47,6 +67,8 @@ class EnhanceModel(SRModel):
         val:
           tile: {size: 512, overlap: 64, batch: 4, border_pad: 0}   # ~ runs whole images
           tlc: false              # validate with NAFNetLocal (window from datasets.train.gt_size)
+          tb_images: 4            # validation outputs shown in tensorboard (with save_img: true)
+          tb_image_side: 768      # their longest side there
     """
 
     def __init__(self, opt):
@@ -131,6 +153,13 @@ class EnhanceModel(SRModel):
                 with_tlc(self.opt['network_g'], (1, channels, gt_size, gt_size)), device=self.device)
         self._tlc_net.load_state_dict(source.state_dict())
         return self._tlc_net
+
+    def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        """BasicSR's validation, plus the saved validation images in tensorboard (``val.tb_images``)."""
+        super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
+        if tb_logger is not None and save_img and self.opt['is_train']:
+            log_validation_images(tb_logger, self.opt['path']['visualization'], current_iter,
+                                  self.opt['val'].get('tb_images', 4), self.opt['val'].get('tb_image_side', 768))
 
     def test(self):
         net = self.inference_network()

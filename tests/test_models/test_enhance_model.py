@@ -136,3 +136,10 @@ def test_unknown_validation_metric_fails_at_start_up(tmp_path):
     opt = model_opt(tmp_path, val={'metrics': {'psnr': {'type': 'calculate_psnr'}, 'sharp': {'type': 'no_such'}}})
     with pytest.raises(KeyError, match="val.metrics.sharp: unknown type 'no_such'.*calculate_psnr"):
         build_model(opt)
+
+
+def test_missing_lpips_weights_fail_at_start_up(tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'empty_torch_home'))
+    opt = model_opt(tmp_path, val={'metrics': {'lpips': {'type': 'calculate_lpips', 'net': 'alex'}}})
+    with pytest.raises(MissingWeightsError, match='alexnet-owt-7be5be79.pth'):
+        build_model(opt)
