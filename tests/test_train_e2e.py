@@ -8,37 +8,16 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.training_options import write_tiny_training_options
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def write_options(path, data_dir, name, total_iter, perceptual_weight=0):
-    opt = {
-        'name': name, 'model_type': 'EnhanceModel', 'scale': 1, 'num_gpu': 0, 'manual_seed': 0,
-        'datasets': {
-            'train': {'name': 'e2e_train', 'type': 'PairedListingDataset', 'dataroot': str(data_dir),
-                      'meta_file': str(data_dir / 'train.jsonl'), 'io_backend': {'type': 'disk'}, 'gt_size': 64,
-                      'use_hflip': True, 'use_rot': True, 'use_shuffle': True, 'num_worker_per_gpu': 0,
-                      'batch_size_per_gpu': 2, 'dataset_enlarge_ratio': 1, 'prefetch_mode': None},
-            'val': {'name': 'e2e_val', 'type': 'PairedListingDataset', 'dataroot': str(data_dir),
-                    'meta_file': str(data_dir / 'val.jsonl'), 'io_backend': {'type': 'disk'}},
-        },
-        'network_g': {'type': 'NAFNet', 'width': 8, 'middle_blk_num': 1, 'enc_blk_nums': [1, 1],
-                      'dec_blk_nums': [1, 1]},
-        'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None},
-        'train': {'ema_decay': 0.9, 'optim_g': {'type': 'AdamW', 'lr': 1e-3, 'betas': [0.9, 0.9]},
-                  'scheduler': {'type': 'CosineAnnealingRestartLR', 'periods': [100], 'restart_weights': [1],
-                                'eta_min': 1e-7},
-                  'total_iter': total_iter, 'warmup_iter': -1,
-                  'pixel_opt': {'type': 'L1PerceptualLoss', 'perceptual_weight': perceptual_weight}},
-        'val': {'val_freq': 2, 'save_img': True, 'tile': {'size': 128, 'overlap': 32, 'batch': 2},
-                'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': False}}},
-        'logger': {'print_freq': 1, 'save_checkpoint_freq': 2, 'use_tb_logger': True,
-                   'wandb': {'project': None, 'resume_id': None}},
-    }
-    path.write_text(yaml.safe_dump(opt, sort_keys=False))
+    write_tiny_training_options(path, name, data_dir, total_iter, perceptual_weight=perceptual_weight,
+                                tile={'size': 128, 'overlap': 32, 'batch': 2})
 
 
 def run_train(opt_path, cwd, *extra, env=None):
@@ -80,12 +59,12 @@ def test_train_validate_checkpoint_and_auto_resume_from_another_directory(tmp_pa
     checkpoint = torch.load(root / 'models' / 'net_g_latest.pth', weights_only=True)
     assert set(checkpoint) == {'params', 'params_ema'}
     assert (root / 'e2e.yml').is_file()  # the option file is copied into the experiment
-    assert 'Validation e2e_val' in log and '# psnr:' in log
+    assert 'Validation tiny_val' in log and '# psnr:' in log
     assert list((root / 'visualization').rglob('*_4.png')), 'validation images are saved'
     events = list((REPO / 'tb_logger' / experiment_name).glob('events.out.tfevents.*'))
     assert events
     accumulator = EventAccumulator(str(events[0].parent)).Reload()
-    assert 'metrics/e2e_val/psnr' in accumulator.Tags()['scalars']  # BasicSR's metric curves
+    assert 'metrics/tiny_val/psnr' in accumulator.Tags()['scalars']  # BasicSR's metric curves
     image_tags = accumulator.Tags()['images']
     assert image_tags and all(tag.startswith('val/') for tag in image_tags)  # our validation images
 

@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-import yaml
+
+from tests.training_options import write_tiny_training_options
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN_PY = REPO / 'realestate_sr' / 'train.py'
@@ -50,29 +51,10 @@ def write_pairs(root):
 
 
 def write_options(path, data_dir, name, batch_size_per_gpu, total_iter):
-    dataset = {'type': 'PairedListingDataset', 'dataroot': str(data_dir), 'io_backend': {'type': 'disk'}}
-    opt = {
-        'name': name, 'model_type': 'EnhanceModel', 'scale': 1, 'num_gpu': 0, 'manual_seed': 0,
-        'datasets': {
-            'train': {**dataset, 'name': 'ddp_train', 'meta_file': str(data_dir / 'train.jsonl'), 'gt_size': PATCH,
-                      'use_hflip': False, 'use_rot': False, 'num_worker_per_gpu': 0,
-                      'batch_size_per_gpu': batch_size_per_gpu, 'dataset_enlarge_ratio': 2, 'prefetch_mode': None},
-            'val': {**dataset, 'name': 'ddp_val', 'meta_file': str(data_dir / 'val.jsonl')},
-        },
-        'network_g': {'type': 'NAFNet', 'width': 8, 'middle_blk_num': 1, 'enc_blk_nums': [1, 1],
-                      'dec_blk_nums': [1, 1]},
-        'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None},
-        'train': {'ema_decay': 0.9, 'optim_g': {'type': 'AdamW', 'lr': 1e-3, 'betas': [0.9, 0.9]},
-                  'scheduler': {'type': 'CosineAnnealingRestartLR', 'periods': [100], 'restart_weights': [1],
-                                'eta_min': 1e-7},
-                  'total_iter': total_iter, 'warmup_iter': -1,
-                  'pixel_opt': {'type': 'L1PerceptualLoss', 'perceptual_weight': 0}},
-        'val': {'val_freq': 2, 'save_img': True, 'tile': None,
-                'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': False}}},
-        'logger': {'print_freq': 1, 'save_checkpoint_freq': 2, 'use_tb_logger': True,
-                   'wandb': {'project': None, 'resume_id': None}},
-    }
-    path.write_text(yaml.safe_dump(opt, sort_keys=False))
+    # exact-size, unaugmented pairs: a batch's content depends only on the sampler
+    write_tiny_training_options(path, name, data_dir, total_iter, train_dataset={
+        'gt_size': PATCH, 'use_hflip': False, 'use_rot': False, 'batch_size_per_gpu': batch_size_per_gpu,
+        'dataset_enlarge_ratio': 2})
 
 
 def free_port():
@@ -168,7 +150,7 @@ def test_rank_0_writes_checkpoints_logs_and_validation_rank_1_writes_nothing(run
         assert any(path.endswith('.log') for path in rank0)
         outputs = [path for path in written(runs['tmp'] / run, 1) if '/experiments/' in path or '/tb_logger/' in path]
         assert outputs == [], f'rank 1 wrote {outputs}'
-    assert runs['first'].count('Validation ddp_val') == 3  # iterations 2 and 4 plus the final one, rank 0 only
+    assert runs['first'].count('Validation tiny_val') == 3  # iterations 2 and 4 plus the final one, rank 0 only
 
 
 def test_auto_resume_continues_at_the_saved_iteration_on_both_ranks(runs):
