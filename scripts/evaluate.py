@@ -31,7 +31,8 @@ from realestate_sr.evaluation.scoring import metric_options  # noqa: E402
 from realestate_sr.evaluation.tables import markdown_table, write_tables  # noqa: E402
 from realestate_sr.evaluation.visual_report import VisualReport  # noqa: E402
 from realestate_sr.inference import engines  # noqa: E402
-from realestate_sr.inference.network_args import add_network_args, network_opt_and_train_size  # noqa: E402
+from realestate_sr.inference.network_args import (  # noqa: E402
+    add_network_args, add_running_args, network_opt_and_train_size)
 from realestate_sr.metrics.lpips_metric import MissingWeightsError, lpips_model  # noqa: E402
 
 LOG = logging.getLogger('evaluate')
@@ -58,14 +59,7 @@ def build_parser():
     what.add_argument('--primary', help='row shown in contact sheets and used to sort photos worst first '
                       '(default: the first checkpoint or --pred row, else auto_correct)')
     add_network_args(parser)
-    run = parser.add_argument_group('running')
-    run.add_argument('--device', default='auto', help='auto (CUDA when available, else CPU), cpu, cuda, cuda:1')
-    run.add_argument('--precision', choices=sorted(engines.AMP_DTYPES), default='fp32',
-                     help='fp32 (default); bf16 or fp16 autocast on a GPU')
-    run.add_argument('--tile-size', type=int, default=512, help='tile side in pixels (default: 512)')
-    run.add_argument('--overlap', type=int, default=64, help='pixels blended between tiles (default: 64)')
-    run.add_argument('--tile-batch', type=int, default=4, help='tiles per network call (default: 4)')
-    run.add_argument('--border-pad', type=int, default=0, help='reflect-pad before tiling (default: 0)')
+    run = add_running_args(parser)
     lp = parser.add_argument_group('LPIPS')
     lp.add_argument('--lpips-net', choices=['alex', 'vgg'], default='alex', help='LPIPS backbone (default: alex)')
     lp.add_argument('--lpips-weights', help='torchvision backbone file (default: $TORCH_HOME/hub/checkpoints/)')

@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import realestate_sr  # noqa: F401,E402
 from realestate_sr.inference import engines, photo_files, photo_io  # noqa: E402
 from realestate_sr.inference.enhance import enhance_rgb  # noqa: E402
-from realestate_sr.inference.network_args import add_network_args, build_network_from_args  # noqa: E402
+from realestate_sr.inference.network_args import (  # noqa: E402
+    add_network_args, add_running_args, build_network_from_args)
 from realestate_sr.inference.pipeline import run_pipeline  # noqa: E402
 from realestate_sr.utils.tiling import make_torch_runner  # noqa: E402
 
@@ -46,16 +47,7 @@ def build_parser():
                         '--backend onnxruntime, an .onnx file from scripts/export_onnx.py')
     parser.add_argument('--backend', choices=['torch', 'onnxruntime'], default='torch')
     add_network_args(parser)
-    run = parser.add_argument_group('running')
-    run.add_argument('--device', default='auto', help='auto (CUDA when available, else CPU), cpu, cuda, cuda:1')
-    run.add_argument('--precision', choices=sorted(engines.AMP_DTYPES), default='fp32',
-                     help='fp32 (default); bf16 or fp16 autocast on a GPU')
-    run.add_argument('--tile-size', type=int, default=512, help='tile side in pixels (default: 512)')
-    run.add_argument('--overlap', type=int, default=64, help='pixels blended between tiles (default: 64)')
-    run.add_argument('--tile-batch', type=int, default=4, help='tiles per network call (default: 4)')
-    run.add_argument('--border-pad', type=int, default=0,
-                     help='reflect-pad the photo by this many pixels before tiling (default 0: the network '
-                     'zero-pads at the border, as in training and whole-image inference)')
+    run = add_running_args(parser)
     run.add_argument('--workers', type=int, default=2, help='decode/encode threads (default: 2)')
     run.add_argument('--prefetch', type=int, default=2, help='photos decoded ahead / encodes queued (default: 2)')
     out = parser.add_argument_group('output')

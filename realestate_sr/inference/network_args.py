@@ -1,10 +1,11 @@
-"""Command-line flags that name a network, shared by tiled_infer.py, export_onnx.py and bench_infer.py.
+"""Command-line flags that name a network and how it runs, shared by tiled_infer.py, evaluate.py,
+export_onnx.py and bench_infer.py.
 
 A network comes from ``--opt`` (a BasicSR option file's ``network_g``) or from
 architecture flags; the weights from ``--model`` (BasicSR ``params``/``params_ema``,
 an official NAFNet release file or a bare state_dict).
 """
-from realestate_sr.inference.engines import network_opt_from_flags
+from realestate_sr.inference.engines import AMP_DTYPES, network_opt_from_flags
 from realestate_sr.utils.network_loading import build_inference_network, network_opt_from_yaml
 
 
@@ -25,6 +26,21 @@ def add_network_args(parser, with_tlc=True):
     group.add_argument('--train-size', type=int, default=None,
                        help='training patch side that sets the TLC window (default: the YAML gt_size, else 256)')
     return group
+
+
+def add_running_args(parser):
+    """Device, precision and tiling flags; returns the group so a script can add its own."""
+    run = parser.add_argument_group('running')
+    run.add_argument('--device', default='auto', help='auto (CUDA when available, else CPU), cpu, cuda, cuda:1')
+    run.add_argument('--precision', choices=sorted(AMP_DTYPES), default='fp32',
+                     help='fp32 (default); bf16 or fp16 autocast on a GPU')
+    run.add_argument('--tile-size', type=int, default=512, help='tile side in pixels (default: 512)')
+    run.add_argument('--overlap', type=int, default=64, help='pixels blended between tiles (default: 64)')
+    run.add_argument('--tile-batch', type=int, default=4, help='tiles per network call (default: 4)')
+    run.add_argument('--border-pad', type=int, default=0,
+                     help='reflect-pad the photo by this many pixels before tiling (default 0: the network '
+                     'zero-pads at the border, as in training and whole-image inference)')
+    return run
 
 
 def network_opt_and_train_size(args):

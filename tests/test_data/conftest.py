@@ -1,7 +1,7 @@
 """Fixtures of the data tests: tiny synthetic pair sets (a few pairs of a few dozen pixels)."""
 import pytest
 
-from synthetic_pairs import make_pair_set
+from tests.test_data.synthetic_pairs import make_pair_set
 
 
 @pytest.fixture

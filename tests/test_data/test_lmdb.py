@@ -14,7 +14,7 @@ from realestate_sr.data.lmdb_io import LmdbFormatError, read_meta_info
 from realestate_sr.data.pair_lists import load_manifest, pairs_from_folders
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
 from realestate_sr.data.planted_pairs import amateur_version, make_photo, to_uint8, write_jpeg
-from synthetic_pairs import make_pair_set, make_tar_image, src_from_tar, write_image
+from tests.test_data.synthetic_pairs import make_pair_set, make_tar_image, src_from_tar, write_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'scripts'))
 import make_lmdb  # noqa: E402

@@ -11,7 +11,7 @@ from basicsr.data import build_dataset
 from realestate_sr.data.image_io import PairSizeMismatchError
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError, PairedListingDataset
 
-from synthetic_pairs import make_tar_image, write_image
+from tests.test_data.synthetic_pairs import make_tar_image, write_image
 
 
 def train_opt(manifest, **extra):

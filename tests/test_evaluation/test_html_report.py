@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import cv2
 import pytest
 
-from test_evaluate_script import run  # noqa: I100  (same folder: pytest puts it on sys.path)
+from tests.test_evaluation.test_evaluate_script import run
 
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 # Appended to a copy of the report: after the load event, writes how many <img> decoded into the DOM.

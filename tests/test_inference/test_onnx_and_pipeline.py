@@ -6,8 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import TINY_FLAGS
-from photo_makers import encode_pil, smooth_rgb
+from tests.test_inference.conftest import TINY_FLAGS
+from tests.test_inference.photo_makers import encode_pil, smooth_rgb
 from realestate_sr.inference import engines
 from realestate_sr.inference.enhance import enhance_rgb
 from realestate_sr.inference.pipeline import run_pipeline

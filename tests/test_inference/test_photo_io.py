@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageOps
 
-from icc_profiles import (ADOBE_GAMMA, ADOBE_PRIMARIES, P3_PRIMARIES, adobe_rgb_profile, display_p3_profile,
+from tests.test_inference.icc_profiles import (ADOBE_GAMMA, ADOBE_PRIMARIES, P3_PRIMARIES, adobe_rgb_profile, display_p3_profile,
                           expected_srgb, srgb_decode)
-from photo_makers import GPS_IFD, MAKE, encode_pil, exif_with, smooth_rgb
+from tests.test_inference.photo_makers import GPS_IFD, MAKE, encode_pil, exif_with, smooth_rgb
 from realestate_sr.inference import photo_io
 from realestate_sr.inference.photo_io import PhotoReadError, decode_photo, encode_photo, output_format
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import FAST_FLAGS, REPO, TINY_FLAGS
-from icc_profiles import display_p3_profile
-from photo_makers import encode_pil, exif_with, smooth_rgb, tree_digest
+from tests.test_inference.conftest import FAST_FLAGS, REPO, TINY_FLAGS
+from tests.test_inference.icc_profiles import display_p3_profile
+from tests.test_inference.photo_makers import encode_pil, exif_with, smooth_rgb, tree_digest
 from realestate_sr.inference import photo_files
 
 
