@@ -9,7 +9,9 @@ photographer hands in (the source), in this order:
 3. under-exposure by ``exposure_ev`` stops (dark interiors);
 4. a white-balance cast (per-channel gains, e.g. tungsten warmth);
 5. sensor noise: shot noise (proportional to sqrt of the signal) plus read noise;
-6. back to sRGB with a flattened tone curve (less contrast, lifted blacks);
+6. back to sRGB with a flattened tone curve: everything above the image's mean is compressed
+   towards it (dull, grey highlights), while the under-exposed shadows stay darker than the
+   edit's, as in real amateur interiors;
 7. JPEG compression at ``jpeg_quality`` (done by the caller when writing).
 
 The network learns the inverse: a global, content-aware edit, like a real editor's.
@@ -37,7 +39,6 @@ class CaptureParams:
     read_noise: float
     shot_noise: float
     contrast: float
-    black_lift: float
     jpeg_quality: int
 
     def as_dict(self):
@@ -49,12 +50,11 @@ def sample_capture_params(rng):
     warmth = rng.uniform(-0.05, 0.3)
     return CaptureParams(
         highlight_gain=float(rng.uniform(1.1, 1.6)),
-        exposure_ev=float(rng.uniform(-1.6, -0.6)),
+        exposure_ev=float(rng.uniform(-1.6, -0.8)),
         wb_gains_rgb=(float(np.exp(warmth * 0.8)), 1.0, float(np.exp(-warmth))),
         read_noise=float(rng.uniform(0.002, 0.006)),
         shot_noise=float(rng.uniform(0.004, 0.012)),
-        contrast=float(rng.uniform(0.65, 0.85)),
-        black_lift=float(rng.uniform(0.01, 0.05)),
+        contrast=float(rng.uniform(0.7, 0.9)),
         jpeg_quality=int(rng.integers(70, 86)),
     )
 
@@ -67,5 +67,6 @@ def simulate_amateur_capture(target_rgb, params, rng):
     noise_sigma = np.sqrt(params.read_noise**2 + params.shot_noise**2 * np.clip(linear, 0, None))
     linear = linear + rng.standard_normal(linear.shape) * noise_sigma
     srgb = linear_to_srgb(linear)
-    flattened = params.black_lift + (1.0 - params.black_lift) * (0.5 + (srgb - 0.5) * params.contrast)
+    pivot = srgb.mean()
+    flattened = np.where(srgb > pivot, pivot + (srgb - pivot) * params.contrast, srgb)
     return np.clip(flattened, 0.0, 1.0).astype(np.float32)
