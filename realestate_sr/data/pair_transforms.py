@@ -50,7 +50,7 @@ def augment_pair(src, tar, use_hflip, use_rot, rng=random):
     return apply(src), apply(tar)
 
 
-def bgr_uint8_to_tensor(img):
-    """uint8 BGR (H, W, 3) -> float32 RGB (3, H, W) in [0, 1]; always a fresh tensor."""
-    rgb_chw = np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1))
-    return torch.from_numpy(rgb_chw).float().div_(255.0)
+def bgr_uint8_to_tensor(img, as_float=True):
+    """uint8 BGR (H, W, 3) -> RGB (3, H, W): float32 in [0, 1], or uint8 when not ``as_float``; always a fresh tensor."""
+    rgb_chw = torch.from_numpy(np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1)))
+    return rgb_chw.float().div_(255.0) if as_float else rgb_chw

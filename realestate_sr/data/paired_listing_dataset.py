@@ -152,6 +152,8 @@ class PairedListingDataset(data.Dataset):
         cache_threads (int): threads decoding the cache (default min(8, CPU count)).
         gt_size (int): training patch size; required when phase is 'train'. Val/test return whole images.
         use_hflip, use_rot (bool): random flips / 90-degree rotations in training (default false).
+        output_dtype (str): ``float32`` (default) or ``uint8``: samples stay 8-bit RGB until EnhanceModel
+            converts them on its device, so DataLoader workers ship 4x fewer bytes per patch.
 
     Training samples are one random ``gt_size`` crop, cut at the same place in both images and given the
     same flips, before conversion to float. No colour augmentation, ever: the colour change is what is learnt.
@@ -179,6 +181,11 @@ class PairedListingDataset(data.Dataset):
         else:
             raise DatasetOptionError(f'dataset {opt.get("name")!r}: unknown io_backend type {backend_type!r}')
 
+        self.output_dtype = opt.get('output_dtype', 'float32')
+        if self.output_dtype not in ('float32', 'uint8'):
+            raise DatasetOptionError(f'dataset {opt.get("name")!r}: output_dtype must be float32 or uint8, '
+                                     f'got {self.output_dtype!r}')
+
         cache = opt.get('cache') or 'none'
         if cache == 'memory':
             logger = get_root_logger()
@@ -199,4 +206,6 @@ class PairedListingDataset(data.Dataset):
             src, tar = random_crop_pair(src, tar, self.gt_size, pair_name)
             src, tar = augment_pair(src, tar, self.use_hflip, self.use_rot)
         lq_path, gt_path = self.source.paths(index)
-        return {'lq': bgr_uint8_to_tensor(src), 'gt': bgr_uint8_to_tensor(tar), 'lq_path': lq_path, 'gt_path': gt_path}
+        as_float = self.output_dtype == 'float32'
+        return {'lq': bgr_uint8_to_tensor(src, as_float), 'gt': bgr_uint8_to_tensor(tar, as_float),
+                'lq_path': lq_path, 'gt_path': gt_path}

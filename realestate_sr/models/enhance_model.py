@@ -96,7 +96,12 @@ class EnhanceModel(SRModel):
         return net
 
     def feed_data(self, data):
+        """SRModel's, plus: uint8 samples (``output_dtype: uint8``) become float32 in [0, 1] on the device."""
         super().feed_data(data)
+        if self.lq.dtype == torch.uint8:
+            self.lq = self.lq.float().div_(255.0)
+        if hasattr(self, 'gt') and self.gt.dtype == torch.uint8:
+            self.gt = self.gt.float().div_(255.0)
         if self.channels_last:
             self.lq = self.lq.contiguous(memory_format=torch.channels_last)
 

@@ -150,3 +150,20 @@ def test_patch_larger_than_image_names_the_pair(pair_set):
     manifest, _, _ = pair_set
     with pytest.raises(ValueError, match='0_src.png.*smaller than gt_size 64'):
         PairedListingDataset(train_opt(manifest, gt_size=64))[0]
+
+
+def test_uint8_output_carries_the_same_pixels_and_the_model_converts_them(pair_set, tmp_path):
+    from basicsr.models import build_model
+    from tests.test_models.test_enhance_model import model_opt
+
+    manifest, _, _ = pair_set
+    as_float = PairedListingDataset(train_opt(manifest, phase='val', gt_size=None))[0]
+    as_uint8 = PairedListingDataset(train_opt(manifest, phase='val', gt_size=None, output_dtype='uint8'))[0]
+    assert as_uint8['lq'].dtype == torch.uint8 and as_uint8['lq'].shape == as_float['lq'].shape
+    model = build_model(model_opt(tmp_path))
+    model.feed_data({'lq': as_uint8['lq'][None], 'gt': as_uint8['gt'][None]})
+    assert model.lq.dtype == torch.float32
+    torch.testing.assert_close(model.lq, as_float['lq'][None], rtol=0, atol=0)
+    torch.testing.assert_close(model.gt, as_float['gt'][None], rtol=0, atol=0)
+    with pytest.raises(DatasetOptionError, match='output_dtype'):
+        PairedListingDataset(train_opt(manifest, output_dtype='float16'))
