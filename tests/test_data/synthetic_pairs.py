@@ -26,19 +26,25 @@ def write_image(path, img_bgr, ext_params=()):
     return path
 
 
-def make_pair_set(root, sizes=((40, 48), (36, 52), (44, 44)), ext='.png', seed=0):
-    """Write pairs in both layouts under ``root``: ``images/*_src|_tar`` + ``train.jsonl``, and
-    ``src/``, ``tar/`` folders with the same names. Returns (manifest path, src dir, tar dir)."""
+def write_pair_set(root, pairs, ext='.png', folder_names=None, manifest_name='train.jsonl'):
+    """Write (src, tar) BGR pairs in both layouts under ``root``: ``images/<i>_src|_tar`` + a JSONL
+    manifest, and ``src/``, ``tar/`` folders where pair i is called ``folder_names[i]`` (default
+    ``<i><ext>``). Returns (manifest path, src dir, tar dir)."""
     root = Path(root)
     lines = []
-    for index, (height, width) in enumerate(sizes):
-        tar = make_tar_image(height, width, seed + index)
-        src = src_from_tar(tar)
+    for index, (src, tar) in enumerate(pairs):
+        folder_name = folder_names[index] if folder_names else f'{index}{ext}'
         write_image(root / 'images' / f'{index}_src{ext}', src)
         write_image(root / 'images' / f'{index}_tar{ext}', tar)
-        write_image(root / 'src' / f'{index}{ext}', src)
-        write_image(root / 'tar' / f'{index}{ext}', tar)
+        write_image(root / 'src' / folder_name, src)
+        write_image(root / 'tar' / folder_name, tar)
         lines.append(json.dumps({'src': f'images/{index}_src{ext}', 'tar': f'images/{index}_tar{ext}'}))
-    manifest = root / 'train.jsonl'
+    manifest = root / manifest_name
     manifest.write_text('\n'.join(lines) + '\n')
     return manifest, root / 'src', root / 'tar'
+
+
+def make_pair_set(root, sizes=((40, 48), (36, 52), (44, 44)), ext='.png', seed=0):
+    """Random targets whose src is ``src_from_tar`` of them, written by ``write_pair_set``."""
+    targets = [make_tar_image(height, width, seed + index) for index, (height, width) in enumerate(sizes)]
+    return write_pair_set(root, [(src_from_tar(tar), tar) for tar in targets], ext=ext)

@@ -1,5 +1,4 @@
 """Fixtures of the evaluation tests: a few tiny listing-like pairs and tiny random NAFNet checkpoints."""
-import json
 
 import cv2
 import numpy as np
@@ -9,6 +8,7 @@ import yaml
 from basicsr.archs import build_network
 
 from tests.conftest import TINY_NAFNET, randomize_
+from tests.test_data.synthetic_pairs import write_pair_set
 
 PAIR_SIZES = ((48, 64), (40, 56), (52, 44))
 
@@ -31,11 +31,6 @@ def amateur_version(tar_bgr):
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
 
-def write_png(path, img):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    assert cv2.imwrite(str(path), img)
-
-
 @pytest.fixture
 def eval_pairs(tmp_path):
     """A data root with images/, val.jsonl and src/ + tar/ folders of the same pairs.
@@ -43,19 +38,11 @@ def eval_pairs(tmp_path):
     Returns a dict: root, manifest, src_dir, tar_dir, names (folder file names).
     """
     root = tmp_path / 'data'
-    lines, names = [], []
-    for index, (height, width) in enumerate(PAIR_SIZES):
-        tar = make_target(height, width, index)
-        src = amateur_version(tar)
-        write_png(root / 'images' / f'{index}_src.png', src)
-        write_png(root / 'images' / f'{index}_tar.png', tar)
-        write_png(root / 'src' / f'room{index}.png', src)
-        write_png(root / 'tar' / f'room{index}.png', tar)
-        lines.append(json.dumps({'src': f'images/{index}_src.png', 'tar': f'images/{index}_tar.png'}))
-        names.append(f'room{index}.png')
-    manifest = root / 'val.jsonl'
-    manifest.write_text('\n'.join(lines) + '\n')
-    return {'root': root, 'manifest': manifest, 'src_dir': root / 'src', 'tar_dir': root / 'tar', 'names': names}
+    targets = [make_target(height, width, index) for index, (height, width) in enumerate(PAIR_SIZES)]
+    names = [f'room{index}.png' for index in range(len(targets))]
+    manifest, src_dir, tar_dir = write_pair_set(root, [(amateur_version(tar), tar) for tar in targets],
+                                                folder_names=names, manifest_name='val.jsonl')
+    return {'root': root, 'manifest': manifest, 'src_dir': src_dir, 'tar_dir': tar_dir, 'names': names}
 
 
 def save_random_checkpoint(path, seed):
