@@ -4,6 +4,8 @@
 Per photo and on average: PSNR, SSIM, LPIPS, L1 (MAE on [0, 1]) and CIEDE2000 (mean dE00), for baseline rows
 (the unedited input, a gray-world + exposure auto-correction), each checkpoint (tiled, as in production),
 optionally its flip/rotation x8 TTA and the ensemble of all checkpoints, and folders of existing outputs.
+Checkpoints are tiled, and run with or without TLC, as the --opt file's val block says (the training
+validation's settings), unless --tile-size/--overlap/--tile-batch/--border-pad/--tlc/--no-tlc say otherwise.
 Writes metrics.json, per_image.csv, summary.csv, summary.md, report.html (+ report_files/) and
 contact_sheets/*.png into the report folder. See docs/evaluation.md.
 
@@ -20,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import realestate_sr  # noqa: F401,E402
 from realestate_sr.archs.checkpoint import CheckpointMismatchError  # noqa: E402
@@ -34,6 +38,7 @@ from realestate_sr.inference import engines  # noqa: E402
 from realestate_sr.inference.network_args import (  # noqa: E402
     add_network_args, add_running_args, network_opt_and_train_size)
 from realestate_sr.metrics.lpips_metric import MissingWeightsError, lpips_model  # noqa: E402
+from realestate_sr.models.enhance_model import tlc_without_effect, validation_tile  # noqa: E402
 
 LOG = logging.getLogger('evaluate')
 REPORT_FILES = ('metrics.json', 'report.html')
@@ -58,8 +63,12 @@ def build_parser():
                       help=f'comma-separated baseline rows from {list(BASELINES)} ("" for none; default: all)')
     what.add_argument('--primary', help='row shown in contact sheets and used to sort photos worst first '
                       '(default: the first checkpoint or --pred row, else auto_correct)')
-    add_network_args(parser)
+    network = add_network_args(parser)
     run = add_running_args(parser)
+    network.description = run.description = (
+        'With --opt, tiling and TLC default to its val block (val.tile, val.tlc), as the training validation ran; '
+        'flags given here win, and "(default: ...)" below holds without --opt or when the file has no val block. '
+        '--tile-size 0 runs whole photos (val.tile: ~).')
     lp = parser.add_argument_group('LPIPS')
     lp.add_argument('--lpips-net', choices=['alex', 'vgg'], default='alex', help='LPIPS backbone (default: alex)')
     lp.add_argument('--lpips-weights', help='torchvision backbone file (default: $TORCH_HOME/hub/checkpoints/)')
@@ -74,6 +83,36 @@ def build_parser():
     out.add_argument('--dry-run', action='store_true', help='list pairs and rows, load and write nothing')
     out.add_argument('-q', '--quiet', action='store_true', help='no per-photo log lines')
     return parser
+
+
+def option_file_defaults(argv):
+    """Tiling and TLC defaults from the ``val`` block of ``--opt``, read as EnhanceModel reads it for the
+    training validation, so the numbers here and in the training log come from the same computation.
+
+    Returns ({argparse dest: value}, where the defaults come from). Without ``--opt`` or a ``val`` block
+    the script's own defaults stand; an unreadable ``--opt`` is reported when the network is built.
+    """
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument('--opt')
+    opt_path = pre.parse_known_args(argv)[0].opt
+    if not opt_path:
+        return {}, 'script defaults'
+    try:
+        with open(opt_path, encoding='utf-8') as handle:
+            opt = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError):
+        return {}, 'script defaults'
+    val = opt.get('val') if isinstance(opt, dict) else None
+    if not isinstance(val, dict):
+        return {}, f'script defaults ({opt_path} has no val block)'
+    tile = validation_tile(val)
+    defaults = {'tlc': bool(val.get('tlc', False))}
+    if tile is None:
+        defaults['tile_size'] = 0
+    else:
+        defaults.update(tile_size=tile['size'], overlap=tile['overlap'], tile_batch=tile['batch'],
+                        border_pad=tile['border_pad'])
+    return defaults, f'val block of {opt_path}'
 
 
 def load_pairs(args):
@@ -98,6 +137,8 @@ def check_args(args):
         raise ValueError('--model needs --opt (the option file whose network_g the checkpoint was trained with)')
     if (args.tta or args.ensemble) and not args.model:
         raise ValueError('--tta and --ensemble apply to --model checkpoints')
+    if args.tile_size < 0:
+        raise ValueError(f'--tile-size must be positive, or 0 for whole photos; got {args.tile_size}')
     if args.ensemble and len(args.model) < 2:
         raise ValueError('--ensemble needs two or more --model checkpoints')
     for path in args.model:
@@ -121,7 +162,13 @@ def default_primary(rows, baselines, args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        defaults, defaults_from = option_file_defaults(argv)
+    except (KeyError, TypeError, ValueError) as err:
+        parser.error(f'--opt val.tile: {err}')
+    parser.set_defaults(**defaults)
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format='%(message)s', force=True)
     started = time.perf_counter()
     report_dir = Path(args.output)
@@ -157,11 +204,20 @@ def main(argv=None):
         if 'lpips' in options:
             # Missing backbone weights stop the run here, not after the first photo's inference.
             lpips_model(args.lpips_net, args.lpips_weights, args.lpips_random_backbone_for_testing, 'cpu')
-        predictors = []
+        predictors, tlc_note = [], None
+        tile = TileSettings(args.tile_size, args.overlap, args.tile_batch, args.border_pad)
         if args.model:
             network_opt, train_size = network_opt_and_train_size(args)
             is_nafnet = network_opt['type'] in ('NAFNet', 'NAFNetLocal')
-            tile = TileSettings(args.tile_size, args.overlap, args.tile_batch, args.border_pad)
+            LOG.info('checkpoints run %s, TLC %s (defaults from the %s)',
+                     f'on {tile.size} px tiles, overlap {tile.overlap}, {tile.batch} per batch, border pad '
+                     f'{tile.border_pad}' if tile.size else 'on whole photos', 'on' if args.tlc else 'off',
+                     defaults_from)
+            if is_nafnet and args.tlc and tile.size:
+                tlc_note = tlc_without_effect(tile.size, network_opt, train_size)
+                if tlc_note:
+                    LOG.warning('warning: TLC has no effect: %s. For TLC use a --tile-size above the window or 0 '
+                                '(whole photos); else --no-tlc.', tlc_note)
             amp_dtype = engines.amp_dtype_for(args.precision, device)
             for checkpoint in args.model:
                 predictors.append(CheckpointPredictor.from_checkpoint(
@@ -182,7 +238,7 @@ def main(argv=None):
     if result.images:
         config = {'command': ' '.join(sys.argv), 'pairs': args.pairs, 'root': args.root, 'models': args.model,
                   'pred': args.pred, 'opt': args.opt, 'tlc': args.tlc if args.model else None,
-                  'tile': vars(TileSettings(args.tile_size, args.overlap, args.tile_batch, args.border_pad)),
+                  'tile': vars(tile), 'tile_and_tlc_defaults_from': defaults_from, 'tlc_without_effect': tlc_note,
                   'precision': args.precision, 'device': str(device), 'tta': args.tta, 'ensemble': args.ensemble,
                   'primary': primary, 'metrics': options}
         written = write_tables(result, report_dir, config)

@@ -35,19 +35,16 @@ def main(argv=None):
     opt_path = REPO / args.opt
     opt = yaml.safe_load(opt_path.read_text())
     val = opt['datasets']['val']
-    tile = opt['val']['tile']
     checkpoint = REPO / 'experiments' / opt['name'] / 'models' / 'net_g_latest.pth'
     python = sys.executable
     timings = {
         'data': run_step('1/3 demo pairs', [python, 'scripts/make_demo_data.py', '-o', opt['datasets']['train']['dataroot']]),
         'train': run_step('2/3 training', [python, 'realestate_sr/train.py', '-opt', opt_path, '--auto_resume']),
-        # same tiling and TLC setting as the training validation, so the numbers agree with its log;
-        # LPIPS needs AlexNet weights a fresh machine does not have
+        # evaluate.py tiles (and uses TLC) as the option file's val block says, so the numbers agree with the
+        # training log; LPIPS needs AlexNet weights a fresh machine does not have
         'evaluate': run_step('3/3 evaluation', [
             python, 'scripts/evaluate.py', '--model', checkpoint, '--opt', opt_path, '--pairs', val['meta_file'],
-            '--root', val['dataroot'], '--tile-size', tile['size'], '--overlap', tile['overlap'],
-            '--tile-batch', tile['batch'], '--tlc' if opt['val'].get('tlc') else '--no-tlc', '--skip-lpips',
-            '--overwrite', '-o', args.out]),
+            '--root', val['dataroot'], '--skip-lpips', '--overwrite', '-o', args.out]),
     }
     total = sum(timings.values())
     print(f'\ndemo done in {total / 60:.1f} min ({", ".join(f"{k} {v:.0f} s" for k, v in timings.items())}); '

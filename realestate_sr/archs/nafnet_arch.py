@@ -22,6 +22,32 @@ from realestate_sr.archs.nafnet_blocks import NAFBlock
 TLC_BASE_SCALE = 1.5
 
 
+def tlc_geometry(train_size, padder_size):
+    """(train_hw, base_hw, padded_train_hw) of NAFNetLocal: the training patch, its TLC window
+    (``TLC_BASE_SCALE`` x the patch) and the patch padded to the network's multiple."""
+    train_hw = (int(train_size[-2]), int(train_size[-1]))
+    base_hw = (int(train_hw[0] * TLC_BASE_SCALE), int(train_hw[1] * TLC_BASE_SCALE))
+    padded_train_hw = tuple(-(-side // padder_size) * padder_size for side in train_hw)
+    return train_hw, base_hw, padded_train_hw
+
+
+def tlc_pools_globally(input_hw, train_size, levels):
+    """Whether NAFNetLocal(train_size) with ``levels`` encoder levels pools over the whole map at every depth
+    for an input of ``input_hw``: its window then covers the input and it computes exactly what NAFNet does.
+
+    Example: trained on 512x512 patches (window 768), every 512x512 tile is such an input, so tiled
+    TLC inference with 512 tiles equals plain NAFNet.
+    """
+    padder_size = 2**levels
+    train_hw, base_hw, padded_train_hw = tlc_geometry(train_size, padder_size)
+    padded_hw = [-(-side // padder_size) * padder_size for side in input_hw]
+    for depth in range(levels + 1):
+        kernel = local_pool_for_depth(depth, padded_train_hw, train_hw, base_hw, fast_imp=False).kernel_size
+        if kernel[0] < padded_hw[0] >> depth or kernel[1] < padded_hw[1] >> depth:
+            return False
+    return True
+
+
 @ARCH_REGISTRY.register()
 class NAFNet(nn.Module):
     """U-shaped NAFNet with a global residual: output = input + correction.
@@ -113,9 +139,7 @@ class NAFNetLocal(NAFNet):
 
     def __init__(self, *args, train_size=(1, 3, 256, 256), fast_imp=False, **kwargs):
         super().__init__(*args, **kwargs)
-        train_hw = (int(train_size[-2]), int(train_size[-1]))
-        base_hw = (int(train_hw[0] * TLC_BASE_SCALE), int(train_hw[1] * TLC_BASE_SCALE))
-        padded_train_hw = tuple(-(-side // self.padder_size) * self.padder_size for side in train_hw)
+        train_hw, base_hw, padded_train_hw = tlc_geometry(train_size, self.padder_size)
         self.train_size = tuple(train_size)
         self.base_size = base_hw
         for depth, block in self.blocks_by_depth():

@@ -79,7 +79,7 @@ def dihedral_transforms():
 
 @dataclass
 class TileSettings:
-    size: int = 512
+    size: int = 512  # 0: whole photos, no tiling (an option file's ``val.tile: ~``)
     overlap: int = 64
     batch: int = 4
     border_pad: int = 0
@@ -118,6 +118,8 @@ class CheckpointPredictor:
         return cls(net, checkpoint_label(checkpoint), tile, amp_dtype)
 
     def _forward(self, tensor):
+        if not self.tile.size:
+            return self.run_batch(tensor.to(self.device)).cpu()
         return tiled_forward(self.run_batch, tensor, tile_size=self.tile.size, overlap=self.tile.overlap,
                              tile_batch=self.tile.batch, border_pad=self.tile.border_pad, device=self.device)
 

@@ -7,9 +7,11 @@ from pathlib import Path
 import cv2
 import torch
 from basicsr.models.sr_model import SRModel
+from basicsr.utils import get_root_logger
 from basicsr.utils.registry import METRIC_REGISTRY, MODEL_REGISTRY
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
+from realestate_sr.archs.nafnet_arch import TLC_BASE_SCALE, tlc_geometry, tlc_pools_globally
 from realestate_sr.losses.vgg_features import MissingWeightsError
 from realestate_sr.metrics.lpips_metric import preload_lpips
 from realestate_sr.utils.network_loading import build_inference_network, with_tlc
@@ -30,6 +32,39 @@ def log_validation_images(tb_logger, visualization_dir, current_iter, max_images
         if scale < 1:
             bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         tb_logger.add_image(f'val/{path.parent.name}', bgr[:, :, ::-1].copy(), current_iter, dataformats='HWC')
+
+
+# What a ``val.tile`` block without these keys means; scripts/evaluate.py reads the block the same way.
+VAL_TILE_DEFAULTS = {'overlap': 64, 'batch': 4, 'border_pad': 0}
+
+
+def validation_tile(val_opt):
+    """``val.tile`` with its defaults filled in: {size, overlap, batch, border_pad}, or None for whole images."""
+    tile = (val_opt or {}).get('tile')
+    if not tile:
+        return None
+    if 'size' not in tile:
+        raise KeyError(f'val.tile needs a size, got {dict(tile)}')
+    return {'size': int(tile['size']), **{key: int(tile.get(key, value)) for key, value in VAL_TILE_DEFAULTS.items()}}
+
+
+def tlc_without_effect(tile_size, network_opt, train_size=None):
+    """Why TLC on tiles of ``tile_size`` computes exactly what plain NAFNet does, or None when it does not.
+
+    NAFNetLocal falls back to global pooling wherever its window (1.5 x the training patch) covers the
+    feature map; on tiles no larger than the window that is every block, so TLC changes nothing.
+    ``train_size`` (N,C,H,W) as for ``with_tlc``: ``network_opt['train_size']`` wins, default 256x256.
+    """
+    train_size = with_tlc(network_opt, train_size)['train_size']
+    levels = len(network_opt.get('enc_blk_nums') or ())
+    if tile_size is None or not tlc_pools_globally((tile_size, tile_size), train_size, levels):
+        return None
+    _, window, _ = tlc_geometry(train_size, 1)
+    return (f'the NAFNetLocal window ({window[0]}x{window[1]}, {TLC_BASE_SCALE} x the '
+            f'{train_size[-2]}x{train_size[-1]} training patch) covers every {tile_size}x{tile_size} tile, so it '
+            'pools over the whole tile and the output equals plain NAFNet')
+
+
 NAFNET_RELEASE_URL = 'https://github.com/megvii-research/NAFNet#results-and-pre-trained-models'
 
 
@@ -66,7 +101,8 @@ class EnhanceModel(SRModel):
           channels_last: false    # NHWC memory format for network and inputs (faster convs on tensor cores)
         val:
           tile: {size: 512, overlap: 64, batch: 4, border_pad: 0}   # ~ runs whole images
-          tlc: false              # validate with NAFNetLocal (window from datasets.train.gt_size)
+          tlc: false              # validate with NAFNetLocal (window 1.5 x datasets.train.gt_size); a warning
+                                  # says when the tiles fit that window (then it equals NAFNet)
           tb_images: 4            # validation outputs shown in tensorboard (with save_img: true)
           tb_image_side: 768      # their longest side there
     """
@@ -77,9 +113,20 @@ class EnhanceModel(SRModel):
         self.amp_dtype = torch.bfloat16 if train_opt.get('bf16', False) else None
         self.grad_clip_norm = train_opt.get('grad_clip_norm')
         self._tlc_net = None
+        self.val_tile = validation_tile(opt.get('val'))
         require_pretrained_file(opt.get('path', {}).get('pretrain_network_g'))
         require_registered_metrics(opt.get('val'))
         super().__init__(opt)
+        if (opt.get('val') or {}).get('tlc') and self.val_tile:
+            message = tlc_without_effect(self.val_tile['size'], opt['network_g'], self.tlc_train_size())
+            if message:
+                get_root_logger().warning('val.tlc: true has no effect: %s. For TLC validate on larger tiles or '
+                                          'whole images (val.tile: ~); else set val.tlc: false.', message)
+
+    def tlc_train_size(self):
+        """N,C,H,W of the training patches (``datasets.train.gt_size``) for the TLC window; None: the default."""
+        gt_size = ((self.opt.get('datasets') or {}).get('train') or {}).get('gt_size')
+        return (1, self.opt['network_g'].get('img_channel', 3), gt_size, gt_size) if gt_size else None
 
     # --- device placement -------------------------------------------------------------------------------------
     def model_to_device(self, net):
@@ -152,10 +199,8 @@ class EnhanceModel(SRModel):
         if not (self.opt.get('val') or {}).get('tlc'):
             return source
         if self._tlc_net is None:
-            gt_size = (self.opt['datasets'].get('train') or {}).get('gt_size', 256)
-            channels = self.opt['network_g'].get('img_channel', 3)
-            self._tlc_net = build_inference_network(
-                with_tlc(self.opt['network_g'], (1, channels, gt_size, gt_size)), device=self.device)
+            self._tlc_net = build_inference_network(with_tlc(self.opt['network_g'], self.tlc_train_size()),
+                                                    device=self.device)
         self._tlc_net.load_state_dict(source.state_dict())
         return self._tlc_net
 
@@ -170,11 +215,11 @@ class EnhanceModel(SRModel):
         net = self.inference_network()
         was_training = net.training
         net.eval()
-        tile = (self.opt.get('val') or {}).get('tile')
+        tile = self.val_tile
         run_batch = make_torch_runner(net, self.amp_dtype, self.channels_last)
         if tile:
-            self.output = tiled_forward(run_batch, self.lq, tile_size=tile['size'], overlap=tile.get('overlap', 64),
-                                        tile_batch=tile.get('batch', 4), border_pad=tile.get('border_pad', 0))
+            self.output = tiled_forward(run_batch, self.lq, tile_size=tile['size'], overlap=tile['overlap'],
+                                        tile_batch=tile['batch'], border_pad=tile['border_pad'])
         else:
             self.output = run_batch(self.lq)
         net.train(was_training)

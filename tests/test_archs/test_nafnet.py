@@ -2,7 +2,7 @@ import pytest
 import torch
 from basicsr.archs import build_network
 
-from realestate_sr.archs.nafnet_arch import NAFNet, NAFNetLocal
+from realestate_sr.archs.nafnet_arch import NAFNet, NAFNetLocal, tlc_pools_globally
 from realestate_sr.archs.nafnet_blocks import LayerNorm2d
 from tests.conftest import TINY_NAFNET, randomize_
 
@@ -58,6 +58,24 @@ def test_local_equals_global_when_input_fits_the_base_size():
     torch.testing.assert_close(local(x), ours(x), rtol=0, atol=1e-12)
     bigger = torch.rand(1, 3, 96, 80, dtype=torch.float64)
     assert (local(bigger) - ours(bigger)).abs().max() > 1e-6  # TLC really changes large inputs
+
+
+@pytest.mark.parametrize('size, pools_globally', [((48, 48), True), ((48, 44), True), ((49, 40), False),
+                                                  ((64, 64), False)])
+def test_tlc_pools_globally_says_when_nafnetlocal_equals_nafnet(size, pools_globally):
+    ours = randomize_(NAFNet(**TINY_NAFNET)).double().eval()
+    local = NAFNetLocal(**TINY_NAFNET, train_size=(1, 3, 32, 32)).double()
+    local.load_state_dict(ours.state_dict())
+    assert tlc_pools_globally(size, (1, 3, 32, 32), levels=2) is pools_globally
+    x = torch.rand(1, 3, *size, dtype=torch.float64)
+    assert torch.equal(local(x), ours(x)) is pools_globally
+
+
+def test_tlc_window_of_the_gb10_options_covers_512_tiles():
+    # nafnet_gb10.yml: gt_size 512, 4 levels -> window 768: 512 (and 768) px tiles see no TLC at all
+    assert tlc_pools_globally((512, 512), (1, 3, 512, 512), levels=4)
+    assert tlc_pools_globally((768, 768), (1, 3, 512, 512), levels=4)
+    assert not tlc_pools_globally((784, 784), (1, 3, 512, 512), levels=4)
 
 
 def test_local_window_mean_against_avg_pool_reference():

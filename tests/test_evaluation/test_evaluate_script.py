@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = importlib.util.spec_from_file_location('evaluate_script', REPO / 'scripts' / 'evaluate.py')
@@ -125,3 +126,70 @@ def test_help_runs_as_a_script():
                           text=True, cwd='/', timeout=120)
     assert done.returncode == 0
     assert '--lpips-random-backbone-for-testing' in done.stdout and '--ensemble' in done.stdout
+
+
+def option_file_with_val(tiny_model, val):
+    """The tiny model's option file with a ``val`` block added."""
+    opt_file, checkpoints = tiny_model
+    opt = yaml.safe_load(opt_file.read_text())
+    with_val = opt_file.with_name('with_val.yml')
+    with_val.write_text(yaml.safe_dump({**opt, 'val': val}))
+    return with_val, checkpoints[0]
+
+
+def model_l1_and_config(out):
+    document = json.loads((out / 'metrics.json').read_text())
+    row = next(r for r in document['rows'] if r['method'] == 'fold0/net_g_latest')
+    return row['mean']['l1'], document['config']
+
+
+def test_tiling_and_tlc_default_to_the_option_files_val_block(eval_pairs, tiny_model, tmp_path):
+    opt_file, checkpoint = option_file_with_val(tiny_model, {'tile': {'size': 32, 'overlap': 8, 'batch': 2},
+                                                             'tlc': False})
+    common = ['--pairs', eval_pairs['manifest'], '--model', checkpoint, '--skip-lpips', '--no-html',
+              '--baselines', '']
+    assert run(*common, '--opt', opt_file, '-o', tmp_path / 'yaml') == 0
+    l1, config = model_l1_and_config(tmp_path / 'yaml')
+    assert config['tile'] == {'size': 32, 'overlap': 8, 'batch': 2, 'border_pad': 0}
+    assert config['tlc'] is False
+    assert config['tile_and_tlc_defaults_from'] == f'val block of {opt_file}'
+    # the same numbers as the flags spelled out, not those of the script's own defaults (512/64 tiles, TLC on)
+    assert run(*common, '--opt', opt_file, '--tile-size', 32, '--overlap', 8, '--tile-batch', 2, '--no-tlc',
+               '-o', tmp_path / 'flags') == 0
+    assert model_l1_and_config(tmp_path / 'flags')[0] == l1
+    tiny_opt_without_val = tiny_model[0]
+    assert run(*common, '--opt', tiny_opt_without_val, '-o', tmp_path / 'script') == 0
+    script_l1, script_config = model_l1_and_config(tmp_path / 'script')
+    assert script_config['tile']['size'] == 512 and script_config['tlc'] is True
+    assert script_config['tile_and_tlc_defaults_from'].startswith('script defaults')
+    assert script_l1 != l1
+
+
+def test_flags_given_win_over_the_val_block_and_a_null_tile_runs_whole_photos(eval_pairs, tiny_model, tmp_path):
+    opt_file, checkpoint = option_file_with_val(tiny_model, {'tile': None, 'tlc': True})
+    common = ['--pairs', eval_pairs['manifest'], '--opt', opt_file, '--model', checkpoint, '--skip-lpips',
+              '--no-html', '--baselines', '']
+    assert run(*common, '-o', tmp_path / 'whole') == 0
+    whole_l1, config = model_l1_and_config(tmp_path / 'whole')
+    assert config['tile']['size'] == 0 and config['tlc'] is True
+    # tiles larger than every photo (at most 52x64) are the whole photo too
+    assert run(*common, '--tile-size', 96, '-o', tmp_path / 'big_tile') == 0
+    big_l1, big_config = model_l1_and_config(tmp_path / 'big_tile')
+    assert big_config['tile'] == {'size': 96, 'overlap': 64, 'batch': 4, 'border_pad': 0} and big_config['tlc']
+    assert big_l1 == pytest.approx(whole_l1, rel=1e-6)
+    assert run(*common, '--no-tlc', '-o', tmp_path / 'no_tlc') == 0
+    assert model_l1_and_config(tmp_path / 'no_tlc')[1]['tlc'] is False
+
+
+def test_tlc_on_tiles_inside_its_window_is_warned_about_and_recorded(eval_pairs, tiny_model, tmp_path, capsys):
+    # gt_size 32: the TLC window is 48x48, so 32 px tiles are pooled globally
+    opt_file, checkpoint = option_file_with_val(tiny_model, {'tile': {'size': 32, 'overlap': 8}, 'tlc': True})
+    common = ['--pairs', eval_pairs['manifest'], '--opt', opt_file, '--model', checkpoint, '--skip-lpips',
+              '--no-html', '--baselines', '']
+    assert run(*common, '-o', tmp_path / 'small') == 0
+    error = capsys.readouterr().err
+    assert 'TLC has no effect' in error and '48x48' in error and 'equals plain NAFNet' in error
+    assert 'every 32x32 tile' in model_l1_and_config(tmp_path / 'small')[1]['tlc_without_effect']
+    assert run(*common, '--tile-size', 0, '-o', tmp_path / 'whole') == 0
+    assert 'TLC has no effect' not in capsys.readouterr().err
+    assert model_l1_and_config(tmp_path / 'whole')[1]['tlc_without_effect'] is None

@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 import torch
 from basicsr.models import build_model
@@ -108,6 +110,26 @@ def test_tiled_tlc_validation_stays_close_to_whole_image_and_uses_ema_weights(tm
     # Stated tolerance for this random tiny net (measured: mean 1.3e-3, max 0.067 at the right border,
     # where the whole image is zero-padded to a multiple of 4 and the tiles are not)
     assert difference.mean() < 3e-3 and difference.max() < 0.1, (difference.mean(), difference.max())
+
+
+@pytest.fixture
+def basicsr_log(caplog):
+    """Records of BasicSR's logger, which does not propagate to the root logger caplog listens to."""
+    logger = logging.getLogger('basicsr')
+    logger.addHandler(caplog.handler)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+@pytest.mark.parametrize('tile, warned', [({'size': 48}, True), ({'size': 64}, False), (None, False)])
+def test_tlc_validation_on_tiles_inside_the_window_is_warned_about(tmp_path, basicsr_log, tile, warned):
+    # gt_size 32: the TLC window is 48x48; NAFNetLocal on 48 px tiles pools each tile globally
+    build_model(model_opt(tmp_path, val={'tlc': True, 'tile': tile}))
+    warnings = [r.getMessage() for r in basicsr_log.records if r.levelno == logging.WARNING]
+    assert bool(warnings) is warned, warnings
+    if warned:
+        assert 'val.tlc: true has no effect' in warnings[0] and '48x48' in warnings[0]
+        assert 'equals plain NAFNet' in warnings[0]
 
 
 def test_checkpoints_and_training_states_load_with_weights_only(tmp_path):
