@@ -1,13 +1,13 @@
 #!/usr/bin/env python
 """Check before/after listing pairs for defects that would teach the wrong edit; write JSON + print a summary.
 
-Checks: unreadable/missing files, size mismatch, EXIF orientation disagreement, misalignment (global shift /
-scale / rotation), near-duplicate photos across splits (leakage), and tone signals (gamma-fit R^2, brightness
-outliers, darkening edits, darker shadows, blur). Each threshold is an option below.
+Checks: unreadable/missing files, size mismatch, EXIF orientation disagreement, different embedded ICC colour
+profiles, misalignment (global shift / scale / rotation), near-duplicate photos across splits (leakage), and tone
+signals (gamma-fit R^2, brightness outliers, darkening edits, darker shadows, blur). Each threshold is an option below.
 
 Examples:
   python scripts/check_pairs.py --pairs datasets/demo/train.jsonl datasets/demo/val.jsonl -o checks.json
-  python scripts/check_pairs.py --src-dir raw/before --tar-dir raw/after --exclude clean.jsonl
+  python scripts/check_pairs.py --src-dir raw/before --tar-dir raw/after --exclude raw/clean.jsonl
 
 Several manifests are several splits (named after the files: train.jsonl -> train): a photo found in two of them
 is flagged in the earlier split of train < val < test. Exit code 0 when no pair is flagged, 1 otherwise.
@@ -33,7 +33,8 @@ def parse_args(argv=None):
     parser.add_argument('-o', '--output', default='pair_checks.json', help='JSON report (default pair_checks.json)')
     parser.add_argument('--exclude', metavar='CLEAN.jsonl',
                         help='also write a manifest of the pairs that passed (paths relative to --root, or to '
-                             'the first manifest\'s folder); the JSON report records why the others were left out')
+                             'the first manifest\'s folder; with --src-dir/--tar-dir relative to the folder of '
+                             'CLEAN.jsonl); the JSON report records why the others were left out')
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1, help='processes')
     parser.add_argument('--max-listed', type=int, default=50, help='flagged pairs listed in the summary')
     add_threshold_arguments(parser)
@@ -49,7 +50,9 @@ def load(args):
             splits += [Path(manifest).stem if len(args.pairs) > 1 else ''] * len(loaded)
         return pairs, splits, Path(args.root or Path(args.pairs[0]).parent)
     if args.src_dir and args.tar_dir and not args.pairs:
-        return pairs_from_folders(args.src_dir, args.tar_dir), None, None
+        # folders have no root of their own: the clean manifest's folder is its default dataroot
+        root = Path(args.exclude).parent if args.exclude else None
+        return pairs_from_folders(args.src_dir, args.tar_dir), None, root
     raise PairListError('give --pairs or both --src-dir and --tar-dir')
 
 
@@ -68,9 +71,6 @@ def main(argv=None):
     print(report.summary(max_listed=args.max_listed))
     print(f'report: {output}')
     if args.exclude:
-        if root is None:
-            print('check_pairs: --exclude writes a JSONL manifest and needs --pairs input', file=sys.stderr)
-            return 2
         kept = [pair for pair, result in zip(pairs, report.results) if not result.flags]
         write_manifest(kept, args.exclude, root)
         print(f'clean manifest: {args.exclude} ({len(kept)} of {len(pairs)} pairs kept)')

@@ -4,6 +4,7 @@ Both return a list of :class:`PairPaths`; make_lmdb.py, check_pairs.py and
 ``PairedListingDataset`` share these functions, so every tool sees the same pairs.
 """
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,14 +48,22 @@ def load_manifest(meta_file, dataroot=None):
     return pairs
 
 
+def _image_names(folder):
+    # hidden names are never photos: macOS writes ``._IMG_1.jpg`` resource forks and ``.DS_Store`` next to them,
+    # and one of those in only one folder would otherwise read as an unmatched pair
+    return {p.name for p in folder.iterdir() if not p.name.startswith('.') and p.is_file() and is_image_file(p)}
+
+
 def pairs_from_folders(src_dir, tar_dir):
-    """Pair every image of ``tar_dir`` with the file of the same name in ``src_dir`` (sorted by name)."""
+    """Pair every image of ``tar_dir`` with the file of the same name in ``src_dir`` (sorted by name).
+
+    Hidden files (names starting with '.') are skipped in both folders.
+    """
     src_dir, tar_dir = Path(src_dir), Path(tar_dir)
     for folder in (src_dir, tar_dir):
         if not folder.is_dir():
             raise PairListError(f'{folder} is not a folder')
-    src_names = {p.name for p in src_dir.iterdir() if p.is_file() and is_image_file(p)}
-    tar_names = {p.name for p in tar_dir.iterdir() if p.is_file() and is_image_file(p)}
+    src_names, tar_names = _image_names(src_dir), _image_names(tar_dir)
     unmatched = sorted(src_names ^ tar_names)
     if unmatched:
         shown = ', '.join(unmatched[:5]) + (f' and {len(unmatched) - 5} more' if len(unmatched) > 5 else '')
@@ -65,10 +74,15 @@ def pairs_from_folders(src_dir, tar_dir):
 
 
 def write_manifest(pairs, path, dataroot):
-    """Write pairs as JSONL with paths relative to ``dataroot`` (inverse of :func:`load_manifest`)."""
+    """Write pairs as JSONL with paths relative to ``dataroot`` (inverse of :func:`load_manifest`).
+
+    Files outside ``dataroot`` get ``../`` paths, so the manifest stays valid as long as the two keep their places.
+    An empty list writes an empty file (a split with no pairs).
+    """
     root = Path(dataroot).resolve()
     lines = []
     for pair in pairs:
-        entry = {key: str(Path(getattr(pair, key)).resolve().relative_to(root)) for key in ('src', 'tar')}
-        lines.append(json.dumps(entry))
-    Path(path).write_text('\n'.join(lines) + '\n', encoding='utf-8')
+        entry = {key: Path(os.path.relpath(Path(getattr(pair, key)).resolve(), root)).as_posix()
+                 for key in ('src', 'tar')}
+        lines.append(json.dumps(entry) + '\n')
+    Path(path).write_text(''.join(lines), encoding='utf-8')

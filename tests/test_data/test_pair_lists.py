@@ -1,0 +1,32 @@
+"""Where pairs come from: folders (hidden files skipped) and manifests written back with relative paths."""
+import pytest
+
+from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders, write_manifest
+from tests.test_data.synthetic_pairs import resolved_paths
+
+
+def test_folders_skip_hidden_files(pair_set):
+    _, src_dir, tar_dir = pair_set
+    (src_dir / '._0.png').write_bytes(b'\0\5\26\7 macOS resource fork')  # AppleDouble file next to a photo
+    (tar_dir / '.DS_Store').write_bytes(b'\0\0\0\1Bud1')
+    (tar_dir / '.hidden.png').write_bytes(b'not a photo either')
+    pairs = pairs_from_folders(src_dir, tar_dir)
+    assert [p.name for p in pairs] == ['0.png', '1.png', '2.png']
+
+
+def test_folders_still_report_a_visible_unmatched_file(pair_set):
+    _, src_dir, tar_dir = pair_set
+    (src_dir / '0.png').rename(src_dir / 'IMG_0.png')
+    with pytest.raises(PairListError, match='2 file.*0.png, IMG_0.png'):
+        pairs_from_folders(src_dir, tar_dir)
+
+
+def test_write_manifest_reaches_files_outside_its_root(pair_set, tmp_path):
+    _, src_dir, tar_dir = pair_set
+    pairs = pairs_from_folders(src_dir, tar_dir)
+    out = tmp_path / 'elsewhere' / 'deep' / 'pairs.jsonl'
+    out.parent.mkdir(parents=True)
+    write_manifest(pairs, out, out.parent)
+    assert out.read_text().splitlines()[0] == '{"src": "../../pairs/src/0.png", "tar": "../../pairs/tar/0.png"}'
+    loaded = load_manifest(out)
+    assert list(map(resolved_paths, loaded)) == list(map(resolved_paths, pairs))
