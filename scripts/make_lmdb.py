@@ -10,6 +10,8 @@ Then, in the option file (io_backend lmdb):
   dataroot_lq: datasets/listings_lmdb/src.lmdb
   dataroot_gt: datasets/listings_lmdb/tar.lmdb
   split_file: datasets/listings_lmdb/train.txt      (val.txt / test.txt for validation)
+and train.jsonl / val.jsonl / test.jsonl list the original photos of each split (for scripts/evaluate.py).
+A photo found in two splits stops the build unless --exclude or --allow-leakage is given.
 See docs/data.md for the layout and the key format.
 """
 import argparse
@@ -20,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import realestate_sr  # noqa: E402,F401  (before basicsr)
-from realestate_sr.data.lmdb_build import BuildError, BuildOptions, assign_splits, build_lmdb, map_size_for, \
-    planned_bytes, read_test_list  # noqa: E402
+from realestate_sr.data.lmdb_build import BuildError, BuildOptions, LeakageError, assign_splits, build_lmdb, \
+    map_size_for, planned_bytes, read_test_list  # noqa: E402
 from realestate_sr.data.lmdb_io import ENCODINGS  # noqa: E402
 from realestate_sr.data.pair_checks import add_threshold_arguments, thresholds_from_args  # noqa: E402
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders  # noqa: E402
@@ -56,6 +58,9 @@ def parse_args(argv=None):
     run.add_argument('--no-checks', action='store_true', help='skip the pair checks')
     run.add_argument('--exclude', action='store_true', help='leave out pairs flagged by the checks (recorded in '
                                                             'build_info.json with the reasons)')
+    run.add_argument('--allow-leakage', action='store_true',
+                     help='build even when the checks find a photo in two splits (kept pairs are recorded in '
+                          'build_info.json); without it or --exclude such a set is refused')
     add_threshold_arguments(parser)
     return parser.parse_args(argv)
 
@@ -76,7 +81,8 @@ def main(argv=None):
             encoding=args.encoding, png_level=args.png_level, jpg_quality=args.jpg_quality, sub_size=args.sub_size,
             sub_step=args.sub_step, val_fraction=args.val_fraction, seed=args.seed,
             test_names=read_test_list(args.test_list) if args.test_list else (), test_first=args.test_first,
-            checks=not args.no_checks, exclude=args.exclude, thresholds=thresholds_from_args(args),
+            checks=not args.no_checks, exclude=args.exclude, allow_leakage=args.allow_leakage,
+            thresholds=thresholds_from_args(args),
             workers=max(1, args.workers), force=args.force)
         options.validate()
         if args.dry_run:
@@ -91,6 +97,10 @@ def main(argv=None):
                     print(f'  test: {pair.name}')
             return 0
         summary = build_lmdb(pairs, args.output, options, progress=True)
+    except LeakageError as err:
+        print(err.report.summary(max_listed=20))
+        print(f'make_lmdb: error: {err}', file=sys.stderr)
+        return 1
     except (BuildError, PairListError, OSError, ValueError) as err:
         print(f'make_lmdb: error: {err}', file=sys.stderr)
         return 1
@@ -103,9 +113,12 @@ def main(argv=None):
     print(f'\nwrote {out} in {summary.seconds:.1f} s: {summary.bytes_written / 2**20:.1f} MiB of {args.encoding}')
     for split in ('train', 'val', 'test'):
         print(f'  {split:<5} {summary.split_counts[split]:>5} pairs {summary.record_counts[split]:>7} records -> '
-              f'{out / (split + ".txt")}')
+              f'{split}.txt (LMDB keys), {split}.jsonl (original photos)')
     if summary.excluded:
         print(f'  excluded {len(summary.excluded)} flagged pairs (reasons in {out / "build_info.json"})')
+    if summary.leakage_allowed:
+        print(f'  WARNING: kept {len(summary.leakage_allowed)} pairs whose photo is also in another split '
+              f'(--allow-leakage; listed in {out / "build_info.json"})')
     if summary.failed:
         print(f'  FAILED {len(summary.failed)} pairs (left out):', file=sys.stderr)
         for failure in summary.failed[:20]:

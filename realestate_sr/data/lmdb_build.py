@@ -1,9 +1,11 @@
 """Building the LMDB data set folder described in :mod:`realestate_sr.data.lmdb_io` (used by make_lmdb.py).
 
 Order of work: split the pairs (a fixed test list or the first K pairs, then a seeded validation fraction), run the
-pair checks (optionally dropping flagged pairs), size the maps from every image's header, then decode/encode in
-worker processes while this process writes both LMDBs. Everything goes to a hidden ``.NAME.partial-PID`` folder
-renamed to ``NAME`` at the very end, so an interrupted build never looks complete; the next run removes it.
+pair checks (optionally dropping flagged pairs; a photo in two splits stops the build unless it is dropped or
+explicitly allowed), size the maps from every image's header, then decode/encode in worker processes while this
+process writes both LMDBs, and last a JSONL manifest per split pointing at the original files. Everything goes to a
+hidden ``.NAME.partial-PID`` folder renamed to ``NAME`` at the very end, so an interrupted build never looks
+complete; the next run removes it.
 """
 import json
 import os
@@ -20,6 +22,7 @@ from realestate_sr.data.image_io import ImageReadError, PairSizeMismatchError, c
 from realestate_sr.data.lmdb_io import ENCODINGS, META_INFO, RecordInfo, encode_image, meta_info_line, \
     sub_image_boxes
 from realestate_sr.data.pair_checks import CheckThresholds, run_checks
+from realestate_sr.data.pair_lists import write_manifest
 
 SPLITS = ('train', 'val', 'test')
 PARTIAL_TAG = '.partial-'
@@ -27,6 +30,17 @@ PARTIAL_TAG = '.partial-'
 
 class BuildError(RuntimeError):
     """The LMDB build cannot start or finish (existing output, bad options, unmatched test list)."""
+
+
+class LeakageError(BuildError):
+    """The checks found the same photo in two splits and the options neither drop nor allow it.
+
+    ``report`` is the CheckReport, so a caller can show the whole check summary.
+    """
+
+    def __init__(self, message, report):
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass
@@ -42,6 +56,7 @@ class BuildOptions:
     test_first: int = 0          # or: the first K pairs are the test split
     checks: bool = True
     exclude: bool = False        # drop pairs flagged by the checks
+    allow_leakage: bool = False  # keep near-duplicates across splits (recorded); without it or exclude they stop it
     thresholds: CheckThresholds = field(default_factory=CheckThresholds)
     workers: int = 1
     force: bool = False
@@ -153,11 +168,25 @@ class BuildSummary:
     split_counts: dict
     record_counts: dict
     excluded: list
+    leakage_allowed: list        # cross-split duplicates kept because of allow_leakage
     failed: list
     bytes_written: int
     seconds: float
     removed_partial: list
     report: object = None  # CheckReport when checks ran
+
+
+LEAKAGE = 'duplicate_across_splits'
+
+
+def leakage_message(pairs, report):
+    """Why the build refuses: every flagged pair with its twin, and the two ways on."""
+    flagged = [(pairs[i].name, result) for i, result in enumerate(report.results) if LEAKAGE in result.flags]
+    listed = '; '.join(f'{name} ({result.split}): {result.flags[LEAKAGE]}' for name, result in flagged[:10])
+    more = f'; and {len(flagged) - 10} more' if len(flagged) > 10 else ''
+    return (f'{len(flagged)} pair(s) show a photo that is also in another split (train/val/test leakage): '
+            f'{listed}{more}. Nothing was written. Pass --exclude to leave flagged pairs out, or --allow-leakage '
+            'to keep them anyway')
 
 
 def _process_alive(pid):
@@ -197,11 +226,18 @@ def build_lmdb(pairs, output, options, progress=False):
     splits = assign_splits(pairs, options)
     keys = pair_keys(len(pairs))
 
-    temp = output.parent / f'.{output.name}{PARTIAL_TAG}{os.getpid()}'
-    temp.mkdir()
-    report, excluded = None, []
+    report, excluded, leakage_kept = None, [], []
     if options.checks:
         report = run_checks(pairs, splits, options.thresholds, workers=options.workers, progress=progress)
+        leaking = [i for i, result in enumerate(report.results) if LEAKAGE in result.flags]
+        if leaking and not (options.exclude or options.allow_leakage):
+            raise LeakageError(leakage_message(pairs, report), report)
+        if not options.exclude:
+            leakage_kept = [{'key': keys[i], 'pair': pairs[i].name, 'split': splits[i],
+                             'detail': report.results[i].flags[LEAKAGE]} for i in leaking]
+    temp = output.parent / f'.{output.name}{PARTIAL_TAG}{os.getpid()}'
+    temp.mkdir()
+    if report is not None:
         (temp / 'pair_checks.json').write_text(report.to_json(), encoding='utf-8')
     keep = list(range(len(pairs)))
     if options.exclude and report is not None:
@@ -247,13 +283,18 @@ def build_lmdb(pairs, output, options, progress=False):
     for split in SPLITS:
         (temp / f'{split}.txt').write_text(''.join(k + '\n' for k in split_keys[split]), encoding='ascii')
     (temp / 'name_map.jsonl').write_text(''.join(json.dumps(n) + '\n' for n in names), encoding='utf-8')
-    split_counts = {s: sum(1 for i in keep if splits[i] == s and not any(f['key'] == keys[i] for f in failed))
-                    for s in SPLITS}
+    failed_keys = {f['key'] for f in failed}
+    stored = [i for i in keep if keys[i] not in failed_keys]  # input order, as the records and split files
+    for split in SPLITS:
+        # the original whole pairs of each split, for tools that read photos rather than LMDB records (evaluate.py);
+        # paths relative to the final folder (temp is its sibling), which is the manifest's default dataroot
+        write_manifest([pairs[i] for i in stored if splits[i] == split], temp / f'{split}.jsonl', output)
+    split_counts = {s: sum(1 for i in stored if splits[i] == s) for s in SPLITS}
     record_counts = {s: len(split_keys[s]) for s in SPLITS}
     info = {'command': sys.argv, 'options': {k: v for k, v in asdict(options).items() if k != 'thresholds'},
             'thresholds': asdict(options.thresholds) if options.checks else None, 'pairs_in': len(pairs),
             'pairs_per_split': split_counts, 'records_per_split': record_counts, 'map_size': map_size,
-            'excluded': excluded, 'failed': failed}
+            'excluded': excluded, 'leakage_allowed': leakage_kept, 'failed': failed}
     (temp / 'build_info.json').write_text(json.dumps(info, indent=1, default=str), encoding='utf-8')
 
     if output.exists():  # --force: swap in the new folder, then drop the old one
@@ -264,8 +305,8 @@ def build_lmdb(pairs, output, options, progress=False):
     else:
         temp.rename(output)
     return BuildSummary(output=str(output), split_counts=split_counts, record_counts=record_counts,
-                        excluded=excluded, failed=failed, bytes_written=written, seconds=time.time() - started,
-                        removed_partial=removed, report=report)
+                        excluded=excluded, leakage_allowed=leakage_kept, failed=failed, bytes_written=written,
+                        seconds=time.time() - started, removed_partial=removed, report=report)
 
 
 def _put_records(envs, records):

@@ -5,6 +5,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from realestate_sr.data.planted_pairs import amateur_version, make_photo, to_uint8
+
 
 def src_from_tar(tar_bgr):
     """The known pixel-wise relation the planted pairs obey: src = 255 - tar, channel by channel."""
@@ -48,3 +50,24 @@ def make_pair_set(root, sizes=((40, 48), (36, 52), (44, 44)), ext='.png', seed=0
     """Random targets whose src is ``src_from_tar`` of them, written by ``write_pair_set``."""
     targets = [make_tar_image(height, width, seed + index) for index, (height, width) in enumerate(sizes)]
     return write_pair_set(root, [(src_from_tar(tar), tar) for tar in targets], ext=ext)
+
+
+def good_photo_pairs(count, size=(160, 192), seed=0):
+    """Photo-like (src, tar) uint8 BGR pairs that pass every pair check (the noise pairs of make_pair_set are not
+    photos)."""
+    pairs = []
+    for index in range(count):
+        tar = make_photo(*size, seed=seed + index)
+        pairs.append((to_uint8(amateur_version(tar, seed=seed + 100 + index)), to_uint8(tar)))
+    return pairs
+
+
+def retaken_pair(pair, seed):
+    """Another capture of the same scene with the same edit: a near-duplicate photo of ``pair`` (src, tar)."""
+    tar = pair[1].astype(np.float32) / 255.0
+    return to_uint8(amateur_version(tar, seed=seed, gamma=1.4, gain=0.85)), pair[1]
+
+
+def resolved_paths(pair):
+    """(src, tar) of a PairPaths as absolute paths without '..', to compare pairs read through different roots."""
+    return Path(pair.src).resolve(), Path(pair.tar).resolve()

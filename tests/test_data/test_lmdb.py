@@ -1,4 +1,5 @@
-"""make_lmdb: folder -> LMDB -> dataset round trips, sub-image coverage, splits, interrupted builds, CLI."""
+"""make_lmdb: folder -> LMDB -> dataset round trips, sub-image coverage, splits, split manifests, leakage,
+interrupted builds, CLI."""
 import json
 import random
 import sys
@@ -13,23 +14,11 @@ from realestate_sr.data.lmdb_build import BuildError, BuildOptions, assign_split
 from realestate_sr.data.lmdb_io import LmdbFormatError, read_meta_info
 from realestate_sr.data.pair_lists import load_manifest, pairs_from_folders
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
-from realestate_sr.data.planted_pairs import amateur_version, make_photo, to_uint8, write_jpeg
-from tests.test_data.synthetic_pairs import make_pair_set, make_tar_image, src_from_tar, write_image
+from tests.test_data.synthetic_pairs import good_photo_pairs, make_pair_set, make_tar_image, resolved_paths, \
+    retaken_pair, src_from_tar, write_image, write_pair_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'scripts'))
 import make_lmdb  # noqa: E402
-
-
-def write_good_photo_pairs(root, count, size=(160, 192)):
-    """Photo-like pairs that pass every pair check (the noise pairs of make_pair_set are not photos)."""
-    lines = []
-    for index in range(count):
-        tar = make_photo(*size, seed=index)
-        write_jpeg(root / f'{index}_src.jpg', to_uint8(amateur_version(tar, seed=100 + index)))
-        write_jpeg(root / f'{index}_tar.jpg', to_uint8(tar))
-        lines.append(json.dumps({'src': f'{index}_src.jpg', 'tar': f'{index}_tar.jpg'}) + '\n')
-    (root / 'all.jsonl').write_text(''.join(lines))
-    return root / 'all.jsonl'
 
 
 def build(pairs, out, **changes):
@@ -186,13 +175,74 @@ def test_non_ascii_names_get_ascii_keys_and_a_name_map(tmp_path):
 
 
 def test_cli_reports_failed_pairs_and_exclude_records_why(tmp_path, capsys):
-    manifest = write_good_photo_pairs(tmp_path / 'p', 3)
-    (tmp_path / 'p' / '1_tar.jpg').write_bytes(b'broken export')
+    manifest, _, _ = write_pair_set(tmp_path / 'p', good_photo_pairs(3), ext='.jpg', manifest_name='all.jsonl')
+    (tmp_path / 'p' / 'images' / '1_tar.jpg').write_bytes(b'broken export')
     base = ['--pairs', str(manifest), '--workers', '1', '--val-fraction', '0']
     assert make_lmdb.main(base + ['-o', str(tmp_path / 'a'), '--no-checks']) == 1
     assert 'FAILED 1 pairs' in capsys.readouterr().err
     assert make_lmdb.main(base + ['-o', str(tmp_path / 'b'), '--exclude']) == 0
     info = json.loads((tmp_path / 'b' / 'build_info.json').read_text())
-    assert [e['pair'] for e in info['excluded']] == ['1_src.jpg']
+    assert [e['pair'] for e in info['excluded']] == ['images/1_src.jpg']
     assert 'unreadable' in info['excluded'][0]['flags']
     assert make_lmdb.main(base + ['-o', str(tmp_path / 'c'), '--dry-run']) == 0 and not (tmp_path / 'c').exists()
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in Path(path).read_text(encoding='utf-8').splitlines()]
+
+
+def test_split_manifests_list_the_original_pairs_of_each_split(tmp_path):
+    manifest, _, _ = make_pair_set(tmp_path / 'p', sizes=[(24, 28)] * 10)
+    pairs = load_manifest(manifest)
+    options = BuildOptions(checks=False, val_fraction=0.3, seed=1, test_names=('images/4_src.png', '7_tar.png'))
+    splits = assign_splits(pairs, options)
+    build_lmdb(pairs, tmp_path / 'db', options)
+    test = load_manifest(tmp_path / 'db' / 'test.jsonl')  # default dataroot: the output folder
+    assert list(map(resolved_paths, test)) == [resolved_paths(pairs[4]), resolved_paths(pairs[7])]
+    assert all(entry['src'].startswith('../') for entry in read_jsonl(tmp_path / 'db' / 'train.jsonl'))
+    for split in ('train', 'val', 'test'):
+        assert len(read_jsonl(tmp_path / 'db' / f'{split}.jsonl')) == splits.count(split)
+    from_manifest = disk_items(tmp_path / 'db' / 'val.jsonl')
+    from_lmdb = PairedListingDataset(lmdb_opt(tmp_path / 'db', split='val'))
+    assert len(from_lmdb) == len(from_manifest) == splits.count('val') == 2
+    for index, item in enumerate(from_manifest):
+        for role in ('lq', 'gt'):
+            assert torch.equal(item[role], from_lmdb[index][role])
+        assert Path(item['gt_path']).resolve() == Path(from_lmdb[index]['gt_path']).resolve()
+
+
+@pytest.fixture
+def leaking_set(tmp_path):
+    """Four good photo pairs and a re-take of pair 0; with --test-first 1 the photo of pair 0 is in test and train."""
+    photos = good_photo_pairs(4)
+    manifest, _, _ = write_pair_set(tmp_path / 'p', photos + [retaken_pair(photos[0], seed=77)], ext='.jpg',
+                                    manifest_name='all.jsonl')
+    # too few pairs for brightness statistics: only the leakage decides here
+    return ['--pairs', str(manifest), '--workers', '1', '--val-fraction', '0', '--test-first', '1',
+            '--min-pairs-for-stats', '10']
+
+
+def test_cli_refuses_a_photo_in_two_splits(leaking_set, tmp_path, capsys):
+    assert make_lmdb.main(leaking_set + ['-o', str(tmp_path / 'db')]) == 1
+    err = capsys.readouterr().err
+    assert 'images/4_src.jpg (train)' in err and 'images/0_src.jpg in test' in err
+    assert '--exclude' in err and '--allow-leakage' in err
+    assert not (tmp_path / 'db').exists() and not list(tmp_path.glob('.db*'))
+
+
+def test_cli_exclude_drops_the_leaking_copy(leaking_set, tmp_path):
+    assert make_lmdb.main(leaking_set + ['-o', str(tmp_path / 'db'), '--exclude']) == 0
+    info = json.loads((tmp_path / 'db' / 'build_info.json').read_text())
+    assert [(e['pair'], list(e['flags'])) for e in info['excluded']] == [('images/4_src.jpg',
+                                                                          ['duplicate_across_splits'])]
+    assert [e['src'] for e in read_jsonl(tmp_path / 'db' / 'test.jsonl')] == ['../p/images/0_src.jpg']
+    assert [e['src'] for e in read_jsonl(tmp_path / 'db' / 'train.jsonl')] == [
+        f'../p/images/{i}_src.jpg' for i in (1, 2, 3)]
+
+
+def test_cli_allow_leakage_builds_and_records_the_kept_pairs(leaking_set, tmp_path, capsys):
+    assert make_lmdb.main(leaking_set + ['-o', str(tmp_path / 'db'), '--allow-leakage']) == 0
+    info = json.loads((tmp_path / 'db' / 'build_info.json').read_text())
+    assert [e['pair'] for e in info['leakage_allowed']] == ['images/4_src.jpg'] and not info['excluded']
+    assert len(read_jsonl(tmp_path / 'db' / 'train.jsonl')) == 4
+    assert 'WARNING: kept 1 pairs' in capsys.readouterr().out
