@@ -1,14 +1,16 @@
 """Checks that find bad before/after pairs before they reach training.
 
 Real sets carry pairs that teach the wrong edit: unreadable files, mismatched sizes, EXIF rotations that disagree,
-edits cropped or straightened after the fact (misaligned), the same photo in two splits (leakage), and tone edits
-unlike the rest (no consistent tone curve, brightness outliers, edits that darken, shadows pushed down, blur).
+different embedded colour profiles (a colour-space shift the network would learn), edits cropped or straightened
+after the fact (misaligned), the same photo in two splits (leakage), and tone edits unlike the rest (no consistent
+tone curve, brightness outliers, edits that darken, shadows pushed down, blur).
 Each check has its threshold in :class:`CheckThresholds`; all image measures run on both photos shrunk to
 ``work_size`` on the long side, in luminance Y (Rec. 601 weights on sRGB values in [0, 1]).
 
 ``measure_pair`` works on one pair (run it in worker processes); ``run_checks`` adds the set-level checks
 (brightness outliers, duplicates across splits) and returns a :class:`CheckReport`.
 """
+import io
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
@@ -16,6 +18,7 @@ from multiprocessing import get_context
 
 import cv2
 import numpy as np
+from PIL import Image, ImageCms, UnidentifiedImageError
 
 from realestate_sr.data.image_io import ImageReadError, decode_bgr, exif_orientation, read_bytes
 
@@ -23,6 +26,7 @@ CHECKS = {
     'unreadable': 'file missing or not a decodable image',
     'size_mismatch': 'src and tar differ in size (after EXIF orientation)',
     'exif_orientation': 'EXIF orientation tags differ and the displayed images do not line up',
+    'profile_mismatch': 'src and tar embed different ICC colour profiles (none counts as sRGB)',
     'misaligned': 'global shift / scale / rotation between src and tar above threshold',
     'duplicate_across_splits': 'near-duplicate of a photo in another split (leakage)',
     'tone_curve': 'tar is not a consistent tone curve of src (R^2 of a gamma fit below threshold)',
@@ -92,6 +96,29 @@ class CheckReport:
             if bad > max_listed:
                 lines.append(f'  ... and {bad - max_listed} more pairs in the JSON report')
         return '\n'.join(lines)
+
+
+SRGB = 'sRGB'
+
+
+def colour_profile_name(buf):
+    """Description of the ICC profile embedded in encoded image bytes; ``'sRGB'`` for none or any sRGB profile.
+
+    Pixels are decoded without colour management (OpenCV ignores profiles), so two files whose profiles differ hold
+    numbers in different colour spaces; an untagged file is shown as sRGB by every viewer, hence the equivalence.
+    """
+    try:
+        with Image.open(io.BytesIO(buf)) as img:
+            icc = img.info.get('icc_profile')
+    except (OSError, UnidentifiedImageError, ValueError):
+        return SRGB  # the decode itself decides whether the file is readable
+    if not icc:
+        return SRGB
+    try:
+        description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return f'unreadable ICC profile ({len(icc)} bytes)'
+    return SRGB if description.lower().startswith('srgb') else (description or 'unnamed ICC profile')
 
 
 def luminance(img_bgr):
@@ -173,7 +200,7 @@ def measure_pair(args):
     """Per-pair checks. ``args`` = (name, src_path, tar_path, split, thresholds); returns a PairResult."""
     name, src_path, tar_path, split, th = args
     result = PairResult(name=name, src=src_path, tar=tar_path, split=split)
-    images, tags = [], []
+    images, tags, profiles = [], [], []
     for role, path in (('src', src_path), ('tar', tar_path)):
         try:
             buf = read_bytes(path)
@@ -182,7 +209,11 @@ def measure_pair(args):
         except ImageReadError as err:
             result.flags['unreadable'] = f'{role}: {err}'
             return result
+        profiles.append(colour_profile_name(buf))
     src, tar = images
+    result.measures['colour_profile'] = profiles
+    if profiles[0] != profiles[1]:
+        result.flags['profile_mismatch'] = f'src {profiles[0]} vs tar {profiles[1]}'
     result.measures['exif_orientation'] = tags
     result.measures['size'] = [src.shape[1], src.shape[0], tar.shape[1], tar.shape[0]]
     tag_note = f'EXIF orientation src {tags[0]} vs tar {tags[1]}'

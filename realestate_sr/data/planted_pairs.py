@@ -9,7 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageCms
 
 
 def make_photo(height, width, seed):
@@ -72,14 +72,25 @@ PLANTED_DEFECTS = {
     'darker_shadows': lambda s, t: (s, _crush_shadows_lift_rest(s)),
     'blurry': lambda s, t: (s, cv2.GaussianBlur(t, (0, 0), max(2.0, max(t.shape[:2]) / 150))),
 }
-FILE_DEFECTS = ('unreadable', 'exif_orientation', 'duplicate_across_splits')
+FILE_DEFECTS = ('unreadable', 'exif_orientation', 'profile_mismatch', 'duplicate_across_splits')
 
 
-def write_jpeg(path, img_bgr_uint8, quality=92, exif_orientation=None):
+def builtin_non_srgb_profile():
+    """ICC bytes of a profile that is not sRGB: Pillow's built-in Lab identity.
+
+    Pillow builds no RGB profile but sRGB; callers that have a real wide-gamut one (Display P3 from a phone) pass it
+    to :func:`write_planted_set` instead. The pair check only compares profile descriptions, so any stands in.
+    """
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile('LAB')).tobytes()
+
+
+def write_jpeg(path, img_bgr_uint8, quality=92, exif_orientation=None, icc_profile=None):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pil = Image.fromarray(np.ascontiguousarray(img_bgr_uint8[..., ::-1]))
     kwargs = {'quality': quality}
+    if icc_profile:
+        kwargs['icc_profile'] = icc_profile
     if exif_orientation is not None:
         exif = Image.Exif()
         exif[0x0112] = exif_orientation
@@ -89,19 +100,20 @@ def write_jpeg(path, img_bgr_uint8, quality=92, exif_orientation=None):
     tmp.replace(path)
 
 
-def write_planted_set(root, good=10, size=(384, 512), seed=0, quality=92):
+def write_planted_set(root, good=10, size=(384, 512), seed=0, quality=92, foreign_icc=None):
     """Write ``good`` good pairs plus one pair per defect under ``root/images``; returns the manifest path.
 
     ``root/train.jsonl`` lists every pair (a ``"defect"`` field says what was planted) and ``root/test.jsonl`` holds
-    the test-side twin of the duplicate, so a check over both manifests sees a photo in two splits.
+    the test-side twin of the duplicate, so a check over both manifests sees a photo in two splits. ``foreign_icc``:
+    the non-sRGB profile the profile_mismatch pair's src embeds (default :func:`builtin_non_srgb_profile`).
     """
     root = Path(root)
     height, width = size
     entries, test_entries = [], []
 
-    def add(index, src, tar, defect, target=entries, src_exif=None, tar_img=None):
+    def add(index, src, tar, defect, target=entries, src_exif=None, tar_img=None, src_icc=None):
         src_name, tar_name = f'images/{index:03d}_src.jpg', f'images/{index:03d}_tar.jpg'
-        write_jpeg(root / src_name, to_uint8(src), quality, exif_orientation=src_exif)
+        write_jpeg(root / src_name, to_uint8(src), quality, exif_orientation=src_exif, icc_profile=src_icc)
         write_jpeg(root / tar_name, to_uint8(tar) if tar_img is None else tar_img, quality)
         target.append({'src': src_name, 'tar': tar_name, 'defect': defect})
 
@@ -125,6 +137,9 @@ def write_planted_set(root, good=10, size=(384, 512), seed=0, quality=92):
     src, tar = good_pair(index)
     add(index, np.ascontiguousarray(np.rot90(src, k=1)), tar, 'exif_orientation', src_exif=6,
         tar_img=to_uint8(np.ascontiguousarray(np.rot90(tar, k=1))))
+    index += 1
+    # colour profile: the phone tagged src with its wide-gamut profile, the editor exported tar untagged (sRGB)
+    add(index, *good_pair(index), 'profile_mismatch', src_icc=foreign_icc or builtin_non_srgb_profile())
     index += 1
     # leakage: the same photo, edited twice, once in train and once in test
     src, tar = good_pair(index)

@@ -4,16 +4,23 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import ImageCms
 
 from realestate_sr.data.pair_checks import CHECKS, CheckThresholds, run_checks
 from realestate_sr.data.pair_lists import PairPaths, load_manifest
 from realestate_sr.data.planted_pairs import FILE_DEFECTS, PLANTED_DEFECTS, write_planted_set
+from tests.test_data.synthetic_pairs import good_photo_pairs, write_pair_set
+from tests.test_inference.icc_profiles import adobe_rgb_profile, display_p3_profile
+from tests.test_inference.photo_makers import encode_pil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'scripts'))
+import check_pairs  # noqa: E402
 
 
 @pytest.fixture(scope='module')
 def planted_report(tmp_path_factory):
     root = tmp_path_factory.mktemp('planted')
-    manifest = write_planted_set(root, good=6, size=(192, 256))
+    manifest = write_planted_set(root, good=6, size=(192, 256), foreign_icc=display_p3_profile())
     train, test = load_manifest(manifest), load_manifest(root / 'test.jsonl')
     defects = [json.loads(line)['defect'] for name in ('train.jsonl', 'test.jsonl')
                for line in (root / name).read_text().splitlines()]
@@ -65,8 +72,6 @@ def test_report_json_and_summary(planted_report):
 
 
 def test_check_pairs_cli_writes_json_and_a_clean_manifest(tmp_path, capsys):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'scripts'))
-    import check_pairs
     root = tmp_path / 'set'
     write_planted_set(root, good=3, size=(160, 192))
     out = tmp_path / 'checks.json'
@@ -78,3 +83,42 @@ def test_check_pairs_cli_writes_json_and_a_clean_manifest(tmp_path, capsys):
     clean = load_manifest(tmp_path / 'clean.jsonl', root)
     assert len(clean) == report['pairs'] - report['flagged'] and not flagged & {p.src for p in clean}
     assert 'pair checks:' in capsys.readouterr().out
+
+
+def test_check_pairs_cli_exclude_works_with_folders(tmp_path):
+    """The docstring example: --src-dir/--tar-dir with --exclude writes a manifest relative to its own folder."""
+    photos = good_photo_pairs(3)
+    _, src_dir, tar_dir = write_pair_set(tmp_path / 'raw', photos + [(photos[0][0], photos[0][0] // 2)], ext='.jpg')
+    clean_file = tmp_path / 'lists' / 'clean.jsonl'
+    clean_file.parent.mkdir()
+    code = check_pairs.main(['--src-dir', str(src_dir), '--tar-dir', str(tar_dir), '-o', str(tmp_path / 'c.json'),
+                             '--exclude', str(clean_file), '--workers', '1'])
+    assert code == 1  # the darkened pair 3 is flagged
+    clean = load_manifest(clean_file)  # no dataroot needed
+    assert [Path(p.src).resolve() for p in clean] == [(src_dir / f'{i}.jpg').resolve() for i in range(3)]
+    assert all(Path(p.tar).is_file() for p in clean)
+
+
+SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile('sRGB')).tobytes()
+
+
+@pytest.mark.parametrize('fmt', ['JPEG', 'PNG'])
+@pytest.mark.parametrize('src_icc, tar_icc, mismatch', [
+    (display_p3_profile, None, 'src Display P3 (test) vs tar sRGB'),  # phone photo, untagged export
+    (display_p3_profile, SRGB_ICC, 'src Display P3 (test) vs tar sRGB'),  # phone photo, sRGB export
+    (None, adobe_rgb_profile, 'src sRGB vs tar Adobe RGB (1998) (test)'),
+    (SRGB_ICC, None, None),  # an sRGB profile and none are the same colour space
+    (None, None, None),
+    (display_p3_profile, display_p3_profile, None),
+])
+def test_profile_mismatch_flags_pairs_in_different_colour_spaces(tmp_path, fmt, src_icc, tar_icc, mismatch):
+    src, tar = good_photo_pairs(1, size=(96, 128))[0]
+    paths = []
+    for role, img, icc in (('src', src, src_icc), ('tar', tar, tar_icc)):
+        icc = icc() if callable(icc) else icc
+        options = {'icc_profile': icc} if icc else {}
+        paths.append(tmp_path / f'{role}.{fmt.lower()}')
+        paths[-1].write_bytes(encode_pil(img[..., ::-1].copy(), fmt, **options))
+    result = run_checks([PairPaths(src=str(paths[0]), tar=str(paths[1]), name='p')]).results[0]
+    assert result.flags.get('profile_mismatch') == mismatch
+    assert set(result.flags) <= {'profile_mismatch'}  # the pixels are a good pair: nothing else fires
