@@ -1,6 +1,11 @@
+import copy
+
 import pytest
 import torch
 from basicsr.archs import build_network
+
+from realestate_sr.archs import local_pool, nafnet_blocks
+from realestate_sr.archs.local_pool import LocalAvgPool2d
 
 from realestate_sr.archs.nafnet_arch import NAFNet, NAFNetLocal, tlc_pools_globally
 from realestate_sr.archs.nafnet_blocks import LayerNorm2d
@@ -116,15 +121,49 @@ def test_bf16_autocast_keeps_tlc_pooling_and_layernorm_statistics_accurate():
     assert (normed.double() - expected.permute(0, 3, 1, 2)).abs().max() < 0.02
 
 
-def test_bf16_autocast_nafnetlocal_stays_close_to_float32_on_a_large_map():
-    net = randomize_(NAFNetLocal(**TINY_NAFNET, train_size=(1, 3, 64, 64)), scale=0.1)
-    x = torch.rand(1, 3, 384, 512)
+def statistics_errors_under_bf16(net, x):
+    """Per module type (LocalAvgPool2d, LayerNorm2d): the largest error of a module's output in a BF16-autocast
+    run of ``net`` beyond rounding that output to its dtype, against the same module run in float64 on the same
+    input. Comparing module by module keeps upstream bf16 convolution error out of the measure."""
+    calls, handles = [], []
+    for module in net.modules():
+        if isinstance(module, (LocalAvgPool2d, LayerNorm2d)):
+            handles.append(module.register_forward_hook(
+                lambda module, args, out: calls.append((module, args[0].detach(), out.detach()))))
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        net(x)
+    for handle in handles:
+        handle.remove()
+    excess = {}
     with torch.no_grad():
-        full = net(x)
-        with torch.autocast('cpu', dtype=torch.bfloat16):
-            low = net(x).float()
-    error = (low - full).abs()
-    assert error.mean() < 2e-3 and error.max() < 0.05, (error.mean(), error.max())
+        for module, inp, out in calls:
+            reference = copy.deepcopy(module).double()(inp.double())
+            # half an ulp of the output dtype (2**-8 relative in bfloat16) plus float32 arithmetic noise
+            allowed = torch.finfo(out.dtype).eps / 2 * reference.abs() + 1e-6
+            worst = ((out.double() - reference).abs() - allowed).max().item()
+            name = type(module).__name__
+            excess[name] = max(excess.get(name, -1.0), worst)
+    return excess, {type(module).__name__ for module, inp, _ in calls if inp.dtype == torch.bfloat16}
+
+
+def bf16_check_net():
+    # 384x512 input, 64x64 training patches: windows of 96 px, cumulative sums over ~200k pixels
+    return randomize_(NAFNetLocal(**TINY_NAFNET, train_size=(1, 3, 64, 64))), torch.rand(1, 3, 384, 512)
+
+
+def test_bf16_autocast_statistics_of_every_pool_and_layernorm_match_full_precision():
+    excess, with_bf16_input = statistics_errors_under_bf16(*bf16_check_net())
+    assert with_bf16_input == {'LocalAvgPool2d', 'LayerNorm2d'}  # the check sees bf16 activations in both
+    # measured: at most 2e-7 beyond the half-ulp rounding of the output, inside the 1e-6 allowance
+    assert all(value <= 0 for value in excess.values()), excess
+
+
+def test_bf16_statistics_check_fails_without_float32_statistics(monkeypatch):
+    for module in (nafnet_blocks, local_pool):
+        monkeypatch.setattr(module, 'at_least_float32', lambda tensor: tensor)
+    excess, _ = statistics_errors_under_bf16(*bf16_check_net())
+    # measured: LayerNorm2d ~6e-3, LocalAvgPool2d ~7e-2 beyond the rounding of the output
+    assert excess['LayerNorm2d'] > 1e-3 and excess['LocalAvgPool2d'] > 1e-2, excess
 
 
 def test_layernorm_backward_matches_autograd():
