@@ -73,6 +73,27 @@ def test_bf16_path_runs_the_forward_in_bfloat16_and_still_learns(tmp_path):
     assert any((p - b).abs().max() > 0 for p, b in zip(model.net_g.parameters(), before))
 
 
+def one_step_losses(tmp_path, bf16):
+    """The logged loss terms of one optimisation step of a random tiny NAFNet with L1 + 0.1 x perceptual
+    (random VGG) on the fixed batch."""
+    torch.manual_seed(0)
+    pixel_opt = {'type': 'L1PerceptualLoss', 'perceptual_weight': 0.1, 'use_random_vgg_weights_for_testing': True}
+    model = build_model(model_opt(tmp_path, train={'bf16': bf16, 'pixel_opt': pixel_opt}))
+    randomize_(model.net_g, scale=0.1)
+    model.feed_data(fixed_batch())
+    model.optimize_parameters(1)
+    return {name: float(value) for name, value in model.log_dict.items()}
+
+
+def test_bf16_step_loss_matches_the_float32_step(tmp_path):
+    full, low = one_step_losses(tmp_path, bf16=False), one_step_losses(tmp_path, bf16=True)
+    assert set(full) == set(low) == {'l_pix', 'l_l1', 'l_percep'}
+    # Only the network's bf16 convolutions may move the loss: measured relative differences 2.8e-4 (L1),
+    # 5.0e-4 (perceptual), 2.8e-4 (total). With the VGG features in bfloat16 the perceptual term moved 2.1e-3.
+    for name in full:
+        assert low[name] == pytest.approx(full[name], rel=1e-3), (name, full[name], low[name])
+
+
 def test_gradient_clipping_bounds_the_update(tmp_path):
     model = build_model(model_opt(tmp_path, train={'grad_clip_norm': 1e-3}))
     model.feed_data(fixed_batch())
