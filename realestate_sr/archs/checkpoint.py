@@ -5,6 +5,13 @@ Accepted layouts (all read with ``torch.load(weights_only=True)``):
   (ours, and the official NAFNet release files);
 - a bare state_dict: ``{name: tensor}``.
 Keys saved from a DistributedDataParallel wrapper (``module.`` prefix) are accepted.
+
+Without an explicit key, ``params_ema`` is preferred over ``params``: with
+``train.ema_decay > 0`` BasicSR saves both and validates with the EMA weights, so
+``params_ema`` is the network the training log measured (and usually the better
+one); ``param_key='params'`` picks the raw weights. A BasicSR training state
+(``training_states/<iter>.state``: optimizer and scheduler state, no network) is
+refused with a message naming the matching ``models/net_g_<iter>.pth``.
 """
 from collections import OrderedDict
 from pathlib import Path
@@ -12,10 +19,23 @@ from pathlib import Path
 import torch
 
 PARAM_KEYS_BY_PREFERENCE = ('params_ema', 'params')
+TRAINING_STATE_KEYS = {'iter', 'optimizers', 'schedulers'}  # what basicsr's save_training_state writes
 
 
 class CheckpointMismatchError(ValueError):
     """The checkpoint does not fit the network: lists missing, unexpected and mis-shaped keys."""
+
+
+def training_state_message(path, iteration=None):
+    """What to load instead of the BasicSR training state ``path`` (of ``iteration``, if known)."""
+    path = Path(path)
+    iteration = iteration if iteration is not None else (path.stem if path.stem.isdigit() else '<iter>')
+    if path.parent.name == 'training_states':
+        weights = path.parent.parent / 'models' / f'net_g_{iteration}.pth'
+    else:
+        weights = f'experiments/<name>/models/net_g_{iteration}.pth'
+    return (f'{path} is a training state (.state: iteration, optimizer and scheduler state for resuming), not '
+            f'network weights; load {weights}')
 
 
 def read_state_dict(path, param_key=None):
@@ -24,7 +44,8 @@ def read_state_dict(path, param_key=None):
     Args:
         path (str | Path): The checkpoint file.
         param_key (str | None): 'params', 'params_ema', or None to take
-            'params_ema' when present, else 'params', else the file as a bare state_dict.
+            'params_ema' when present (the EMA weights BasicSR validated with), else
+            'params', else the file as a bare state_dict.
     """
     path = Path(path)
     if not path.is_file():
@@ -32,6 +53,8 @@ def read_state_dict(path, param_key=None):
     loaded = torch.load(path, map_location='cpu', weights_only=True)
     if not isinstance(loaded, dict):
         raise CheckpointMismatchError(f'{path} holds a {type(loaded).__name__}, not a state_dict')
+    if TRAINING_STATE_KEYS <= set(loaded):
+        raise CheckpointMismatchError(training_state_message(path, loaded['iter']))
     if param_key is not None:
         if param_key not in loaded:
             raise KeyError(f'{path} has no {param_key!r} entry; its top-level keys are {sorted(loaded)[:10]}')

@@ -11,6 +11,7 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.registry import METRIC_REGISTRY, MODEL_REGISTRY
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
+from realestate_sr.archs.checkpoint import CheckpointMismatchError, training_state_message
 from realestate_sr.archs.nafnet_arch import TLC_BASE_SCALE, tlc_geometry, tlc_pools_globally
 from realestate_sr.losses.vgg_features import MissingWeightsError
 from realestate_sr.metrics.lpips_metric import preload_lpips
@@ -69,7 +70,10 @@ NAFNET_RELEASE_URL = 'https://github.com/megvii-research/NAFNet#results-and-pre-
 
 
 def require_pretrained_file(path):
-    """Fail early, naming the file and where to get it, when ``path.pretrain_network_g`` does not exist."""
+    """Fail early, naming the file and where to get it, when ``path.pretrain_network_g`` does not exist
+    or is a training state rather than network weights."""
+    if path is not None and str(path).endswith('.state'):
+        raise CheckpointMismatchError(f'path.pretrain_network_g: {training_state_message(path)}')
     if path is not None and not os.path.isfile(path):
         raise MissingWeightsError(
             f'path.pretrain_network_g: {path} not found (relative paths are relative to the repository root). '

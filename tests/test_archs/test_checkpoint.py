@@ -61,3 +61,28 @@ def test_pickled_objects_are_refused_by_weights_only_loading(tmp_path):
     torch.save({'params': NAFNet(**TINY_NAFNET)}, path)  # a whole pickled module, not tensors
     with pytest.raises(Exception, match='weights_only|Weights only'):
         read_state_dict(path)
+
+
+def test_missing_keys_are_named(tmp_path):
+    path = tmp_path / 'shallow.pth'
+    torch.save({'params': NAFNet(**TINY_NAFNET).state_dict()}, path)
+    with pytest.raises(CheckpointMismatchError) as error:
+        load_checkpoint(NAFNet(**{**TINY_NAFNET, 'middle_blk_num': 2}), path)
+    message = str(error.value)
+    assert 'missing keys: middle_blks.1.beta, middle_blks.1.conv1.bias' in message
+    assert 'unexpected keys' not in message and 'shape mismatches' not in message
+
+
+@pytest.mark.parametrize('folder, expected', [
+    ('experiments/w8/training_states', 'load {root}/experiments/w8/models/net_g_4000.pth'),
+    ('downloads', 'load experiments/<name>/models/net_g_4000.pth'),
+])
+def test_a_training_state_is_refused_with_the_weights_file_to_load_instead(tmp_path, folder, expected):
+    path = tmp_path / folder / '4000.state'
+    path.parent.mkdir(parents=True)
+    torch.save({'epoch': 3, 'iter': 4000, 'optimizers': [], 'schedulers': []}, path)
+    with pytest.raises(CheckpointMismatchError) as error:
+        load_checkpoint(NAFNet(**TINY_NAFNET), path)
+    message = str(error.value)
+    assert f'{path} is a training state (.state' in message and 'not network weights' in message
+    assert message.endswith(expected.format(root=tmp_path))

@@ -4,6 +4,7 @@ import pytest
 import torch
 from basicsr.models import build_model
 
+from realestate_sr.archs.checkpoint import CheckpointMismatchError
 from realestate_sr.losses.vgg_features import MissingWeightsError
 from realestate_sr.archs.nafnet_arch import NAFNetLocal
 from tests.conftest import TINY_NAFNET, randomize_
@@ -172,6 +173,14 @@ def test_missing_pretrained_checkpoint_names_the_file(tmp_path):
     opt = model_opt(tmp_path)
     opt['path']['pretrain_network_g'] = 'experiments/pretrained_models/NAFNet-SIDD-width64.pth'
     with pytest.raises(MissingWeightsError, match='NAFNet-SIDD-width64.pth.*megvii-research'):
+        build_model(opt)
+
+
+def test_a_training_state_as_pretrained_network_is_refused(tmp_path):
+    opt = model_opt(tmp_path)
+    opt['path']['pretrain_network_g'] = 'experiments/w8/training_states/2000.state'
+    with pytest.raises(CheckpointMismatchError, match='2000.state is a training state.*'
+                       'load experiments/w8/models/net_g_2000.pth'):
         build_model(opt)
 
 
