@@ -1,6 +1,8 @@
 """Train from a YAML option file: python realestate_sr/train.py -opt options/nafnet_gb10.yml [--auto_resume] [--debug]
 
 Arguments are BasicSR's: -opt, --launcher {none,pytorch,slurm}, --auto_resume, --debug, --force_yml key:sub=value.
+Exit code 2 and one message, no traceback, when weights are missing, -opt names no file, a checkpoint is a
+training state, or the launch environment is wrong; other errors keep their traceback.
 """
 import sys
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 # shadowing top-level modules named data, models, utils
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from realestate_sr.training import run_training  # noqa: E402
+from realestate_sr.training import main  # noqa: E402
 
 if __name__ == '__main__':
-    run_training()
+    sys.exit(main())

@@ -16,9 +16,16 @@ CUDA machine and the current directory, so we replace them for this process:
   DataLoader workers).
 
 Relative paths in option files (datasets, pretrained weights) are relative to
-the repository root: the pipeline runs with the root as working directory.
+the repository root: the pipeline runs with the root as working directory. The
+command line is parsed with BasicSR's own arguments first (``-opt path`` and
+``-opt=path`` alike) and handed on with ``-opt`` absolute.
+
+``main`` is the command line's entry: errors whose message says what to do
+(missing weights, a checkpoint that does not fit, a bad launch environment)
+print one message and exit with code 2; anything else keeps its traceback.
 See docs/distributed.md for multi-GPU, multi-node and SLURM runs.
 """
+import argparse
 import datetime
 import os
 import socket
@@ -38,6 +45,9 @@ import basicsr.utils.options as basicsr_options
 from basicsr.models import build_model
 from basicsr.utils import check_resume, scandir
 
+from realestate_sr.archs.checkpoint import CheckpointMismatchError
+from realestate_sr.losses.vgg_features import MissingWeightsError
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MASTER_PORT = 29500
 # Debugging aid for distributed runs: when set to a folder, every rank writes its final
@@ -48,6 +58,10 @@ DIST_PARAM_KEYS = ('backend', 'port', 'timeout_minutes')
 
 class DistributedSetupError(RuntimeError):
     """The launcher's environment or the option file's ``dist_params`` do not describe a usable process group."""
+
+
+class OptionFileError(FileNotFoundError):
+    """``-opt`` names no file."""
 
 
 # --- process group ----------------------------------------------------------------------------------------------
@@ -187,13 +201,32 @@ def load_resume_state(opt):
 
 
 # --- entry point ------------------------------------------------------------------------------------------------
-def absolute_option_path(argv):
-    """``argv`` with the ``-opt`` value made absolute, so it survives the change of directory."""
-    argv = list(argv)
-    if '-opt' in argv and argv.index('-opt') + 1 < len(argv):
-        index = argv.index('-opt') + 1
-        argv[index] = str(Path(argv[index]).resolve())
-    return argv
+def basicsr_argument_parser():
+    """The arguments of ``basicsr.utils.options.parse_options``, so we read argv exactly as BasicSR will."""
+    parser = argparse.ArgumentParser(prog='realestate_sr/train.py')
+    parser.add_argument('-opt', type=str, required=True, help='Path to option YAML file.')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher')
+    parser.add_argument('--auto_resume', action='store_true')
+    parser.add_argument('--debug', action='store_true')
+    parser.add_argument('--local_rank', type=int, default=0)
+    parser.add_argument(
+        '--force_yml', nargs='+', default=None, help='Force to update yml files. Examples: train:ema_decay=0.999')
+    return parser
+
+
+def canonical_argv(argv):
+    """(argv for BasicSR, absolute option file path): ``argv`` parsed as BasicSR parses it, written back with a
+    separate ``-opt`` whose path is absolute, so it survives the change of directory whichever form was given
+    (``-opt path``, ``-opt=path``). Usage errors exit through argparse, as BasicSR's own parser would."""
+    args = basicsr_argument_parser().parse_args(argv[1:])
+    opt_path = Path(args.opt).resolve()
+    if not opt_path.is_file():
+        raise OptionFileError(f'-opt {args.opt}: no such option file ({opt_path})')
+    canonical = [argv[0], '-opt', str(opt_path), '--launcher', args.launcher, '--local_rank', str(args.local_rank)]
+    canonical += ['--auto_resume'] * args.auto_resume + ['--debug'] * args.debug
+    if args.force_yml:
+        canonical += ['--force_yml', *args.force_yml]
+    return canonical, opt_path
 
 
 def save_rank_state(model, folder):
@@ -211,12 +244,11 @@ def save_rank_state(model, folder):
 
 def run_training(root=REPO_ROOT):
     """Train as ``realestate_sr/train.py`` does with the current ``sys.argv``; return the trained model."""
-    sys.argv = absolute_option_path(sys.argv)
+    sys.argv, opt_path = canonical_argv(sys.argv)
     os.chdir(root)
-    if '-opt' in sys.argv[:-1]:
-        # basicsr's parse_options passes dist_params to init_dist only for slurm and never num_gpu
-        ours = partial(init_dist, **launch_settings(sys.argv[sys.argv.index('-opt') + 1]))
-        basicsr_options.init_dist = basicsr_dist_util.init_dist = ours
+    # basicsr's parse_options passes dist_params to init_dist only for slurm and never num_gpu
+    ours = partial(init_dist, **launch_settings(opt_path))
+    basicsr_options.init_dist = basicsr_dist_util.init_dist = ours
     basicsr_train.load_resume_state = load_resume_state
     built = []
 
@@ -232,3 +264,17 @@ def run_training(root=REPO_ROOT):
     if dist.is_initialized():
         dist.destroy_process_group()
     return model
+
+
+# Errors whose message says what to do: the command line prints it without a traceback.
+CLEAR_ERRORS = (MissingWeightsError, CheckpointMismatchError, DistributedSetupError, OptionFileError)
+
+
+def main():
+    """``realestate_sr/train.py``: train, returning the exit code (2 with one message for CLEAR_ERRORS)."""
+    try:
+        run_training()
+    except CLEAR_ERRORS as error:
+        print(f'realestate_sr/train.py: error: {error}', file=sys.stderr, flush=True)
+        return 2
+    return 0

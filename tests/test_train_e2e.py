@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from realestate_sr import training
+from realestate_sr.losses.vgg_features import MissingWeightsError
 from tests.training_options import write_tiny_training_options
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,14 +78,45 @@ def test_train_validate_checkpoint_and_auto_resume_from_another_directory(tmp_pa
     assert (root / 'training_states' / '6.state').is_file()
 
 
-def test_run_without_vgg_weights_stops_with_the_file_name_and_url(tmp_path, experiment_name):
+@pytest.mark.parametrize('missing', ['vgg', 'pretrained'])
+def test_missing_weights_stop_with_one_message_and_exit_code_2(tmp_path, experiment_name, missing):
     data_dir = tmp_path / 'demo'
     make_data(data_dir)
-    opt_path = tmp_path / 'percep.yml'
-    write_options(opt_path, data_dir, experiment_name, total_iter=2, perceptual_weight=0.1)
+    opt_path = tmp_path / 'missing.yml'
+    write_options(opt_path, data_dir, experiment_name, total_iter=2, perceptual_weight=0.1 if missing == 'vgg' else 0)
+    if missing == 'pretrained':
+        options = yaml.safe_load(opt_path.read_text())
+        options['path']['pretrain_network_g'] = 'experiments/pretrained_models/NAFNet-SIDD-width64.pth'
+        opt_path.write_text(yaml.safe_dump(options))
     env = {**os.environ, 'TORCH_HOME': str(tmp_path / 'empty_torch_home')}
     result = run_train(opt_path, tmp_path, env=env)
-    assert result.returncode != 0
-    assert 'MissingWeightsError' in result.stderr
-    assert 'vgg19-dcbb9e9d.pth' in result.stderr and 'https://download.pytorch.org/models/' in result.stderr
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert 'Traceback' not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith('realestate_sr/train.py: error: ')]
+    assert len(errors) == 1, result.stderr[-3000:]
+    if missing == 'vgg':
+        assert 'vgg19-dcbb9e9d.pth' in errors[0] and 'https://download.pytorch.org/models/' in errors[0]
+    else:
+        assert 'NAFNet-SIDD-width64.pth not found' in errors[0] and 'megvii-research' in errors[0]
     assert not list((REPO / 'experiments' / experiment_name).rglob('*.pth'))
+
+
+def test_a_missing_option_file_is_one_message(tmp_path):
+    result = run_train('nowhere.yml', tmp_path)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert f'realestate_sr/train.py: error: -opt nowhere.yml: no such option file ({tmp_path / "nowhere.yml"})' \
+        in result.stderr
+
+
+def test_only_our_clear_errors_lose_their_traceback(monkeypatch, capsys):
+    def fail(error):
+        def run_training():
+            raise error
+        return run_training
+
+    monkeypatch.setattr(training, 'run_training', fail(MissingWeightsError('vgg19-dcbb9e9d.pth not found')))
+    assert training.main() == 2
+    assert capsys.readouterr().err == 'realestate_sr/train.py: error: vgg19-dcbb9e9d.pth not found\n'
+    monkeypatch.setattr(training, 'run_training', fail(RuntimeError('CUDA out of memory')))
+    with pytest.raises(RuntimeError, match='CUDA out of memory'):
+        training.main()

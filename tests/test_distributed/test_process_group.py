@@ -108,3 +108,51 @@ def test_each_process_gets_its_own_gpu():
     assert training.gpu_index('slurm', 3, 1) == 0  # srun --gpus-per-task=1: each task sees one GPU
     with pytest.raises(training.DistributedSetupError, match='one process per GPU'):
         training.gpu_index('pytorch', 2, 2)
+
+
+@pytest.mark.parametrize('opt_args', [['-opt', 'opts/run.yml'], ['-opt=opts/run.yml']])
+def test_both_opt_forms_become_an_absolute_separate_opt(tmp_path, monkeypatch, opt_args):
+    (tmp_path / 'opts').mkdir()
+    (tmp_path / 'opts' / 'run.yml').write_text('num_gpu: 0\n')
+    monkeypatch.chdir(tmp_path)
+    argv, opt_path = training.canonical_argv(['train.py', *opt_args, '--auto_resume', '--force_yml', 'a:b=1', 'c=2'])
+    assert opt_path == tmp_path / 'opts' / 'run.yml'
+    assert argv == ['train.py', '-opt', str(opt_path), '--launcher', 'none', '--local_rank', '0', '--auto_resume',
+                    '--force_yml', 'a:b=1', 'c=2']
+
+
+def test_a_missing_option_file_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(training.OptionFileError, match='-opt nowhere.yml: no such option file'):
+        training.canonical_argv(['train.py', '-opt=nowhere.yml'])
+
+
+def test_run_training_with_opt_equals_gets_our_init_dist_and_an_absolute_path(tmp_path, monkeypatch):
+    """``-opt=path --launcher pytorch`` on a CPU: BasicSR's parser must see the absolute path, and its init_dist
+    must be ours (Gloo, the file's num_gpu and dist_params), not BasicSR's CUDA-only one."""
+    import basicsr.train as basicsr_train
+    import basicsr.utils.dist_util as basicsr_dist_util
+    import basicsr.utils.options as basicsr_options
+    for module, name in ((basicsr_options, 'init_dist'), (basicsr_dist_util, 'init_dist'),
+                         (basicsr_train, 'load_resume_state'), (basicsr_train, 'build_model')):
+        monkeypatch.setattr(module, name, getattr(module, name))  # restored after the test
+    (tmp_path / 'cpu.yml').write_text('num_gpu: 0\ndist_params:\n  timeout_minutes: 5\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(training.sys, 'argv', ['train.py', '-opt=cpu.yml', '--launcher', 'pytorch'])
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def pipeline(root):
+        seen.update(argv=list(training.sys.argv), cwd=os.getcwd(), init_dist=basicsr_options.init_dist)
+        raise Stop
+
+    monkeypatch.setattr(basicsr_train, 'train_pipeline', pipeline)
+    with pytest.raises(Stop):
+        training.run_training(root=tmp_path.parent)
+    assert seen['argv'][1:3] == ['-opt', str(tmp_path / 'cpu.yml')]
+    assert seen['cwd'] == str(tmp_path.parent)
+    assert seen['init_dist'].func is training.init_dist
+    assert seen['init_dist'].keywords == {'num_gpu': 0, 'timeout_minutes': 5}
+    assert basicsr_dist_util.init_dist is seen['init_dist']
