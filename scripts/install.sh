@@ -4,7 +4,7 @@
 #   2. basicsr 1.4.2 without build isolation and without its deps (its sdist's setup.py imports torch;
 #      its own requirements would pull tb-nightly beside tensorboard)
 #   3. our requirements, then this package in editable mode.
-# Usage: bash scripts/install.sh [VENV_DIR]        (default .venv)
+# Usage: bash scripts/install.sh [VENV_DIR]        (default .venv; PYTHON=python3.12 picks the interpreter, 3.10-3.12)
 # GPU machines (see README, "Install"):
 #   x86_64 + CUDA:      TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 TORCH_SPEC="torch torchvision" bash scripts/install.sh
 #   GB10 / DGX Spark:   TORCH_INDEX_URL=https://download.pytorch.org/whl/cu130 TORCH_SPEC="torch torchvision" bash scripts/install.sh
@@ -27,7 +27,25 @@ pip_install() {
   rm -f "$log"
 }
 
-[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+require_supported_python() {
+  # basicsr 1.4.2 and our pinned torch wheels are tested on Python 3.10-3.12; stop before the slow installs.
+  local version
+  version=$("$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || version=unknown
+  case "$version" in
+    3.10|3.11|3.12) ;;
+    *)
+      echo "install.sh: $1 is Python $version; realestate_sr needs Python 3.10-3.12." >&2
+      echo "install.sh: choose one with PYTHON=python3.12 bash scripts/install.sh${2:+ (and remove $2, made with Python $version)}" >&2
+      exit 1 ;;
+  esac
+}
+
+if [ -x "$VENV/bin/python" ]; then
+  require_supported_python "$VENV/bin/python" "$VENV"
+else
+  require_supported_python "$PYTHON"
+  "$PYTHON" -m venv "$VENV"
+fi
 pip_install --upgrade pip setuptools wheel
 if [ -n "${TORCH_INDEX_URL:-}" ]; then
   pip_install $TORCH_SPEC --index-url "$TORCH_INDEX_URL"
