@@ -53,8 +53,12 @@ def test_tiled_prediction_is_close_to_the_whole_image_one():
     whole, _ = tiny_predictor(0, TileSettings(size=512)).predict(rgb)
     tiled, _ = tiny_predictor(0, TileSettings(size=32, overlap=16, batch=2)).predict(rgb)
     assert tiled.shape == whole.shape
-    # NAFNet's global channel attention sees a tile, not the photo: close, not equal.
-    assert np.abs(tiled - whole).mean() < 0.05
+    difference = np.abs(tiled - whole)
+    # Close, not equal: the network's receptive field reaches past the 4 px of each overlap that blending
+    # ignores, and its channel attention pools a tile, not the photo. Measured: mean 3.5e-6, max 1.5e-4, the
+    # same with the pooling removed (this random net at scale 0.1 hardly reacts to it), against a mean change
+    # of 0.2 from input to output.
+    assert 0 < difference.max() < 5e-4 and difference.mean() < 1e-5, (difference.mean(), difference.max())
 
 
 def test_ensemble_row_is_the_mean_of_its_members(eval_pairs):
