@@ -38,7 +38,8 @@ def main(argv=None):
     checkpoint = REPO / 'experiments' / opt['name'] / 'models' / 'net_g_latest.pth'
     python = sys.executable
     timings = {
-        'data': run_step('1/3 demo pairs', [python, 'scripts/make_demo_data.py', '-o', opt['datasets']['train']['dataroot']]),
+        'data': run_step('1/3 demo pairs', [python, 'scripts/make_demo_data.py', '-o',
+                                            opt['datasets']['train']['dataroot']]),
         'train': run_step('2/3 training', [python, 'realestate_sr/train.py', '-opt', opt_path, '--auto_resume']),
         # evaluate.py tiles (and uses TLC) as the option file's val block says, so the numbers agree with the
         # training log; LPIPS needs AlexNet weights a fresh machine does not have
