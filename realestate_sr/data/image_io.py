@@ -2,15 +2,27 @@
 
 Both images of a pair go through :func:`decode_bgr`, so EXIF orientation is
 applied the same way to ``src`` and ``tar`` whichever backend stored the bytes
-(OpenCV rotates JPEGs by their EXIF orientation tag unless told otherwise).
+(OpenCV rotates images by their EXIF orientation tag unless told otherwise).
 Decoded images are uint8 BGR, H x W x 3: BGR stays at OpenCV's edge and the
 dataset turns it into float32 RGB only after cropping.
+
+Colour: :func:`read_bgr`, the reader of every training and evaluation file
+(dataset, memory cache, LMDB build), converts a file whose embedded ICC profile
+is not sRGB (Display P3 from phones, Adobe RGB from cameras) to sRGB through
+``realestate_sr.utils.photo_decode``, the decode inference uses, so the network
+learns on the same sRGB pixels it is run on. Every other file (the common case)
+stays on OpenCV's fast path; looking for a profile reads the header only.
+LMDB records hold already converted pixels without a profile. ``decode_bgr``
+alone returns the stored numbers (what the pair checks compare profiles for).
 """
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from realestate_sr.utils.photo_decode import (PhotoReadError, decode_srgb, embedded_profile, exif_orientation_of,
+                                              needs_srgb_conversion, unsupported_reason)
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -34,31 +46,51 @@ def read_bytes(path):
         raise ImageReadError(f'cannot read {path}: {err.strerror or err}') from err
 
 
-def decode_bgr(buf, name='<bytes>'):
+def decode_bgr(buf, name='<bytes>', to_srgb=False):
     """Decode encoded image bytes to uint8 BGR (H, W, 3); grey and alpha images become 3-channel.
+
+    Args:
+        to_srgb (bool): Convert pixels stored with a non-sRGB ICC profile to sRGB exactly as inference does
+            (the inference reader's values, rounded to 8 bits). Without it the stored numbers are returned.
 
     16-bit images are scaled to 8 bits by OpenCV (IMREAD_COLOR).
     """
     if buf is None or len(buf) == 0:
         raise ImageReadError(f'{name}: empty image data')
+    if to_srgb and needs_srgb_conversion(embedded_profile(buf)):
+        return _decode_converted_to_srgb(buf, name)
     img = cv2.imdecode(np.frombuffer(buf, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
-        raise ImageReadError(f'{name}: not a decodable image')
+        raise ImageReadError(f'{name}: {unsupported_reason(buf) or "not a decodable image"}')
     return img
 
 
+def _decode_converted_to_srgb(buf, name):
+    """The inference reader's upright sRGB pixels, rounded to uint8 BGR."""
+    try:
+        rgb = decode_srgb(buf, name).rgb
+    except PhotoReadError as err:
+        raise ImageReadError(str(err)) from err
+    return np.ascontiguousarray(np.clip(np.rint(rgb[:, :, ::-1] * 255.0), 0, 255).astype(np.uint8))
+
+
 def read_bgr(path):
-    """Read an image file (any path, non-ASCII included) as uint8 BGR with EXIF orientation applied."""
-    return decode_bgr(read_bytes(path), str(path))
+    """Read an image file (any path, non-ASCII included) as uint8 sRGB BGR with EXIF orientation applied."""
+    return decode_bgr(read_bytes(path), str(path), to_srgb=True)
 
 
-EXIF_ORIENTATION_TAG = 0x0112
+TIFF_IMAGE_WIDTH, TIFF_IMAGE_LENGTH = 256, 257
 
 
 def _header(path):
+    """((width, height) as stored, EXIF orientation) from the header."""
     try:
         with Image.open(path) as img:
-            return img.size, int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
+            size = img.size
+            if img.format == 'TIFF':
+                # Pillow reports a TIFF's size already rotated by its orientation (it rotates while loading)
+                size = (img.tag_v2.get(TIFF_IMAGE_WIDTH, size[0]), img.tag_v2.get(TIFF_IMAGE_LENGTH, size[1]))
+            return size, exif_orientation_of(img)
     except (OSError, UnidentifiedImageError, ValueError) as err:
         raise ImageReadError(f'{path}: cannot read the image header: {err}') from err
 

@@ -3,11 +3,14 @@
 Decisions (see docs/inference.md for the reasons):
 - Orientation: the EXIF orientation is applied on reading, so the network sees
   the photo upright at its displayed size; the output keeps the input's EXIF
-  bytes with the orientation tag set to 1.
+  bytes with the orientation tag set to 1 (the EXIF preview image is dropped
+  when the photo was rotated; a TIFF, whose EXIF is its own IFD, passes on only
+  its metadata tags, not its layout tags).
 - Colour: pixels are converted to sRGB (the space the network was trained in)
-  with LittleCMS through Pillow's ImageCms when the file embeds a profile, and
-  outputs are written as sRGB: tagged with an sRGB profile when the input was
-  tagged, untagged (which viewers read as sRGB) when it was not.
+  when the file embeds a profile, by ``realestate_sr.utils.photo_decode``, the
+  decode training uses too; outputs are written as sRGB: tagged with an sRGB
+  profile when the input was tagged, untagged (which viewers read as sRGB) when
+  it was not.
 - Bit depth: 16-bit PNG/TIFF are read at 16 bits (OpenCV; Pillow truncates
   16-bit RGB to 8) and written back at 16 bits when the output format is PNG or
   TIFF; JPEG/WebP outputs are 8-bit.
@@ -24,11 +27,10 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL import Image
 
-ORIENTATION_TAG = 0x0112
-SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile('sRGB'))
-SRGB_PROFILE_BYTES = SRGB_PROFILE.tobytes()
+from realestate_sr.utils.photo_decode import ORIENTATION_TAG, SRGB_PROFILE_BYTES, PhotoReadError, decode_srgb
+from realestate_sr.utils.tiff_ifd import SHORT, first_value, ifd_entries, next_ifd_link, tiff_header
 
 # Pillow format name of the decoded file -> format we write for --format same.
 # MPO is how Pillow names the JPEGs many phones write (JPEG plus a depth/preview image).
@@ -37,9 +39,17 @@ ALPHA_FORMATS = ('PNG', 'TIFF', 'WEBP')
 SIXTEEN_BIT_FORMATS = ('PNG', 'TIFF')
 FORMAT_EXTENSIONS = {'JPEG': '.jpg', 'PNG': '.png', 'TIFF': '.tif', 'WEBP': '.webp', 'BMP': '.bmp'}
 
-
-class PhotoReadError(OSError):
-    """A file is empty, truncated, or not an image Pillow/OpenCV can decode."""
+EXIF_IFD, GPS_IFD = 0x8769, 0x8825
+# The IFD0 tags a TIFF may pass on to its output's EXIF: those describing the photo. Its layout tags
+# (ImageWidth, StripOffsets, Compression, ...) describe the input file, and its colour tags (ICC profile,
+# WhitePoint, ...) a colour space the output is no longer in.
+METADATA_TAGS = (
+    269, 270, 271, 272,  # DocumentName, ImageDescription, Make, Model
+    282, 283, 296,  # XResolution, YResolution, ResolutionUnit
+    285, 305, 306, 315, 316, 33432,  # PageName, Software, DateTime, Artist, HostComputer, Copyright
+    18246, 18249, 40091, 40092, 40093, 40094, 40095,  # Rating, RatingPercent, Windows XPTitle ... XPSubject
+    EXIF_IFD, GPS_IFD,
+)
 
 
 class PhotoWriteError(OSError):
@@ -54,7 +64,7 @@ class ListingPhoto:
         rgb: float32 H,W,3 RGB in [0, 1].
         alpha: float32 H,W in [0, 1], or None.
         bit_depth: 8 or 16, the precision of the file's samples.
-        exif: EXIF bytes (``Exif\\0\\0`` + TIFF) with orientation reset to 1, or None.
+        exif: EXIF bytes (``Exif\\0\\0`` + TIFF) for the upright output (orientation 1), or None.
         source_format: Pillow's format name ('JPEG', 'MPO', 'PNG', 'TIFF', 'WEBP', 'BMP', ...).
         tagged: whether the file embedded an ICC profile (the output is then tagged sRGB).
         notes: what was done to the colours, for the log.
@@ -72,21 +82,16 @@ class ListingPhoto:
         return self.rgb.shape[0] * self.rgb.shape[1] / 1e6
 
 
-# ---------------------------------------------------------------- orientation
+# ---------------------------------------------------------------- EXIF
 
-def orient_array(array, orientation):
-    """Apply an EXIF orientation (1-8) to an H,W[,C] array, as ``ImageOps.exif_transpose`` does."""
-    transforms = {
-        1: lambda a: a,
-        2: lambda a: a[:, ::-1],
-        3: lambda a: a[::-1, ::-1],
-        4: lambda a: a[::-1],
-        5: lambda a: a.swapaxes(0, 1),
-        6: lambda a: np.rot90(a, -1),
-        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
-        8: lambda a: np.rot90(a, 1),
-    }
-    return np.ascontiguousarray(transforms.get(orientation, transforms[1])(array))
+EXIF_HEADER = b'Exif\x00\x00'
+THUMBNAIL_OFFSET_TAG, THUMBNAIL_LENGTH_TAG = 0x0201, 0x0202
+
+
+def _split_exif(exif):
+    """(``Exif\\0\\0`` header or b'', TIFF body as a bytearray to patch)."""
+    body_start = len(EXIF_HEADER) if exif.startswith(EXIF_HEADER) else 0
+    return bytes(exif[:body_start]), bytearray(exif[body_start:])
 
 
 def reset_orientation(exif):
@@ -95,159 +100,97 @@ def reset_orientation(exif):
     Patching in place keeps maker notes, GPS and sub-IFDs exactly as the camera wrote them,
     which a decode/re-encode of the EXIF structure does not guarantee.
     """
-    header = b'Exif\x00\x00'
-    body_start = len(header) if exif.startswith(header) else 0
-    tiff = bytearray(exif[body_start:])
-    if len(tiff) < 8 or tiff[:2] not in (b'II', b'MM'):
+    header, tiff = _split_exif(exif)
+    parsed = tiff_header(tiff)
+    if parsed is None:
         return bytes(exif)
-    endian = '<' if tiff[:2] == b'II' else '>'
-    ifd_offset = struct.unpack_from(endian + 'I', tiff, 4)[0]
-    if ifd_offset + 2 > len(tiff):
-        return bytes(exif)
-    count = struct.unpack_from(endian + 'H', tiff, ifd_offset)[0]
-    for index in range(count):
-        entry = ifd_offset + 2 + 12 * index
-        if entry + 12 > len(tiff):
-            break
-        tag, field_type = struct.unpack_from(endian + 'HH', tiff, entry)
-        if tag == ORIENTATION_TAG and field_type == 3:  # SHORT, value stored in the entry itself
+    endian, ifd0 = parsed
+    for entry, tag, field_type, _ in ifd_entries(tiff, endian, ifd0):
+        if tag == ORIENTATION_TAG and field_type == SHORT:  # the value is stored in the entry itself
             struct.pack_into(endian + 'H', tiff, entry + 8, 1)
-    return bytes(exif[:body_start]) + bytes(tiff)
+    return header + bytes(tiff)
+
+
+def drop_thumbnail(exif):
+    """``exif`` without its IFD1 (the embedded preview JPEG); IFD0 and its sub-IFDs byte for byte.
+
+    The link from IFD0 to IFD1 is cleared, and the preview's bytes are cut off when they end the block
+    (where cameras and Pillow put them); elsewhere they stay as unreferenced bytes.
+    """
+    header, tiff = _split_exif(exif)
+    parsed = tiff_header(tiff)
+    link = None if parsed is None else next_ifd_link(tiff, *parsed)
+    if link is None:
+        return bytes(exif)
+    endian = parsed[0]
+    ifd1 = struct.unpack_from(endian + 'I', tiff, link)[0]
+    if ifd1 == 0:
+        return bytes(exif)
+    struct.pack_into(endian + 'I', tiff, link, 0)
+    thumbnail = {tag: first_value(tiff, endian, entry, field_type, count)
+                 for entry, tag, field_type, count in ifd_entries(tiff, endian, ifd1)
+                 if tag in (THUMBNAIL_OFFSET_TAG, THUMBNAIL_LENGTH_TAG)}
+    start, length = thumbnail.get(THUMBNAIL_OFFSET_TAG), thumbnail.get(THUMBNAIL_LENGTH_TAG)
+    if start and length and start > link and start + length == len(tiff):
+        del tiff[start:]
+    return header + bytes(tiff)
+
+
+def metadata_exif(tags):
+    """EXIF bytes holding only the metadata of ``tags`` (a Pillow ``Image.Exif``), orientation 1.
+
+    For files whose EXIF is their own IFD0 (TIFF): its layout tags would describe the input file and
+    break the output (Pillow's TIFF encoder fails on them; a JPEG would carry a wrong width).
+    """
+    kept = Image.Exif()
+    for tag in METADATA_TAGS:
+        if tag in tags:
+            kept[tag] = tags.get_ifd(tag) if tag in (EXIF_IFD, GPS_IFD) else tags[tag]
+    if not len(kept):
+        return None
+    kept[ORIENTATION_TAG] = 1
+    return kept.tobytes()
+
+
+def _has_sub_ifds(exif):
+    if not exif:
+        return False
+    tags = Image.Exif()
+    tags.load(exif)
+    return EXIF_IFD in tags or GPS_IFD in tags
+
+
+def _output_exif(im, stored_orientation):
+    """The EXIF for the upright output of ``im``, or None."""
+    raw = im.info.get('exif')
+    if raw:
+        exif = reset_orientation(bytes(raw))
+        # the preview stays as the camera stored it: sideways once the photo is upright
+        return drop_thumbnail(exif) if stored_orientation != 1 else exif
+    try:
+        tags = im.getexif()
+    except (OSError, ValueError, TypeError):
+        return None
+    return metadata_exif(tags) if len(tags) else None
 
 
 # ---------------------------------------------------------------- reading
-
-def _is_sixteen_bit(im):
-    if im.mode.startswith('I;16') or im.mode == 'I':
-        return True
-    if not im.tile:
-        return False
-    args = im.tile[0][3]
-    rawmode = args if isinstance(args, str) else (args[0] if args and isinstance(args[0], str) else '')
-    return ';16' in rawmode
-
-
-def _profile_description(profile):
-    try:
-        return ImageCms.getProfileDescription(profile).strip() or 'unnamed profile'
-    except ImageCms.PyCMSError:
-        return 'unnamed profile'
-
-
-def _to_srgb(im, icc, notes):
-    """Convert an 8-bit Pillow image in mode RGB/L/CMYK to sRGB RGB through its embedded ``icc`` profile.
-
-    A profile LittleCMS cannot use (broken, or a colour space that does not
-    match the pixels) is ignored with a note rather than failing the photo.
-    """
-    if icc:
-        try:
-            profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            description = _profile_description(profile)
-            if description.lower().startswith('srgb') and im.mode == 'RGB':
-                return im
-            converted = ImageCms.profileToProfile(im, profile, SRGB_PROFILE, outputMode='RGB',
-                                                  renderingIntent=ImageCms.Intent.PERCEPTUAL)
-            notes.append(f'converted from {description} to sRGB')
-            return converted
-        except (ImageCms.PyCMSError, OSError, ValueError) as err:
-            notes.append(f'embedded ICC profile ignored ({err}); pixels taken as sRGB')
-    if im.mode == 'CMYK':
-        notes.append('CMYK without a usable profile: naive CMYK->RGB conversion')
-    return im.convert('RGB')
-
-
-def _split_alpha_pillow(im):
-    """(colour image, alpha uint8 array or None) for any Pillow mode."""
-    has_alpha = im.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La') or 'transparency' in im.info
-    if not has_alpha:
-        return im, None
-    rgba = im.convert('RGBA')
-    colour = rgba.convert('L') if im.mode in ('LA', 'La') else rgba.convert('RGB')
-    return colour, np.asarray(rgba.getchannel('A'))
-
-
-def _decode_eight_bit(im, icc, notes):
-    colour, alpha = _split_alpha_pillow(im)
-    if colour.mode not in ('RGB', 'L', 'CMYK'):
-        colour = colour.convert('RGB')
-    rgb = np.asarray(_to_srgb(colour, icc, notes), dtype=np.float32) / 255.0
-    return rgb, None if alpha is None else alpha.astype(np.float32) / 255.0
-
-
-def _decode_sixteen_bit(data, icc, notes, name):
-    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if array is None or array.dtype != np.uint16:
-        raise PhotoReadError(f'{name}: 16-bit image that OpenCV cannot decode')
-    if array.ndim == 2:
-        array = array[:, :, None]
-    channels = array.shape[2]
-    alpha = array[:, :, -1] if channels in (2, 4) else None
-    colour = array[:, :, :3] if channels >= 3 else np.repeat(array[:, :, :1], 3, axis=2)
-    if channels >= 3:
-        colour = colour[:, :, ::-1]  # OpenCV's BGR -> RGB
-    rgb = colour.astype(np.float32) / 65535.0
-    if icc:
-        # Pillow's LittleCMS binding has no 16-bit RGB mode: convert at 8 bits and keep the
-        # 16-bit detail by carrying the per-pixel rounding residual through (a first-order fix).
-        eight = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
-        notes_before = len(notes)
-        converted = _to_srgb(Image.fromarray(eight, 'RGB'), icc, notes)
-        if len(notes) > notes_before and notes[-1].startswith('converted'):
-            rgb = np.clip(np.asarray(converted, np.float32) / 255.0 + (rgb - eight / 255.0), 0.0, 1.0)
-            notes[-1] += ' (through LittleCMS at 8 bits per channel)'
-    return rgb.astype(np.float32), None if alpha is None else alpha.astype(np.float32) / 65535.0
-
-
-def _raw_exif(im):
-    exif = im.info.get('exif')
-    if exif:
-        return bytes(exif)
-    tags = im.getexif()
-    return tags.tobytes() if len(tags) else None
-
 
 def decode_photo(data, name='<bytes>'):
     """Decode encoded image bytes to an upright sRGB :class:`ListingPhoto`.
 
     Raises:
-        PhotoReadError: empty, truncated or undecodable data.
+        PhotoReadError: empty, truncated, undecodable or unsupported data.
     """
-    if not data:
-        raise PhotoReadError(f'{name}: empty file (0 bytes)')
-    try:
-        im = Image.open(io.BytesIO(data))
-        sixteen_bit = _is_sixteen_bit(im)  # before load(), which empties im.tile
-        im.load()
-    except Image.DecompressionBombError as err:
-        raise PhotoReadError(f'{name}: {err}') from err
-    except UnidentifiedImageError as err:
-        raise PhotoReadError(f'{name}: not an image (unknown or corrupt format)') from err
-    except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise PhotoReadError(f'{name}: cannot decode ({err})') from err
-    icc = im.info.get('icc_profile')
-    try:
-        orientation = int(im.getexif().get(ORIENTATION_TAG, 1))
-    except (ValueError, TypeError, OSError):
-        orientation = 1
-    notes = []
-    if sixteen_bit:
-        rgb, alpha = _decode_sixteen_bit(data, icc, notes, name)
-        bit_depth = 16
-    else:
-        rgb, alpha = _decode_eight_bit(im, icc, notes)
-        bit_depth = 8
-    if rgb.ndim == 2:
-        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
-    exif = _raw_exif(im)
+    pixels = decode_srgb(data, name)
     return ListingPhoto(
-        rgb=orient_array(rgb, orientation),
-        alpha=None if alpha is None else orient_array(alpha, orientation),
-        bit_depth=bit_depth,
-        exif=None if exif is None else reset_orientation(exif),
-        source_format=im.format or 'unknown',
-        tagged=bool(icc),
-        notes=tuple(notes),
+        rgb=pixels.rgb,
+        alpha=pixels.alpha,
+        bit_depth=pixels.bit_depth,
+        exif=_output_exif(pixels.image, pixels.stored_orientation),
+        source_format=pixels.image.format or 'unknown',
+        tagged=bool(pixels.icc),
+        notes=pixels.notes,
     )
 
 
@@ -342,7 +285,9 @@ def encode_photo(rgb, photo, fmt, quality=95):
         options.update(quality=quality)
     elif fmt == 'PNG':
         options.update(compress_level=3)
-    elif fmt == 'TIFF':
+    elif fmt == 'TIFF' and not _has_sub_ifds(photo.exif):
+        # Pillow compresses TIFF through libtiff, which cannot write EXIF's sub-IFDs (capture data, GPS):
+        # with those the TIFF is written uncompressed rather than without its metadata
         options.update(compression='tiff_lzw')
     elif fmt == 'BMP':
         options = {}

@@ -1,6 +1,7 @@
 """Photo files the inference tests make for themselves."""
 import hashlib
 import io
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +44,27 @@ def exif_with(orientation, make='TestCam'):
     exif[MAKE] = make
     exif.get_ifd(GPS_IFD)[2] = (40.0, 26.0, 46.0)  # GPSLatitude: stands for the EXIF a listing must keep
     return exif.tobytes()
+
+
+LAYOUT_TAGS = {0x0100: 'ImageWidth', 0x0101: 'ImageLength', 0x0102: 'BitsPerSample', 0x0103: 'Compression',
+               0x0106: 'PhotometricInterpretation', 0x0111: 'StripOffsets', 0x0115: 'SamplesPerPixel',
+               0x0116: 'RowsPerStrip', 0x0117: 'StripByteCounts', 0x011C: 'PlanarConfiguration'}
+
+
+def exif_with_thumbnail(orientation, thumbnail):
+    """``exif_with(orientation)`` plus an IFD1 holding ``thumbnail`` (JPEG bytes) at the end, as cameras write it."""
+    raw = exif_with(orientation)
+    tiff = bytearray(raw[6:])
+    endian = '<' if tiff[:2] == b'II' else '>'
+    ifd0 = struct.unpack_from(endian + 'I', tiff, 4)[0]
+    link = ifd0 + 2 + 12 * struct.unpack_from(endian + 'H', tiff, ifd0)[0]
+    tiff += b'\0' * (len(tiff) % 2)
+    ifd1 = len(tiff)
+    thumbnail_at = ifd1 + 2 + 3 * 12 + 4
+    tiff += struct.pack(endian + 'H', 3)
+    tiff += struct.pack(endian + 'HHIH2x', 0x0103, 3, 1, 6)  # Compression: JPEG
+    tiff += struct.pack(endian + 'HHII', 0x0201, 4, 1, thumbnail_at)
+    tiff += struct.pack(endian + 'HHII', 0x0202, 4, 1, len(thumbnail))
+    tiff += struct.pack(endian + 'I', 0) + thumbnail
+    struct.pack_into(endian + 'I', tiff, link, ifd1)
+    return raw[:6] + bytes(tiff)

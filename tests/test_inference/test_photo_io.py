@@ -4,12 +4,15 @@ import io
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageCms, ImageOps
+import tifffile
+from PIL import ExifTags, Image, ImageCms, ImageOps
 
 from tests.test_inference.icc_profiles import (ADOBE_GAMMA, ADOBE_PRIMARIES, P3_PRIMARIES, adobe_rgb_profile, display_p3_profile,
                           expected_srgb, srgb_decode)
-from tests.test_inference.photo_makers import GPS_IFD, MAKE, encode_pil, exif_with, smooth_rgb
+from tests.test_inference.photo_makers import (GPS_IFD, LAYOUT_TAGS, MAKE, encode_pil, exif_with, exif_with_thumbnail,
+                                               smooth_rgb)
 from realestate_sr.inference import photo_io
+from realestate_sr.utils import photo_decode
 from realestate_sr.inference.photo_io import PhotoReadError, decode_photo, encode_photo, output_format
 
 @pytest.mark.parametrize('orientation', range(1, 9))
@@ -130,7 +133,7 @@ def test_sixteen_bit_png_output_keeps_exif_and_srgb_tag():
     written.load()
     assert written.getexif()[MAKE] == 'TestCam'
     assert 'icc_profile' in written.info
-    assert photo_io._is_sixteen_bit(Image.open(io.BytesIO(encode_photo(photo.rgb, photo, "PNG"))))
+    assert photo_decode.is_sixteen_bit(Image.open(io.BytesIO(encode_photo(photo.rgb, photo, "PNG"))))
 
 
 def test_sixteen_bit_with_a_profile_is_converted():
@@ -165,3 +168,44 @@ def test_encode_refuses_a_wrong_size():
     photo = decode_photo(encode_pil(smooth_rgb(8, 8), 'PNG'))
     with pytest.raises(photo_io.PhotoWriteError, match='8x8'):
         encode_photo(np.zeros((4, 4, 3), np.float32), photo, 'PNG')
+
+
+@pytest.mark.parametrize('orientation', [1, 6])
+def test_exif_thumbnail_is_dropped_only_when_the_photo_was_rotated(orientation):
+    thumbnail = encode_pil(smooth_rgb(8, 12), 'JPEG')
+    exif = exif_with_thumbnail(orientation, thumbnail)
+    photo = decode_photo(encode_pil(smooth_rgb(20, 30), 'JPEG', exif=exif))
+    kept = Image.Exif()
+    kept.load(photo.exif)
+    assert kept[MAKE] == 'TestCam' and kept.get_ifd(GPS_IFD)[2] == (40.0, 26.0, 46.0)
+    if orientation == 1:
+        assert photo.exif == exif  # untouched, preview included
+    else:
+        assert kept.get_ifd(ExifTags.IFD.IFD1) == {}  # a sideways, unedited preview would be wrong
+        assert len(photo.exif) == len(exif) - len(thumbnail)
+        assert photo_io.drop_thumbnail(photo.exif) == photo.exif
+
+
+def test_tiff_exif_keeps_metadata_but_not_the_tiff_layout():
+    photo = decode_photo(encode_pil(smooth_rgb(20, 40), 'TIFF', exif=exif_with(6)))
+    assert photo.rgb.shape == (40, 20, 3)
+    kept = Image.Exif()
+    kept.load(photo.exif)
+    assert kept[MAKE] == 'TestCam' and kept[photo_io.ORIENTATION_TAG] == 1
+    assert kept.get_ifd(GPS_IFD)[2] == (40.0, 26.0, 46.0)
+    assert not set(kept) & set(LAYOUT_TAGS), [LAYOUT_TAGS[tag] for tag in set(kept) & set(LAYOUT_TAGS)]
+
+
+def tiff_bytes(array, **options):
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, array, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize('make', [
+    lambda: tiff_bytes(np.random.default_rng(0).random((8, 10, 3), dtype=np.float32), photometric='rgb'),
+    lambda: encode_pil(np.random.default_rng(0).random((8, 10), dtype=np.float32), 'TIFF', mode='F'),
+], ids=['rgb', 'grey'])
+def test_float_tiff_is_reported_precisely(make):
+    with pytest.raises(PhotoReadError, match='32-bit float TIFF is not supported; convert to 16-bit'):
+        decode_photo(make(), 'hdr.tif')
