@@ -15,6 +15,7 @@ Examples:
 import argparse
 import logging
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -83,11 +84,25 @@ def plan(args):
     return photo_files.plan_outputs(jobs, args.output, extension_for, args.suffix)
 
 
+def printable(text):
+    """``text`` (a path or a message naming one) safe for any console.
+
+    A file name that is not valid UTF-8 reaches Python as lone surrogates (b'caf\\xe9.jpg' -> 'caf\\udce9.jpg'),
+    which a UTF-8 stdout refuses to print; they are shown as the \\x escapes of the bytes on disk.
+    """
+    text = str(text)
+    try:
+        raw = text.encode('utf-8', 'surrogateescape')
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        raw = text.encode('utf-8', 'backslashreplace')
+    return raw.decode('utf-8', 'backslashreplace')
+
+
 def describe(outcome):
     """The failure reason without the file name that photo_io's messages already start with."""
     text = str(outcome.error) or type(outcome.error).__name__
     prefix = f'{outcome.job.source}: '
-    return text[len(prefix):] if text.startswith(prefix) else text
+    return printable(text[len(prefix):] if text.startswith(prefix) else text)
 
 
 def main(argv=None):
@@ -98,7 +113,7 @@ def main(argv=None):
         photo_files.check_output_outside_input(args.input, args.output)
         jobs = plan(args)
     except (photo_files.OutputInsideInputError, FileNotFoundError) as err:
-        LOG.error('error: %s', err)
+        LOG.error('error: %s', printable(err))
         return 2
 
     skipped, todo = [], []
@@ -107,10 +122,10 @@ def main(argv=None):
             job.skip_reason = 'output exists'
         (skipped if job.skip_reason else todo).append(job)
     for job in skipped:
-        LOG.info('skip %s: %s', job.source, job.skip_reason)
+        LOG.info('skip %s: %s', printable(job.source), job.skip_reason)
     if args.dry_run:
         for job in todo:
-            print(f'{job.source} -> {job.output}')
+            print(f'{printable(job.source)} -> {printable(job.output)}')
         print(f'dry run: {len(todo)} to enhance, {len(skipped)} skipped; nothing written')
         return 0
 
@@ -120,7 +135,7 @@ def main(argv=None):
             device = engines.resolve_device(args.device)
             run_batch, description = make_runner(args, device)
         except (OSError, ValueError, KeyError, RuntimeError) as err:
-            LOG.error('error: cannot load the network: %s', err)
+            LOG.error('error: cannot load the network: %s', printable(err))
             return 2
         LOG.info('network: %s; %d photos to enhance', description, len(todo))
 
@@ -131,9 +146,15 @@ def main(argv=None):
         return enhance_rgb(run_batch, photo.rgb, args.tile_size, args.overlap, args.tile_batch, args.border_pad,
                            device)
 
+    written, written_lock = set(), threading.Lock()
+
     def encode(job, photo, rgb):
         fmt = photo_io.output_format(photo, args.format, job.source.suffix)
-        target = job.alpha_output if fmt == 'PNG' and args.format == 'jpeg' else job.output
+        target = job.alpha_output if fmt == 'PNG' and job.alpha_output is not None else job.output
+        with written_lock:  # the plan gives unique names; this makes replacing an output of this run impossible
+            if photo_files.output_key(target) in written:
+                raise photo_io.PhotoWriteError(f'{target} was already written by this run; not replacing it')
+            written.add(photo_files.output_key(target))
         photo_files.atomic_write(target, photo_io.encode_photo(rgb, photo, fmt, args.quality))
         return target, photo
 
@@ -145,11 +166,11 @@ def main(argv=None):
                 enhanced += 1
                 megapixels += photo.megapixels
                 for note in photo.notes:
-                    LOG.info('%s: %s', outcome.job.source, note)
-                LOG.info('wrote %s', target)
+                    LOG.info('%s: %s', printable(outcome.job.source), note)
+                LOG.info('wrote %s', printable(target))
             else:
                 failed.append(outcome)
-                LOG.error('FAILED %s (%s): %s', outcome.job.source, outcome.stage, describe(outcome))
+                LOG.error('FAILED %s (%s): %s', printable(outcome.job.source), outcome.stage, describe(outcome))
             bar.update(1)
     seconds = time.perf_counter() - started
 
@@ -159,11 +180,14 @@ def main(argv=None):
         reasons[key] = reasons.get(key, 0) + 1
     why = ', '.join(f'{count} {reason}' for reason, count in sorted(reasons.items()))
     print(f'enhanced {enhanced}, skipped {len(skipped)}{f" ({why})" if why else ""}, failed {len(failed)} '
-          f'in {seconds:.1f} s ({megapixels / max(seconds, 1e-9):.2f} MP/s); outputs in {args.output}')
+          f'in {seconds:.1f} s ({megapixels / max(seconds, 1e-9):.2f} MP/s); outputs in {printable(args.output)}')
     for outcome in failed:
-        print(f'  failed: {outcome.job.source}: {describe(outcome)}')
+        print(f'  failed: {printable(outcome.job.source)}: {describe(outcome)}')
     return 1 if failed else 0
 
 
 if __name__ == '__main__':
+    # whatever else prints a path (argparse, a traceback) must not die on a name that is not UTF-8
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(errors='backslashreplace')
     sys.exit(main())

@@ -10,7 +10,9 @@ Rules:
   renamed when complete, so an interrupted run leaves no partial file under a
   final name, and ``--skip-existing`` can finish the rest.
 """
+import itertools
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,18 +29,15 @@ class OutputInsideInputError(ValueError):
 class PhotoJob:
     """One input file and where its enhanced version goes.
 
-    ``output`` is the planned path; a photo with alpha requested as JPEG is
-    written next to it with the ``.png`` suffix instead (``alpha_output``).
-    ``skip_reason`` is set for files that are not processed.
+    ``output`` is the planned path. ``alpha_output`` is where a photo with alpha goes when ``output``'s
+    format cannot hold alpha (``.png`` instead of ``.jpg``); None when the source cannot carry alpha or the
+    output format can. ``skip_reason`` is set for files that are not processed.
     """
     source: Path
     relative: Path
     output: Path | None = None
     skip_reason: str | None = None
-
-    @property
-    def alpha_output(self):
-        return self.output.with_suffix(ALPHA_FALLBACK_SUFFIX)
+    alpha_output: Path | None = None
 
 
 def is_hidden(name):
@@ -85,32 +84,65 @@ def _candidate(source, relative):
 
 
 def plan_outputs(jobs, output_dir, extension_for, suffix=''):
-    """Set ``job.output`` for every job without a skip reason.
+    """Set ``job.output`` (and ``job.alpha_output``) for every job without a skip reason; unique in the run.
 
     Args:
         extension_for (callable): source suffix -> output extension ('.jpg', ...).
         suffix (str): Appended to the stem (``IMG_1.jpg`` -> ``IMG_1_edit.jpg``).
 
-    Two inputs that would map to the same output (``a.png`` and ``a.jpg`` both
-    to ``a.jpg``) get the source extension in their stem (``a_png.jpg``).
+    Two inputs that would map to the same output (``a.png`` and ``a.jpg`` both to ``a.jpg``) get their
+    source extension, exactly as written, in the stem (``a_png.jpg``, ``a_jpg.jpg``); a name still taken
+    gets a counter (``a_png_2.jpg``). Names are compared case-insensitively, so the plan holds on
+    case-insensitive file systems too, and it is deterministic (jobs in ``discover``'s sorted order).
     """
     output_dir = Path(output_dir)
-    wanted = {}
-    for job in jobs:
-        if job.skip_reason is None:
-            name = job.relative.stem + suffix + extension_for(job.source.suffix)
-            wanted.setdefault((job.relative.parent / name).as_posix().lower(), []).append(job)
-    for clashing in wanted.values():
-        for job in clashing:
-            stem = job.relative.stem + (f'_{job.source.suffix[1:].lower()}' if len(clashing) > 1 else '')
-            job.output = output_dir / job.relative.parent / (stem + suffix + extension_for(job.source.suffix))
+    planned = [(job, _output_relative(job, '', suffix, extension_for)) for job in jobs if job.skip_reason is None]
+    wanted = Counter(output_key(natural) for _, natural in planned)
+    taken, clashing = set(), []
+    for job, natural in planned:  # names nobody else wants first, so a disambiguated name cannot take them
+        if wanted[output_key(natural)] > 1 or not _claim(job, natural, output_dir, taken):
+            clashing.append(job)
+    for job in clashing:
+        tag = '_' + job.source.suffix[1:]
+        for count in itertools.count(1):
+            relative = _output_relative(job, tag + (f'_{count}' if count > 1 else ''), suffix, extension_for)
+            if _claim(job, relative, output_dir, taken):
+                break
     return jobs
+
+
+# sources that can carry alpha, and output extensions that can hold it (photo_io.ALPHA_FORMATS)
+ALPHA_SOURCE_SUFFIXES = ('.png', '.tif', '.tiff', '.webp', '.bmp')
+ALPHA_OUTPUT_SUFFIXES = ('.png', '.tif', '.tiff', '.webp')
+
+
+def _output_relative(job, tag, suffix, extension_for):
+    return job.relative.parent / (job.relative.stem + tag + suffix + extension_for(job.source.suffix))
+
+
+def output_key(path):
+    """``path`` compared as a case-insensitive file system would."""
+    return Path(path).as_posix().casefold()
+
+
+def _claim(job, relative, output_dir, taken):
+    """Give ``job`` the output ``relative`` (and its alpha fallback) if neither is taken; whether it did."""
+    alpha = None
+    if job.source.suffix.lower() in ALPHA_SOURCE_SUFFIXES and relative.suffix.lower() not in ALPHA_OUTPUT_SUFFIXES:
+        alpha = relative.with_suffix(ALPHA_FALLBACK_SUFFIX)
+    keys = [output_key(r) for r in (relative, alpha) if r is not None]
+    if any(key in taken for key in keys):
+        return False
+    taken.update(keys)
+    job.output = output_dir / relative
+    job.alpha_output = None if alpha is None else output_dir / alpha
+    return True
 
 
 def existing_output(job):
     """The finished output of ``job`` already on disk (planned name or its alpha PNG), else None."""
     for path in (job.output, job.alpha_output):
-        if path.is_file():
+        if path is not None and path.is_file():
             return path
     return None
 

@@ -1,6 +1,8 @@
 """scripts/tiled_infer.py on a folder of mixed real-world files, made by the test."""
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -9,7 +11,8 @@ from PIL import Image
 
 from tests.test_inference.conftest import FAST_FLAGS, REPO, TINY_FLAGS
 from tests.test_inference.icc_profiles import display_p3_profile
-from tests.test_inference.photo_makers import encode_pil, exif_with, smooth_rgb, tree_digest
+from tests.test_inference.photo_makers import (LAYOUT_TAGS, MAKE, ORIENTATION_TAG, encode_pil, exif_with, smooth_rgb,
+                                               tree_digest)
 from realestate_sr.inference import photo_files
 
 
@@ -196,3 +199,68 @@ def test_cli_exit_code_and_summary_in_a_fresh_process(tmp_path, tiny_checkpoint)
     assert result.returncode == 1, result.stderr
     assert 'enhanced 1, skipped 0, failed 1' in result.stdout
     assert 'FAILED' in result.stderr and 'bad.jpg' in result.stderr
+
+
+def test_clashing_names_differing_only_in_case_get_distinct_outputs(tmp_path, run_infer):
+    source = tmp_path / 'in'
+    source.mkdir()
+    inputs = {'dup.png': ('PNG', 1), 'dup.PNG': ('PNG', 2), 'dup.jpg': ('JPEG', 3)}
+    for name, (fmt, seed) in inputs.items():
+        (source / name).write_bytes(encode_pil(smooth_rgb(24, 24, seed), fmt))
+    if len(list(source.iterdir())) < 3:
+        pytest.skip('case-insensitive file system: dup.png and dup.PNG are one file')
+    code, summary = run_infer(source, tmp_path / 'out', '--dry-run')
+    planned = dict(line.split(' -> ') for line in summary.splitlines() if ' -> ' in line)
+    assert {Path(src).name: Path(out).name for src, out in planned.items()} == {
+        'dup.PNG': 'dup_PNG.jpg', 'dup.jpg': 'dup_jpg.jpg', 'dup.png': 'dup_png_2.jpg'}  # unique case-insensitively
+    code, summary = run_infer(source, tmp_path / 'out')
+    assert code == 0 and 'enhanced 3, skipped 0, failed 0' in summary
+    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['dup_PNG.jpg', 'dup_jpg.jpg', 'dup_png_2.jpg']
+
+
+def test_planned_names_are_unique_with_suffixes_and_alpha_fallbacks(tmp_path):
+    names = ['a.png', 'a.PNG', 'a.jpg', 'a_png.jpg', 'a_png.png', 'b.bmp', 'b.png', 'c.tif', 'c.TIF', 'notes.txt']
+    for fmt, extension_for in (('jpeg', lambda suffix: '.jpg'), ('png', lambda suffix: '.png'),
+                               ('same', lambda suffix: suffix)):
+        jobs = [photo_files._candidate(tmp_path / name, Path(name)) for name in names]
+        photo_files.plan_outputs(jobs, tmp_path / 'out', extension_for, suffix='_edit')
+        paths = [path for job in jobs for path in (job.output, job.alpha_output) if path is not None]
+        assert len({photo_files.output_key(path) for path in paths}) == len(paths), (fmt, paths)
+        assert jobs[-1].output is None
+        again = [photo_files._candidate(tmp_path / name, Path(name)) for name in names]
+        photo_files.plan_outputs(again, tmp_path / 'out', extension_for, suffix='_edit')
+        assert [job.output for job in again] == [job.output for job in jobs]  # deterministic
+
+
+@pytest.mark.parametrize('output_format, suffix', [('same', '.tif'), ('jpeg', '.jpg')])
+def test_rotated_tiff_comes_out_upright_with_its_metadata(tmp_path, run_infer, output_format, suffix):
+    source = tmp_path / 'in'
+    source.mkdir()
+    (source / 'scan.tif').write_bytes(encode_pil(smooth_rgb(30, 50), 'TIFF', exif=exif_with(6)))
+    code, summary = run_infer(source, tmp_path / 'out', '--format', output_format)
+    assert code == 0 and 'enhanced 1' in summary, summary
+    with Image.open(tmp_path / 'out' / f'scan{suffix}') as written:
+        assert written.size == (30, 50)  # width x height as displayed
+        exif = written.getexif()
+        assert exif[MAKE] == 'TestCam' and exif.get(ORIENTATION_TAG, 1) == 1
+        if output_format == 'jpeg':  # the input's TIFF layout must not describe the JPEG
+            assert not set(exif) & set(LAYOUT_TAGS), [LAYOUT_TAGS[tag] for tag in set(exif) & set(LAYOUT_TAGS)]
+
+
+def test_names_that_are_not_utf8_are_printed_escaped(tmp_path, tiny_checkpoint):
+    source = tmp_path / 'in'
+    source.mkdir()
+    (source / os.fsdecode(b'caf\xe9.jpg')).write_bytes(encode_pil(smooth_rgb(30, 30), 'JPEG'))
+    (source / os.fsdecode(b'd\xe9fekt.jpg')).write_bytes(b'not a jpeg')
+    command = [sys.executable, str(REPO / 'scripts' / 'tiled_infer.py'), '-i', str(source), '-o',
+               str(tmp_path / 'out'), '--model', str(tiny_checkpoint), *TINY_FLAGS, *FAST_FLAGS]
+    environment = dict(os.environ, PYTHONIOENCODING='utf-8')  # strict UTF-8 stdout, whatever the locale
+    dry = subprocess.run(command + ['--dry-run'], capture_output=True, text=True, timeout=120, env=environment)
+    assert dry.returncode == 0, dry.stderr
+    assert 'caf\\xe9.jpg -> ' in dry.stdout and 'dry run: 2 to enhance' in dry.stdout
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr
+    assert 'enhanced 1, skipped 0, failed 1' in result.stdout
+    assert 'failed: ' in result.stdout and 'd\\xe9fekt.jpg' in result.stdout
+    assert 'd\\xe9fekt.jpg' in result.stderr  # the FAILED log line
+    assert (tmp_path / 'out' / os.fsdecode(b'caf\xe9.jpg')).is_file()
