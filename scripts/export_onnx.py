@@ -2,7 +2,8 @@
 """Export a NAFNet checkpoint to ONNX (opset >= 17, dynamic batch/height/width) and check it with ONNX Runtime.
 
 The check runs PyTorch and ONNX Runtime (CPU) on random inputs of several sizes and prints the largest
-absolute difference; the exit code is 1 when it exceeds --tolerance. Run the result with
+absolute difference. The graph is written to a temporary name and renamed to OUT only when the difference is
+within --tolerance; otherwise nothing is written and the exit code is 1. Run the result with
 `scripts/tiled_infer.py --backend onnxruntime --model OUT.onnx`, or build a TensorRT engine from it on a GPU
 box (docs/inference.md).
 
@@ -45,7 +46,7 @@ def main(argv=None):
     min_side = engines.tlc_min_side(train_size) if args.tlc else 0
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    # export to the temporary sibling first, so an interrupted export never leaves a half-written .onnx
+    # export to a temporary sibling and check it there: OUT appears only complete and within tolerance
     staging = temp_path_for(output).with_suffix('.onnx')
     try:
         engines.export_onnx(net, staging, opset=args.opset, min_side=min_side, network_opt=network_opt)
@@ -53,15 +54,19 @@ def main(argv=None):
         side = max(64, min_side)
         sizes = ((1, 3, side, side), (2, 3, side + 8, side + 40), (1, 3, side + 33, side + 17))
         difference = engines.max_onnx_difference(net, session, sizes)
-        atomic_write(output, staging.read_bytes())
+        ok = difference <= args.tolerance
+        if ok:
+            atomic_write(output, staging.read_bytes())
     finally:
         staging.unlink(missing_ok=True)
-    ok = difference <= args.tolerance
-    print(f'exported {type(net).__name__} to {output} (opset {args.opset}, dynamic batch/height/width'
-          f'{f", sides >= {min_side}" if min_side else ""}) in {time.perf_counter() - started:.1f} s')
     print(f'max |PyTorch - ONNX Runtime| over sizes {[s[2:] for s in sizes]}: {difference:.3g} '
           f'({"ok" if ok else "ABOVE"} tolerance {args.tolerance:g})')
-    return 0 if ok else 1
+    if not ok:
+        print(f'not written: {output} (the exported graph does not match PyTorch)')
+        return 1
+    print(f'exported {type(net).__name__} to {output} (opset {args.opset}, dynamic batch/height/width'
+          f'{f", sides >= {min_side}" if min_side else ""}) in {time.perf_counter() - started:.1f} s')
+    return 0
 
 
 if __name__ == '__main__':

@@ -42,11 +42,18 @@ def test_onnx_runtime_matches_pytorch_tiled(exported, tiny_net):
 
 
 def test_export_script_prints_the_difference(export_onnx_script, tiny_checkpoint, tmp_path, capsys):
-    code = export_onnx_script.main(['--model', str(tiny_checkpoint), '-o', str(tmp_path / 'm.onnx'), *TINY_FLAGS,
-                                    '--tolerance', '0'])
+    code = export_onnx_script.main(['--model', str(tiny_checkpoint), '-o', str(tmp_path / 'm.onnx'), *TINY_FLAGS])
     out = capsys.readouterr().out
-    assert 'max |PyTorch - ONNX Runtime|' in out
-    assert code == (0 if 'ok tolerance' in out else 1)
+    assert code == 0 and 'max |PyTorch - ONNX Runtime|' in out and 'ok tolerance 0.001' in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['m.onnx']
+
+
+def test_export_above_tolerance_writes_nothing_and_fails(export_onnx_script, tiny_checkpoint, tmp_path, capsys):
+    code = export_onnx_script.main(['--model', str(tiny_checkpoint), '-o', str(tmp_path / 'm.onnx'), *TINY_FLAGS,
+                                    '--tolerance', '-1'])  # no difference is below -1
+    out = capsys.readouterr().out
+    assert code == 1 and 'ABOVE tolerance -1' in out and 'not written' in out
+    assert list(tmp_path.iterdir()) == []  # neither the .onnx nor its staging file
 
 
 def test_tlc_export_refuses_inputs_below_its_window(tmp_path):
