@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Check before/after listing pairs for defects that would teach the wrong edit; write JSON + print a summary.
 
-Checks: unreadable/missing files, size mismatch, EXIF orientation disagreement, different embedded ICC colour
-profiles, misalignment (global shift / scale / rotation), near-duplicate photos across splits (leakage), and tone
-signals (gamma-fit R^2, brightness outliers, darkening edits, darker shadows, blur). Each threshold is an option below.
+Checks: unreadable/missing files, size mismatch, EXIF orientation disagreement, misalignment (global shift / scale /
+rotation), near-duplicate photos across splits (leakage), and tone signals (gamma-fit R^2, brightness outliers,
+darkening edits, darker shadows, blur), measured on the sRGB pixels training sees. Each threshold is an option below.
+Different embedded ICC colour profiles are noted (profile_mismatch), not flagged: training converts both to sRGB.
 
 Examples:
   python scripts/check_pairs.py --pairs datasets/demo/train.jsonl datasets/demo/val.jsonl -o checks.json

@@ -1,11 +1,13 @@
 """Checks that find bad before/after pairs before they reach training.
 
 Real sets carry pairs that teach the wrong edit: unreadable files, mismatched sizes, EXIF rotations that disagree,
-different embedded colour profiles (a colour-space shift the network would learn), edits cropped or straightened
-after the fact (misaligned), the same photo in two splits (leakage), and tone edits unlike the rest (no consistent
-tone curve, brightness outliers, edits that darken, shadows pushed down, blur).
+edits cropped or straightened after the fact (misaligned), the same photo in two splits (leakage), and tone edits
+unlike the rest (no consistent tone curve, brightness outliers, edits that darken, shadows pushed down, blur).
 Each check has its threshold in :class:`CheckThresholds`; all image measures run on both photos shrunk to
-``work_size`` on the long side, in luminance Y (Rec. 601 weights on sRGB values in [0, 1]).
+``work_size`` on the long side, in luminance Y (Rec. 601 weights on sRGB values in [0, 1]). The photos are decoded
+as training reads them (``to_srgb=True``: a profiled file converted to sRGB), so the measures see the pixels the
+network learns from. Different embedded profiles are therefore no defect; they are recorded as a note (:data:`NOTES`),
+not a flag, and ``--exclude`` keeps such pairs.
 
 ``measure_pair`` works on one pair (run it in worker processes); ``run_checks`` adds the set-level checks
 (brightness outliers, duplicates across splits) and returns a :class:`CheckReport`.
@@ -26,7 +28,6 @@ CHECKS = {
     'unreadable': 'file missing or not a decodable image',
     'size_mismatch': 'src and tar differ in size (after EXIF orientation)',
     'exif_orientation': 'EXIF orientation tags differ and the displayed images do not line up',
-    'profile_mismatch': 'src and tar embed different ICC colour profiles (none counts as sRGB)',
     'misaligned': 'global shift / scale / rotation between src and tar above threshold',
     'duplicate_across_splits': 'near-duplicate of a photo in another split (leakage)',
     'tone_curve': 'tar is not a consistent tone curve of src (R^2 of a gamma fit below threshold)',
@@ -34,6 +35,11 @@ CHECKS = {
     'darkening_edit': 'the edit darkened the image',
     'darker_shadows': 'the shadows got darker instead of lifted',
     'blurry': 'tar much less sharp than src',
+}
+# informational: reported, never flagged nor excluded
+NOTES = {
+    'profile_mismatch': 'src and tar embed different ICC colour profiles (none counts as sRGB); both are converted '
+                        'to sRGB for training and for these checks',
 }
 SPLIT_ORDER = ('train', 'val', 'test')  # on leakage the pair in the earlier split is flagged (test stays intact)
 
@@ -62,6 +68,7 @@ class PairResult:
     split: str = ''
     flags: dict = field(default_factory=dict)     # check -> human-readable detail
     measures: dict = field(default_factory=dict)  # numbers behind the flags
+    notes: dict = field(default_factory=dict)     # NOTES key -> detail; not defects
 
 
 @dataclass
@@ -76,8 +83,12 @@ class CheckReport:
     def counts(self):
         return {check: sum(check in r.flags for r in self.results) for check in CHECKS}
 
+    def note_counts(self):
+        return {note: sum(note in r.notes for r in self.results) for note in NOTES}
+
     def to_json(self):
         return json.dumps({'thresholds': asdict(self.thresholds), 'checks': CHECKS, 'counts': self.counts(),
+                           'notes': NOTES, 'note_counts': self.note_counts(),
                            'pairs': len(self.results), 'flagged': len(self.flagged),
                            'results': [asdict(r) for r in self.results]}, indent=1)
 
@@ -87,6 +98,8 @@ class CheckReport:
                  f'  {"check":<24} {"flagged":>7}  meaning']
         for check, count in self.counts().items():
             lines.append(f'  {check:<24} {count:>7}  {CHECKS[check]}')
+        for note, count in self.note_counts().items():
+            lines.append(f'  {note:<24} {count:>7}  note only (not flagged, kept by --exclude): {NOTES[note]}')
         if bad:
             lines.append('flagged pairs:')
             for result in self.flagged[:max_listed]:
@@ -95,6 +108,13 @@ class CheckReport:
                     lines.append(f'  {result.name}{split}  [{check}] {detail}')
             if bad > max_listed:
                 lines.append(f'  ... and {bad - max_listed} more pairs in the JSON report')
+        noted = [r for r in self.results if r.notes]
+        if noted:
+            lines.append('notes (pairs kept):')
+            for result in noted[:max_listed]:
+                lines += [f'  {result.name}  [{note}] {detail}' for note, detail in result.notes.items()]
+            if len(noted) > max_listed:
+                lines.append(f'  ... and {len(noted) - max_listed} more pairs in the JSON report')
         return '\n'.join(lines)
 
 
@@ -204,7 +224,7 @@ def measure_pair(args):
     for role, path in (('src', src_path), ('tar', tar_path)):
         try:
             buf = read_bytes(path)
-            images.append(decode_bgr(buf, path))
+            images.append(decode_bgr(buf, path, to_srgb=True))
             tags.append(exif_orientation(path))
         except ImageReadError as err:
             result.flags['unreadable'] = f'{role}: {err}'
@@ -213,7 +233,7 @@ def measure_pair(args):
     src, tar = images
     result.measures['colour_profile'] = profiles
     if profiles[0] != profiles[1]:
-        result.flags['profile_mismatch'] = f'src {profiles[0]} vs tar {profiles[1]}'
+        result.notes['profile_mismatch'] = f'src {profiles[0]} vs tar {profiles[1]}'
     result.measures['exif_orientation'] = tags
     result.measures['size'] = [src.shape[1], src.shape[0], tar.shape[1], tar.shape[0]]
     tag_note = f'EXIF orientation src {tags[0]} vs tar {tags[1]}'

@@ -1,12 +1,15 @@
 """Each pair check flags a planted bad pair of its kind and passes the good pairs."""
+import io
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
-from PIL import ImageCms
+from PIL import Image, ImageCms
 
-from realestate_sr.data.pair_checks import CHECKS, CheckThresholds, run_checks
+from realestate_sr.data.image_io import decode_bgr
+from realestate_sr.data.pair_checks import CHECKS, NOTES, CheckThresholds, run_checks
 from realestate_sr.data.pair_lists import PairPaths, load_manifest
 from realestate_sr.data.planted_pairs import FILE_DEFECTS, PLANTED_DEFECTS, write_planted_set
 from tests.test_data.synthetic_pairs import good_photo_pairs, write_pair_set
@@ -29,7 +32,17 @@ def planted_report(tmp_path_factory):
 
 
 def test_every_check_has_a_planted_case():
-    assert set(PLANTED_DEFECTS) | set(FILE_DEFECTS) == set(CHECKS)
+    assert set(PLANTED_DEFECTS) | set(FILE_DEFECTS) == set(CHECKS) | set(NOTES)
+
+
+def test_profile_mismatch_is_a_note_not_a_flag(planted_report):
+    """A Display P3 src with an untagged (sRGB) tar is a valid pair once both are converted, as training does."""
+    report, defects = planted_report
+    noted = [r for r, d in zip(report.results, defects) if d == 'profile_mismatch'][0]
+    assert noted.notes == {'profile_mismatch': 'src Display P3 (test) vs tar sRGB'} and not noted.flags
+    assert 'profile_mismatch' not in report.counts() and report.note_counts()['profile_mismatch'] == 1
+    assert json.loads(report.to_json())['note_counts']['profile_mismatch'] == 1
+    assert '[profile_mismatch] src Display P3 (test) vs tar sRGB' in report.summary()
 
 
 @pytest.mark.parametrize('check', sorted(CHECKS))
@@ -82,6 +95,8 @@ def test_check_pairs_cli_writes_json_and_a_clean_manifest(tmp_path, capsys):
     flagged = {r['src'] for r in report['results'] if r['flags']}
     clean = load_manifest(tmp_path / 'clean.jsonl', root)
     assert len(clean) == report['pairs'] - report['flagged'] and not flagged & {p.src for p in clean}
+    noted = {r['src'] for r in report['results'] if r['notes']}
+    assert noted and noted <= {p.src for p in clean}  # profile_mismatch is a note: the pair is kept
     assert 'pair checks:' in capsys.readouterr().out
 
 
@@ -99,7 +114,8 @@ def test_check_pairs_cli_exclude_works_with_folders(tmp_path):
     assert all(Path(p.tar).is_file() for p in clean)
 
 
-SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile('sRGB')).tobytes()
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile('sRGB'))
+SRGB_ICC = SRGB.tobytes()
 
 
 @pytest.mark.parametrize('fmt', ['JPEG', 'PNG'])
@@ -111,14 +127,33 @@ SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile('sRGB')).tobytes()
     (None, None, None),
     (display_p3_profile, display_p3_profile, None),
 ])
-def test_profile_mismatch_flags_pairs_in_different_colour_spaces(tmp_path, fmt, src_icc, tar_icc, mismatch):
+def test_profile_mismatch_notes_pairs_in_different_colour_spaces(tmp_path, fmt, src_icc, tar_icc, mismatch):
     src, tar = good_photo_pairs(1, size=(96, 128))[0]
     paths = []
     for role, img, icc in (('src', src, src_icc), ('tar', tar, tar_icc)):
         icc = icc() if callable(icc) else icc
+        rgb = Image.fromarray(img[..., ::-1].copy())
+        if icc:  # the file stores the photo's colours in its own space, as a camera or an editor writes them
+            rgb = ImageCms.profileToProfile(rgb, SRGB, ImageCms.ImageCmsProfile(io.BytesIO(icc)), outputMode='RGB')
         options = {'icc_profile': icc} if icc else {}
         paths.append(tmp_path / f'{role}.{fmt.lower()}')
-        paths[-1].write_bytes(encode_pil(img[..., ::-1].copy(), fmt, **options))
+        paths[-1].write_bytes(encode_pil(np.asarray(rgb), fmt, **options))
     result = run_checks([PairPaths(src=str(paths[0]), tar=str(paths[1]), name='p')]).results[0]
-    assert result.flags.get('profile_mismatch') == mismatch
-    assert set(result.flags) <= {'profile_mismatch'}  # the pixels are a good pair: nothing else fires
+    assert result.notes.get('profile_mismatch') == mismatch
+    assert not result.flags  # both converted to sRGB, the pixels are a good pair: nothing fires
+
+
+def test_tone_checks_measure_the_srgb_pixels_training_sees(tmp_path):
+    """A P3-tagged src and a tar holding exactly its sRGB conversion are the same picture: equal brightness.
+
+    Measured on the stored numbers, P3 reds read brighter than their sRGB values and the pair looks darkened."""
+    src, _ = good_photo_pairs(1, size=(96, 128))[0]
+    reddish = src.astype(np.float32) * np.array([0.35, 0.35, 1.0])  # BGR: mostly saturated red
+    rgb = np.clip(reddish[..., ::-1], 0, 255).astype(np.uint8)
+    src_path, tar_path = tmp_path / 'src.png', tmp_path / 'tar.png'
+    src_path.write_bytes(encode_pil(rgb, 'PNG', icc_profile=display_p3_profile()))
+    converted_bgr = decode_bgr(src_path.read_bytes(), to_srgb=True)
+    tar_path.write_bytes(encode_pil(converted_bgr[..., ::-1].copy(), 'PNG'))
+    result = run_checks([PairPaths(src=str(src_path), tar=str(tar_path), name='p')]).results[0]
+    assert abs(result.measures['mean_y_src'] - result.measures['mean_y_tar']) < 1e-4
+    assert not result.flags
