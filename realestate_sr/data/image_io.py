@@ -11,7 +11,8 @@ Colour: :func:`read_bgr`, the reader of every training and evaluation file
 is not sRGB (Display P3 from phones, Adobe RGB from cameras) to sRGB through
 ``realestate_sr.utils.photo_decode``, the decode inference uses, so the network
 learns on the same sRGB pixels it is run on. Every other file (the common case)
-stays on OpenCV's fast path; looking for a profile reads the header only.
+stays on OpenCV's fast path; looking for a profile decodes no pixels (Pillow reads JPEG/PNG/TIFF headers
+only, but a WebP file whole).
 LMDB records hold already converted pixels without a profile. ``decode_bgr``
 alone returns the stored numbers (what the pair checks compare profiles for).
 """

@@ -12,7 +12,6 @@ not a flag, and ``--exclude`` keeps such pairs.
 ``measure_pair`` works on one pair (run it in worker processes); ``run_checks`` adds the set-level checks
 (brightness outliers, duplicates across splits) and returns a :class:`CheckReport`.
 """
-import io
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
@@ -20,9 +19,9 @@ from multiprocessing import get_context
 
 import cv2
 import numpy as np
-from PIL import Image, ImageCms, UnidentifiedImageError
 
 from realestate_sr.data.image_io import ImageReadError, decode_bgr, exif_orientation, read_bytes
+from realestate_sr.utils.photo_decode import colour_space_name, embedded_profile
 
 CHECKS = {
     'unreadable': 'file missing or not a decodable image',
@@ -118,29 +117,6 @@ class CheckReport:
         return '\n'.join(lines)
 
 
-SRGB = 'sRGB'
-
-
-def colour_profile_name(buf):
-    """Description of the ICC profile embedded in encoded image bytes; ``'sRGB'`` for none or any sRGB profile.
-
-    Pixels are decoded without colour management (OpenCV ignores profiles), so two files whose profiles differ hold
-    numbers in different colour spaces; an untagged file is shown as sRGB by every viewer, hence the equivalence.
-    """
-    try:
-        with Image.open(io.BytesIO(buf)) as img:
-            icc = img.info.get('icc_profile')
-    except (OSError, UnidentifiedImageError, ValueError):
-        return SRGB  # the decode itself decides whether the file is readable
-    if not icc:
-        return SRGB
-    try:
-        description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
-    except (ImageCms.PyCMSError, OSError, ValueError):
-        return f'unreadable ICC profile ({len(icc)} bytes)'
-    return SRGB if description.lower().startswith('srgb') else (description or 'unnamed ICC profile')
-
-
 def luminance(img_bgr):
     img = img_bgr.astype(np.float32) / 255.0
     return img[..., 0] * 0.114 + img[..., 1] * 0.587 + img[..., 2] * 0.299
@@ -229,7 +205,7 @@ def measure_pair(args):
         except ImageReadError as err:
             result.flags['unreadable'] = f'{role}: {err}'
             return result
-        profiles.append(colour_profile_name(buf))
+        profiles.append(colour_space_name(embedded_profile(buf)))
     src, tar = images
     result.measures['colour_profile'] = profiles
     if profiles[0] != profiles[1]:

@@ -2,7 +2,8 @@
 
 Inference (``realestate_sr.inference.photo_io``) decodes every file here. Training
 (``realestate_sr.data.image_io``) decodes with OpenCV, and sends here only the files whose embedded ICC
-profile is not sRGB (:func:`needs_srgb_conversion` of :func:`embedded_profile`, which reads the header only),
+profile is not sRGB (:func:`needs_srgb_conversion` of :func:`embedded_profile`; whether a profile is sRGB is
+decided once per profile by converting a few colours, :func:`srgb_match`),
 so the network is trained on the same sRGB pixels it is later run on, and untagged files keep the fast path.
 
 - Colour: an embedded profile is converted to sRGB with LittleCMS (Pillow ImageCms, perceptual intent); a
@@ -94,23 +95,53 @@ def profile_description(icc):
         return ''
 
 
-def _is_srgb(description):
-    return description.lower().startswith('srgb')
+# every 51st level of R, G and B: 216 colours, enough to catch any matrix or tone-curve difference
+SRGB_TEST_GRID = np.stack(np.meshgrid(*[np.arange(0, 256, 51, dtype=np.uint8)] * 3, indexing='ij'),
+                          axis=-1).reshape(1, -1, 3)
+
+
+@lru_cache(maxsize=64)
+def srgb_match(icc):
+    """Whether ICC profile bytes ``icc`` describe sRGB, decided once per profile by what it does, not its name.
+
+    The :data:`SRGB_TEST_GRID` colours are converted from ``icc`` to sRGB; the profile is sRGB when none moves
+    (8-bit integer inputs: a shift above half a level would change the rounded output). This catches sRGB
+    profiles named otherwise (Facebook's "c2", "GIMP built-in sRGB"). Returns True, False (another colour
+    space, or not an RGB profile), or None when LittleCMS cannot read the profile at all.
+    """
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return None
+    try:
+        converted = ImageCms.profileToProfile(Image.fromarray(SRGB_TEST_GRID, 'RGB'), profile, SRGB_PROFILE,
+                                              outputMode='RGB', renderingIntent=ImageCms.Intent.PERCEPTUAL)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return False
+    return bool(np.array_equal(np.asarray(converted), SRGB_TEST_GRID))
 
 
 def needs_srgb_conversion(icc):
     """Whether :func:`to_srgb` would change the colours of an RGB image tagged with ``icc``.
 
-    False for no profile, an sRGB profile, or one LittleCMS cannot read (ignored by :func:`to_srgb`).
+    False for no profile, an sRGB profile (:func:`srgb_match`), or one LittleCMS cannot read (ignored by
+    :func:`to_srgb`).
     """
+    return bool(icc) and srgb_match(bytes(icc)) is False
+
+
+def colour_space_name(icc):
+    """A name for the colour space of ICC profile bytes: 'sRGB' for none or any sRGB profile, else its description."""
     if not icc:
-        return False
-    description = profile_description(bytes(icc))
-    return description is not None and not _is_srgb(description)
+        return 'sRGB'
+    match = srgb_match(bytes(icc))
+    if match is None:
+        return f'unreadable ICC profile ({len(icc)} bytes)'
+    return 'sRGB' if match else (profile_description(bytes(icc)) or 'unnamed ICC profile')
 
 
 def embedded_profile(data):
-    """The ICC profile embedded in encoded image ``data``, from the header only (no pixel decoding).
+    """The ICC profile embedded in encoded image ``data``, without decoding pixels (a WebP is read whole).
 
     None when there is none or the header cannot be read (the full decode then reports the problem).
     """
@@ -130,9 +161,9 @@ def to_srgb(im, icc, notes):
     if icc:
         try:
             profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            description = profile_description(bytes(icc)) or 'unnamed profile'
-            if _is_srgb(description) and im.mode == 'RGB':
+            if im.mode == 'RGB' and srgb_match(bytes(icc)):
                 return im
+            description = profile_description(bytes(icc)) or 'unnamed profile'
             converted = ImageCms.profileToProfile(im, profile, SRGB_PROFILE, outputMode='RGB',
                                                   renderingIntent=ImageCms.Intent.PERCEPTUAL)
             notes.append(f'converted from {description} to sRGB')

@@ -14,7 +14,7 @@ from realestate_sr.data.paired_listing_dataset import PairedListingDataset
 from realestate_sr.inference.photo_io import decode_photo
 from realestate_sr.utils.photo_decode import SRGB_PROFILE_BYTES
 from tests.test_data.synthetic_pairs import make_tar_image
-from tests.test_inference.icc_profiles import display_p3_profile
+from tests.test_inference.icc_profiles import display_p3_profile, renamed_profile
 from tests.test_inference.photo_makers import encode_pil, exif_with, smooth_rgb
 
 
@@ -73,7 +73,9 @@ def test_files_without_a_non_srgb_profile_stay_on_the_opencv_path(tmp_path, monk
 
     monkeypatch.setattr(image_io, 'decode_srgb', no_conversion)
     pixels = smooth_rgb(30, 40)
-    for name, options in (('plain.jpg', {}), ('srgb.jpg', {'icc_profile': SRGB_PROFILE_BYTES})):
+    renamed = renamed_profile(SRGB_PROFILE_BYTES, 'GIMP built-in sRGB')  # sRGB under another name
+    for name, options in (('plain.jpg', {}), ('srgb.jpg', {'icc_profile': SRGB_PROFILE_BYTES}),
+                          ('gimp.jpg', {'icc_profile': renamed})):
         data = encode_pil(pixels, 'JPEG', quality=90, **options)
         (tmp_path / name).write_bytes(data)
         np.testing.assert_array_equal(read_bgr(tmp_path / name),

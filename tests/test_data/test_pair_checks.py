@@ -13,7 +13,7 @@ from realestate_sr.data.pair_checks import CHECKS, NOTES, CheckThresholds, run_c
 from realestate_sr.data.pair_lists import PairPaths, load_manifest
 from realestate_sr.data.planted_pairs import FILE_DEFECTS, PLANTED_DEFECTS, write_planted_set
 from tests.test_data.synthetic_pairs import good_photo_pairs, write_pair_set
-from tests.test_inference.icc_profiles import adobe_rgb_profile, display_p3_profile
+from tests.test_inference.icc_profiles import adobe_rgb_profile, display_p3_profile, renamed_profile
 from tests.test_inference.photo_makers import encode_pil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'scripts'))
@@ -124,6 +124,7 @@ SRGB_ICC = SRGB.tobytes()
     (display_p3_profile, SRGB_ICC, 'src Display P3 (test) vs tar sRGB'),  # phone photo, sRGB export
     (None, adobe_rgb_profile, 'src sRGB vs tar Adobe RGB (1998) (test)'),
     (SRGB_ICC, None, None),  # an sRGB profile and none are the same colour space
+    (lambda: renamed_profile(SRGB_ICC, 'c2'), None, None),  # so is an sRGB profile under another name
     (None, None, None),
     (display_p3_profile, display_p3_profile, None),
 ])

@@ -87,3 +87,20 @@ def display_p3_profile():
 
 def adobe_rgb_profile():
     return make_profile('Adobe RGB (1998) (test)', ADOBE_PRIMARIES, _gamma_curve_tag(ADOBE_GAMMA))
+
+
+def renamed_profile(icc, description):
+    """``icc`` with its 'desc' tag replaced by ``description``: the same colour space under another name.
+
+    The new tag is appended and the tag table entry and header size pointed at it (the old bytes stay unused).
+    """
+    icc = bytearray(icc)
+    icc += b'\0' * (-len(icc) % 4)
+    offset, tag = len(icc), _desc_tag(description)
+    icc += tag + b'\0' * (-len(tag) % 4)
+    for i in range(struct.unpack_from('>I', icc, 128)[0]):
+        entry = 132 + 12 * i
+        if icc[entry:entry + 4] == b'desc':
+            struct.pack_into('>II', icc, entry + 4, offset, len(tag))
+    struct.pack_into('>I', icc, 0, len(icc))
+    return bytes(icc)

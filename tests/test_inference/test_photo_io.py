@@ -7,8 +7,9 @@ import pytest
 import tifffile
 from PIL import ExifTags, Image, ImageCms, ImageOps
 
-from tests.test_inference.icc_profiles import (ADOBE_GAMMA, ADOBE_PRIMARIES, P3_PRIMARIES, adobe_rgb_profile, display_p3_profile,
-                          expected_srgb, srgb_decode)
+from tests.test_inference.icc_profiles import (ADOBE_GAMMA, ADOBE_PRIMARIES, P3_PRIMARIES, SRGB_PRIMARIES,
+                                               _srgb_curve_tag, adobe_rgb_profile, display_p3_profile, expected_srgb,
+                                               make_profile, renamed_profile, srgb_decode)
 from tests.test_inference.photo_makers import (GPS_IFD, LAYOUT_TAGS, MAKE, encode_pil, exif_with, exif_with_thumbnail,
                                                smooth_rgb)
 from realestate_sr.inference import photo_io
@@ -75,6 +76,34 @@ def test_untagged_input_stays_untagged_and_unconverted():
     np.testing.assert_array_equal(np.rint(photo.rgb * 255), pixels)
     assert not photo.tagged and photo.notes == ()
     assert 'icc_profile' not in Image.open(io.BytesIO(encode_photo(photo.rgb, photo, 'PNG'))).info
+
+
+@pytest.mark.parametrize('make', [
+    lambda: renamed_profile(photo_decode.SRGB_PROFILE_BYTES, 'c2'),  # Facebook's name for its compact sRGB
+    lambda: renamed_profile(photo_decode.SRGB_PROFILE_BYTES, 'GIMP built-in sRGB'),
+    lambda: make_profile('Generic RGB (test)', SRGB_PRIMARIES, _srgb_curve_tag()),  # sRGB written out by hand
+])
+def test_srgb_profiles_under_any_name_are_not_converted(make, monkeypatch):
+    icc = make()
+    assert photo_decode.srgb_match(icc) and not photo_decode.needs_srgb_conversion(icc)
+    assert photo_decode.colour_space_name(icc) == 'sRGB'
+
+    def no_conversion(*args, **kwargs):
+        raise AssertionError('an sRGB profile must not pay the LittleCMS conversion')
+
+    monkeypatch.setattr(photo_decode.ImageCms, 'profileToProfile', no_conversion)  # srgb_match is cached
+    pixels = smooth_rgb(16, 16)
+    photo = decode_photo(encode_pil(pixels, 'PNG', icc_profile=icc))
+    np.testing.assert_array_equal(np.rint(photo.rgb * 255), pixels)
+    assert photo.tagged and photo.notes == ()
+
+
+def test_profiles_of_other_colour_spaces_are_not_srgb():
+    assert photo_decode.srgb_match(display_p3_profile()) is False
+    assert photo_decode.srgb_match(adobe_rgb_profile()) is False
+    assert photo_decode.srgb_match(ImageCms.ImageCmsProfile(ImageCms.createProfile('LAB')).tobytes()) is False
+    assert photo_decode.srgb_match(b'not a profile at all') is None
+    assert photo_decode.colour_space_name(display_p3_profile()) == 'Display P3 (test)'
 
 
 def test_broken_profile_is_ignored_with_a_note():
