@@ -40,12 +40,15 @@ VAL_TILE_DEFAULTS = {'overlap': 64, 'batch': 4, 'border_pad': 0}
 
 
 def validation_tile(val_opt):
-    """``val.tile`` with its defaults filled in: {size, overlap, batch, border_pad}, or None for whole images."""
+    """``val.tile`` with its defaults filled in: {size, overlap, batch, border_pad}, or None for whole images
+    (``tile: ~`` or ``size: 0``, as scripts/evaluate.py reads it)."""
     tile = (val_opt or {}).get('tile')
     if not tile:
         return None
     if 'size' not in tile:
         raise KeyError(f'val.tile needs a size, got {dict(tile)}')
+    if int(tile['size'] or 0) <= 0:
+        return None
     return {'size': int(tile['size']), **{key: int(tile.get(key, value)) for key, value in VAL_TILE_DEFAULTS.items()}}
 
 
@@ -100,7 +103,7 @@ class EnhanceModel(SRModel):
 
         train:
           optim_g: {type: AdamW | Adam, lr, betas, weight_decay}
-          bf16: false             # autocast forward + loss in bfloat16 (no GradScaler needed)
+          bf16: false             # autocast the forward in bfloat16 (no GradScaler); losses in float32
           grad_clip_norm: ~       # max total gradient norm; ~ disables clipping
           channels_last: false    # NHWC memory format for network and inputs (faster convs on tensor cores)
         val:
