@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from realestate_sr.utils.network_loading import build_inference_network
-from realestate_sr.utils.tiling import make_torch_runner, tiled_forward
+from realestate_sr.utils.tiling import TILE_DEFAULTS, make_torch_runner, tiled_forward
 
 # Auto-correction baseline constants (see docs/evaluation.md).
 AUTO_TARGET_MEAN_LUMINANCE = 0.18  # linear-light mean luminance after exposure: photographers' middle grey
@@ -79,10 +79,10 @@ def dihedral_transforms():
 
 @dataclass
 class TileSettings:
-    size: int = 512  # 0: whole photos, no tiling (an option file's ``val.tile: ~``)
-    overlap: int = 64
-    batch: int = 4
-    border_pad: int = 0
+    size: int = TILE_DEFAULTS['size']  # 0: whole photos, no tiling (an option file's ``val.tile: ~``)
+    overlap: int = TILE_DEFAULTS['overlap']
+    batch: int = TILE_DEFAULTS['batch']
+    border_pad: int = TILE_DEFAULTS['border_pad']
 
 
 def checkpoint_label(path):

@@ -7,6 +7,7 @@ an official NAFNet release file or a bare state_dict).
 """
 from realestate_sr.inference.engines import AMP_DTYPES, network_opt_from_flags
 from realestate_sr.utils.network_loading import build_inference_network, network_opt_from_yaml
+from realestate_sr.utils.tiling import TILE_DEFAULTS
 
 
 def add_network_args(parser, with_tlc=True):
@@ -34,12 +35,15 @@ def add_running_args(parser):
     run.add_argument('--device', default='auto', help='auto (CUDA when available, else CPU), cpu, cuda, cuda:1')
     run.add_argument('--precision', choices=sorted(AMP_DTYPES), default='fp32',
                      help='fp32 (default); bf16 or fp16 autocast on a GPU')
-    run.add_argument('--tile-size', type=int, default=512, help='tile side in pixels (default: 512)')
-    run.add_argument('--overlap', type=int, default=64, help='pixels blended between tiles (default: 64)')
-    run.add_argument('--tile-batch', type=int, default=4, help='tiles per network call (default: 4)')
-    run.add_argument('--border-pad', type=int, default=0,
-                     help='reflect-pad the photo by this many pixels before tiling (default 0: the network '
-                     'zero-pads at the border, as in training and whole-image inference)')
+    run.add_argument('--tile-size', type=int, default=TILE_DEFAULTS['size'],
+                     help='tile side in pixels (default: %(default)s)')
+    run.add_argument('--overlap', type=int, default=TILE_DEFAULTS['overlap'],
+                     help='pixels blended between tiles (default: %(default)s)')
+    run.add_argument('--tile-batch', type=int, default=TILE_DEFAULTS['batch'],
+                     help='tiles per network call (default: %(default)s)')
+    run.add_argument('--border-pad', type=int, default=TILE_DEFAULTS['border_pad'],
+                     help='reflect-pad the photo by this many pixels before tiling (default %(default)s: the '
+                     'network zero-pads at the border, as in training and whole-image inference)')
     return run
 
 

@@ -16,7 +16,7 @@ from realestate_sr.archs.nafnet_arch import TLC_BASE_SCALE, tlc_geometry, tlc_po
 from realestate_sr.losses.vgg_features import MissingWeightsError
 from realestate_sr.metrics.lpips_metric import preload_lpips
 from realestate_sr.utils.network_loading import build_inference_network, with_tlc
-from realestate_sr.utils.tiling import make_torch_runner, tiled_forward
+from realestate_sr.utils.tiling import TILE_DEFAULTS, make_torch_runner, tiled_forward
 
 OPTIMIZERS = {'Adam': torch.optim.Adam, 'AdamW': torch.optim.AdamW}
 
@@ -36,7 +36,7 @@ def log_validation_images(tb_logger, visualization_dir, current_iter, max_images
 
 
 # What a ``val.tile`` block without these keys means; scripts/evaluate.py reads the block the same way.
-VAL_TILE_DEFAULTS = {'overlap': 64, 'batch': 4, 'border_pad': 0}
+VAL_TILE_DEFAULTS = {key: value for key, value in TILE_DEFAULTS.items() if key != 'size'}
 
 
 def validation_tile(val_opt):

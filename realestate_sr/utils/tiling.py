@@ -20,6 +20,10 @@ import torch
 import torch.nn.functional as F
 
 
+# The tiling every caller starts from: validation (val.tile), tiled_infer.py and evaluate.py flags.
+TILE_DEFAULTS = {'size': 512, 'overlap': 64, 'batch': 4, 'border_pad': 0}
+
+
 def tile_starts(length, tile, stride):
     """Start offsets of tiles of size ``tile`` covering ``[0, length)``; the last tile ends at ``length``."""
     if length <= tile:
@@ -62,7 +66,8 @@ def _check_args(img, tile_size, overlap, tile_batch):
         raise ValueError(f'overlap must be in [0, tile_size), got overlap={overlap} for tile_size={tile_size}')
 
 
-def tiled_forward(run_batch, img, tile_size=512, overlap=64, tile_batch=4, border_pad=0, device=None):
+def tiled_forward(run_batch, img, tile_size=TILE_DEFAULTS['size'], overlap=TILE_DEFAULTS['overlap'],
+                  tile_batch=TILE_DEFAULTS['batch'], border_pad=TILE_DEFAULTS['border_pad'], device=None):
     """Apply ``run_batch`` to ``img`` tile by tile and return the blended float32 result.
 
     Args:
