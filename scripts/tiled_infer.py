@@ -150,7 +150,11 @@ def main(argv=None):
 
     def encode(job, photo, rgb):
         fmt = photo_io.output_format(photo, args.format, job.source.suffix)
-        target = job.alpha_output if fmt == 'PNG' and job.alpha_output is not None else job.output
+        # the planned name whose extension names the bytes: job.output, or its .png fallback for alpha
+        target = next((path for path in (job.output, job.alpha_output)
+                       if path is not None and photo_io.format_of_suffix(path.suffix) == fmt), None)
+        if target is None:
+            raise photo_io.PhotoWriteError(f'no planned output name for {fmt} (planned {job.output})')
         with written_lock:  # the plan gives unique names; this makes replacing an output of this run impossible
             if photo_files.output_key(target) in written:
                 raise photo_io.PhotoWriteError(f'{target} was already written by this run; not replacing it')

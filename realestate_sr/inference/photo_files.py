@@ -30,8 +30,8 @@ class PhotoJob:
     """One input file and where its enhanced version goes.
 
     ``output`` is the planned path. ``alpha_output`` is where a photo with alpha goes when ``output``'s
-    format cannot hold alpha (``.png`` instead of ``.jpg``); None when the source cannot carry alpha or the
-    output format can. ``skip_reason`` is set for files that are not processed.
+    format cannot hold alpha (``.png`` instead of ``.jpg``); None when the output format can. ``skip_reason``
+    is set for files that are not processed.
     """
     source: Path
     relative: Path
@@ -92,28 +92,47 @@ def plan_outputs(jobs, output_dir, extension_for, suffix=''):
 
     Two inputs that would map to the same output (``a.png`` and ``a.jpg`` both to ``a.jpg``) get their
     source extension, exactly as written, in the stem (``a_png.jpg``, ``a_jpg.jpg``); a name still taken
-    gets a counter (``a_png_2.jpg``). Names are compared case-insensitively, so the plan holds on
-    case-insensitive file systems too, and it is deterministic (jobs in ``discover``'s sorted order).
+    gets a counter (``a_png_2.jpg``). Then every output whose format cannot hold alpha gets a ``.png``
+    fallback name (``a.png``, or ``a_2.png`` when taken), whatever its source's extension: only the decode
+    tells whether a file has alpha (a PNG with alpha may be named ``.jpg``), and planned names never move
+    for a fallback. Names are compared case-insensitively, so the plan holds on case-insensitive file
+    systems too, and it is deterministic (jobs in ``discover``'s sorted order).
     """
     output_dir = Path(output_dir)
     planned = [(job, _output_relative(job, '', suffix, extension_for)) for job in jobs if job.skip_reason is None]
     wanted = Counter(output_key(natural) for _, natural in planned)
     taken, clashing = set(), []
     for job, natural in planned:  # names nobody else wants first, so a disambiguated name cannot take them
-        if wanted[output_key(natural)] > 1 or not _claim(job, natural, output_dir, taken):
+        if wanted[output_key(natural)] > 1 or not _claim(natural, taken):
             clashing.append(job)
+        else:
+            job.output = output_dir / natural
     for job in clashing:
         tag = '_' + job.source.suffix[1:]
         for count in itertools.count(1):
-            relative = _output_relative(job, tag + (f'_{count}' if count > 1 else ''), suffix, extension_for)
-            if _claim(job, relative, output_dir, taken):
+            relative = _output_relative(job, tag + _counter(count), suffix, extension_for)
+            if _claim(relative, taken):
+                job.output = output_dir / relative
+                break
+    for job, _ in planned:
+        job.alpha_output = None
+        relative = job.output.relative_to(output_dir)
+        if relative.suffix.lower() in ALPHA_OUTPUT_SUFFIXES:
+            continue
+        for count in itertools.count(1):
+            fallback = relative.with_name(relative.stem + _counter(count) + ALPHA_FALLBACK_SUFFIX)
+            if _claim(fallback, taken):
+                job.alpha_output = output_dir / fallback
                 break
     return jobs
 
 
-# sources that can carry alpha, and output extensions that can hold it (photo_io.ALPHA_FORMATS)
-ALPHA_SOURCE_SUFFIXES = ('.png', '.tif', '.tiff', '.webp', '.bmp')
+# output extensions that can hold alpha (photo_io.ALPHA_FORMATS)
 ALPHA_OUTPUT_SUFFIXES = ('.png', '.tif', '.tiff', '.webp')
+
+
+def _counter(count):
+    return f'_{count}' if count > 1 else ''
 
 
 def _output_relative(job, tag, suffix, extension_for):
@@ -125,17 +144,12 @@ def output_key(path):
     return Path(path).as_posix().casefold()
 
 
-def _claim(job, relative, output_dir, taken):
-    """Give ``job`` the output ``relative`` (and its alpha fallback) if neither is taken; whether it did."""
-    alpha = None
-    if job.source.suffix.lower() in ALPHA_SOURCE_SUFFIXES and relative.suffix.lower() not in ALPHA_OUTPUT_SUFFIXES:
-        alpha = relative.with_suffix(ALPHA_FALLBACK_SUFFIX)
-    keys = [output_key(r) for r in (relative, alpha) if r is not None]
-    if any(key in taken for key in keys):
+def _claim(relative, taken):
+    """Take the output name ``relative`` if it is free; whether it was."""
+    key = output_key(relative)
+    if key in taken:
         return False
-    taken.update(keys)
-    job.output = output_dir / relative
-    job.alpha_output = None if alpha is None else output_dir / alpha
+    taken.add(key)
     return True
 
 

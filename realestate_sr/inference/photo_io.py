@@ -208,12 +208,14 @@ def read_photo(path):
 def output_format(photo_or_none, requested, source_suffix):
     """The Pillow format to write for ``requested`` ('jpeg', 'png', 'same').
 
-    ``photo_or_none`` may be None when planning names before decoding; then an
-    image with alpha cannot be foreseen and JPEG is returned for 'jpeg'.
+    'same' follows the source's extension, as the planned output name does (photo_files), so the name's
+    extension always matches the bytes even for a misnamed file (PNG bytes in ``logo.jpg`` give JPEG).
+    ``photo_or_none`` may be None when planning names before decoding; then an image with alpha cannot be
+    foreseen. A photo with alpha whose format cannot hold it gets PNG (written to the job's ``alpha_output``).
     """
     if requested == 'same':
-        fmt = SAME_FORMAT.get(photo_or_none.source_format, 'PNG') if photo_or_none else _format_of_suffix(
-            source_suffix)
+        fmt = format_of_suffix(source_suffix) or (
+            SAME_FORMAT.get(photo_or_none.source_format, 'PNG') if photo_or_none else 'PNG')
     else:
         fmt = requested.upper()
     if photo_or_none is not None and photo_or_none.alpha is not None and fmt not in ALPHA_FORMATS:
@@ -221,13 +223,14 @@ def output_format(photo_or_none, requested, source_suffix):
     return fmt
 
 
-def _format_of_suffix(suffix):
+def format_of_suffix(suffix):
+    """The Pillow format a file extension names ('.JPG' -> 'JPEG'), None for an unknown one."""
     suffix = suffix.lower()
     for fmt, extensions in (('JPEG', ('.jpg', '.jpeg', '.jpe')), ('PNG', ('.png',)), ('TIFF', ('.tif', '.tiff')),
                             ('WEBP', ('.webp',)), ('BMP', ('.bmp',))):
         if suffix in extensions:
             return fmt
-    return 'PNG'
+    return None
 
 
 def _quantise(array, bit_depth):

@@ -264,3 +264,22 @@ def test_names_that_are_not_utf8_are_printed_escaped(tmp_path, tiny_checkpoint):
     assert 'failed: ' in result.stdout and 'd\\xe9fekt.jpg' in result.stdout
     assert 'd\\xe9fekt.jpg' in result.stderr  # the FAILED log line
     assert (tmp_path / 'out' / os.fsdecode(b'caf\xe9.jpg')).is_file()
+
+
+@pytest.mark.parametrize('output_format', ['jpeg', 'same'])
+def test_misnamed_files_get_names_that_match_their_bytes(tmp_path, run_infer, output_format):
+    """A PNG with alpha named .jpg goes to a .png (not PNG bytes under .jpg), without taking another photo's name."""
+    source = tmp_path / 'in'
+    source.mkdir()
+    rgba = np.dstack([smooth_rgb(20, 24, 1), np.full((20, 24), 128, np.uint8)])
+    (source / 'logo.jpg').write_bytes(encode_pil(rgba, 'PNG', mode='RGBA'))
+    (source / 'plan.jpg').write_bytes(encode_pil(smooth_rgb(20, 24, 2), 'PNG'))  # PNG bytes, no alpha
+    (source / 'plan.png').write_bytes(encode_pil(smooth_rgb(20, 24, 3), 'PNG'))
+    code, _ = run_infer(source, tmp_path / 'out', '--format', output_format)
+    assert code == 0
+    written = {p.name: Image.open(p).format for p in (tmp_path / 'out').iterdir()}
+    expected = {'logo.png': 'PNG', 'plan.jpg': 'JPEG', 'plan.png': 'PNG'}
+    if output_format == 'jpeg':  # both plan files want plan.jpg
+        expected = {'logo.png': 'PNG', 'plan_jpg.jpg': 'JPEG', 'plan_png.jpg': 'JPEG'}
+    assert written == expected
+    assert Image.open(tmp_path / 'out' / 'logo.png').mode == 'RGBA'
