@@ -69,10 +69,10 @@ def decode_bgr(buf, name='<bytes>', to_srgb=False):
 def _decode_converted_to_srgb(buf, name):
     """The inference reader's upright sRGB pixels, rounded to uint8 BGR."""
     try:
-        rgb = decode_srgb(buf, name).rgb
+        rgb = decode_srgb(buf, name, as_uint8=True).rgb
     except PhotoReadError as err:
         raise ImageReadError(str(err)) from err
-    return np.ascontiguousarray(np.clip(np.rint(rgb[:, :, ::-1] * 255.0), 0, 255).astype(np.uint8))
+    return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
 def read_bgr(path):

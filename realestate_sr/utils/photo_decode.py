@@ -38,8 +38,8 @@ class DecodedPixels:
     """Upright sRGB pixels of one file and what the rest of the reader needs to know about it.
 
     Attributes:
-        rgb: float32 H,W,3 RGB in [0, 1], upright, sRGB.
-        alpha: float32 H,W in [0, 1], or None.
+        rgb: float32 H,W,3 RGB in [0, 1] (uint8 in [0, 255] when decoded ``as_uint8``), upright, sRGB.
+        alpha: H,W in the same type and range, or None.
         bit_depth: 8 or 16, the precision of the file's samples.
         image: the loaded Pillow image (format, EXIF, info).
         icc: the embedded ICC profile bytes, or None.
@@ -199,11 +199,15 @@ def _split_alpha(im):
 
 
 def _decode_eight_bit(im, icc, notes):
+    """(rgb, alpha) as uint8 arrays."""
     colour, alpha = _split_alpha(im)
     if colour.mode not in ('RGB', 'L', 'CMYK'):
         colour = colour.convert('RGB')
-    rgb = np.asarray(to_srgb(colour, icc, notes), dtype=np.float32) / 255.0
-    return rgb, None if alpha is None else alpha.astype(np.float32) / 255.0
+    return np.asarray(to_srgb(colour, icc, notes)), alpha
+
+
+def _to_uint8(array):
+    return np.clip(np.rint(array * 255.0), 0, 255).astype(np.uint8)
 
 
 def _decode_sixteen_bit(data, icc, notes, name):
@@ -221,7 +225,7 @@ def _decode_sixteen_bit(data, icc, notes, name):
     if icc:
         # Pillow's LittleCMS binding has no 16-bit RGB mode: convert at 8 bits and keep the
         # 16-bit detail by carrying the per-pixel rounding residual through (a first-order fix).
-        eight = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+        eight = _to_uint8(rgb)
         notes_before = len(notes)
         converted = to_srgb(Image.fromarray(eight, 'RGB'), icc, notes)
         if len(notes) > notes_before and notes[-1].startswith('converted'):
@@ -255,8 +259,11 @@ def unsupported_reason(data):
     return None
 
 
-def decode_srgb(data, name='<bytes>'):
+def decode_srgb(data, name='<bytes>', as_uint8=False):
     """Decode encoded image bytes to upright sRGB :class:`DecodedPixels`.
+
+    With ``as_uint8`` the pixels are uint8 in [0, 255] instead of float32 in [0, 1]: for an 8-bit file
+    LittleCMS's output as is (no float round trip), for a 16-bit one the float result rounded.
 
     Raises:
         PhotoReadError: empty, truncated, undecodable or unsupported (floating-point) data.
@@ -283,9 +290,13 @@ def decode_srgb(data, name='<bytes>'):
     notes = []
     if sixteen_bit:
         rgb, alpha = _decode_sixteen_bit(data, icc, notes, name)
+        if as_uint8:
+            rgb, alpha = _to_uint8(rgb), None if alpha is None else _to_uint8(alpha)
         bit_depth = 16
     else:
         rgb, alpha = _decode_eight_bit(im, icc, notes)
+        if not as_uint8:
+            rgb, alpha = rgb.astype(np.float32) / 255.0, None if alpha is None else alpha.astype(np.float32) / 255.0
         bit_depth = 8
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[:, :, None], 3, axis=2)

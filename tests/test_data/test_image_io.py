@@ -12,6 +12,7 @@ from realestate_sr.data import image_io
 from realestate_sr.data.image_io import image_shape_from_header, read_bgr
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
 from realestate_sr.inference.photo_io import decode_photo
+from realestate_sr.utils import photo_decode
 from realestate_sr.utils.photo_decode import SRGB_PROFILE_BYTES
 from tests.test_data.synthetic_pairs import make_tar_image
 from tests.test_inference.icc_profiles import display_p3_profile, renamed_profile
@@ -119,3 +120,22 @@ def test_decode_bgr_alone_returns_the_stored_numbers():
     data = encode_pil(stored, 'PNG', icc_profile=display_p3_profile())
     np.testing.assert_array_equal(image_io.decode_bgr(data)[:, :, ::-1], stored)
     np.testing.assert_array_equal(image_io.decode_bgr(data, to_srgb=True)[0, 0, ::-1], (217, 42, 52))
+
+
+@pytest.mark.parametrize('fmt, options', [('JPEG', {'quality': 92}), ('PNG', {})])
+def test_uint8_conversion_is_bit_identical_to_the_float_path(fmt, options):
+    """Training takes LittleCMS's 8-bit output directly; inference's float pixels round to the same numbers."""
+    data = encode_pil(smooth_rgb(37, 53, 4), fmt, icc_profile=display_p3_profile(), **options)
+    direct = image_io.decode_bgr(data, to_srgb=True)
+    assert direct.dtype == np.uint8 and direct.flags.c_contiguous
+    from_float = np.clip(np.rint(decode_photo(data).rgb * 255.0), 0, 255).astype(np.uint8)[:, :, ::-1]
+    np.testing.assert_array_equal(direct, from_float)
+    assert np.abs(direct.astype(int) - cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)).max() > 10
+
+
+def test_eight_bit_conversion_skips_the_float_round_trip(monkeypatch):
+    data = encode_pil(smooth_rgb(16, 16), 'PNG', icc_profile=display_p3_profile())
+    pixels = photo_decode.decode_srgb(data, as_uint8=True)
+    assert pixels.rgb.dtype == np.uint8 and pixels.bit_depth == 8
+    monkeypatch.setattr(photo_decode, '_to_uint8', lambda array: pytest.fail('float round trip on an 8-bit file'))
+    image_io.decode_bgr(data, to_srgb=True)
