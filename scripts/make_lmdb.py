@@ -10,7 +10,8 @@ Then, in the option file (io_backend lmdb):
   dataroot_lq: datasets/listings_lmdb/src.lmdb
   dataroot_gt: datasets/listings_lmdb/tar.lmdb
   split_file: datasets/listings_lmdb/train.txt      (val.txt / test.txt for validation)
-and train.jsonl / val.jsonl / test.jsonl list the original photos of each split (for scripts/evaluate.py).
+and train.jsonl / val.jsonl / test.jsonl list the original photos of each split (for scripts/evaluate.py); an
+empty split (--val-fraction 0, no test pairs) gets no manifest.
 A photo found in two splits stops the build unless --exclude or --allow-leakage is given.
 See docs/data.md for the layout and the key format.
 """
@@ -112,8 +113,10 @@ def main(argv=None):
     out = Path(summary.output)
     print(f'\nwrote {out} in {summary.seconds:.1f} s: {summary.bytes_written / 2**20:.1f} MiB of {args.encoding}')
     for split in ('train', 'val', 'test'):
+        manifest = (f'{split}.jsonl (original photos)' if f'{split}.jsonl' in summary.manifests
+                    else f'no {split}.jsonl (no pairs)')
         print(f'  {split:<5} {summary.split_counts[split]:>5} pairs {summary.record_counts[split]:>7} records -> '
-              f'{split}.txt (LMDB keys), {split}.jsonl (original photos)')
+              f'{split}.txt (LMDB keys), {manifest}')
     if summary.excluded:
         print(f'  excluded {len(summary.excluded)} flagged pairs (reasons in {out / "build_info.json"})')
     if summary.leakage_allowed:

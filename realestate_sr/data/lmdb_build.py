@@ -3,7 +3,7 @@
 Order of work: split the pairs (a fixed test list or the first K pairs, then a seeded validation fraction), run the
 pair checks (optionally dropping flagged pairs; a photo in two splits stops the build unless it is dropped or
 explicitly allowed), size the maps from every image's header, then decode/encode in worker processes while this
-process writes both LMDBs, and last a JSONL manifest per split pointing at the original files. Everything goes to a
+process writes both LMDBs, and last a JSONL manifest per non-empty split pointing at the original files. Everything goes to a
 hidden ``.NAME.partial-PID`` folder renamed to ``NAME`` at the very end, so an interrupted build never looks
 complete; the next run removes it.
 """
@@ -173,6 +173,7 @@ class BuildSummary:
     bytes_written: int
     seconds: float
     removed_partial: list
+    manifests: list = field(default_factory=list)  # split manifests written (empty splits get none)
     report: object = None  # CheckReport when checks ran
 
 
@@ -285,16 +286,21 @@ def build_lmdb(pairs, output, options, progress=False):
     (temp / 'name_map.jsonl').write_text(''.join(json.dumps(n) + '\n' for n in names), encoding='utf-8')
     failed_keys = {f['key'] for f in failed}
     stored = [i for i in keep if keys[i] not in failed_keys]  # input order, as the records and split files
+    manifests = []
     for split in SPLITS:
         # the original whole pairs of each split, for tools that read photos rather than LMDB records (evaluate.py);
-        # paths relative to the final folder (temp is its sibling), which is the manifest's default dataroot
-        write_manifest([pairs[i] for i in stored if splits[i] == split], temp / f'{split}.jsonl', output)
+        # paths relative to the final folder (temp is its sibling), which is the manifest's default dataroot.
+        # An empty split gets none: a manifest listing no pairs is refused by load_manifest.
+        split_pairs = [pairs[i] for i in stored if splits[i] == split]
+        if split_pairs:
+            write_manifest(split_pairs, temp / f'{split}.jsonl', output)
+            manifests.append(f'{split}.jsonl')
     split_counts = {s: sum(1 for i in stored if splits[i] == s) for s in SPLITS}
     record_counts = {s: len(split_keys[s]) for s in SPLITS}
     info = {'command': sys.argv, 'options': {k: v for k, v in asdict(options).items() if k != 'thresholds'},
             'thresholds': asdict(options.thresholds) if options.checks else None, 'pairs_in': len(pairs),
             'pairs_per_split': split_counts, 'records_per_split': record_counts, 'map_size': map_size,
-            'excluded': excluded, 'leakage_allowed': leakage_kept, 'failed': failed}
+            'manifests': manifests, 'excluded': excluded, 'leakage_allowed': leakage_kept, 'failed': failed}
     (temp / 'build_info.json').write_text(json.dumps(info, indent=1, default=str), encoding='utf-8')
 
     if output.exists():  # --force: swap in the new folder, then drop the old one
@@ -306,7 +312,7 @@ def build_lmdb(pairs, output, options, progress=False):
         temp.rename(output)
     return BuildSummary(output=str(output), split_counts=split_counts, record_counts=record_counts,
                         excluded=excluded, leakage_allowed=leakage_kept, failed=failed, bytes_written=written,
-                        seconds=time.time() - started, removed_partial=removed, report=report)
+                        seconds=time.time() - started, removed_partial=removed, manifests=manifests, report=report)
 
 
 def _put_records(envs, records):

@@ -246,3 +246,16 @@ def test_cli_allow_leakage_builds_and_records_the_kept_pairs(leaking_set, tmp_pa
     assert [e['pair'] for e in info['leakage_allowed']] == ['images/4_src.jpg'] and not info['excluded']
     assert len(read_jsonl(tmp_path / 'db' / 'train.jsonl')) == 4
     assert 'WARNING: kept 1 pairs' in capsys.readouterr().out
+
+
+def test_empty_splits_get_no_manifest(tmp_path, capsys):
+    """--val-fraction 0 and no test split: only train.jsonl, which evaluate.py's reader loads."""
+    manifest, _, _ = make_pair_set(tmp_path / 'p', sizes=[(24, 28)] * 3)
+    code = make_lmdb.main(['--pairs', str(manifest), '-o', str(tmp_path / 'db'), '--workers', '1',
+                           '--val-fraction', '0', '--no-checks'])
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / 'db').glob('*.jsonl')) == ['name_map.jsonl', 'train.jsonl']
+    assert len(load_manifest(tmp_path / 'db' / 'train.jsonl')) == 3
+    out = capsys.readouterr().out
+    assert 'no val.jsonl (no pairs)' in out and 'no test.jsonl (no pairs)' in out and 'train.jsonl (original' in out
+    assert json.loads((tmp_path / 'db' / 'build_info.json').read_text())['manifests'] == ['train.jsonl']
