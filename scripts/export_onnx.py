@@ -3,7 +3,7 @@
 
 The check runs PyTorch and ONNX Runtime (CPU) on random inputs of several sizes and prints the largest
 absolute difference. The graph is written to a temporary name and renamed to OUT only when the difference is
-within --tolerance; otherwise nothing is written and the exit code is 1. Run the result with
+within --tolerance; otherwise nothing is written (an existing OUT stays as it was) and the exit code is 1. Run the result with
 `scripts/tiled_infer.py --backend onnxruntime --model OUT.onnx`, or build a TensorRT engine from it on a GPU
 box (docs/inference.md).
 
@@ -46,6 +46,7 @@ def main(argv=None):
     min_side = engines.tlc_min_side(train_size) if args.tlc else 0
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
+    existed = output.exists()
     # export to a temporary sibling and check it there: OUT appears only complete and within tolerance
     staging = temp_path_for(output).with_suffix('.onnx')
     try:
@@ -62,7 +63,8 @@ def main(argv=None):
     print(f'max |PyTorch - ONNX Runtime| over sizes {[s[2:] for s in sizes]}: {difference:.3g} '
           f'({"ok" if ok else "ABOVE"} tolerance {args.tolerance:g})')
     if not ok:
-        print(f'not written: {output} (the exported graph does not match PyTorch)')
+        kept = ' (existing file unchanged)' if existed else ''
+        print(f'not written: {output}{kept} (the exported graph does not match PyTorch)')
         return 1
     print(f'exported {type(net).__name__} to {output} (opset {args.opset}, dynamic batch/height/width'
           f'{f", sides >= {min_side}" if min_side else ""}) in {time.perf_counter() - started:.1f} s')

@@ -60,7 +60,10 @@ def decode_bgr(buf, name='<bytes>', to_srgb=False):
         raise ImageReadError(f'{name}: empty image data')
     if to_srgb and needs_srgb_conversion(embedded_profile(buf)):
         return _decode_converted_to_srgb(buf, name)
-    img = cv2.imdecode(np.frombuffer(buf, np.uint8), cv2.IMREAD_COLOR)
+    try:
+        img = cv2.imdecode(np.frombuffer(buf, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as err:  # some OpenCV builds raise on a corrupt WebP header instead of returning None
+        raise ImageReadError(f'{name}: not a decodable image ({str(err).strip().splitlines()[-1]})') from err
     if img is None:
         raise ImageReadError(f'{name}: {unsupported_reason(buf) or "not a decodable image"}')
     return img

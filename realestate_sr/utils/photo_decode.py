@@ -255,7 +255,7 @@ def unsupported_reason(data):
     """Why valid image ``data`` cannot be read here, for formats we recognise but do not support; else None."""
     bits = float_tiff_bits(data)
     if bits:
-        return f'{bits}-bit float TIFF is not supported; convert to 16-bit'
+        return f'{bits}-bit float TIFF is not supported; convert to 16-bit integer'
     return None
 
 

@@ -1,6 +1,7 @@
 """Training decode (image_io) vs the inference reader: ICC profiles converted alike, header shapes of rotated files."""
 import json
 import random
+import re
 
 import cv2
 import numpy as np
@@ -110,7 +111,7 @@ def test_memory_cache_equals_disk_for_a_rotated_pair(tmp_path, ext):
 def test_float_tiff_is_named_in_the_error(tmp_path):
     path = tmp_path / 'hdr.tif'
     Image.fromarray(np.random.default_rng(0).random((8, 8), dtype=np.float32), 'F').save(path)
-    with pytest.raises(image_io.ImageReadError, match='32-bit float TIFF is not supported; convert to 16-bit'):
+    with pytest.raises(image_io.ImageReadError, match='32-bit float TIFF is not supported; convert to 16-bit integer'):
         read_bgr(path)
 
 
@@ -139,3 +140,17 @@ def test_eight_bit_conversion_skips_the_float_round_trip(monkeypatch):
     assert pixels.rgb.dtype == np.uint8 and pixels.bit_depth == 8
     monkeypatch.setattr(photo_decode, '_to_uint8', lambda array: pytest.fail('float round trip on an 8-bit file'))
     image_io.decode_bgr(data, to_srgb=True)
+
+
+@pytest.mark.parametrize('raises', [False, True], ids=['returns_none', 'raises_cv2_error'])
+def test_corrupt_webp_raises_image_read_error_naming_the_file(tmp_path, monkeypatch, raises):
+    """OpenCV builds differ: some return None for a truncated WebP, others raise cv2.error from its header reader."""
+    path = tmp_path / 'cut.webp'
+    path.write_bytes(encode_pil(smooth_rgb(32, 32), 'WEBP', quality=90)[:28])
+    if raises:
+        def imdecode(*args):
+            raise cv2.error("OpenCV(4.9.0) grfmt_webp.cpp:131: error: (-2) in function 'readHeader'\n"
+                            "> Buffer is too small (expected: 'm_buf.total() >= WEBP_HEADER_SIZE')")
+        monkeypatch.setattr(image_io.cv2, 'imdecode', imdecode)
+    with pytest.raises(image_io.ImageReadError, match=f'^{re.escape(str(path))}: not a decodable image'):
+        read_bgr(path)

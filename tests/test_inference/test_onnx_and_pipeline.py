@@ -54,6 +54,16 @@ def test_export_above_tolerance_writes_nothing_and_fails(export_onnx_script, tin
     out = capsys.readouterr().out
     assert code == 1 and 'ABOVE tolerance -1' in out and 'not written' in out
     assert list(tmp_path.iterdir()) == []  # neither the .onnx nor its staging file
+    assert '(existing file unchanged)' not in out
+
+
+def test_export_above_tolerance_says_an_existing_file_is_unchanged(export_onnx_script, tiny_checkpoint, tmp_path,
+                                                                    capsys):
+    (tmp_path / 'm.onnx').write_bytes(b'an older export')
+    code = export_onnx_script.main(['--model', str(tiny_checkpoint), '-o', str(tmp_path / 'm.onnx'), *TINY_FLAGS,
+                                    '--tolerance', '-1'])
+    assert code == 1 and f'not written: {tmp_path / "m.onnx"} (existing file unchanged)' in capsys.readouterr().out
+    assert (tmp_path / 'm.onnx').read_bytes() == b'an older export'
 
 
 def test_tlc_export_refuses_inputs_below_its_window(tmp_path):

@@ -231,10 +231,12 @@ def tiff_bytes(array, **options):
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize('make', [
-    lambda: tiff_bytes(np.random.default_rng(0).random((8, 10, 3), dtype=np.float32), photometric='rgb'),
-    lambda: encode_pil(np.random.default_rng(0).random((8, 10), dtype=np.float32), 'TIFF', mode='F'),
-], ids=['rgb', 'grey'])
-def test_float_tiff_is_reported_precisely(make):
-    with pytest.raises(PhotoReadError, match='32-bit float TIFF is not supported; convert to 16-bit'):
+@pytest.mark.parametrize('make, bits', [
+    (lambda: tiff_bytes(np.random.default_rng(0).random((8, 10, 3), dtype=np.float32), photometric='rgb'), 32),
+    (lambda: encode_pil(np.random.default_rng(0).random((8, 10), dtype=np.float32), 'TIFF', mode='F'), 32),
+    (lambda: tiff_bytes(np.random.default_rng(0).random((8, 10, 3)).astype(np.float16), photometric='rgb'), 16),
+], ids=['rgb', 'grey', 'half'])
+def test_float_tiff_is_reported_precisely(make, bits):
+    with pytest.raises(PhotoReadError, match=f'^hdr.tif: {bits}-bit float TIFF is not supported; '
+                                             'convert to 16-bit integer$'):
         decode_photo(make(), 'hdr.tif')
