@@ -14,7 +14,7 @@ learns on the same sRGB pixels it is run on. Every other file (the common case)
 stays on OpenCV's fast path; looking for a profile decodes no pixels (Pillow reads JPEG/PNG/TIFF headers
 only, but a WebP file whole).
 LMDB records hold already converted pixels without a profile. ``decode_bgr``
-alone returns the stored numbers (what the pair checks compare profiles for).
+alone returns the stored numbers unless asked ``to_srgb`` (the pair checks ask, to measure what training sees).
 """
 from pathlib import Path
 

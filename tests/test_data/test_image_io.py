@@ -116,7 +116,7 @@ def test_float_tiff_is_named_in_the_error(tmp_path):
 
 
 def test_decode_bgr_alone_returns_the_stored_numbers():
-    """The pair checks compare embedded profiles on stored numbers; only read_bgr (training's reader) converts."""
+    """decode_bgr without to_srgb returns the stored numbers; read_bgr (training's reader) converts."""
     stored = np.full((4, 6, 3), (200, 60, 60), np.uint8)
     data = encode_pil(stored, 'PNG', icc_profile=display_p3_profile())
     np.testing.assert_array_equal(image_io.decode_bgr(data)[:, :, ::-1], stored)
