@@ -36,9 +36,9 @@ from realestate_sr.evaluation.tables import markdown_table, write_tables  # noqa
 from realestate_sr.evaluation.visual_report import VisualReport  # noqa: E402
 from realestate_sr.inference import engines  # noqa: E402
 from realestate_sr.inference.network_args import (  # noqa: E402
-    add_network_args, add_running_args, network_opt_and_train_size)
+    add_network_args, add_running_args, network_opt_and_train_size, tlc_note_for_args, tlc_warning)
 from realestate_sr.metrics.lpips_metric import MissingWeightsError, lpips_model  # noqa: E402
-from realestate_sr.models.enhance_model import tlc_without_effect, validation_tile  # noqa: E402
+from realestate_sr.models.enhance_model import validation_tile  # noqa: E402
 
 LOG = logging.getLogger('evaluate')
 REPORT_FILES = ('metrics.json', 'report.html')
@@ -213,11 +213,9 @@ def main(argv=None):
                      f'on {tile.size} px tiles, overlap {tile.overlap}, {tile.batch} per batch, border pad '
                      f'{tile.border_pad}' if tile.size else 'on whole photos', 'on' if args.tlc else 'off',
                      defaults_from)
-            if is_nafnet and args.tlc and tile.size:
-                tlc_note = tlc_without_effect(tile.size, network_opt, train_size)
-                if tlc_note:
-                    LOG.warning('warning: TLC has no effect: %s. For TLC use a --tile-size above the window or 0 '
-                                '(whole photos); else --no-tlc.', tlc_note)
+            tlc_note = tlc_note_for_args(args, network_opt, train_size)
+            if tlc_note:
+                LOG.warning(tlc_warning(tlc_note))
             amp_dtype = engines.amp_dtype_for(args.precision, device)
             for checkpoint in args.model:
                 predictors.append(CheckpointPredictor.from_checkpoint(

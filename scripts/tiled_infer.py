@@ -26,7 +26,8 @@ import realestate_sr  # noqa: F401,E402
 from realestate_sr.inference import engines, photo_files, photo_io  # noqa: E402
 from realestate_sr.inference.enhance import enhance_rgb  # noqa: E402
 from realestate_sr.inference.network_args import (  # noqa: E402
-    add_network_args, add_running_args, build_network_from_args)
+    add_network_args, add_running_args, build_network_from_args, network_opt_and_train_size, tlc_note_for_args,
+    tlc_warning)
 from realestate_sr.inference.pipeline import run_pipeline  # noqa: E402
 from realestate_sr.utils.tiling import make_torch_runner  # noqa: E402
 
@@ -69,6 +70,9 @@ def make_runner(args, device):
         return engines.make_onnx_runner(session), f'ONNX Runtime {session.get_providers()[0]}'
     if not args.model:
         raise ValueError('--model is required: a checkpoint file (see --help)')
+    tlc_note = tlc_note_for_args(args, *network_opt_and_train_size(args))
+    if tlc_note:
+        LOG.warning(tlc_warning(tlc_note))
     net = build_network_from_args(args, args.model, device=device)
     amp_dtype = engines.amp_dtype_for(args.precision, device)
     return make_torch_runner(net, amp_dtype=amp_dtype), f'{type(net).__name__} {args.precision} on {device}'

@@ -6,6 +6,7 @@ architecture flags; the weights from ``--model`` (BasicSR ``params``/``params_em
 an official NAFNet release file or a bare state_dict).
 """
 from realestate_sr.inference.engines import AMP_DTYPES, network_opt_from_flags
+from realestate_sr.models.enhance_model import tlc_without_effect
 from realestate_sr.utils.network_loading import build_inference_network, network_opt_from_yaml
 from realestate_sr.utils.tiling import TILE_DEFAULTS
 
@@ -66,3 +67,16 @@ def build_network_from_args(args, checkpoint, device='cpu', tlc=None):
     is_nafnet = network_opt['type'] in ('NAFNet', 'NAFNetLocal')
     return build_inference_network(network_opt, checkpoint, tlc=tlc if is_nafnet else None, train_size=train_size,
                                    param_key=args.param_key, device=device)
+
+
+def tlc_note_for_args(args, network_opt, train_size):
+    """Why TLC, though switched on, computes what plain NAFNet does at these flags' tile size; None when it acts,
+    is off, tiles are off (``--tile-size 0``) or the network is not a NAFNet."""
+    if not (getattr(args, 'tlc', False) and args.tile_size and network_opt['type'] in ('NAFNet', 'NAFNetLocal')):
+        return None
+    return tlc_without_effect(args.tile_size, network_opt, train_size)
+
+
+def tlc_warning(note):
+    return (f'warning: TLC has no effect: {note}. For TLC use a --tile-size above the window or 0 (whole photos); '
+            'else --no-tlc.')

@@ -1,4 +1,5 @@
 """scripts/tiled_infer.py on a folder of mixed real-world files, made by the test."""
+import logging
 import os
 import subprocess
 import sys
@@ -283,3 +284,17 @@ def test_misnamed_files_get_names_that_match_their_bytes(tmp_path, run_infer, ou
         expected = {'logo.png': 'PNG', 'plan_jpg.jpg': 'JPEG', 'plan_png.jpg': 'JPEG'}
     assert written == expected
     assert Image.open(tmp_path / 'out' / 'logo.png').mode == 'RGBA'
+
+
+def test_tlc_on_tiles_inside_its_window_is_warned_about(tmp_path, run_infer, caplog, monkeypatch):
+    # --train-size 64: the TLC window is 96x96, so 64 px tiles are pooled globally and TLC changes nothing
+    source = tmp_path / 'in'
+    source.mkdir()
+    (source / 'room.png').write_bytes(encode_pil(smooth_rgb(100, 140), 'PNG'))
+    # the script's logging.basicConfig(force=True) replaces root handlers: listen on its own logger
+    monkeypatch.setattr(logging.getLogger('tiled_infer'), 'handlers', [caplog.handler])
+    assert run_infer(source, tmp_path / 'small', '--tile-size', '64', '--overlap', '16')[0] == 0
+    assert 'TLC has no effect' in caplog.text and '96x96' in caplog.text
+    caplog.clear()
+    assert run_infer(source, tmp_path / 'large', '--tile-size', '128')[0] == 0
+    assert 'TLC has no effect' not in caplog.text
