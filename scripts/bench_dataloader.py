@@ -7,7 +7,7 @@ and 2 workers. "per core" divides by max(1, workers). The GB10 line below the ta
 rate of the runs with workers (never a 0-worker run) to the 16 workers of options/nafnet_gb10.yml. Takes the
 machine as it is; never asserts a time.
 
-  python scripts/bench_dataloader.py                 # 4 pairs, ~3 minutes on 2 cores
+  python scripts/bench_dataloader.py                 # 4 pairs, under a minute on 2 idle cores
   python scripts/bench_dataloader.py --pairs 8 --patches 48 --workdir /tmp/bench
 """
 import argparse
