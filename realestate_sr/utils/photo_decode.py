@@ -83,11 +83,19 @@ def exif_orientation_of(im):
 # ---------------------------------------------------------------- colour
 
 @lru_cache(maxsize=64)
+def cms_profile(icc):
+    """LittleCMS's view of ICC profile bytes, or None when it cannot read them."""
+    try:
+        return ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return None
+
+
+@lru_cache(maxsize=64)
 def profile_description(icc):
     """The description of ICC profile bytes, '' when it has none, None when LittleCMS cannot read it."""
-    try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    except (ImageCms.PyCMSError, OSError, ValueError):
+    profile = cms_profile(icc)
+    if profile is None:
         return None
     try:
         return ImageCms.getProfileDescription(profile).strip()
@@ -109,9 +117,8 @@ def srgb_match(icc):
     profiles named otherwise (Facebook's "c2", "GIMP built-in sRGB"). Returns True, False (another colour
     space, or not an RGB profile), or None when LittleCMS cannot read the profile at all.
     """
-    try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    except (ImageCms.PyCMSError, OSError, ValueError):
+    profile = cms_profile(icc)
+    if profile is None:
         return None
     try:
         converted = ImageCms.profileToProfile(Image.fromarray(SRGB_TEST_GRID, 'RGB'), profile, SRGB_PROFILE,
