@@ -80,8 +80,10 @@ def test_gb10_datasets_read_what_make_lmdb_writes(name, tmp_path, monkeypatch):
     summary = build_lmdb(pairs, tmp_path / 'datasets' / 'listings_lmdb',
                          BuildOptions(checks=False, val_fraction=0.25, test_names=(pairs[0].name,)))
     monkeypatch.chdir(tmp_path)  # the option file's paths are relative to the repository root
+    datasets = {}  # all alive at once, as in a training run: train and val read the same LMDBs
     for phase, dataset_opt in load_option_file(name)['datasets'].items():
-        dataset_opt = dict(copy.deepcopy(dataset_opt), phase=phase, cache='none', gt_size=16)
-        dataset = PairedListingDataset(dataset_opt)
+        dataset_opt = dict(copy.deepcopy(dataset_opt), phase=phase, gt_size=16)
+        datasets[phase] = PairedListingDataset(dataset_opt)  # train with its cache: memory, as configured
+    for phase, dataset in datasets.items():
         assert len(dataset) == summary.split_counts[phase] > 0
         assert dataset[0]['gt'].shape[0] == 3

@@ -16,6 +16,7 @@ row-major H x W x 3) and PARAM its level/quality. Stock BasicSR LMDBs (PNG) are 
 The folder appears under its final name only once complete: builds go to a hidden temporary folder that is
 renamed at the end, and ``meta_info.txt`` is written after the last record.
 """
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,30 +119,55 @@ def read_split_file(path):
     return keys
 
 
+# (process id, real path, data file identity) -> open read-only environment. LMDB refuses to open one
+# environment twice in a process ("already open in this process"), and the train and val datasets of one run
+# read the same src/tar LMDBs.
+_READONLY_ENVIRONMENTS = {}
+
+
+def _data_file_identity(path):
+    try:
+        stat = os.stat(os.path.join(path, 'data.mdb'))
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def open_readonly(path):
+    """The process's one read-only environment of the LMDB folder ``path``, opened on first use.
+
+    Keyed by process id, so a DataLoader worker forked after the parent opened it opens its own, and by the
+    data file's inode, so a database rebuilt under the same name (make_lmdb --force) is opened afresh.
+    """
+    import lmdb
+    key = (os.getpid(), os.path.realpath(path), _data_file_identity(path))
+    env = _READONLY_ENVIRONMENTS.get(key)
+    if env is None:
+        env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
+        _READONLY_ENVIRONMENTS[key] = env
+    return env
+
+
 class LmdbImageReader:
     """Read-only access to one LMDB of images, opened lazily in each process.
 
     An LMDB environment must not cross a fork, so the handle is opened on first use and dropped when pickled;
-    DataLoader workers each open their own.
+    DataLoader workers each open their own. Readers of the same LMDB in one process share its environment.
     """
 
     def __init__(self, lmdb_path):
         self.path = str(lmdb_path)
         self.records = read_meta_info(lmdb_path)
-        self._env = None
+        self._env, self._env_pid = None, None
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state['_env'] = None
+        state['_env'], state['_env_pid'] = None, None
         return state
 
-    def _open(self):
-        import lmdb
-        self._env = lmdb.open(self.path, readonly=True, lock=False, readahead=False, meminit=False)
-
     def get_bytes(self, key):
-        if self._env is None:
-            self._open()
+        if self._env is None or self._env_pid != os.getpid():  # first use, or a forked worker
+            self._env, self._env_pid = open_readonly(self.path), os.getpid()
         with self._env.begin(write=False) as txn:
             buf = txn.get(key.encode('ascii'))
         if buf is None:

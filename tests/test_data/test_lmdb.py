@@ -152,6 +152,23 @@ def test_existing_output_needs_force(pair_set, tmp_path):
     assert not list(tmp_path.glob('.db.*'))
 
 
+def test_readers_of_one_lmdb_share_it_and_a_rebuilt_one_is_read_afresh(tmp_path):
+    """Train and val datasets of a run read the same LMDBs in one process (LMDB refuses a second open)."""
+    manifest, _, _ = make_pair_set(tmp_path / 'p', sizes=[(20, 24)] * 4)
+    pairs = load_manifest(manifest)
+    build_lmdb(pairs, tmp_path / 'db', BuildOptions(checks=False, val_fraction=0.5, seed=1))
+    train = PairedListingDataset(lmdb_opt(tmp_path / 'db', 'train'))
+    val = PairedListingDataset(lmdb_opt(tmp_path / 'db', 'val'))
+    assert [len(d) for d in (train, val)] == [2, 2]
+    first_train, first_val = train[0]['gt'], val[0]['gt']
+    assert not torch.equal(first_train, first_val)
+    # make_lmdb --force rebuilds under the same name: a new reader must see the new records, not the old file
+    other, _, _ = make_pair_set(tmp_path / 'q', sizes=[(20, 24)] * 4, seed=50)
+    build_lmdb(load_manifest(other), tmp_path / 'db', BuildOptions(checks=False, val_fraction=0.5, seed=1, force=True))
+    rebuilt = PairedListingDataset(lmdb_opt(tmp_path / 'db', 'train'))
+    assert not torch.equal(rebuilt[0]['gt'], first_train)
+
+
 def test_map_size_comes_from_the_whole_set(tmp_path):
     """Stock BasicSR sizes the map from the first image; a tiny first image must not overflow ours."""
     manifest, _, _ = make_pair_set(tmp_path / 'p', sizes=[(8, 8), (300, 400), (320, 420)])
