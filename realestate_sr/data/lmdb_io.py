@@ -119,9 +119,10 @@ def read_split_file(path):
     return keys
 
 
-# (process id, real path, data file identity) -> open read-only environment. LMDB refuses to open one
-# environment twice in a process ("already open in this process"), and the train and val datasets of one run
-# read the same src/tar LMDBs.
+# (real path, data file identity) -> open read-only environment. py-lmdb refuses to open one environment twice
+# in a process ("already open in this process"), and the train and val datasets of one run read the same src/tar
+# LMDBs. A forked DataLoader worker inherits these environments and must reuse them: reopening is refused there
+# too. Read-only and without locks, an inherited environment only reads its memory map.
 _READONLY_ENVIRONMENTS = {}
 
 
@@ -136,11 +137,11 @@ def _data_file_identity(path):
 def open_readonly(path):
     """The process's one read-only environment of the LMDB folder ``path``, opened on first use.
 
-    Keyed by process id, so a DataLoader worker forked after the parent opened it opens its own, and by the
-    data file's inode, so a database rebuilt under the same name (make_lmdb --force) is opened afresh.
+    Keyed by the data file's inode as well, so a database rebuilt under the same name (make_lmdb --force) is
+    opened afresh.
     """
     import lmdb
-    key = (os.getpid(), os.path.realpath(path), _data_file_identity(path))
+    key = (os.path.realpath(path), _data_file_identity(path))
     env = _READONLY_ENVIRONMENTS.get(key)
     if env is None:
         env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
@@ -149,25 +150,25 @@ def open_readonly(path):
 
 
 class LmdbImageReader:
-    """Read-only access to one LMDB of images, opened lazily in each process.
+    """Read-only access to one LMDB of images, opened on first use (see :func:`open_readonly`).
 
-    An LMDB environment must not cross a fork, so the handle is opened on first use and dropped when pickled;
-    DataLoader workers each open their own. Readers of the same LMDB in one process share its environment.
+    The handle is dropped when pickled, so spawned DataLoader workers open their own; readers of the same LMDB
+    in one process share its environment.
     """
 
     def __init__(self, lmdb_path):
         self.path = str(lmdb_path)
         self.records = read_meta_info(lmdb_path)
-        self._env, self._env_pid = None, None
+        self._env = None
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state['_env'], state['_env_pid'] = None, None
+        state['_env'] = None
         return state
 
     def get_bytes(self, key):
-        if self._env is None or self._env_pid != os.getpid():  # first use, or a forked worker
-            self._env, self._env_pid = open_readonly(self.path), os.getpid()
+        if self._env is None:
+            self._env = open_readonly(self.path)
         with self._env.begin(write=False) as txn:
             buf = txn.get(key.encode('ascii'))
         if buf is None:

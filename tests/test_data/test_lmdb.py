@@ -169,6 +169,17 @@ def test_readers_of_one_lmdb_share_it_and_a_rebuilt_one_is_read_afresh(tmp_path)
     assert not torch.equal(rebuilt[0]['gt'], first_train)
 
 
+def test_forked_workers_read_an_lmdb_the_parent_already_opened(tmp_path):
+    """A DataLoader forked after the main process read the LMDB (validation, cache) reuses its environment."""
+    manifest, _, _ = make_pair_set(tmp_path / 'p', sizes=[(20, 24)] * 4)
+    build(load_manifest(manifest), tmp_path / 'db')
+    dataset = PairedListingDataset(lmdb_opt(tmp_path / 'db'))
+    expected = [dataset[i]['gt'] for i in range(len(dataset))]
+    loader = torch.utils.data.DataLoader(dataset, batch_size=1, num_workers=2, multiprocessing_context='fork')
+    for item, gt in zip(loader, expected):
+        torch.testing.assert_close(item['gt'][0], gt, atol=0, rtol=0)
+
+
 def test_map_size_comes_from_the_whole_set(tmp_path):
     """Stock BasicSR sizes the map from the first image; a tiny first image must not overflow ours."""
     manifest, _, _ = make_pair_set(tmp_path / 'p', sizes=[(8, 8), (300, 400), (320, 420)])
