@@ -120,3 +120,44 @@ def test_only_our_clear_errors_lose_their_traceback(monkeypatch, capsys):
     monkeypatch.setattr(training, 'run_training', fail(RuntimeError('CUDA out of memory')))
     with pytest.raises(RuntimeError, match='CUDA out of memory'):
         training.main()
+
+
+def gb10_recipe_on_cpu(lmdb_dir, name):
+    """options/nafnet_gb10.yml as written, pointed at ``lmdb_dir``, with only what a 2-core CPU and a missing
+    weights cache need changed: sizes, iterations, device, and random VGG / LPIPS trunks (tests only)."""
+    text = (REPO / 'options' / 'nafnet_gb10.yml').read_text().replace('datasets/listings_lmdb', str(lmdb_dir))
+    opt = yaml.safe_load(text)
+    opt.update(name=name, num_gpu=0)
+    opt['datasets']['train'].update(gt_size=64, batch_size_per_gpu=2, num_worker_per_gpu=2, dataset_enlarge_ratio=2,
+                                    prefetch_mode=None, pin_memory=False)
+    opt['network_g'].update(width=8, middle_blk_num=1)
+    opt['train'].update(total_iter=4, bf16=False)
+    opt['train']['scheduler'].update(periods=[2, 2])
+    opt['train']['pixel_opt']['use_random_vgg_weights_for_testing'] = True
+    opt['val'].update(val_freq=4, tile={'size': 64, 'overlap': 16, 'batch': 2})
+    opt['val']['metrics']['lpips'].update(device='cpu', random_backbone_for_testing=True)
+    opt['logger'].update(print_freq=2, save_checkpoint_freq=4)
+    return opt
+
+
+@pytest.mark.slow
+def test_the_gb10_recipe_trains_from_make_lmdb_output(tmp_path, experiment_name):
+    """The documented path: make_lmdb.py -> options/nafnet_gb10.yml (LMDB splits, memory cache, uint8 batches, EMA,
+    AdamW, grad clipping, channels_last, L1 + perceptual, tiled validation with PSNR/SSIM/LPIPS/L1)."""
+    data_dir = tmp_path / 'demo'
+    make_data(data_dir)
+    lmdb_dir = tmp_path / 'listings_lmdb'
+    all_pairs = data_dir / 'all.jsonl'
+    all_pairs.write_text((data_dir / 'train.jsonl').read_text() + (data_dir / 'val.jsonl').read_text())
+    make_lmdb = subprocess.run([sys.executable, str(REPO / 'scripts' / 'make_lmdb.py'), '--pairs', str(all_pairs),
+                                '-o', str(lmdb_dir), '--val-fraction', '0.3', '--no-checks'],
+                               capture_output=True, text=True)
+    assert make_lmdb.returncode == 0, make_lmdb.stdout + make_lmdb.stderr
+    opt_path = tmp_path / 'gb10_cpu.yml'
+    opt_path.write_text(yaml.safe_dump(gb10_recipe_on_cpu(lmdb_dir, experiment_name)))
+
+    log = train(opt_path, cwd=tmp_path)
+    assert 'Validation listings_val' in log
+    for metric in ('psnr', 'ssim', 'lpips', 'l1'):
+        assert f'# {metric}:' in log, metric
+    assert (REPO / 'experiments' / experiment_name / 'models' / 'net_g_4.pth').is_file()
