@@ -46,6 +46,10 @@ from basicsr.models import build_model
 from basicsr.utils import check_resume, scandir
 
 from realestate_sr.archs.checkpoint import CheckpointMismatchError
+from realestate_sr.data.lmdb_io import LmdbFormatError
+from realestate_sr.data.memory_cache import CacheTooLargeError
+from realestate_sr.data.pair_lists import PairListError
+from realestate_sr.data.paired_listing_dataset import DatasetOptionError
 from realestate_sr.losses.vgg_features import MissingWeightsError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -267,7 +271,9 @@ def run_training(root=REPO_ROOT):
 
 
 # Errors whose message says what to do: the command line prints it without a traceback.
-CLEAR_ERRORS = (MissingWeightsError, CheckpointMismatchError, DistributedSetupError, OptionFileError)
+CLEAR_ERRORS = (MissingWeightsError, CheckpointMismatchError, DistributedSetupError, OptionFileError,
+                # the datasets are built before training starts: a wrong path, split file or RAM budget
+                PairListError, LmdbFormatError, DatasetOptionError, CacheTooLargeError)
 
 
 def main():

@@ -3,8 +3,8 @@
 
 1. scripts/make_demo_data.py      -> datasets/demo/ (skipped when it exists)
 2. realestate_sr/train.py -opt options/nafnet_demo.yml   -> experiments/<name>/ (resumes when interrupted)
-3. scripts/evaluate.py on the validation pairs: input (identity) vs model, with the report and
-   before/after/target images under results/demo/
+3. scripts/evaluate.py on the validation pairs: input (identity), auto_correct baseline and model, with the
+   report and before/after/target images under results/demo/
 
 Run it with `make demo`, which installs the environment first.
 """

@@ -161,3 +161,13 @@ def test_the_gb10_recipe_trains_from_make_lmdb_output(tmp_path, experiment_name)
     for metric in ('psnr', 'ssim', 'lpips', 'l1'):
         assert f'# {metric}:' in log, metric
     assert (REPO / 'experiments' / experiment_name / 'models' / 'net_g_4.pth').is_file()
+
+
+def test_missing_training_data_is_one_message(tmp_path, experiment_name):
+    opt = gb10_recipe_on_cpu(tmp_path / 'not_built_yet', experiment_name)
+    opt_path = tmp_path / 'no_data.yml'
+    opt_path.write_text(yaml.safe_dump(opt))
+    result = run_train(opt_path, tmp_path)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith('realestate_sr/train.py: error: ')]
+    assert len(errors) == 1 and 'not_built_yet' in errors[0], result.stderr[-3000:]

@@ -88,7 +88,8 @@ def read_meta_info(lmdb_path):
     lmdb_path = Path(lmdb_path)
     meta = lmdb_path / META_INFO
     if not (lmdb_path / 'data.mdb').is_file():
-        raise LmdbFormatError(f'{lmdb_path} is not an LMDB folder (no data.mdb)')
+        raise LmdbFormatError(f'{lmdb_path} is not an LMDB folder (no data.mdb): build it with scripts/make_lmdb.py '
+                              '(docs/data.md)')
     if not meta.is_file():
         raise LmdbFormatError(f'{lmdb_path} has no {META_INFO}: the build did not finish; rerun make_lmdb.py')
     records = {}

@@ -45,11 +45,19 @@ def is_hidden(name):
 
 
 def check_output_outside_input(input_path, output_dir):
-    """Raise OutputInsideInputError when ``output_dir`` is within the input tree."""
-    input_root = Path(input_path).resolve()
-    if input_root.is_file():
-        input_root = input_root.parent
+    """Raise OutputInsideInputError when ``output_dir`` is within the input tree.
+
+    For a single photo the input tree is that file: any output folder but the photo's own folder (where the
+    output could take the photo's name) is fine, ``-o out/`` beside it included.
+    """
+    input_path = Path(input_path).resolve()
     output_dir = Path(output_dir).resolve()
+    if input_path.is_file():
+        if output_dir == input_path.parent:
+            raise OutputInsideInputError(
+                f'output folder {output_dir} is the folder of the input photo {input_path.name}; choose another')
+        return
+    input_root = input_path
     if output_dir == input_root or input_root in output_dir.parents:
         raise OutputInsideInputError(
             f'output folder {output_dir} is inside the input tree {input_root}; choose a folder outside it')

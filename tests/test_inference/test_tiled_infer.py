@@ -298,3 +298,18 @@ def test_tlc_on_tiles_inside_its_window_is_warned_about(tmp_path, run_infer, cap
     caplog.clear()
     assert run_infer(source, tmp_path / 'large', '--tile-size', '128')[0] == 0
     assert 'TLC has no effect' not in caplog.text
+
+
+def test_outputs_never_go_into_the_input_tree(tmp_path, run_infer):
+    source = tmp_path / 'in'
+    (source / 'kitchen').mkdir(parents=True)
+    photo = source / 'kitchen' / 'IMG_0042.JPG'
+    photo.write_bytes(encode_pil(smooth_rgb(40, 56), 'JPEG'))
+    before = tree_digest(source)
+    assert run_infer(source, source / 'enhanced')[0] == 2  # a folder: nothing below it
+    assert run_infer(source, source)[0] == 2
+    assert run_infer(photo, photo.parent)[0] == 2  # one photo: not its own folder, where the name could clash
+    assert tree_digest(source) == before
+    # one photo with an output folder beside it (docs/inference.md's single-file example)
+    assert run_infer(photo, photo.parent / 'out')[0] == 0
+    assert (photo.parent / 'out' / 'IMG_0042.jpg').is_file()
