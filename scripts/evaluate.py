@@ -4,8 +4,9 @@
 Per photo and on average: PSNR, SSIM, LPIPS, L1 (MAE on [0, 1]) and CIEDE2000 (mean dE00), for baseline rows
 (the unedited input, a gray-world + exposure auto-correction), each checkpoint (tiled, as in production),
 optionally its flip/rotation x8 TTA and the ensemble of all checkpoints, and folders of existing outputs.
-Checkpoints are tiled, and run with or without TLC, as the --opt file's val block says (the training
-validation's settings), unless --tile-size/--overlap/--tile-batch/--border-pad/--tlc/--no-tlc say otherwise.
+Checkpoints are tiled, and run with or without TLC and in bf16 or fp32, as the --opt file's val block and
+train.bf16 say (the training validation's settings), unless --tile-size/--overlap/--tile-batch/--border-pad/
+--tlc/--no-tlc/--precision say otherwise.
 Writes metrics.json, per_image.csv, summary.csv, summary.md, report.html (+ report_files/) and
 contact_sheets/*.png into the report folder. See docs/evaluation.md.
 
@@ -66,7 +67,8 @@ def build_parser():
     network = add_network_args(parser)
     run = add_running_args(parser)
     network.description = run.description = (
-        'With --opt, tiling and TLC default to its val block (val.tile, val.tlc), as the training validation ran; '
+        'With --opt, tiling and TLC default to its val block (val.tile, val.tlc) and the precision to its '
+        'train.bf16, as the training validation ran; '
         'flags given here win, and "(default: ...)" below holds without --opt or when the file has no val block. '
         '--tile-size 0 runs whole photos (val.tile: ~).')
     lp = parser.add_argument_group('LPIPS')
@@ -87,7 +89,8 @@ def build_parser():
 
 def option_file_defaults(argv):
     """Tiling and TLC defaults from the ``val`` block of ``--opt``, read as EnhanceModel reads it for the
-    training validation, so the numbers here and in the training log come from the same computation.
+    training validation, and the precision from ``train.bf16`` (validation runs under the training autocast),
+    so the numbers here and in the training log come from the same computation.
 
     Returns ({argparse dest: value}, where the defaults come from). Without ``--opt`` or a ``val`` block
     the script's own defaults stand; an unreadable ``--opt`` is reported when the network is built.
@@ -106,7 +109,8 @@ def option_file_defaults(argv):
     if not isinstance(val, dict):
         return {}, f'script defaults ({opt_path} has no val block)'
     tile = validation_tile(val)
-    defaults = {'tlc': bool(val.get('tlc', False))}
+    defaults = {'tlc': bool(val.get('tlc', False)),
+                'precision': 'bf16' if (opt.get('train') or {}).get('bf16') else 'fp32'}
     if tile is None:
         defaults['tile_size'] = 0
     else:
@@ -209,10 +213,10 @@ def main(argv=None):
         if args.model:
             network_opt, train_size = network_opt_and_train_size(args)
             is_nafnet = network_opt['type'] in ('NAFNet', 'NAFNetLocal')
-            LOG.info('checkpoints run %s, TLC %s (defaults from the %s)',
+            LOG.info('checkpoints run %s, TLC %s, %s (defaults from the %s)',
                      f'on {tile.size} px tiles, overlap {tile.overlap}, {tile.batch} per batch, border pad '
                      f'{tile.border_pad}' if tile.size else 'on whole photos', 'on' if args.tlc else 'off',
-                     defaults_from)
+                     args.precision, defaults_from)
             tlc_note = tlc_note_for_args(args, network_opt, train_size)
             if tlc_note:
                 LOG.warning(tlc_warning(tlc_note))

@@ -193,3 +193,19 @@ def test_tlc_on_tiles_inside_its_window_is_warned_about_and_recorded(eval_pairs,
     assert run(*common, '--tile-size', 0, '-o', tmp_path / 'whole') == 0
     assert 'TLC has no effect' not in capsys.readouterr().err
     assert model_l1_and_config(tmp_path / 'whole')[1]['tlc_without_effect'] is None
+
+
+def test_precision_defaults_to_the_training_autocast(eval_pairs, tiny_model, tmp_path):
+    """EnhanceModel validates under train.bf16's autocast: evaluate.py --opt does the same unless told."""
+    opt_file, checkpoint = option_file_with_val(tiny_model, {'tile': {'size': 32, 'overlap': 8}, 'tlc': False})
+    opt = yaml.safe_load(opt_file.read_text())
+    opt.setdefault('train', {})['bf16'] = True
+    opt_file.write_text(yaml.safe_dump(opt))
+    common = ['--pairs', eval_pairs['manifest'], '--opt', opt_file, '--model', checkpoint, '--skip-lpips',
+              '--no-html', '--baselines', '']
+    assert run(*common, '-o', tmp_path / 'bf16') == 0
+    bf16_l1, bf16_config = model_l1_and_config(tmp_path / 'bf16')
+    assert run(*common, '--precision', 'fp32', '-o', tmp_path / 'fp32') == 0
+    fp32_l1, fp32_config = model_l1_and_config(tmp_path / 'fp32')
+    assert (bf16_config['precision'], fp32_config['precision']) == ('bf16', 'fp32')
+    assert bf16_l1 != fp32_l1 and bf16_l1 == pytest.approx(fp32_l1, rel=2e-2)
