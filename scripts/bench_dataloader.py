@@ -184,7 +184,8 @@ def gb10_projection(rates, gt_size):
     (label, workers), rate = max(with_workers.items(), key=lambda item: item[1] / item[0][1])
     per_worker = rate / workers
     return (need + f'\nProjection: best per worker here ({label}, {workers} workers) {per_worker:.1f} x '
-            f'{GB10_WORKERS} workers = {per_worker * GB10_WORKERS:.0f} patches/s (GB10 cores are faster than these).')
+            f'{GB10_WORKERS} workers = {per_worker * GB10_WORKERS:.0f} patches/s (at the per-worker rate of the '
+            'cores measured here).')
 
 
 if __name__ == '__main__':

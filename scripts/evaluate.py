@@ -39,7 +39,7 @@ from realestate_sr.inference import engines  # noqa: E402
 from realestate_sr.inference.network_args import (  # noqa: E402
     add_network_args, add_running_args, network_opt_and_train_size, tlc_note_for_args, tlc_warning)
 from realestate_sr.metrics.lpips_metric import MissingWeightsError, lpips_model  # noqa: E402
-from realestate_sr.models.enhance_model import validation_tile  # noqa: E402
+from realestate_sr.utils.tiling import validation_tile  # noqa: E402
 
 LOG = logging.getLogger('evaluate')
 REPORT_FILES = ('metrics.json', 'report.html')

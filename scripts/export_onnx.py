@@ -3,8 +3,8 @@
 
 The check runs PyTorch and ONNX Runtime (CPU) on random inputs of several sizes and prints the largest
 absolute difference. The graph is written to a temporary name and renamed to OUT only when the difference is
-within --tolerance; otherwise nothing is written (an existing OUT stays as it was) and the exit code is 1. Run the result with
-`scripts/tiled_infer.py --backend onnxruntime --model OUT.onnx`, or build a TensorRT engine from it on a GPU
+within --tolerance; otherwise nothing is written (an existing OUT stays as it was) and the exit code is 1. Run
+the result with `scripts/tiled_infer.py --backend onnxruntime --model OUT.onnx`, or build a TensorRT engine from it on a GPU
 box (docs/inference.md).
 
 By default the plain NAFNet graph is exported (global channel attention per tile). --tlc exports NAFNetLocal;

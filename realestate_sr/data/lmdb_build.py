@@ -3,9 +3,9 @@
 Order of work: split the pairs (a fixed test list or the first K pairs, then a seeded validation fraction), run the
 pair checks (optionally dropping flagged pairs; a photo in two splits stops the build unless it is dropped or
 explicitly allowed), size the maps from every image's header, then decode/encode in worker processes while this
-process writes both LMDBs, and last a JSONL manifest per non-empty split pointing at the original files. Everything goes to a
-hidden ``.NAME.partial-PID`` folder renamed to ``NAME`` at the very end, so an interrupted build never looks
-complete; the next run removes it.
+process writes both LMDBs, and last a JSONL manifest per non-empty split pointing at the original files.
+Everything goes to a hidden ``.NAME.partial-PID`` folder renamed to ``NAME`` at the very end, so an interrupted
+build never looks complete; the next run removes it.
 """
 import json
 import os

@@ -79,7 +79,7 @@ def builtin_non_srgb_profile():
     """ICC bytes of a profile that is not sRGB: Pillow's built-in Lab identity.
 
     Pillow builds no RGB profile but sRGB; callers that have a real wide-gamut one (Display P3 from a phone) pass it
-    to :func:`write_planted_set` instead. The pair check only compares profile descriptions, so any stands in.
+    to :func:`write_planted_set` instead. The pair check notes any profile that is not sRGB, so any stands in.
     """
     return ImageCms.ImageCmsProfile(ImageCms.createProfile('LAB')).tobytes()
 

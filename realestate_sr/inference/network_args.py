@@ -6,8 +6,8 @@ architecture flags; the weights from ``--model`` (BasicSR ``params``/``params_em
 an official NAFNet release file or a bare state_dict).
 """
 from realestate_sr.inference.engines import AMP_DTYPES, network_opt_from_flags
-from realestate_sr.models.enhance_model import tlc_without_effect
-from realestate_sr.utils.network_loading import build_inference_network, network_opt_from_yaml
+from realestate_sr.utils.network_loading import build_inference_network, network_opt_from_yaml, \
+    tlc_without_effect
 from realestate_sr.utils.tiling import TILE_DEFAULTS
 
 

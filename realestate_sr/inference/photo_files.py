@@ -16,6 +16,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from realestate_sr.inference.photo_io import ALPHA_FORMATS, format_of_suffix
+
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.jpe', '.png', '.tif', '.tiff', '.webp', '.bmp')
 TEMP_SUFFIX = '.partial'
 ALPHA_FALLBACK_SUFFIX = '.png'
@@ -125,7 +127,7 @@ def plan_outputs(jobs, output_dir, extension_for, suffix=''):
     for job, _ in planned:
         job.alpha_output = None
         relative = job.output.relative_to(output_dir)
-        if relative.suffix.lower() in ALPHA_OUTPUT_SUFFIXES:
+        if format_of_suffix(relative.suffix) in ALPHA_FORMATS:
             continue
         for count in itertools.count(1):
             fallback = relative.with_name(relative.stem + _counter(count) + ALPHA_FALLBACK_SUFFIX)
@@ -133,10 +135,6 @@ def plan_outputs(jobs, output_dir, extension_for, suffix=''):
                 job.alpha_output = output_dir / fallback
                 break
     return jobs
-
-
-# output extensions that can hold alpha (photo_io.ALPHA_FORMATS)
-ALPHA_OUTPUT_SUFFIXES = ('.png', '.tif', '.tiff', '.webp')
 
 
 def _counter(count):

@@ -12,11 +12,11 @@ from basicsr.utils.registry import METRIC_REGISTRY, MODEL_REGISTRY
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 from realestate_sr.archs.checkpoint import CheckpointMismatchError, training_state_message
-from realestate_sr.archs.nafnet_arch import TLC_BASE_SCALE, tlc_geometry, tlc_pools_globally
 from realestate_sr.losses.vgg_features import MissingWeightsError
 from realestate_sr.metrics.lpips_metric import preload_lpips
-from realestate_sr.utils.network_loading import build_inference_network, with_tlc
-from realestate_sr.utils.tiling import TILE_DEFAULTS, make_torch_runner, tiled_forward
+from realestate_sr.utils.network_loading import build_inference_network, tlc_without_effect, \
+    training_patch_size, with_tlc
+from realestate_sr.utils.tiling import make_torch_runner, tiled_forward, validation_tile
 
 OPTIMIZERS = {'Adam': torch.optim.Adam, 'AdamW': torch.optim.AdamW}
 
@@ -33,40 +33,6 @@ def log_validation_images(tb_logger, visualization_dir, current_iter, max_images
         if scale < 1:
             bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         tb_logger.add_image(f'val/{path.parent.name}', bgr[:, :, ::-1].copy(), current_iter, dataformats='HWC')
-
-
-# What a ``val.tile`` block without these keys means; scripts/evaluate.py reads the block the same way.
-VAL_TILE_DEFAULTS = {key: value for key, value in TILE_DEFAULTS.items() if key != 'size'}
-
-
-def validation_tile(val_opt):
-    """``val.tile`` with its defaults filled in: {size, overlap, batch, border_pad}, or None for whole images
-    (``tile: ~`` or ``size: 0``, as scripts/evaluate.py reads it)."""
-    tile = (val_opt or {}).get('tile')
-    if not tile:
-        return None
-    if 'size' not in tile:
-        raise KeyError(f'val.tile needs a size, got {dict(tile)}')
-    if int(tile['size'] or 0) <= 0:
-        return None
-    return {'size': int(tile['size']), **{key: int(tile.get(key, value)) for key, value in VAL_TILE_DEFAULTS.items()}}
-
-
-def tlc_without_effect(tile_size, network_opt, train_size=None):
-    """Why TLC on tiles of ``tile_size`` computes exactly what plain NAFNet does, or None when it does not.
-
-    NAFNetLocal falls back to global pooling wherever its window (1.5 x the training patch) covers the
-    feature map; on tiles no larger than the window that is every block, so TLC changes nothing.
-    ``train_size`` (N,C,H,W) as for ``with_tlc``: ``network_opt['train_size']`` wins, default 256x256.
-    """
-    train_size = with_tlc(network_opt, train_size)['train_size']
-    levels = len(network_opt.get('enc_blk_nums') or ())
-    if tile_size is None or not tlc_pools_globally((tile_size, tile_size), train_size, levels):
-        return None
-    _, window, _ = tlc_geometry(train_size, 1)
-    return (f'the NAFNetLocal window ({window[0]}x{window[1]}, {TLC_BASE_SCALE} x the '
-            f'{train_size[-2]}x{train_size[-1]} training patch) covers every {tile_size}x{tile_size} tile, so it '
-            'pools over the whole tile and the output equals plain NAFNet')
 
 
 NAFNET_RELEASE_URL = 'https://github.com/megvii-research/NAFNet#results-and-pre-trained-models'
@@ -132,8 +98,7 @@ class EnhanceModel(SRModel):
 
     def tlc_train_size(self):
         """N,C,H,W of the training patches (``datasets.train.gt_size``) for the TLC window; None: the default."""
-        gt_size = ((self.opt.get('datasets') or {}).get('train') or {}).get('gt_size')
-        return (1, self.opt['network_g'].get('img_channel', 3), gt_size, gt_size) if gt_size else None
+        return training_patch_size(self.opt)
 
     # --- device placement -------------------------------------------------------------------------------------
     def model_to_device(self, net):

@@ -11,6 +11,7 @@ import yaml
 from basicsr.archs import build_network
 
 from realestate_sr.archs.checkpoint import load_checkpoint
+from realestate_sr.archs.nafnet_arch import TLC_BASE_SCALE, tlc_geometry, tlc_pools_globally
 
 DEFAULT_TRAIN_SIZE = (1, 3, 256, 256)
 
@@ -25,9 +26,13 @@ def network_opt_from_yaml(path):
         opt = yaml.safe_load(handle)
     if not isinstance(opt, dict) or 'network_g' not in opt:
         raise KeyError(f'{path} has no network_g block')
-    gt_size = (opt.get('datasets', {}).get('train') or {}).get('gt_size')
-    train_size = (1, opt['network_g'].get('img_channel', 3), gt_size, gt_size) if gt_size else None
-    return dict(opt['network_g']), train_size
+    return dict(opt['network_g']), training_patch_size(opt)
+
+
+def training_patch_size(opt):
+    """N,C,H,W of the training patches of a parsed option file (``datasets.train.gt_size``), None without one."""
+    gt_size = ((opt.get('datasets') or {}).get('train') or {}).get('gt_size')
+    return (1, opt['network_g'].get('img_channel', 3), gt_size, gt_size) if gt_size else None
 
 
 def with_tlc(network_opt, train_size=None):
@@ -42,6 +47,23 @@ def with_tlc(network_opt, train_size=None):
     local_opt['type'] = 'NAFNetLocal'
     local_opt.setdefault('train_size', list(train_size or DEFAULT_TRAIN_SIZE))
     return local_opt
+
+
+def tlc_without_effect(tile_size, network_opt, train_size=None):
+    """Why TLC on tiles of ``tile_size`` computes exactly what plain NAFNet does, or None when it does not.
+
+    NAFNetLocal falls back to global pooling wherever its window (1.5 x the training patch) covers the
+    feature map; on tiles no larger than the window that is every block, so TLC changes nothing.
+    ``train_size`` (N,C,H,W) as for ``with_tlc``: ``network_opt['train_size']`` wins, default 256x256.
+    """
+    train_size = with_tlc(network_opt, train_size)['train_size']
+    levels = len(network_opt.get('enc_blk_nums') or ())
+    if tile_size is None or not tlc_pools_globally((tile_size, tile_size), train_size, levels):
+        return None
+    _, window, _ = tlc_geometry(train_size, 1)
+    return (f'the NAFNetLocal window ({window[0]}x{window[1]}, {TLC_BASE_SCALE} x the '
+            f'{train_size[-2]}x{train_size[-1]} training patch) covers every {tile_size}x{tile_size} tile, so it '
+            'pools over the whole tile and the output equals plain NAFNet')
 
 
 def without_tlc(network_opt):

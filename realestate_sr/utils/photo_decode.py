@@ -166,17 +166,20 @@ def to_srgb(im, icc, notes):
     with a note in ``notes`` (a list) rather than failing the photo.
     """
     if icc:
-        try:
-            profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            if im.mode == 'RGB' and srgb_match(bytes(icc)):
-                return im
-            description = profile_description(bytes(icc)) or 'unnamed profile'
-            converted = ImageCms.profileToProfile(im, profile, SRGB_PROFILE, outputMode='RGB',
-                                                  renderingIntent=ImageCms.Intent.PERCEPTUAL)
-            notes.append(f'converted from {description} to sRGB')
-            return converted
-        except (ImageCms.PyCMSError, OSError, ValueError) as err:
-            notes.append(f'embedded ICC profile ignored ({err}); pixels taken as sRGB')
+        icc = bytes(icc)
+        profile = cms_profile(icc)  # parsed once per profile, not once per photo
+        if profile is None:
+            notes.append('embedded ICC profile ignored (LittleCMS cannot read it); pixels taken as sRGB')
+        elif im.mode == 'RGB' and srgb_match(icc):
+            return im
+        else:
+            try:
+                converted = ImageCms.profileToProfile(im, profile, SRGB_PROFILE, outputMode='RGB',
+                                                      renderingIntent=ImageCms.Intent.PERCEPTUAL)
+                notes.append(f'converted from {profile_description(icc) or "unnamed profile"} to sRGB')
+                return converted
+            except (ImageCms.PyCMSError, OSError, ValueError) as err:
+                notes.append(f'embedded ICC profile ignored ({err}); pixels taken as sRGB')
     if im.mode == 'CMYK':
         notes.append('CMYK without a usable profile: naive CMYK->RGB conversion')
     return im.convert('RGB')
