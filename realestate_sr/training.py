@@ -7,7 +7,10 @@ CUDA machine and the current directory, so we replace them for this process:
   (fails on CPU) and finds auto-resume states relative to the current directory.
   Ours loads to the CPU with ``weights_only=True`` (optimizers move their state to
   their parameters' device), reads ``opt['path']['training_states']`` and, in a
-  distributed run, checks that every rank resumes from the same iteration.
+  distributed run, checks that every rank resumes from the same iteration. ``--auto_resume``
+  takes the newest state that loads together with its ``net_g_<iter>.pth``, printing one line
+  for each newer one it skips (EnhanceModel writes both through a temporary name, so only a
+  file written by an older version or a damaged disk can be truncated).
 - ``init_dist`` (in ``basicsr.utils.dist_util`` and as imported by ``basicsr.utils.options``): basicsr always calls
   ``torch.cuda.set_device`` and uses NCCL. Ours picks NCCL when CUDA is available
   and ``num_gpu`` is not 0, Gloo otherwise (CPU runs, tests, debugging), pins each
@@ -45,7 +48,7 @@ import basicsr.utils.options as basicsr_options
 from basicsr.models import build_model
 from basicsr.utils import check_resume, scandir
 
-from realestate_sr.archs.checkpoint import CheckpointMismatchError
+from realestate_sr.archs.checkpoint import CheckpointMismatchError, read_state_dict, save_atomically
 from realestate_sr.data.lmdb_io import LmdbFormatError
 from realestate_sr.data.memory_cache import CacheTooLargeError
 from realestate_sr.data.pair_lists import PairListError
@@ -160,12 +163,47 @@ def launch_settings(opt_path):
 
 
 # --- resume -----------------------------------------------------------------------------------------------------
-def latest_state_path(states_dir):
-    """Path of the highest-iteration ``<iter>.state`` in ``states_dir``, or None."""
+class ResumeStateError(RuntimeError):
+    """``path.resume_state`` names a training state that does not load."""
+
+
+def state_paths_newest_first(states_dir):
+    """The ``<iter>.state`` files of ``states_dir``, highest iteration first (temporary files are not states)."""
     if not os.path.isdir(states_dir):
-        return None
-    iters = [int(name.split('.state')[0]) for name in scandir(states_dir, suffix='state', recursive=False)]
-    return os.path.join(states_dir, f'{max(iters)}.state') if iters else None
+        return []
+    names = [name for name in scandir(states_dir, suffix='state', recursive=False)
+             if name[:-len('.state')].isdigit()]
+    return [os.path.join(states_dir, name) for name in sorted(names, key=lambda n: -int(n[:-len('.state')]))]
+
+
+def first_line(error):
+    """``error`` as one short line: its type and the first line of its message."""
+    message = str(error).strip().splitlines()
+    return f'{type(error).__name__}: {message[0][:200]}' if message else type(error).__name__
+
+
+def load_state_and_weights(state_path, models_dir):
+    """The training state at ``state_path``, once it and the ``net_g_<iter>.pth`` resuming loads from it read back
+    completely; raises whatever stops either from loading."""
+    state = torch.load(state_path, map_location='cpu', weights_only=True)
+    if not isinstance(state, dict) or not {'iter', 'epoch', 'optimizers', 'schedulers'} <= set(state):
+        raise ValueError('not a BasicSR training state (needs iter, epoch, optimizers, schedulers)')
+    read_state_dict(os.path.join(models_dir, f'net_g_{state["iter"]}.pth'))
+    return state
+
+
+def newest_loadable_state(states_dir, models_dir, report=print):
+    """(path, state) of the newest training state that loads with its network weights, or (None, None).
+
+    A state (or its ``net_g_<iter>.pth``) that does not load, e.g. truncated by a kill of an older version that
+    wrote in place, is skipped with one ``report`` line naming the file and the reason.
+    """
+    for path in state_paths_newest_first(states_dir):
+        try:
+            return path, load_state_and_weights(path, models_dir)
+        except Exception as error:  # noqa: BLE001 (torch raises RuntimeError, EOFError, pickle errors...)
+            report(f'auto_resume: skipping {path}: {first_line(error)}')
+    return None, None
 
 
 def resume_mismatch(points):
@@ -185,12 +223,17 @@ def resume_mismatch(points):
 def load_resume_state(opt):
     """Training state to resume from (``--auto_resume`` or ``path.resume_state``), loaded on the CPU; or None."""
     if opt['auto_resume']:
-        path = latest_state_path(opt['path']['training_states'])
+        report = partial(print, file=sys.stderr, flush=True)
+        path, state = newest_loadable_state(opt['path']['training_states'], opt['path']['models'], report)
         if path is not None:
             opt['path']['resume_state'] = path
     else:
         path = opt['path'].get('resume_state')
-    state = None if path is None else torch.load(path, map_location='cpu', weights_only=True)
+        try:
+            state = None if path is None else torch.load(path, map_location='cpu', weights_only=True)
+        except Exception as error:  # noqa: BLE001
+            raise ResumeStateError(f'path.resume_state: {path} does not load ({first_line(error)}); '
+                                   'give an older training_states/<iter>.state or use --auto_resume') from error
     if dist.is_available() and dist.is_initialized():
         # a rank starting afresh next to resumed ones would silently train with other optimizer moments
         points = [None] * dist.get_world_size()
@@ -241,9 +284,7 @@ def save_rank_state(model, folder):
     if hasattr(model, 'net_g_ema'):
         state['params_ema'] = model.net_g_ema.state_dict()
     os.makedirs(folder, exist_ok=True)
-    target = os.path.join(folder, f'rank{rank}.pth')
-    torch.save(state, target + '.tmp')
-    os.replace(target + '.tmp', target)
+    save_atomically(state, os.path.join(folder, f'rank{rank}.pth'))
 
 
 def run_training(root=REPO_ROOT):
@@ -271,7 +312,7 @@ def run_training(root=REPO_ROOT):
 
 
 # Errors whose message says what to do: the command line prints it without a traceback.
-CLEAR_ERRORS = (MissingWeightsError, CheckpointMismatchError, DistributedSetupError, OptionFileError,
+CLEAR_ERRORS = (MissingWeightsError, CheckpointMismatchError, DistributedSetupError, OptionFileError, ResumeStateError,
                 # the datasets are built before training starts: a wrong path, split file or RAM budget
                 PairListError, LmdbFormatError, DatasetOptionError, CacheTooLargeError)
 

@@ -1,5 +1,6 @@
 """EnhanceModel: BasicSR's SRModel with what photo enhancement on modern GPUs needs, and nothing else changed."""
 import os
+import time
 from collections import OrderedDict
 from contextlib import nullcontext
 from pathlib import Path
@@ -8,10 +9,11 @@ import cv2
 import torch
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
+from basicsr.utils.dist_util import master_only
 from basicsr.utils.registry import METRIC_REGISTRY, MODEL_REGISTRY
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
-from realestate_sr.archs.checkpoint import CheckpointMismatchError, training_state_message
+from realestate_sr.archs.checkpoint import CheckpointMismatchError, save_atomically, training_state_message
 from realestate_sr.losses.vgg_features import MissingWeightsError
 from realestate_sr.metrics.lpips_metric import preload_lpips
 from realestate_sr.utils.network_loading import build_inference_network, tlc_without_effect, \
@@ -163,6 +165,43 @@ class EnhanceModel(SRModel):
         self.log_dict = self.reduce_loss_dict(terms)
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
+
+    # --- checkpoints --------------------------------------------------------------------------------------------
+    # BaseModel's save_network / save_training_state call torch.save on the final name: a kill mid-write left a
+    # truncated net_g_<iter>.pth or <iter>.state that auto-resume then picked as the newest. Same files, same
+    # contents, written through save_atomically.
+    @staticmethod
+    def _save_with_retries(obj, path):
+        for attempt in range(3):
+            try:
+                save_atomically(obj, path)
+                return
+            except OSError as error:
+                get_root_logger().warning(f'cannot save {path} ({error}); {2 - attempt} retries left')
+                time.sleep(1)
+        get_root_logger().warning(f'gave up saving {path}; training continues')
+
+    @master_only
+    def save_network(self, net, net_label, current_iter, param_key='params'):
+        nets = net if isinstance(net, list) else [net]
+        keys = param_key if isinstance(param_key, list) else [param_key]
+        assert len(nets) == len(keys), 'one param_key per network'
+        save_dict = {}
+        for net_, key in zip(nets, keys):
+            state_dict = self.get_bare_model(net_).state_dict()
+            save_dict[key] = OrderedDict((name[len('module.'):] if name.startswith('module.') else name, value.cpu())
+                                         for name, value in state_dict.items())
+        label = 'latest' if current_iter == -1 else current_iter
+        self._save_with_retries(save_dict, os.path.join(self.opt['path']['models'], f'{net_label}_{label}.pth'))
+
+    @master_only
+    def save_training_state(self, epoch, current_iter):
+        if current_iter == -1:  # BasicSR's "latest" save writes networks only
+            return
+        state = {'epoch': epoch, 'iter': current_iter,
+                 'optimizers': [optimizer.state_dict() for optimizer in self.optimizers],
+                 'schedulers': [scheduler.state_dict() for scheduler in self.schedulers]}
+        self._save_with_retries(state, os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'))
 
     # --- inference ----------------------------------------------------------------------------------------------
     def inference_network(self):
