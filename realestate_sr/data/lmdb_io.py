@@ -18,6 +18,7 @@ renamed at the end, and ``meta_info.txt`` is written after the last record.
 """
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,7 +125,19 @@ def read_split_file(path):
 # in a process ("already open in this process"), and the train and val datasets of one run read the same src/tar
 # LMDBs. A forked DataLoader worker inherits these environments and must reuse them: reopening is refused there
 # too. Read-only and without locks, an inherited environment only reads its memory map.
+# The memory cache fills itself from several threads that all start with the first read: without the lock two of
+# them see no environment yet, both open one, and the second open fails.
 _READONLY_ENVIRONMENTS = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def _new_open_lock():
+    # a fork taken while another thread held the lock would leave the child's copy locked forever
+    global _OPEN_LOCK
+    _OPEN_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_open_lock)
 
 
 def _data_file_identity(path):
@@ -139,14 +152,15 @@ def open_readonly(path):
     """The process's one read-only environment of the LMDB folder ``path``, opened on first use.
 
     Keyed by the data file's inode as well, so a database rebuilt under the same name (make_lmdb --force) is
-    opened afresh.
+    opened afresh. Safe to call from several threads at once (the memory cache's fill threads do).
     """
     import lmdb
     key = (os.path.realpath(path), _data_file_identity(path))
-    env = _READONLY_ENVIRONMENTS.get(key)
-    if env is None:
-        env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
-        _READONLY_ENVIRONMENTS[key] = env
+    with _OPEN_LOCK:
+        env = _READONLY_ENVIRONMENTS.get(key)
+        if env is None:
+            env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
+            _READONLY_ENVIRONMENTS[key] = env
     return env
 
 

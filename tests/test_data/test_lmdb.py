@@ -11,7 +11,7 @@ import torch
 
 import realestate_sr.data.lmdb_build as lmdb_build
 from realestate_sr.data.lmdb_build import BuildError, BuildOptions, assign_splits, build_lmdb, planned_bytes
-from realestate_sr.data.lmdb_io import LmdbFormatError, read_meta_info
+from realestate_sr.data.lmdb_io import LmdbFormatError, LmdbImageReader, read_meta_info
 from realestate_sr.data.pair_lists import load_manifest, pairs_from_folders
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
 from tests.test_data.synthetic_pairs import good_photo_pairs, make_pair_set, make_tar_image, resolved_paths, \
@@ -287,3 +287,43 @@ def test_empty_splits_get_no_manifest(tmp_path, capsys):
     out = capsys.readouterr().out
     assert 'no val.jsonl (no pairs)' in out and 'no test.jsonl (no pairs)' in out and 'train.jsonl (original' in out
     assert json.loads((tmp_path / 'db' / 'build_info.json').read_text())['manifests'] == ['train.jsonl']
+
+
+def forget_environments_under(folder):
+    """Close and drop the process's environments of LMDBs under ``folder``, as a fresh process would start."""
+    from realestate_sr.data import lmdb_io
+    root = str(Path(folder).resolve())
+    for key in [key for key in lmdb_io._READONLY_ENVIRONMENTS if key[0].startswith(root)]:
+        lmdb_io._READONLY_ENVIRONMENTS.pop(key).close()
+
+
+def test_threads_opening_one_lmdb_at_once_share_one_environment(tmp_path):
+    """The memory cache's fill threads all start with a first read of the same LMDB; without a lock around the
+    open, two of them opened it and the second got 'already open in this process' (one start in a few)."""
+    import threading
+    manifest, _, _ = make_pair_set(tmp_path / 'p', sizes=[(20, 24)] * 2)
+    build(load_manifest(manifest), tmp_path / 'db')
+    expected = LmdbImageReader(tmp_path / 'db' / 'src.lmdb').read('00001')
+    forget_environments_under(tmp_path)
+    failures = []
+    for _ in range(50):
+        barrier, errors, images = threading.Barrier(8), [], []
+        reader = LmdbImageReader(tmp_path / 'db' / 'src.lmdb')
+
+        def read():
+            barrier.wait()
+            try:
+                images.append(reader.read('00001'))
+            except Exception as err:  # noqa: BLE001  (any failure of any thread fails the round)
+                errors.append(err)
+
+        threads = [threading.Thread(target=read) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        failures += errors
+        assert len(images) + len(errors) == 8
+        assert all(np.array_equal(image, expected) for image in images)
+        forget_environments_under(tmp_path)
+    assert not failures, f'{len(failures)} reads failed, first: {failures[0]!r}'

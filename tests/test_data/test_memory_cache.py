@@ -76,3 +76,19 @@ def test_cache_is_read_only_and_not_pickled(pair_set):
         src[0, 0, 0] = 1
     with pytest.raises(TypeError, match='fork'):
         pickle.dumps(dataset)
+
+
+def test_cache_threads_fill_from_one_lmdb_without_racing_its_open(pair_set, tmp_path):
+    """cache: memory with io_backend lmdb (the gb10 recipe): 8 threads read the fresh LMDB at once, every start."""
+    from realestate_sr.data.lmdb_build import BuildOptions, build_lmdb
+    from tests.test_data.test_lmdb import forget_environments_under, lmdb_opt
+    manifest, _, _ = pair_set
+    build_lmdb(load_manifest(manifest), tmp_path / 'db', BuildOptions(checks=False, val_fraction=0.0))
+    expected = PairedListingDataset(lmdb_opt(tmp_path / 'db'))
+    expected = [expected.source.read(i) for i in range(len(expected))]
+    for _ in range(50):
+        forget_environments_under(tmp_path)
+        dataset = PairedListingDataset(lmdb_opt(tmp_path / 'db', cache='memory', cache_threads=8))
+        for index, (src, tar) in enumerate(expected):
+            got_src, got_tar = dataset.source.read(index)
+            assert np.array_equal(got_src, src) and np.array_equal(got_tar, tar)
