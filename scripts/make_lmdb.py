@@ -12,7 +12,10 @@ Then, in the option file (io_backend lmdb):
   split_file: datasets/listings_lmdb/train.txt      (val.txt / test.txt for validation)
 and train.jsonl / val.jsonl / test.jsonl list the original photos of each split (for scripts/evaluate.py); an
 empty split (--val-fraction 0, no test pairs) gets no manifest.
-A photo found in two splits stops the build unless --exclude or --allow-leakage is given.
+A photo found in two splits stops the build unless --exclude or --allow-leakage is given. Validation is drawn
+after --exclude has left pairs out. An empty train split is refused (exit code 2, nothing written); an empty
+validation split is warned about.
+Exit codes: 0 built; 1 pairs failed to decode or a photo is in two splits; 2 the command cannot run as given.
 See docs/data.md for the layout and the key format.
 """
 import argparse
@@ -24,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import realestate_sr  # noqa: E402,F401  (before basicsr)
 from realestate_sr.data.lmdb_build import BuildError, BuildOptions, LeakageError, assign_splits, build_lmdb, \
-    map_size_for, planned_bytes, read_test_list  # noqa: E402
+    check_train_not_empty, map_size_for, planned_bytes, read_test_list, split_counts_line  # noqa: E402
 from realestate_sr.data.lmdb_io import ENCODINGS  # noqa: E402
 from realestate_sr.data.pair_checks import add_threshold_arguments, thresholds_from_args  # noqa: E402
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders  # noqa: E402
@@ -88,21 +91,29 @@ def main(argv=None):
         options.validate()
         if args.dry_run:
             splits = assign_splits(pairs, options)
+            check_train_not_empty(splits, range(len(pairs)), options)
             raw = planned_bytes(pairs, splits, options)
             counts = {s: splits.count(s) for s in ('train', 'val', 'test')}
+            # without the checks nothing is excluded yet, so the real build may draw other validation pairs
             print(f'dry run: {len(pairs)} pairs -> {counts}; {raw / 2**30:.2f} GiB of pixels per LMDB before '
                   f'{args.encoding} encoding, map size {map_size_for(raw) / 2**30:.2f} GiB; would write {args.output}'
                   f'{" (checks not run in a dry run)" if options.checks else ""}')
             for pair, split in zip(pairs, splits):
                 if split == 'test':
                     print(f'  test: {pair.name}')
+            if not counts['val']:
+                print(f'make_lmdb: warning: the val split would be empty ({split_counts_line(splits, range(len(pairs)))})',
+                      file=sys.stderr)
             return 0
         summary = build_lmdb(pairs, args.output, options, progress=True)
     except LeakageError as err:
         print(err.report.summary(max_listed=20))
         print(f'make_lmdb: error: {err}', file=sys.stderr)
         return 1
-    except (BuildError, PairListError, OSError, ValueError) as err:
+    except (BuildError, PairListError, ValueError) as err:
+        print(f'make_lmdb: error: {err}', file=sys.stderr)
+        return 2
+    except OSError as err:
         print(f'make_lmdb: error: {err}', file=sys.stderr)
         return 1
 
@@ -119,6 +130,10 @@ def main(argv=None):
               f'{split}.txt (LMDB keys), {manifest}')
     if summary.excluded:
         print(f'  excluded {len(summary.excluded)} flagged pairs (reasons in {out / "build_info.json"})')
+    if not summary.split_counts['val']:
+        counts = ', '.join(f'{s} {summary.split_counts[s]}' for s in ('train', 'val', 'test'))
+        print(f'make_lmdb: warning: the val split is empty ({counts}): training has no validation set from this '
+              'build (raise --val-fraction or add pairs)', file=sys.stderr)
     if summary.leakage_allowed:
         print(f'  WARNING: kept {len(summary.leakage_allowed)} pairs whose photo is also in another split '
               f'(--allow-leakage; listed in {out / "build_info.json"})')

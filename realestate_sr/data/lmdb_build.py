@@ -1,8 +1,8 @@
 """Building the LMDB data set folder described in :mod:`realestate_sr.data.lmdb_io` (used by make_lmdb.py).
 
-Order of work: split the pairs (a fixed test list or the first K pairs, then a seeded validation fraction), run the
-pair checks (optionally dropping flagged pairs; a photo in two splits stops the build unless it is dropped or
-explicitly allowed), size the maps from every image's header, then decode/encode in worker processes while this
+Order of work: hold out the test split (a fixed test list or the first K pairs), run the pair checks (optionally
+dropping flagged pairs), draw a seeded validation fraction from the pairs left, check again for a photo in two
+splits (which stops the build unless it is dropped or explicitly allowed), refuse an empty train split, size the maps from every image's header, then decode/encode in worker processes while this
 process writes both LMDBs, and last a JSONL manifest per non-empty split pointing at the original files.
 Everything goes to a hidden ``.NAME.partial-PID`` folder renamed to ``NAME`` at the very end, so an interrupted
 build never looks complete; the next run removes it.
@@ -21,7 +21,7 @@ from realestate_sr.data.image_io import ImageReadError, PairSizeMismatchError, c
     image_shape_from_header, read_bgr
 from realestate_sr.data.lmdb_io import ENCODINGS, META_INFO, RecordInfo, encode_image, meta_info_line, \
     sub_image_boxes
-from realestate_sr.data.pair_checks import CheckThresholds, run_checks
+from realestate_sr.data.pair_checks import CheckThresholds, flag_duplicates_across_splits, run_checks
 from realestate_sr.data.pair_lists import write_manifest
 
 SPLITS = ('train', 'val', 'test')
@@ -30,6 +30,10 @@ PARTIAL_TAG = '.partial-'
 
 class BuildError(RuntimeError):
     """The LMDB build cannot start or finish (existing output, bad options, unmatched test list)."""
+
+
+class EmptySplitError(BuildError):
+    """The train split would hold no pair (everything went to test, validation or was left out)."""
 
 
 class LeakageError(BuildError):
@@ -74,11 +78,19 @@ class BuildOptions:
 
 def read_test_list(path):
     """Names from a test-list file: plain lines (pair name or path) or JSONL lines with a "src" field."""
+    try:
+        lines = Path(path).read_text(encoding='utf-8').splitlines()
+    except OSError as err:
+        raise BuildError(f'cannot read test list {path}: {err.strerror or err}') from err
     names = []
-    for line in Path(path).read_text(encoding='utf-8').splitlines():
+    for number, line in enumerate(lines, 1):
         line = line.strip()
-        if line:
+        if not line:
+            continue
+        try:
             names.append(json.loads(line)['src'] if line.startswith('{') else line)
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise BuildError(f'{path}:{number}: expected a pair name, a path or {{"src": ...}}, got {line!r}') from err
     return tuple(names)
 
 
@@ -86,8 +98,8 @@ def _matches(pair, name):
     return name in (pair.name, pair.src, pair.tar) or pair.src.endswith('/' + name) or pair.tar.endswith('/' + name)
 
 
-def assign_splits(pairs, options):
-    """A split name per pair. The test split is fixed by the options; validation is a seeded draw from the rest."""
+def assign_test_split(pairs, options):
+    """'test' for the pairs the options hold out, 'train' for the others."""
     splits = ['train'] * len(pairs)
     if options.test_names:
         unmatched = []
@@ -101,11 +113,46 @@ def assign_splits(pairs, options):
             raise BuildError(f'{len(unmatched)} test-list entries match no pair (first: {unmatched[0]!r})')
     for i in range(min(options.test_first, len(pairs))):
         splits[i] = 'test'
-    rest = [i for i, split in enumerate(splits) if split == 'train']
+    return splits
+
+
+def draw_validation(splits, options, left_out=()):
+    """``splits`` with a seeded ``val_fraction`` of its train pairs moved to 'val', drawn among the pairs not
+    ``left_out`` (indices), so pairs the checks exclude never take a validation slot."""
+    left_out = set(left_out)
+    rest = [i for i, split in enumerate(splits) if split == 'train' and i not in left_out]
     n_val = round(options.val_fraction * len(rest))
+    splits = list(splits)
     for i in random.Random(options.seed).sample(rest, n_val):
         splits[i] = 'val'
     return splits
+
+
+def assign_splits(pairs, options, left_out=()):
+    """A split name per pair. The test split is fixed by the options; validation is a seeded draw from the rest
+    (without the ``left_out`` indices)."""
+    return draw_validation(assign_test_split(pairs, options), options, left_out)
+
+
+def split_counts_line(splits, keep):
+    """'train 0, val 0, test 7 of 10 pairs (3 left out)' for the kept indices."""
+    counts = {s: sum(1 for i in keep if splits[i] == s) for s in SPLITS}
+    left_out = len(splits) - len(keep)
+    return (', '.join(f'{s} {counts[s]}' for s in SPLITS) + f' of {len(splits)} pairs'
+            + (f' ({left_out} left out)' if left_out else ''))
+
+
+def check_train_not_empty(splits, keep, options):
+    """Raise EmptySplitError, with the counts per split, when none of the kept pairs is for training."""
+    if not any(splits[i] == 'train' for i in keep):
+        causes = []
+        if options.test_first or options.test_names:
+            causes.append('--test-first/--test-list')
+        if options.val_fraction:
+            causes.append('--val-fraction')
+        hint = f'; lower {" or ".join(causes)} or add pairs' if causes else '; add pairs'
+        raise EmptySplitError(f'the train split would be empty: {split_counts_line(splits, keep)}{hint}. '
+                              'Nothing was written')
 
 
 def pair_keys(count):
@@ -224,27 +271,39 @@ def build_lmdb(pairs, output, options, progress=False):
     output.parent.mkdir(parents=True, exist_ok=True)
     removed = remove_stale_partials(output)
     started = time.time()
-    splits = assign_splits(pairs, options)
+    splits = assign_test_split(pairs, options)
     keys = pair_keys(len(pairs))
+    # leaving pairs out can only shrink train further: refuse now, before the checks read every photo
+    check_train_not_empty(draw_validation(splits, options), range(len(pairs)), options)
 
     report, excluded, leakage_kept = None, [], []
+    flagged = set()
     if options.checks:
+        # validation is not drawn yet: the first pass sees test against the rest, so the pairs it flags can be
+        # left out before the draw and no excluded pair takes a validation slot
         report = run_checks(pairs, splits, options.thresholds, workers=options.workers, progress=progress)
+        if options.exclude:
+            flagged = {i for i, result in enumerate(report.results) if result.flags}
+    splits = draw_validation(splits, options, left_out=flagged)
+    if report is not None:
+        _recheck_leakage(report, splits, options.thresholds)
         leaking = [i for i, result in enumerate(report.results) if LEAKAGE in result.flags]
         if leaking and not (options.exclude or options.allow_leakage):
             raise LeakageError(leakage_message(pairs, report), report)
         if not options.exclude:
             leakage_kept = [{'key': keys[i], 'pair': pairs[i].name, 'split': splits[i],
                              'detail': report.results[i].flags[LEAKAGE]} for i in leaking]
+    keep = list(range(len(pairs)))
+    if options.exclude and report is not None:
+        # a pair flagged only now is the train copy of a validation photo: train loses it, validation keeps its own
+        excluded = [{'key': keys[i], 'pair': pairs[i].name, 'split': splits[i], 'flags': report.results[i].flags}
+                    for i in keep if report.results[i].flags]
+        keep = [i for i in keep if not report.results[i].flags]
+    check_train_not_empty(splits, keep, options)
     temp = output.parent / f'.{output.name}{PARTIAL_TAG}{os.getpid()}'
     temp.mkdir()
     if report is not None:
         (temp / 'pair_checks.json').write_text(report.to_json(), encoding='utf-8')
-    keep = list(range(len(pairs)))
-    if options.exclude and report is not None:
-        excluded = [{'key': keys[i], 'pair': pairs[i].name, 'split': splits[i], 'flags': report.results[i].flags}
-                    for i in keep if report.results[i].flags]
-        keep = [i for i in keep if not report.results[i].flags]
 
     map_size = map_size_for(planned_bytes([pairs[i] for i in keep], [splits[i] for i in keep], options))
     # no fsync per pair: a crash loses the whole temporary folder anyway; one sync at the end
@@ -286,6 +345,11 @@ def build_lmdb(pairs, output, options, progress=False):
     (temp / 'name_map.jsonl').write_text(''.join(json.dumps(n) + '\n' for n in names), encoding='utf-8')
     failed_keys = {f['key'] for f in failed}
     stored = [i for i in keep if keys[i] not in failed_keys]  # input order, as the records and split files
+    try:
+        check_train_not_empty(splits, stored, options)  # every train pair failed to decode
+    except EmptySplitError:
+        shutil.rmtree(temp)
+        raise
     manifests = []
     for split in SPLITS:
         # the original whole pairs of each split, for tools that read photos rather than LMDB records (evaluate.py);
@@ -313,6 +377,14 @@ def build_lmdb(pairs, output, options, progress=False):
     return BuildSummary(output=str(output), split_counts=split_counts, record_counts=record_counts,
                         excluded=excluded, leakage_allowed=leakage_kept, failed=failed, bytes_written=written,
                         seconds=time.time() - started, removed_partial=removed, manifests=manifests, report=report)
+
+
+def _recheck_leakage(report, splits, thresholds):
+    """Redo the cross-split duplicate flags of ``report`` for the final ``splits`` (validation now drawn)."""
+    for result, split in zip(report.results, splits):
+        result.split = split
+        result.flags.pop(LEAKAGE, None)
+    flag_duplicates_across_splits(report.results, thresholds)
 
 
 def _put_records(envs, records):

@@ -327,3 +327,76 @@ def test_threads_opening_one_lmdb_at_once_share_one_environment(tmp_path):
         assert all(np.array_equal(image, expected) for image in images)
         forget_environments_under(tmp_path)
     assert not failures, f'{len(failures)} reads failed, first: {failures[0]!r}'
+
+
+def test_validation_is_drawn_after_exclusion(tmp_path):
+    """An excluded pair must not take a validation slot: the README's --val-fraction with --exclude gave val 0."""
+    from realestate_sr.data.pair_checks import CheckThresholds
+    manifest, _, _ = write_pair_set(tmp_path / 'p', good_photo_pairs(6), ext='.jpg', manifest_name='all.jsonl')
+    (tmp_path / 'p' / 'images' / '2_tar.jpg').write_bytes(b'broken export')
+    pairs = load_manifest(manifest)
+    # a seed whose draw over all six pairs picks the broken one: what the build drew before excluding
+    seed = next(s for s in range(100)
+                if assign_splits(pairs, BuildOptions(val_fraction=0.2, seed=s))[2] == 'val')
+    options = BuildOptions(val_fraction=0.2, seed=seed, exclude=True, thresholds=CheckThresholds(min_pairs_for_stats=10))
+    summary = build_lmdb(pairs, tmp_path / 'db', options)
+    assert [e['pair'] for e in summary.excluded] == ['images/2_src.jpg']
+    assert summary.excluded[0]['split'] == 'train'
+    assert summary.split_counts == {'train': 4, 'val': 1, 'test': 0}  # round(0.2 x 5 kept) = 1
+    assert len(load_manifest(tmp_path / 'db' / 'val.jsonl')) == 1
+    assert len(PairedListingDataset(lmdb_opt(tmp_path / 'db', split='val'))) == 1
+
+
+def test_a_photo_in_train_and_val_is_still_caught_after_the_late_draw(tmp_path):
+    """Validation is drawn after the checks ran; the duplicate test is redone for the final splits."""
+    from realestate_sr.data.pair_checks import CheckThresholds
+    photos = good_photo_pairs(4)
+    manifest, _, _ = write_pair_set(tmp_path / 'p', photos + [retaken_pair(photos[0], seed=77)], ext='.jpg',
+                                    manifest_name='all.jsonl')
+    pairs = load_manifest(manifest)
+    seed = next(s for s in range(100)
+                if assign_splits(pairs, BuildOptions(val_fraction=0.2, seed=s))[0] == 'val')
+    common = dict(val_fraction=0.2, seed=seed, thresholds=CheckThresholds(min_pairs_for_stats=10))
+    with pytest.raises(lmdb_build.LeakageError, match=r'images/4_src.jpg \(train\)'):
+        build_lmdb(pairs, tmp_path / 'refused', BuildOptions(**common))
+    summary = build_lmdb(pairs, tmp_path / 'db', BuildOptions(exclude=True, **common))
+    assert [(e['pair'], e['split']) for e in summary.excluded] == [('images/4_src.jpg', 'train')]
+    assert [e['src'] for e in read_jsonl(tmp_path / 'db' / 'val.jsonl')] == ['../p/images/0_src.jpg']
+
+
+@pytest.mark.parametrize('flags', [['--test-first', '30', '--val-fraction', '0.05', '--exclude'],
+                                   ['--test-first', '30', '--val-fraction', '0.05', '--exclude', '--dry-run'],
+                                   ['--val-fraction', '0.9', '--no-checks']])
+def test_cli_refuses_an_empty_train_split(tmp_path, capsys, flags):
+    """The README's --test-first 30 on a small delivery wrote train 0 / val 0 / test N and exited 0."""
+    manifest, _, _ = write_pair_set(tmp_path / 'p', good_photo_pairs(1), ext='.jpg', manifest_name='all.jsonl')
+    code = make_lmdb.main(['--pairs', str(manifest), '-o', str(tmp_path / 'db'), '--workers', '1'] + flags)
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('make_lmdb: error: the train split would be empty')
+    expected = 'train 0, val 1, test 0 of 1 pairs' if '0.9' in flags else 'train 0, val 0, test 1 of 1 pairs'
+    assert expected in lines[0]
+    assert not (tmp_path / 'db').exists() and not list(tmp_path.glob('.db*'))
+
+
+def test_cli_warns_on_an_empty_val_split(tmp_path, capsys):
+    manifest, _, _ = make_pair_set(tmp_path / 'p', sizes=[(24, 28)] * 3)
+    code = make_lmdb.main(['--pairs', str(manifest), '-o', str(tmp_path / 'db'), '--workers', '1',
+                           '--val-fraction', '0.1', '--no-checks'])  # round(0.1 x 3) = 0
+    assert code == 0
+    err = capsys.readouterr().err
+    assert 'warning: the val split is empty (train 3, val 0, test 0)' in err
+    assert json.loads((tmp_path / 'db' / 'build_info.json').read_text())['pairs_per_split']['val'] == 0
+
+
+def test_cli_refuses_a_train_split_emptied_by_exclusion(tmp_path, capsys):
+    manifest, _, _ = write_pair_set(tmp_path / 'p', good_photo_pairs(2), ext='.jpg', manifest_name='all.jsonl')
+    (tmp_path / 'p' / 'images' / '1_tar.jpg').write_bytes(b'broken export')
+    code = make_lmdb.main(['--pairs', str(manifest), '-o', str(tmp_path / 'db'), '--workers', '1', '--test-first', '1',
+                           '--val-fraction', '0', '--exclude'])
+    assert code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith('make_lmdb:')]
+    assert errors == ['make_lmdb: error: the train split would be empty: train 0, val 0, test 1 of 2 pairs '
+                      '(1 left out); lower --test-first/--test-list or add pairs. Nothing was written']
+    assert not (tmp_path / 'db').exists() and not list(tmp_path.glob('.db*'))
