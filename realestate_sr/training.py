@@ -247,6 +247,31 @@ def load_resume_state(opt):
     return state
 
 
+# --- progress and logging ---------------------------------------------------------------------------------------
+def create_dataloaders_and_say_so(opt, logger, create=basicsr_train.create_train_val_dataloader):
+    """basicsr's ``create_train_val_dataloader``, then one line with the pairs of each data set, so the wait for the
+    model and the first batch (long with ``cache: memory`` or many workers) does not look like a hang."""
+    logger.info('building the data sets')
+    result = create(opt, logger)
+    train_loader, _, val_loaders = result[:3]
+    sizes = ', '.join(f'{loader.dataset.opt["name"]}: {len(loader.dataset)} pairs'
+                      for loader in [train_loader, *val_loaders])
+    logger.info(f'data sets built ({sizes}); building the model, then the first iteration starts')
+    return result
+
+
+class LearningRateMessageLogger(basicsr_train.MessageLogger):
+    """BasicSR's MessageLogger, plus the learning rate in tensorboard (``train/lr``; ``train/lr_<i>`` for more
+    than one parameter group), which it prints but does not add there."""
+
+    def __call__(self, log_vars):
+        if self.use_tb_logger and self.tb_logger is not None and 'debug' not in self.exp_name:
+            lrs = log_vars['lrs']
+            for index, lr in enumerate(lrs):
+                self.tb_logger.add_scalar('train/lr' if len(lrs) == 1 else f'train/lr_{index}', lr, log_vars['iter'])
+        super().__call__(log_vars)
+
+
 # --- entry point ------------------------------------------------------------------------------------------------
 def basicsr_argument_parser():
     """The arguments of ``basicsr.utils.options.parse_options``, so we read argv exactly as BasicSR will."""
@@ -295,6 +320,8 @@ def run_training(root=REPO_ROOT):
     ours = partial(init_dist, **launch_settings(opt_path))
     basicsr_options.init_dist = basicsr_dist_util.init_dist = ours
     basicsr_train.load_resume_state = load_resume_state
+    basicsr_train.create_train_val_dataloader = create_dataloaders_and_say_so
+    basicsr_train.MessageLogger = LearningRateMessageLogger
     built = []
 
     def build_and_keep(opt):

@@ -63,17 +63,30 @@ def test_train_validate_checkpoint_and_auto_resume_from_another_directory(tmp_pa
     assert set(checkpoint) == {'params', 'params_ema'}
     assert (root / 'e2e.yml').is_file()  # the option file is copied into the experiment
     assert 'Validation tiny_val' in log and '# psnr:' in log
+    # progress: the data sets, the first iteration, each validation image and which weights it validates
+    assert 'data sets built (tiny_train: ' in log and 'first iteration (iter 1) done' in log
+    assert 'validating tiny_val at iter 4 with the params_ema weights' in log
+    assert 'validating tiny_val: image 1/' in log
+    # the last validation runs once, at iter 4 (BasicSR's final call came with the loop counter, 5)
+    assert log.count('Validation tiny_val') == 2, log[-3000:]
+    assert 'at iter 5 ' not in log
     assert list((root / 'visualization').rglob('*_4.png')), 'validation images are saved'
     events = list((REPO / 'tb_logger' / experiment_name).glob('events.out.tfevents.*'))
     assert events
     accumulator = EventAccumulator(str(events[0].parent)).Reload()
     assert 'metrics/tiny_val/psnr' in accumulator.Tags()['scalars']  # BasicSR's metric curves
+    assert [event.step for event in accumulator.Scalars('metrics/tiny_val/psnr')] == [2, 4]
+    learning_rates = accumulator.Scalars('train/lr')
+    assert [event.step for event in learning_rates] == [1, 2, 3, 4]
+    assert learning_rates[0].value == pytest.approx(1e-3, rel=1e-3)
+    assert learning_rates[-1].value < learning_rates[0].value  # cosine decay
     image_tags = accumulator.Tags()['images']
     assert image_tags and all(tag.startswith('val/') for tag in image_tags)  # our validation images
 
     write_options(opt_path, data_dir, experiment_name, total_iter=6)
     log = train(opt_path, tmp_path, '--auto_resume')
     assert 'Resuming training from epoch' in log and 'iter: 4.' in log
+    assert log.count('Validation tiny_val') == 1 and 'validating tiny_val at iter 6 ' in log
     assert (root / 'models' / 'net_g_6.pth').is_file()
     assert (root / 'training_states' / '6.state').is_file()
 

@@ -16,9 +16,10 @@ from torch.nn.parallel import DataParallel, DistributedDataParallel
 from realestate_sr.archs.checkpoint import CheckpointMismatchError, save_atomically, training_state_message
 from realestate_sr.losses.vgg_features import MissingWeightsError
 from realestate_sr.metrics.lpips_metric import preload_lpips
-from realestate_sr.utils.network_loading import build_inference_network, tlc_without_effect, \
-    training_patch_size, with_tlc
-from realestate_sr.utils.tiling import make_torch_runner, tiled_forward, validation_tile
+from realestate_sr.inference.enhancer import Enhancer, module_to_run, tlc_note, tlc_warning
+from realestate_sr.inference.settings import InferenceSettings
+from realestate_sr.utils.network_loading import training_patch_size
+from realestate_sr.utils.tiling import validation_tile  # noqa: F401  (tests read val.tile through this module)
 
 OPTIMIZERS = {'Adam': torch.optim.Adam, 'AdamW': torch.optim.AdamW}
 
@@ -35,6 +36,44 @@ def log_validation_images(tb_logger, visualization_dir, current_iter, max_images
         if scale < 1:
             bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         tb_logger.add_image(f'val/{path.parent.name}', bgr[:, :, ::-1].copy(), current_iter, dataformats='HWC')
+
+
+class ValidationProgress:
+    """A validation dataloader that logs one line per image (``image k/N``, seconds per image so far), so a
+    validation of full-resolution photos shows it is alive. SRModel reads ``.dataset`` and iterates it."""
+
+    def __init__(self, dataloader, log):
+        self.dataloader, self.dataset, self.log = dataloader, dataloader.dataset, log
+
+    def __len__(self):
+        return len(self.dataloader)
+
+    def __iter__(self):
+        name, count, start = self.dataset.opt['name'], len(self.dataloader), time.time()
+        for index, data in enumerate(self.dataloader):
+            if index:
+                self.log(f'validating {name}: image {index + 1}/{count} '
+                         f'({(time.time() - start) / index:.1f} s/image so far)')
+            else:
+                self.log(f'validating {name}: image 1/{count}')
+            yield data
+
+
+def ema_too_short_message(total_iter, ema_decay):
+    """A warning when ``total_iter`` steps leave an EMA of ``ema_decay`` mostly at the initial weights, else None.
+
+    After n steps the initial weights still make up ``decay ** n`` of the average: below ~3 / (1 - decay) steps
+    (5 % left) validation and ``params_ema`` show a network close to the one training started from.
+    """
+    if not ema_decay or ema_decay <= 0 or ema_decay >= 1:
+        return None
+    needed = 3 / (1 - ema_decay)
+    if total_iter >= needed:
+        return None
+    return (f'train.ema_decay: {ema_decay} over total_iter {total_iter}: the EMA weights (params_ema, which '
+            f'validation and the tools use) will still be {ema_decay ** total_iter:.0%} the initial weights; '
+            f'train at least {needed:.0f} iterations or lower ema_decay (e.g. {1 - 3 / total_iter:.3g}) '
+            'or set it to 0')
 
 
 NAFNET_RELEASE_URL = 'https://github.com/megvii-research/NAFNet#results-and-pre-trained-models'
@@ -88,15 +127,20 @@ class EnhanceModel(SRModel):
         self.amp_dtype = torch.bfloat16 if train_opt.get('bf16', False) else None
         self.grad_clip_norm = train_opt.get('grad_clip_norm')
         self._tlc_net = None
-        self.val_tile = validation_tile(opt.get('val'))
+        self.inference_settings = InferenceSettings.from_options(opt)
+        self.val_tile = self.inference_settings.tile_dict() if self.inference_settings.tiled else None
         require_pretrained_file(opt.get('path', {}).get('pretrain_network_g'))
         require_registered_metrics(opt.get('val'))
         super().__init__(opt)
-        if (opt.get('val') or {}).get('tlc') and self.val_tile:
-            message = tlc_without_effect(self.val_tile['size'], opt['network_g'], self.tlc_train_size())
+        self._validated = set()  # (dataset name, iteration): BasicSR's final call repeats the last one
+        self._first_step_start = None
+        if self.is_train:
+            message = ema_too_short_message(int(train_opt.get('total_iter', 0)), self.ema_decay)
             if message:
-                get_root_logger().warning('val.tlc: true has no effect: %s. For TLC validate on larger tiles or '
-                                          'whole images (val.tile: ~); else set val.tlc: false.', message)
+                get_root_logger().warning(message)
+        note = tlc_note(opt['network_g'], self.inference_settings) if opt.get('val') else None
+        if note:
+            get_root_logger().warning(tlc_warning(note, 'val.tlc: true'))
 
     def tlc_train_size(self):
         """N,C,H,W of the training patches (``datasets.train.gt_size``) for the TLC window; None: the default."""
@@ -154,6 +198,9 @@ class EnhanceModel(SRModel):
         return total, terms
 
     def optimize_parameters(self, current_iter):
+        first_step = self._first_step_start is None
+        if first_step:
+            self._first_step_start = time.time()
         self.optimizer_g.zero_grad(set_to_none=True)
         with self.autocast():
             self.output = self.net_g(self.lq)
@@ -165,6 +212,10 @@ class EnhanceModel(SRModel):
         self.log_dict = self.reduce_loss_dict(terms)
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
+        if first_step:  # the first print_freq line can be far away; say the loop runs
+            print_freq = (self.opt.get('logger') or {}).get('print_freq')
+            get_root_logger().info(f'first iteration (iter {current_iter}) done in '
+                                   f'{time.time() - self._first_step_start:.1f} s; losses every {print_freq} iterations')
 
     # --- checkpoints --------------------------------------------------------------------------------------------
     # BaseModel's save_network / save_training_state call torch.save on the final name: a kill mid-write left a
@@ -207,17 +258,35 @@ class EnhanceModel(SRModel):
     def inference_network(self):
         """The network validation runs: EMA weights when kept, in NAFNetLocal form when ``val.tlc``."""
         source = self.net_g_ema if hasattr(self, 'net_g_ema') else self.get_bare_model(self.net_g)
-        if not (self.opt.get('val') or {}).get('tlc'):
-            return source
-        if self._tlc_net is None:
-            self._tlc_net = build_inference_network(with_tlc(self.opt['network_g'], self.tlc_train_size()),
-                                                    device=self.device)
-        self._tlc_net.load_state_dict(source.state_dict())
-        return self._tlc_net
+        net = module_to_run(source, self.opt['network_g'], self.inference_settings, self._tlc_net)
+        if net is not source:
+            self._tlc_net = net
+        return net
+
+    def validated_weights(self):
+        """The checkpoint key of the weights validation runs: ``params_ema`` when an EMA is kept, else ``params``."""
+        return 'params_ema' if hasattr(self, 'net_g_ema') else 'params'
+
+    def validation(self, dataloader, current_iter, tb_logger, save_img=False):
+        """BasicSR's, run once per iteration: its end-of-training call passes the loop counter, which is past
+        ``total_iter`` (by one, plus one per remaining epoch), and repeats the validation just done at
+        ``total_iter`` when ``val_freq`` divides it. That call is logged at ``total_iter``, or skipped."""
+        total_iter = int((self.opt.get('train') or {}).get('total_iter', current_iter))
+        if self.is_train and current_iter > total_iter:
+            current_iter = total_iter
+        key = (dataloader.dataset.opt['name'], current_iter)
+        if key in self._validated:
+            return
+        self._validated.add(key)
+        super().validation(dataloader, current_iter, tb_logger, save_img)
 
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
-        """BasicSR's validation, plus the saved validation images in tensorboard (``val.tb_images``)."""
-        super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
+        """BasicSR's validation, plus a progress line per image, which weights it runs, and the saved validation
+        images in tensorboard (``val.tb_images``)."""
+        logger = get_root_logger()
+        logger.info(f'validating {dataloader.dataset.opt["name"]} at iter {current_iter} with the '
+                    f'{self.validated_weights()} weights')
+        super().nondist_validation(ValidationProgress(dataloader, logger.info), current_iter, tb_logger, save_img)
         if tb_logger is not None and save_img and self.opt['is_train']:
             log_validation_images(tb_logger, self.opt['path']['visualization'], current_iter,
                                   self.opt['val'].get('tb_images', 4), self.opt['val'].get('tb_image_side', 768))
@@ -226,11 +295,5 @@ class EnhanceModel(SRModel):
         net = self.inference_network()
         was_training = net.training
         net.eval()
-        tile = self.val_tile
-        run_batch = make_torch_runner(net, self.amp_dtype, self.channels_last)
-        if tile:
-            self.output = tiled_forward(run_batch, self.lq, tile_size=tile['size'], overlap=tile['overlap'],
-                                        tile_batch=tile['batch'], border_pad=tile['border_pad'])
-        else:
-            self.output = run_batch(self.lq)
+        self.output = Enhancer.from_module(net, self.inference_settings).run_tensor(self.lq)
         net.train(was_training)

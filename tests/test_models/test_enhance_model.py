@@ -206,3 +206,15 @@ def test_missing_lpips_weights_fail_at_start_up(tmp_path, monkeypatch):
 ])
 def test_validation_tile_reads_the_val_block_as_evaluate_does(val_opt, expected):
     assert validation_tile(val_opt) == expected
+
+
+@pytest.mark.parametrize('total_iter, ema_decay, warned', [(30, 0.999, True), (2999, 0.999, True),
+                                                           (3000, 0.999, False), (40, 0.9, False), (30, 0, False)])
+def test_a_run_too_short_for_its_ema_decay_is_warned_about_at_start(tmp_path, basicsr_log, total_iter, ema_decay,
+                                                                    warned):
+    build_model(model_opt(tmp_path, train={'total_iter': total_iter, 'ema_decay': ema_decay}))
+    warnings = [r.getMessage() for r in basicsr_log.records if 'the EMA weights' in r.getMessage()]
+    assert len(warnings) == int(warned), warnings
+    if warned:  # 0.999 ** 30 = 0.970: the EMA is 97 % the initial weights
+        assert f'{0.999 ** total_iter:.0%} the initial weights' in warnings[0]
+        assert 'at least 3000 iterations' in warnings[0]
