@@ -1,0 +1,85 @@
+"""ImageAdaptiveLUT: one global 3D colour LUT per photo, mixed from learned basis LUTs by a thumbnail encoder.
+
+YAML (``network_g``)::
+
+    type: ImageAdaptiveLUT
+    num_basis: 3          # K basis LUTs
+    lut_size: 17          # samples per axis of each LUT (17 or 33)
+    thumb_size: 256       # side of the square thumbnail the encoder sees
+    width: 16             # encoder width at thumbnail resolution (doubles per level up to max_width)
+    levels: 4
+    blocks_per_level: 1
+    max_width: 64
+    chunk_pixels: 524288  # pixels per chunk of the full-resolution lookup without gradients
+
+``forward(x, thumb=None, box=None)``: x is N,3,H,W RGB in [0, 1], a whole photo or a crop. Without
+``thumb`` the network makes the thumbnail of x (x is then the whole photo); training on crops passes the
+thumbnail of the whole photo (``photo_thumbnail``). ``box`` (N,4, see ``whole_photo_ops``) is accepted
+for the interface all whole-photo networks share; a global LUT does not depend on where a pixel is.
+"""
+import torch
+from basicsr.utils.registry import ARCH_REGISTRY
+from torch import nn
+
+from realestate_sr.archs.whole_photo_ops import DEFAULT_CHUNK_PIXELS, ThumbnailEncoder, apply_luts, \
+    check_inputs, corner_table, identity_lut, photo_thumbnail, run_per_pixel
+
+
+class BasisLUTs(nn.Module):
+    """K learned 3D LUTs stored as residuals from the identity (size,size,size,3 each, indexed [b, g, r]).
+
+    The residuals start at zero, so every mixture of them is the identity LUT until training moves them.
+    ``LUTRegularizationLoss`` reads ``luts()`` of every BasisLUTs in a network.
+    """
+
+    def __init__(self, num_basis=3, size=17):
+        super().__init__()
+        if size < 2 or num_basis < 1:
+            raise ValueError(f'need lut_size >= 2 and num_basis >= 1, got {size} and {num_basis}')
+        self.size = size
+        self.residual = nn.Parameter(torch.zeros(num_basis, size, size, size, 3))
+
+    def luts(self):
+        """The K basis LUTs themselves (identity + residual), K,D,D,D,3."""
+        return identity_lut(self.size, self.residual.device) + self.residual
+
+    def mix(self, weights):
+        """Per-photo LUTs N,D,D,D,3: identity + sum_k weights[n, k] * residual_k (weights N,K)."""
+        mixed = torch.einsum('nk,kbgrc->nbgrc', weights.float(), self.residual)
+        return identity_lut(self.size, self.residual.device) + mixed
+
+
+@ARCH_REGISTRY.register()
+class ImageAdaptiveLUT(nn.Module):
+    """Thumbnail encoder -> K mixing weights -> one 3D LUT per photo -> trilinear lookup of every pixel.
+
+    An untrained network returns its input (zero residual LUTs). The encoder runs in whatever precision
+    the caller's autocast asks for; the LUT mixing and lookup always run in float32.
+    """
+
+    whole_photo = True
+
+    def __init__(self, num_basis=3, lut_size=17, thumb_size=256, width=16, levels=4, blocks_per_level=1,
+                 max_width=64, chunk_pixels=DEFAULT_CHUNK_PIXELS):
+        super().__init__()
+        self.thumb_size = thumb_size
+        self.chunk_pixels = chunk_pixels
+        self.encoder = ThumbnailEncoder(width, levels, blocks_per_level, max_width)
+        self.to_weights = nn.Linear(self.encoder.out_channels, num_basis)
+        self.basis = BasisLUTs(num_basis, lut_size)
+
+    def photo_luts(self, thumb):
+        """N,D,D,D,3 LUTs of the photos whose thumbnails are ``thumb``."""
+        _, pooled = self.encoder(thumb)
+        weights = self.to_weights(pooled)
+        with torch.autocast(thumb.device.type, enabled=False):
+            return self.basis.mix(weights.float())
+
+    def forward(self, x, thumb=None, box=None):
+        check_inputs(x, thumb, box, self.thumb_size)
+        if thumb is None:
+            thumb = photo_thumbnail(x, self.thumb_size)
+        luts = self.photo_luts(thumb)
+        with torch.autocast(x.device.type, enabled=False):
+            table = corner_table(luts)
+            return run_per_pixel(lambda rgb, u, v: apply_luts(luts, rgb, table), x, box, self.chunk_pixels)

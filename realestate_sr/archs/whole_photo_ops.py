@@ -1,0 +1,212 @@
+"""Shared pieces of the whole-photo edit networks (``lut3d_arch.py``, ``bilateral_grid_arch.py``).
+
+These networks decide the edit from a thumbnail of the whole photo and apply it
+pixel by pixel at full resolution. Conventions kept by every function here:
+
+* images are N,C,H,W float in [0, 1], RGB;
+* a crop's position in its whole photo is a ``box``: an N,4 tensor
+  ``(x0, y0, x1, y1)`` of normalised coordinates (0 = left/top edge, 1 =
+  right/bottom edge of the whole photo). Pixel ``(i, j)`` of an h x w crop sits
+  at ``u = x0 + (j + 0.5) / w * (x1 - x0)``, ``v = y0 + (i + 0.5) / h * (y1 - y0)``;
+  the whole photo is the box ``(0, 0, 1, 1)``, and a crop of rows
+  ``top:top+h`` and columns ``left:left+w`` of an H x W photo is
+  ``(left / W, top / H, (left + w) / W, (top + h) / H)`` (``crop_box``);
+* lookups in small volumes (3D LUTs, bilateral grids) are trilinear, with
+  the border clamping of ``F.grid_sample(padding_mode='border')``. They are
+  written as one gather of each pixel's 8 cell corners from a precomputed
+  corner table, not with ``F.grid_sample``: on a 2-core CPU the 3-D
+  ``grid_sample`` kernel took 1.1 s (3 channels) and 3.9 s (12 channels) per
+  3300x2200 photo, and it does not export to ONNX below opset 20.
+
+The per-pixel stage runs in row chunks of at most ``chunk_pixels`` pixels when
+no gradient is needed, so the memory of a whole-photo forward is the input, the
+output and one chunk's intermediates. While tracing (ONNX export) it runs in
+one piece, so the graph keeps dynamic sizes.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from realestate_sr.archs.nafnet_blocks import NAFBlock
+
+THUMB_SUPERSAMPLE = 4
+DEFAULT_CHUNK_PIXELS = 1 << 19
+
+
+class WholePhotoInputError(ValueError):
+    """The inputs of a whole-photo network do not fit together (thumbnail, box, image)."""
+
+
+def photo_thumbnail(img, size):
+    """A ``size`` x ``size`` thumbnail of whole photos ``img`` (N,C,H,W), aspect ratio not kept.
+
+    Bilinear samples on a grid ``THUMB_SUPERSAMPLE`` times finer, then averaged in
+    blocks: a cheap anti-aliased downscale (16 samples per thumbnail pixel) that
+    exports to ONNX with dynamic input sizes, unlike ``antialias=True``. The
+    training dataset calls this same function, so training and inference see
+    the same thumbnails.
+    """
+    fine = F.interpolate(img, size=(size * THUMB_SUPERSAMPLE, size * THUMB_SUPERSAMPLE), mode='bilinear',
+                         align_corners=False)
+    return F.avg_pool2d(fine, THUMB_SUPERSAMPLE)
+
+
+def crop_box(top, left, height, width, photo_height, photo_width):
+    """The normalised ``(x0, y0, x1, y1)`` box of a crop, as a float32 tensor of 4 values."""
+    return torch.tensor([left / photo_width, top / photo_height, (left + width) / photo_width,
+                         (top + height) / photo_height], dtype=torch.float32)
+
+
+def check_inputs(x, thumb, box, thumb_size):
+    """Validate the ``forward(x, thumb, box)`` arguments of a whole-photo network."""
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise WholePhotoInputError(f'expected N,3,H,W RGB input, got shape {tuple(x.shape)}')
+    if box is not None and thumb is None:
+        raise WholePhotoInputError('a crop (box given) needs the thumbnail of its whole photo (thumb)')
+    if thumb is not None and (thumb.dim() != 4 or thumb.shape[0] != x.shape[0] or thumb.shape[1] != 3
+                              or tuple(thumb.shape[-2:]) != (thumb_size, thumb_size)):
+        raise WholePhotoInputError(f'thumb must be N,3,{thumb_size},{thumb_size} (photo_thumbnail of the whole '
+                                   f'photo), got {tuple(thumb.shape)} for input {tuple(x.shape)}')
+    if box is not None and tuple(box.shape) != (x.shape[0], 4):
+        raise WholePhotoInputError(f'box must be N,4 (x0, y0, x1, y1), got {tuple(box.shape)}')
+
+
+def pixel_positions(box, rows, height, width, n, device):
+    """Normalised positions of the pixels of rows ``rows`` (a range) of N crops of ``height`` x ``width``.
+
+    Returns (u, v): N,1,W and N,R,1 tensors (broadcastable to N,R,W).
+    """
+    cols = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width
+    ys = (torch.arange(rows.start, rows.stop, device=device, dtype=torch.float32) + 0.5) / height
+    if box is None:
+        return cols.expand(n, 1, width), ys.view(1, -1, 1).expand(n, -1, 1)
+    box = box.float()
+    x0, y0, x1, y1 = (box[:, k].view(-1, 1) for k in range(4))
+    u = x0 + cols.view(1, -1) * (x1 - x0)
+    v = y0 + ys.view(1, -1) * (y1 - y0)
+    return u.unsqueeze(1), v.unsqueeze(2)
+
+
+# ------------------------------------------------------------------------------------------ trilinear lookups
+
+def corner_table(volume):
+    """Corner table of volumes N,A,B,C,ch: row ``((n * (A-1) + a) * (B-1) + b) * (C-1) + c`` holds the 8
+    corners of cell (a, b, c), in the order (da, db, dc) = (0,0,0), (0,0,1), ..., (1,1,1), each ``ch`` values.
+
+    Shape ``(N * (A-1) * (B-1) * (C-1), 8 * ch)``; volumes need at least 2 samples per axis.
+    """
+    n, a, b, c, ch = volume.shape
+    corners = [volume[:, da:a - 1 + da, db:b - 1 + db, dc:c - 1 + dc] for da in (0, 1) for db in (0, 1)
+               for dc in (0, 1)]
+    return torch.stack(corners, dim=-2).reshape(-1, 8 * ch)
+
+
+def _cell_and_fraction(coord, samples):
+    """Continuous index in [0, samples-1] (clamped: border mode) -> (cell index, fraction in [0, 1])."""
+    coord = coord.clamp(0, samples - 1)
+    cell = coord.floor().clamp(max=samples - 2)
+    return cell.long(), coord - cell
+
+
+def trilinear_lookup(table, shape, coord_a, coord_b, coord_c):
+    """Trilinear interpolation in N volumes of shape N,A,B,C,ch at per-pixel continuous indices.
+
+    Args:
+        table: ``corner_table(volume)``.
+        shape: ``volume.shape`` (N, A, B, C, ch).
+        coord_a, coord_b, coord_c: N,... tensors of continuous indices along A, B, C (0 = first sample,
+            A-1 = last); outside values clamp to the border.
+
+    Returns:
+        N,...,ch tensor.
+    """
+    n, a, b, c, ch = shape
+    ia, fa = _cell_and_fraction(coord_a, a)
+    ib, fb = _cell_and_fraction(coord_b, b)
+    ic, fc = _cell_and_fraction(coord_c, c)
+    batch = torch.arange(n, device=ia.device).view(-1, *([1] * (ia.dim() - 1)))
+    index = ((batch * (a - 1) + ia) * (b - 1) + ib) * (c - 1) + ic
+    wa = torch.stack([1 - fa, fa], -1)
+    wb = torch.stack([1 - fb, fb], -1)
+    wc = torch.stack([1 - fc, fc], -1)
+    weights = (wa[..., :, None, None] * wb[..., None, :, None] * wc[..., None, None, :]).flatten(-3)
+    corners = table.index_select(0, index.reshape(-1)).view(-1, 8, ch)
+    out = torch.bmm(weights.reshape(-1, 1, 8), corners)
+    return out.view(*index.shape, ch)
+
+
+def identity_lut(size, device=None, dtype=torch.float32):
+    """The identity 3D LUT as a size,size,size,3 volume indexed [b, g, r] with RGB values."""
+    ramp = torch.linspace(0, 1, size, device=device, dtype=dtype)
+    b, g, r = torch.meshgrid(ramp, ramp, ramp, indexing='ij')
+    return torch.stack([r, g, b], dim=-1)
+
+
+def apply_luts(luts, rgb, table=None):
+    """Look up N,...,3 RGB pixels (in [0, 1]) in N 3D LUTs (N,D,D,D,3 indexed [b, g, r]); returns N,...,3.
+
+    ``table``: ``corner_table(luts)`` when the caller reuses it over several chunks.
+    """
+    size = luts.shape[1]
+    scaled = rgb * (size - 1)
+    table = corner_table(luts) if table is None else table
+    return trilinear_lookup(table, luts.shape, scaled[..., 2], scaled[..., 1], scaled[..., 0])
+
+
+# ------------------------------------------------------------------------------------------ per-pixel driver
+
+def rows_per_chunk(width, chunk_pixels):
+    return max(1, chunk_pixels // max(1, width))
+
+
+def run_per_pixel(fn, x, box, chunk_pixels):
+    """Apply ``fn(rgb, u, v) -> rgb`` to every pixel of ``x`` (N,3,H,W); rgb is N,R,W,3, u and v N,R,W.
+
+    Row chunks of at most ``chunk_pixels`` pixels when no gradient is recorded (bounded memory); in one
+    piece while training (crops are small) and while tracing (dynamic sizes in the exported graph).
+    """
+    n, _, height, width = x.shape
+    if torch.is_grad_enabled() or torch.jit.is_tracing() or not chunk_pixels:
+        chunks = [range(0, height)]
+    else:
+        step = rows_per_chunk(width, chunk_pixels)
+        chunks = [range(top, min(height, top + step)) for top in range(0, height, step)]
+    if len(chunks) == 1:
+        u, v = pixel_positions(box, chunks[0], height, width, n, x.device)
+        rgb = x.float().permute(0, 2, 3, 1).clamp(0, 1)
+        return fn(rgb, u.expand(n, height, width), v.expand(n, height, width)).permute(0, 3, 1, 2)
+    out = torch.empty(n, 3, height, width, device=x.device, dtype=torch.float32)
+    for rows in chunks:
+        u, v = pixel_positions(box, rows, height, width, n, x.device)
+        rgb = x[:, :, rows.start:rows.stop].float().permute(0, 2, 3, 1).clamp(0, 1)
+        shape = rgb.shape[:3]
+        out[:, :, rows.start:rows.stop] = fn(rgb, u.expand(shape), v.expand(shape)).permute(0, 3, 1, 2)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ thumbnail encoder
+
+class ThumbnailEncoder(nn.Module):
+    """Features of a thumbnail: a 3x3 conv, then ``levels`` stages of (2x2 stride-2 conv, NAFBlocks).
+
+    Channels double at each stage up to ``max_width``. Returns the last feature map
+    (N, ``out_channels``, S / 2**levels, S / 2**levels) and its global average (N, ``out_channels``).
+    NAFBlocks carry their own global channel attention, so every stage sees the whole photo.
+    """
+
+    def __init__(self, width=16, levels=4, blocks_per_level=1, max_width=64):
+        super().__init__()
+        self.intro = nn.Conv2d(3, width, 3, padding=1)
+        stages = []
+        channels = width
+        for _ in range(levels):
+            out = min(channels * 2, max_width)
+            stages.append(nn.Sequential(nn.Conv2d(channels, out, 2, stride=2),
+                                        *[NAFBlock(out) for _ in range(blocks_per_level)]))
+            channels = out
+        self.stages = nn.Sequential(*stages)
+        self.out_channels = channels
+
+    def forward(self, thumb):
+        features = self.stages(self.intro(thumb))
+        return features, features.mean(dim=(2, 3))

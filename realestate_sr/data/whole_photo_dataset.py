@@ -1,0 +1,103 @@
+"""WholePhotoDataset: per training sample, thumbnails of the whole photo pair plus a full-resolution crop.
+
+For the whole-photo edit networks (``ImageAdaptiveLUT``, ``BilateralGridNet``): the network decides the
+edit from the thumbnail of the whole photo, so it learns exposure and white balance from the entire room,
+and the loss is taken on full-resolution pixels of a crop, sliced where the crop lies (``box``).
+"""
+import random
+
+import cv2
+import numpy as np
+from basicsr.utils.registry import DATASET_REGISTRY
+
+from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
+from realestate_sr.data.amateur_capture import linear_to_srgb, srgb_to_linear
+from realestate_sr.data.image_io import check_same_size
+from realestate_sr.data.paired_listing_dataset import DatasetOptionError, PairedListingDataset
+from realestate_sr.data.pair_transforms import PatchTooLargeError, augment_pair, bgr_uint8_to_tensor
+
+
+def random_crop_offset(height, width, size, pair_name, rng=random):
+    """(top, left) of a random ``size`` x ``size`` window of an image, drawn as ``random_crop_pair`` draws it."""
+    if height < size or width < size:
+        raise PatchTooLargeError(f'pair {pair_name}: image is {width}x{height}, smaller than gt_size {size}')
+    top = rng.randint(0, height - size)
+    return top, rng.randint(0, width - size)
+
+
+def exposure_wb_table(exposure_ev, red_gain, blue_gain):
+    """256-entry per-channel table (1,256,3, BGR order, uint8) for ``cv2.LUT``: multiply linear light by
+    ``2**exposure_ev`` and the red and blue channels by their gains, then back to sRGB."""
+    levels = srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0)
+    gains = 2.0 ** exposure_ev * np.array([blue_gain, 1.0, red_gain])
+    table = linear_to_srgb(levels[:, None] * gains[None, :]) * 255.0
+    return np.clip(np.rint(table), 0, 255).astype(np.uint8)[None]
+
+
+def whole_thumbnail(bgr, size):
+    """``photo_thumbnail`` of a uint8 BGR photo, as the network would make it: float32 RGB 3,size,size."""
+    return photo_thumbnail(bgr_uint8_to_tensor(bgr)[None], size)[0]
+
+
+@DATASET_REGISTRY.register()
+class WholePhotoDataset(PairedListingDataset):
+    """Training pairs as (whole-photo thumbnails, full-resolution crop, the crop's box); val/test as
+    PairedListingDataset (whole photos: the network makes its own thumbnail).
+
+    YAML keys (``datasets.<phase>``): every key of PairedListingDataset (sources, ``io_backend``,
+    ``cache``, ``gt_size`` = crop side, ``use_hflip``, ``use_rot``, ``output_dtype``), plus:
+        thumb_size (int): thumbnail side; must equal ``network_g.thumb_size`` (default 256).
+        src_jitter (dict): source-only photometric augmentation, off by default:
+            ``{exposure_ev: 0.2, white_balance: 0.05}``: per sample, the source photo (thumbnail and crop
+            alike) gets an exposure change uniform in +-exposure_ev stops and red/blue gains
+            ``exp(uniform(+-white_balance))``, in linear light; the target is unchanged, since an
+            editor's result does not depend on how the camera happened to expose.
+
+    Each training item: ``lq``/``gt`` the crop (3, gt_size, gt_size), ``lq_thumb``/``gt_thumb`` float32
+    (3, thumb_size, thumb_size) thumbnails of the whole source/target photos, ``box`` float32 (4,) the
+    crop's normalised (x0, y0, x1, y1) in the whole photo (``whole_photo_ops``), and the paths. Flips and
+    90-degree rotations transform the whole photo before anything is cut, so thumbnails, crop and box
+    always describe the same oriented photo.
+    """
+
+    def __init__(self, opt):
+        super().__init__(opt)
+        self.thumb_size = int(opt.get('thumb_size', 256))
+        jitter = opt.get('src_jitter') or {}
+        unknown = set(jitter) - {'exposure_ev', 'white_balance'}
+        if unknown:
+            raise DatasetOptionError(f'dataset {opt.get("name")!r}: src_jitter takes exposure_ev and '
+                                     f'white_balance, not {sorted(unknown)}')
+        self.exposure_ev = float(jitter.get('exposure_ev', 0.0))
+        self.white_balance = float(jitter.get('white_balance', 0.0))
+        if self.exposure_ev < 0 or self.white_balance < 0:
+            raise DatasetOptionError(f'dataset {opt.get("name")!r}: src_jitter amounts must be >= 0')
+
+    def jitter_source(self, src, rng=random):
+        """The source photo with a random exposure/white-balance change (itself when jitter is off)."""
+        if not (self.exposure_ev or self.white_balance):
+            return src
+        table = exposure_wb_table(rng.uniform(-self.exposure_ev, self.exposure_ev),
+                                  np.exp(rng.uniform(-self.white_balance, self.white_balance)),
+                                  np.exp(rng.uniform(-self.white_balance, self.white_balance)))
+        return cv2.LUT(np.ascontiguousarray(src), table)
+
+    def __getitem__(self, index):
+        if self.phase != 'train':
+            return super().__getitem__(index)
+        src, tar = self.source.read(index)
+        pair_name = self.source.name(index)
+        check_same_size(src, tar, pair_name)
+        src, tar = augment_pair(src, tar, self.use_hflip, self.use_rot)
+        src = self.jitter_source(src)
+        height, width = tar.shape[:2]
+        top, left = random_crop_offset(height, width, self.gt_size, pair_name)
+        window = (slice(top, top + self.gt_size), slice(left, left + self.gt_size))
+        src_crop, tar_crop = src[window], tar[window]
+        lq_path, gt_path = self.source.paths(index)
+        as_float = self.output_dtype == 'float32'
+        return {'lq': bgr_uint8_to_tensor(src_crop, as_float), 'gt': bgr_uint8_to_tensor(tar_crop, as_float),
+                'lq_thumb': whole_thumbnail(src, self.thumb_size), 'gt_thumb': whole_thumbnail(tar, self.thumb_size),
+                'box': crop_box(top, left, self.gt_size, self.gt_size, height, width),
+                'lq_path': lq_path, 'gt_path': gt_path}
+

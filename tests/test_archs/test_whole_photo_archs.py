@@ -1,0 +1,222 @@
+"""Whole-photo edit networks: ImageAdaptiveLUT and BilateralGridNet, and the lookups they are built on."""
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from basicsr.archs import build_network
+
+from realestate_sr.archs.bilateral_grid_arch import apply_affine, slice_and_apply_rows, slice_grid
+from realestate_sr.archs.whole_photo_ops import WholePhotoInputError, apply_luts, corner_table, crop_box, \
+    identity_lut, photo_thumbnail, trilinear_lookup
+from tests.conftest import randomize_
+
+TINY = {'thumb_size': 32, 'width': 4, 'levels': 2, 'max_width': 8}
+ARCHS = [
+    {'type': 'ImageAdaptiveLUT', 'num_basis': 2, 'lut_size': 5, **TINY},
+    {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, **TINY},
+    {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 0, 'lut_basis': 2, 'lut_size': 5, **TINY},
+]
+ARCH_IDS = ['lut', 'grid', 'grid+lut']
+
+
+def build(opt, seed=None, scale=0.3):
+    torch.manual_seed(0)
+    net = build_network(dict(opt))
+    if seed is not None:
+        randomize_(net, scale, seed)
+        with torch.no_grad():  # keep the guide and mixing in a useful range: a real, non-trivial edit
+            for module in net.modules():
+                if hasattr(module, 'residual'):
+                    module.residual.mul_(0.5)
+    return net.eval()
+
+
+# ------------------------------------------------------------------------------------ independent references
+
+def numpy_trilinear_lut(lut, rgb):
+    """Reference: per pixel, the 8 surrounding LUT samples weighted by the volumes of the opposite boxes."""
+    size = lut.shape[0]
+    out = np.zeros_like(rgb, dtype=np.float64)
+    for p, (r, g, b) in enumerate(rgb.astype(np.float64)):
+        pos = np.clip(np.array([b, g, r]) * (size - 1), 0, size - 1)
+        low = np.minimum(np.floor(pos).astype(int), size - 2)
+        frac = pos - low
+        for corner in itertools.product((0, 1), repeat=3):
+            weight = np.prod([f if c else 1 - f for f, c in zip(frac, corner)])
+            out[p] += weight * lut[low[0] + corner[0], low[1] + corner[1], low[2] + corner[2]]
+    return out
+
+
+def brute_force_slice(grid, u, v, z):
+    """Reference: sum over every grid sample of its tent weight (1 - distance in cells, border-clamped)."""
+    gh, gw, gd, ch = grid.shape
+    coords = [np.clip(v * gh - 0.5, 0, gh - 1), np.clip(u * gw - 0.5, 0, gw - 1), np.clip(z * gd - 0.5, 0, gd - 1)]
+    out = np.zeros(ch)
+    for i, j, k in itertools.product(range(gh), range(gw), range(gd)):
+        weight = np.prod([max(0.0, 1 - abs(c - n)) for c, n in zip(coords, (i, j, k))])
+        out += weight * grid[i, j, k]
+    return out
+
+
+def test_lut_lookup_matches_an_independent_numpy_trilinear_interpolation():
+    generator = torch.Generator().manual_seed(1)
+    lut = torch.rand(2, 5, 5, 5, 3, generator=generator, dtype=torch.float64)
+    rgb = torch.rand(2, 40, 3, generator=generator, dtype=torch.float64)
+    rgb[0, :4] = torch.tensor([[0, 0, 0], [1, 1, 1], [1, 0, 0.5], [0.25, 0.75, 1]], dtype=torch.float64)
+    out = apply_luts(lut, rgb)
+    for n in range(2):
+        np.testing.assert_allclose(out[n].numpy(), numpy_trilinear_lut(lut[n].numpy(), rgb[n].numpy()), atol=1e-12)
+
+
+def test_lut_lookup_agrees_with_grid_sample_and_identity_lut_is_identity():
+    generator = torch.Generator().manual_seed(2)
+    lut = torch.rand(1, 7, 7, 7, 3, generator=generator)
+    rgb = torch.rand(1, 50, 3, generator=generator)
+    # grid_sample: volume N,C,D,H,W = [b, g, r]; grid's last dim (x, y, z) = (r, g, b) with align_corners=True
+    sampled = F.grid_sample(lut.permute(0, 4, 1, 2, 3), (rgb * 2 - 1).view(1, 1, 1, 50, 3), mode='bilinear',
+                            padding_mode='border', align_corners=True).view(3, 50).t()
+    torch.testing.assert_close(apply_luts(lut, rgb)[0], sampled, atol=1e-5, rtol=0)
+    torch.testing.assert_close(apply_luts(identity_lut(9)[None], rgb), rgb, atol=1e-6, rtol=0)
+
+
+def test_grid_slicing_matches_a_brute_force_per_pixel_reference_on_a_small_image():
+    generator = torch.Generator().manual_seed(3)
+    grid = torch.rand(1, 3, 4, 5, 12, generator=generator, dtype=torch.float64)
+    height, width = 7, 9
+    u = ((torch.arange(width, dtype=torch.float64) + 0.5) / width).expand(1, height, width)
+    v = ((torch.arange(height, dtype=torch.float64) + 0.5) / height).view(1, -1, 1).expand(1, height, width)
+    guide = torch.rand(1, height, width, generator=generator, dtype=torch.float64) * 1.4 - 0.2  # beyond [0, 1] too
+    sliced = slice_grid(corner_table(grid), grid.shape, u, v, guide)
+    for i, j in itertools.product(range(height), range(width)):
+        expected = brute_force_slice(grid[0].numpy(), u[0, i, j].item(), v[0, i, j].item(), guide[0, i, j].item())
+        np.testing.assert_allclose(sliced[0, i, j].numpy(), expected, atol=1e-12)
+
+
+def test_fast_row_slicing_equals_the_gather_path():
+    generator = torch.Generator().manual_seed(4)
+    grid = torch.randn(1, 4, 6, 8, 12, generator=generator)
+    rows, width = 11, 37
+    rgb = torch.rand(1, rows, width, 3, generator=generator)
+    u = (torch.arange(width) + 0.5) / width * 0.6 + 0.3  # a crop's columns: x0 = 0.3, x1 = 0.9
+    v = (torch.arange(rows) + 0.5) / rows
+    guide = torch.rand(1, rows, width, generator=generator) * 1.2 - 0.1
+    reference = apply_affine(slice_grid(corner_table(grid), grid.shape, u.expand(1, rows, width),
+                                        v.view(1, -1, 1).expand(1, rows, width), guide), rgb)
+    fast = slice_and_apply_rows(grid[0], rgb[0], u, v, guide[0])
+    torch.testing.assert_close(fast, reference[0], atol=1e-5, rtol=0)
+
+
+def test_trilinear_lookup_needs_no_more_than_two_samples_per_axis():
+    volume = torch.arange(8, dtype=torch.float32).view(1, 2, 2, 2, 1)
+    centre = torch.full((1, 1), 0.5)
+    assert trilinear_lookup(corner_table(volume), volume.shape, centre, centre, centre).item() == pytest.approx(3.5)
+
+
+# ------------------------------------------------------------------------------------ the networks
+
+@pytest.mark.parametrize('opt', ARCHS, ids=ARCH_IDS)
+def test_an_untrained_network_returns_its_input_at_any_size(opt):
+    net = build(opt)
+    assert net.whole_photo is True
+    for shape in ((1, 3, 33, 47), (2, 3, 64, 40)):
+        x = torch.rand(*shape)
+        with torch.no_grad():
+            y = net(x)
+        assert y.shape == x.shape and y.dtype == torch.float32
+        torch.testing.assert_close(y, x, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize('opt', ARCHS, ids=ARCH_IDS)
+def test_a_crop_with_its_box_equals_that_region_of_the_whole_photo_output(opt):
+    net = build(opt, seed=5)
+    photo = torch.rand(1, 3, 60, 90)
+    with torch.no_grad():
+        whole = net(photo)
+        thumb = photo_thumbnail(photo, opt['thumb_size'])
+        top, left, height, width = 13, 29, 24, 40
+        box = crop_box(top, left, height, width, 60, 90)[None]
+        crop = net(photo[:, :, top:top + height, left:left + width], thumb=thumb, box=box)
+    region = whole[:, :, top:top + height, left:left + width]
+    assert (whole - photo).abs().max() > 0.05, 'the randomised network must edit the photo'
+    torch.testing.assert_close(crop, region, atol=1e-5, rtol=0)
+    with torch.enable_grad():  # the training (gather) path gives the same numbers as inference
+        torch.testing.assert_close(net(photo[:, :, top:top + height, left:left + width], thumb=thumb, box=box),
+                                   region, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize('opt', ARCHS, ids=ARCH_IDS)
+def test_chunked_inference_equals_one_piece(opt):
+    net = build(opt, seed=6)
+    photo = torch.rand(2, 3, 45, 31)
+    with torch.enable_grad():
+        reference = net(photo).detach()
+    net.chunk_pixels = 31 * 4 + 7  # 4 rows per chunk, the last chunk shorter
+    with torch.no_grad():
+        torch.testing.assert_close(net(photo), reference, atol=1e-5, rtol=0)
+
+
+def test_the_grid_depends_on_position_and_the_lut_does_not():
+    photo = torch.full((1, 3, 40, 40), 0.5)
+    grid_out = build(ARCHS[1], seed=7)(photo).detach()
+    lut_out = build(ARCHS[0], seed=7)(photo).detach()
+    assert (grid_out[..., :5, :5] - grid_out[..., -5:, -5:]).abs().max() > 1e-3
+    torch.testing.assert_close(lut_out[..., :5, :5], lut_out[..., -5:, -5:])
+
+
+@pytest.mark.parametrize('opt', ARCHS, ids=ARCH_IDS)
+def test_gradients_reach_every_parameter_within_three_steps(opt):
+    net = build(opt).train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    generator = torch.Generator().manual_seed(8)
+    photo = torch.rand(2, 3, 48, 48, generator=generator)
+    target = (photo * 0.7 + 0.2 * photo.flip(-1)).clamp(0, 1)
+    thumb = photo_thumbnail(photo, opt['thumb_size'])
+    box = torch.tensor([[0.0, 0.0, 0.5, 1.0], [0.5, 0.0, 1.0, 1.0]])
+    reached = set()
+    for _ in range(3):
+        optimizer.zero_grad()
+        out = net(torch.cat([photo[:1, :, :, :24], photo[1:, :, :, 24:]]), thumb=thumb, box=box)
+        loss = F.l1_loss(out, torch.cat([target[:1, :, :, :24], target[1:, :, :, 24:]]))
+        loss.backward()
+        reached |= {name for name, p in net.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+        optimizer.step()
+    assert reached == {name for name, _ in net.named_parameters()}
+
+
+@pytest.mark.parametrize('opt', ARCHS[1:2], ids=ARCH_IDS[1:2])
+def test_bf16_autocast_changes_only_the_encoder(opt):
+    net = build(opt, seed=9)
+    photo = torch.rand(1, 3, 40, 56)
+    with torch.no_grad():
+        full = net(photo)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            half = net(photo)
+    assert half.dtype == torch.float32
+    assert (half - full).abs().max() < 0.05
+
+
+def test_bad_inputs_are_refused_with_one_clear_error():
+    net = build(ARCHS[1])
+    photo = torch.rand(1, 3, 20, 20)
+    with pytest.raises(WholePhotoInputError, match='needs the thumbnail'):
+        net(photo, box=torch.tensor([[0.0, 0.0, 1.0, 1.0]]))
+    with pytest.raises(WholePhotoInputError, match='thumb must be'):
+        net(photo, thumb=torch.rand(1, 3, 16, 16))
+    with pytest.raises(WholePhotoInputError, match='N,3,H,W'):
+        net(torch.rand(1, 1, 20, 20))
+    with pytest.raises(WholePhotoInputError, match='box must be'):
+        net(photo, thumb=torch.rand(1, 3, 32, 32), box=torch.rand(4))
+    with pytest.raises(ValueError, match='multiple of'):
+        build_network({'type': 'BilateralGridNet', 'thumb_size': 40, 'levels': 4})
+
+
+def test_thumbnail_is_a_local_average():
+    photo = torch.zeros(1, 3, 64, 96)
+    photo[..., :32, :] = 1.0
+    thumb = photo_thumbnail(photo, 8)
+    assert thumb.shape == (1, 3, 8, 8)
+    torch.testing.assert_close(thumb[..., :3, :], torch.ones(1, 3, 3, 8))
+    torch.testing.assert_close(thumb[..., 5:, :], torch.zeros(1, 3, 3, 8))
+    assert torch.allclose(photo_thumbnail(torch.full((1, 3, 999, 1301), 0.25), 8), torch.tensor(0.25))
