@@ -4,8 +4,12 @@ Arguments are BasicSR's: -opt, --launcher {none,pytorch,slurm}, --auto_resume, -
 Exit code 2 and one message, no traceback, when weights are missing, -opt names no file, a checkpoint is a
 training state, or the launch environment is wrong; other errors keep their traceback.
 """
+import runpy
 import sys
 from pathlib import Path
+
+if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
+    runpy.run_path(str(Path(__file__).resolve().parent / 'utils' / 'malloc_tuning.py'), run_name='__main__')
 
 # run from a checkout without installing; replacing (not prepending) keeps realestate_sr/data etc. from
 # shadowing top-level modules named data, models, utils

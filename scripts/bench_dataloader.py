@@ -13,11 +13,16 @@ machine as it is; never asserts a time.
 import argparse
 import copy
 import os
+import runpy
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
+    runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
+                   run_name='__main__')
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

@@ -23,27 +23,31 @@ import json
 import math
 import os
 import resource
+import runpy
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
+    runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
+                   run_name='__main__')
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import realestate_sr  # noqa: F401,E402
 from realestate_sr.inference import engines  # noqa: E402
-from realestate_sr.inference.enhance import enhance_rgb  # noqa: E402
+from realestate_sr.inference.enhancer import Enhancer, network_to_run  # noqa: E402
+from realestate_sr.inference.settings import InferenceSettings  # noqa: E402
+from realestate_sr.utils.malloc_tuning import MALLOC_TUNABLES  # noqa: E402
 from realestate_sr.utils.network_loading import build_inference_network  # noqa: E402
-from realestate_sr.utils.tiling import make_torch_runner  # noqa: E402
 
 FULL_SIZE = (2200, 3300)  # height, width of a listing photo
 TILE = 512
 TILED_CASES = ((32, 1), (64, 1), (64, 4), (64, 8))  # (overlap, tile batch); a batch runs if in --tile-batches
-# glibc otherwise returns big activation buffers to the kernel after each op (../shared/FACTS.md)
-MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296'
 
 
 def listing_like_image(height, width, seed=0):
@@ -62,7 +66,8 @@ def listing_like_image(height, width, seed=0):
 def bench_network(width, weights, seed=0):
     network_opt = engines.network_opt_from_flags('NAFNet', width)
     torch.manual_seed(seed)  # every case runs in its own process: same default init everywhere
-    net = build_inference_network(network_opt, None if weights == 'random' else weights, tlc=True)
+    net = build_inference_network(network_to_run(network_opt, InferenceSettings(tlc=True)),
+                                  None if weights == 'random' else weights)
     if weights == 'random':
         # the official init makes every block an identity (beta = gamma = 0): open them up a little
         generator = torch.Generator().manual_seed(seed)
@@ -80,19 +85,21 @@ def run_case(case):
     height, width = case['size']
     rgb = listing_like_image(height, width)
     net, network_opt = bench_network(case['width'], case['weights'])
+    settings = InferenceSettings(tile_size=case['tile'] or None, overlap=case['overlap'],
+                                 tile_batch=case['tile_batch'], tlc=True, precision=case['precision'],
+                                 device=str(device))
     if case['backend'] == 'onnxruntime':
         path = Path(case['workdir']) / f'w{case["width"]}.onnx'
-        engines.export_onnx(net, path, min_side=engines.tlc_min_side(), network_opt=network_opt)
-        run_batch = engines.make_onnx_runner(engines.load_onnx_session(path, device))
+        engines.export_onnx(net, path, min_side=engines.tlc_min_side(), network_opt=network_to_run(network_opt,
+                                                                                                   settings))
+        enhancer = Enhancer.from_onnx(path, settings)
     else:
-        run_batch = make_torch_runner(net.to(device), amp_dtype=engines.amp_dtype_for(case['precision'], device))
-    tile = case['tile'] or max(height, width)
+        enhancer = Enhancer.from_module(net.to(device), settings)
     if device.type == 'cuda':
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    out = enhance_rgb(run_batch, rgb, tile_size=tile, overlap=case['overlap'], tile_batch=case['tile_batch'],
-                      device=device)
+    out = np.clip(enhancer.run_photo(rgb), 0, 1)
     if device.type == 'cuda':
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start

@@ -8,12 +8,17 @@ The first iterations warm up and are not timed. Nothing is asserted: the machine
 Example: python scripts/bench_train.py --widths 16 32 64 --batches 1 4 --patch 256
 """
 import argparse
+import runpy
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import torch
+if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
+    runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
+                   run_name='__main__')
+
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import realestate_sr  # noqa: F401,E402

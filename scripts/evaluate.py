@@ -19,27 +19,30 @@ Examples:
 """
 import argparse
 import logging
+import runpy
 import sys
 import time
 from pathlib import Path
 
-import yaml
+if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
+    runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
+                   run_name='__main__')
+
+import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import realestate_sr  # noqa: F401,E402
 from realestate_sr.archs.checkpoint import CheckpointMismatchError  # noqa: E402
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders  # noqa: E402
-from realestate_sr.evaluation.methods import (BASELINES, CheckpointPredictor, TileSettings,  # noqa: E402
-                                              checkpoint_label)
+from realestate_sr.evaluation.methods import BASELINES, CheckpointPredictor, checkpoint_label  # noqa: E402
 from realestate_sr.evaluation.runner import evaluate_pairs, row_names  # noqa: E402
 from realestate_sr.evaluation.scoring import metric_options  # noqa: E402
 from realestate_sr.evaluation.tables import markdown_table, write_tables  # noqa: E402
 from realestate_sr.evaluation.visual_report import VisualReport  # noqa: E402
-from realestate_sr.inference import engines  # noqa: E402
-from realestate_sr.inference.network_args import (  # noqa: E402
-    add_network_args, add_running_args, network_opt_and_train_size, tlc_note_for_args, tlc_warning)
+from realestate_sr.inference.network_args import (add_network_args, add_running_args,  # noqa: E402
+                                                  network_opt_from_args, one_line, settings_from_args)
 from realestate_sr.metrics.lpips_metric import MissingWeightsError, lpips_model  # noqa: E402
-from realestate_sr.utils.tiling import validation_tile  # noqa: E402
+from realestate_sr.utils.network_loading import checkpoint_param_key  # noqa: E402
 
 LOG = logging.getLogger('evaluate')
 REPORT_FILES = ('metrics.json', 'report.html')
@@ -64,13 +67,8 @@ def build_parser():
                       help=f'comma-separated baseline rows from {list(BASELINES)} ("" for none; default: all)')
     what.add_argument('--primary', help='row shown in contact sheets and used to sort photos worst first '
                       '(default: the first checkpoint or --pred row, else auto_correct)')
-    network = add_network_args(parser)
-    run = add_running_args(parser)
-    network.description = run.description = (
-        'With --opt, tiling and TLC default to its val block (val.tile, val.tlc) and the precision to its '
-        'train.bf16, as the training validation ran; '
-        'flags given here win, and "(default: ...)" below holds without --opt or when the file has no val block. '
-        '--tile-size 0 runs whole photos (val.tile: ~).')
+    add_network_args(parser)
+    add_running_args(parser)
     lp = parser.add_argument_group('LPIPS')
     lp.add_argument('--lpips-net', choices=['alex', 'vgg'], default='alex', help='LPIPS backbone (default: alex)')
     lp.add_argument('--lpips-weights', help='torchvision backbone file (default: $TORCH_HOME/hub/checkpoints/)')
@@ -87,38 +85,6 @@ def build_parser():
     return parser
 
 
-def option_file_defaults(argv):
-    """Tiling and TLC defaults from the ``val`` block of ``--opt``, read as EnhanceModel reads it for the
-    training validation, and the precision from ``train.bf16`` (validation runs under the training autocast),
-    so the numbers here and in the training log come from the same computation.
-
-    Returns ({argparse dest: value}, where the defaults come from). Without ``--opt`` or a ``val`` block
-    the script's own defaults stand; an unreadable ``--opt`` is reported when the network is built.
-    """
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument('--opt')
-    opt_path = pre.parse_known_args(argv)[0].opt
-    if not opt_path:
-        return {}, 'script defaults'
-    try:
-        with open(opt_path, encoding='utf-8') as handle:
-            opt = yaml.safe_load(handle)
-    except (OSError, yaml.YAMLError):
-        return {}, 'script defaults'
-    val = opt.get('val') if isinstance(opt, dict) else None
-    if not isinstance(val, dict):
-        return {}, f'script defaults ({opt_path} has no val block)'
-    tile = validation_tile(val)
-    defaults = {'tlc': bool(val.get('tlc', False)),
-                'precision': 'bf16' if (opt.get('train') or {}).get('bf16') else 'fp32'}
-    if tile is None:
-        defaults['tile_size'] = 0
-    else:
-        defaults.update(tile_size=tile['size'], overlap=tile['overlap'], tile_batch=tile['batch'],
-                        border_pad=tile['border_pad'])
-    return defaults, f'val block of {opt_path}'
-
-
 def load_pairs(args):
     if len(args.pairs) == 1:
         pairs = load_manifest(args.pairs[0], args.root)
@@ -132,7 +98,7 @@ def load_pairs(args):
 
 
 def check_args(args):
-    """Usage errors that argparse cannot see, as one message."""
+    """Usage errors that argparse cannot see, as one message; returns (baselines, checkpoint row labels)."""
     baselines = tuple(name for name in args.baselines.split(',') if name)
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:
@@ -141,7 +107,7 @@ def check_args(args):
         raise ValueError('--model needs --opt (the option file whose network_g the checkpoint was trained with)')
     if (args.tta or args.ensemble) and not args.model:
         raise ValueError('--tta and --ensemble apply to --model checkpoints')
-    if args.tile_size < 0:
+    if args.tile_size is not None and args.tile_size < 0:
         raise ValueError(f'--tile-size must be positive, or 0 for whole photos; got {args.tile_size}')
     if args.ensemble and len(args.model) < 2:
         raise ValueError('--ensemble needs two or more --model checkpoints')
@@ -151,47 +117,41 @@ def check_args(args):
     for folder in args.pred:
         if not Path(folder).is_dir():
             raise FileNotFoundError(f'--pred {folder} is not a folder')
-    labels = [checkpoint_label(path) for path in args.model]
+    labels = [checkpoint_label(path, checkpoint_param_key(path, args.param_key)) for path in args.model]
     if len(set(labels)) != len(labels):
         raise ValueError(f'two checkpoints share a row name {labels}; give them distinct file or experiment names')
-    return baselines
+    return baselines, labels
 
 
-def default_primary(rows, baselines, args):
-    if args.model:
-        return checkpoint_label(args.model[0])
+def default_primary(rows, baselines, labels, args):
+    if labels:
+        return labels[0]
     if args.pred:
         return rows[len(baselines)]
     return 'auto_correct' if 'auto_correct' in rows else rows[0]
 
 
 def main(argv=None):
-    parser = build_parser()
-    try:
-        defaults, defaults_from = option_file_defaults(argv)
-    except (KeyError, TypeError, ValueError) as err:
-        parser.error(f'--opt val.tile: {err}')
-    parser.set_defaults(**defaults)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format='%(message)s', force=True)
     started = time.perf_counter()
     report_dir = Path(args.output)
     try:
-        baselines = check_args(args)
+        baselines, labels = check_args(args)
+        settings = settings_from_args(args)
         pairs = load_pairs(args)
-        rows_planned = row_names(baselines, args.pred, [checkpoint_label(m) for m in args.model], args.tta,
-                                 args.ensemble)
+        rows_planned = row_names(baselines, args.pred, labels, args.tta, args.ensemble)
         if not rows_planned:
             raise ValueError('nothing to score: no baselines, --model or --pred')
-        primary = args.primary or default_primary(rows_planned, baselines, args)
+        primary = args.primary or default_primary(rows_planned, baselines, labels, args)
         if primary not in rows_planned:
             raise ValueError(f'--primary {primary!r} is not a row; rows: {rows_planned}')
         existing = [name for name in REPORT_FILES if (report_dir / name).exists()]
         if existing and not args.overwrite and not args.dry_run:
             raise FileExistsError(f'{report_dir} already holds a report ({", ".join(existing)}); '
                                   'pass --overwrite or choose another -o')
-    except (ValueError, FileNotFoundError, FileExistsError, PairListError) as err:
-        LOG.error('error: %s', err)
+    except (ValueError, FileNotFoundError, FileExistsError, PairListError, OSError, yaml.YAMLError) as err:
+        LOG.error('error: %s', one_line(err))
         return 2
 
     if args.dry_run:
@@ -202,35 +162,27 @@ def main(argv=None):
         return 0
 
     try:
-        device = engines.resolve_device(args.device)
         options = metric_options(args.lpips_net, args.lpips_weights, args.lpips_random_backbone_for_testing,
                                  skip=('lpips',) if args.skip_lpips else ())
         if 'lpips' in options:
             # Missing backbone weights stop the run here, not after the first photo's inference.
             lpips_model(args.lpips_net, args.lpips_weights, args.lpips_random_backbone_for_testing, 'cpu')
-        predictors, tlc_note = [], None
-        tile = TileSettings(args.tile_size, args.overlap, args.tile_batch, args.border_pad)
+        predictors = []
         if args.model:
-            network_opt, train_size = network_opt_and_train_size(args)
-            is_nafnet = network_opt['type'] in ('NAFNet', 'NAFNetLocal')
-            LOG.info('checkpoints run %s, TLC %s, %s (defaults from the %s)',
-                     f'on {tile.size} px tiles, overlap {tile.overlap}, {tile.batch} per batch, border pad '
-                     f'{tile.border_pad}' if tile.size else 'on whole photos', 'on' if args.tlc else 'off',
-                     args.precision, defaults_from)
-            tlc_note = tlc_note_for_args(args, network_opt, train_size)
-            if tlc_note:
-                LOG.warning(tlc_warning(tlc_note))
-            amp_dtype = engines.amp_dtype_for(args.precision, device)
+            network_opt = network_opt_from_args(args)
             for checkpoint in args.model:
-                predictors.append(CheckpointPredictor.from_checkpoint(
-                    network_opt, checkpoint, tile, tlc=args.tlc if is_nafnet else None, train_size=train_size,
-                    param_key=args.param_key, device=device, amp_dtype=amp_dtype))
+                predictors.append(CheckpointPredictor.from_checkpoint(network_opt, checkpoint, settings,
+                                                                      param_key=args.param_key))
+            enhancer = predictors[0].enhancer
+            LOG.info('network: %s, runs %s', enhancer.description, settings.describe())
+            for warning in enhancer.warnings():
+                LOG.warning('warning: %s', warning)
     except MissingWeightsError as err:
         LOG.error('error: %s\nOn the command line: --lpips-weights PATH names the file; --skip-lpips leaves '
                   'LPIPS out.', err)
         return 2
     except (OSError, ValueError, KeyError, RuntimeError, CheckpointMismatchError) as err:
-        LOG.error('error: cannot set up the evaluation: %s', err)
+        LOG.error('error: cannot set up the evaluation: %s', one_line(err))
         return 2
 
     visuals = None if args.no_html else VisualReport(report_dir, primary)
@@ -238,11 +190,14 @@ def main(argv=None):
                             args.ensemble, on_outputs=visuals)
     written = []
     if result.images:
+        first = predictors[0].enhancer if predictors else None
         config = {'command': ' '.join(sys.argv), 'pairs': args.pairs, 'root': args.root, 'models': args.model,
-                  'pred': args.pred, 'opt': args.opt, 'tlc': args.tlc if args.model else None,
-                  'tile': vars(tile), 'tile_and_tlc_defaults_from': defaults_from, 'tlc_without_effect': tlc_note,
-                  'precision': args.precision, 'device': str(device), 'tta': args.tta, 'ensemble': args.ensemble,
-                  'primary': primary, 'metrics': options}
+                  'param_keys': {p.label: p.enhancer.param_key for p in predictors},
+                  'pred': args.pred, 'opt': args.opt, 'tlc': settings.tlc if args.model else None,
+                  'tile': settings.tile_dict(), 'tile_and_tlc_defaults_from': settings.source,
+                  'tlc_without_effect': first.tlc_note if first else None, 'precision': settings.precision,
+                  'channels_last': settings.channels_last, 'device': str(first.device) if first else None,
+                  'tta': args.tta, 'ensemble': args.ensemble, 'primary': primary, 'metrics': options}
         written = write_tables(result, report_dir, config)
         if visuals is not None:
             written += visuals.write(result, args.title or report_dir.name, markdown_table(result))

@@ -7,23 +7,36 @@ within --tolerance; otherwise nothing is written (an existing OUT stays as it wa
 the result with `scripts/tiled_infer.py --backend onnxruntime --model OUT.onnx`, or build a TensorRT engine from it on a GPU
 box (docs/inference.md).
 
-By default the plain NAFNet graph is exported (global channel attention per tile). --tlc exports NAFNetLocal;
+The graph is the network that scripts/tiled_infer.py and scripts/evaluate.py run with the same flags: TLC
+follows --opt's val.tlc (else on), --tlc/--no-tlc win. When TLC acts at the tile size, NAFNetLocal is exported;
 tracing freezes its window branch, so that graph accepts only inputs whose sides are at least the TLC window
-(1.5 x the training patch, e.g. 384 px for 256 px patches); tiled_infer refuses smaller ones with a clear error.
+(1.5 x the training patch, e.g. 384 px for 256 px patches) and tiled_infer refuses smaller ones with a clear
+error. When TLC would compute what plain NAFNet does at the tile size (the window covers every tile), the
+plain graph is exported, which is the same computation and runs on any size.
 
 Example: python scripts/export_onnx.py --model net_g_latest.pth --opt options/nafnet_demo.yml -o nafnet.onnx
 """
 import argparse
+import dataclasses
+import runpy
 import sys
 import time
 from pathlib import Path
 
+if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
+    runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
+                   run_name='__main__')
+
+import yaml  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import realestate_sr  # noqa: F401,E402
 from realestate_sr.inference import engines  # noqa: E402
-from realestate_sr.inference.network_args import (add_network_args, build_network_from_args,  # noqa: E402
-                                                  network_opt_and_train_size)
+from realestate_sr.inference.enhancer import Enhancer, network_to_run, tlc_note  # noqa: E402
+from realestate_sr.inference.network_args import (add_network_args, network_opt_from_args, one_line,  # noqa: E402
+                                                  settings_from_args)
 from realestate_sr.inference.photo_files import atomic_write, temp_path_for  # noqa: E402
+from realestate_sr.archs.nafnet_arch import NAFNetLocal  # noqa: E402
 
 
 def main(argv=None):
@@ -34,16 +47,32 @@ def main(argv=None):
     parser.add_argument('-o', '--output', required=True, help='the .onnx file to write')
     parser.add_argument('--opset', type=int, default=17, help='ONNX opset, >= 17 (default: 17)')
     parser.add_argument('--tolerance', type=float, default=1e-3, help='largest accepted |torch - onnx| (default 1e-3)')
-    add_network_args(parser, with_tlc=False)
-    parser.add_argument('--tlc', action='store_true', help='export NAFNetLocal (TLC); see the limitation above')
+    add_network_args(parser)
+    parser.add_argument('--tile-size', type=int, default=None,
+                        help='the tile size the graph will run at (default: --opt val.tile, else 512; 0: whole '
+                        'photos): decides whether TLC acts')
     args = parser.parse_args(argv)
     if not args.model and not args.random_weights:
         parser.error('give --model CKPT (or --random-weights, visibly, for tests)')
 
     started = time.perf_counter()
-    network_opt, train_size = network_opt_and_train_size(args)
-    net = build_network_from_args(args, None if args.random_weights else args.model, device='cpu', tlc=args.tlc)
-    min_side = engines.tlc_min_side(train_size) if args.tlc else 0
+    try:
+        # the export traces on the CPU in float32: precision and device are the runner's business
+        settings = dataclasses.replace(settings_from_args(args), device='cpu', precision='fp32', channels_last=False)
+        network_opt = network_opt_from_args(args)
+        if tlc_note(network_opt, settings):
+            # NAFNetLocal on tiles inside its window computes plain NAFNet: export that, valid at any size
+            settings = dataclasses.replace(settings, tlc=False)
+            print('TLC has no effect at this tile size (its window covers every tile): exporting plain NAFNet, '
+                  'the same computation')
+        enhancer = Enhancer.from_checkpoint(network_opt, None if args.random_weights else args.model, settings,
+                                            param_key=args.param_key)
+    except (OSError, ValueError, KeyError, RuntimeError, yaml.YAMLError) as err:
+        print(f'error: cannot load the network: {one_line(err)}', file=sys.stderr)
+        return 2
+    net = enhancer.net
+    min_side = engines.tlc_min_side(net.train_size) if isinstance(net, NAFNetLocal) else 0
+    network_opt = network_to_run(network_opt, settings)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     existed = output.exists()

@@ -14,24 +14,29 @@ Examples:
 """
 import argparse
 import logging
+import runpy
 import sys
 import threading
 import time
 from pathlib import Path
 
-from tqdm import tqdm
+if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
+    runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
+                   run_name='__main__')
+
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import realestate_sr  # noqa: F401,E402
-from realestate_sr.inference import engines, photo_files, photo_io  # noqa: E402
-from realestate_sr.inference.enhance import enhance_rgb  # noqa: E402
-from realestate_sr.inference.network_args import (  # noqa: E402
-    add_network_args, add_running_args, build_network_from_args, network_opt_and_train_size, tlc_note_for_args,
-    tlc_warning)
+from realestate_sr.inference import photo_files, photo_io  # noqa: E402
+from realestate_sr.inference.enhancer import Enhancer  # noqa: E402
+from realestate_sr.inference.network_args import (add_network_args, add_running_args,  # noqa: E402
+                                                  network_opt_from_args, one_line, settings_from_args)
 from realestate_sr.inference.pipeline import run_pipeline  # noqa: E402
-from realestate_sr.utils.tiling import make_torch_runner  # noqa: E402
 
 LOG = logging.getLogger('tiled_infer')
+TILE_PROGRESS_SECONDS = 30  # without a progress bar, a line at most this often inside a long photo
 
 
 class TqdmHandler(logging.Handler):
@@ -63,19 +68,36 @@ def build_parser():
     return parser
 
 
-def make_runner(args, device):
-    """(run_batch, description) for the chosen backend."""
-    if args.backend == 'onnxruntime':
-        session = engines.load_onnx_session(args.model, device)
-        return engines.make_onnx_runner(session), f'ONNX Runtime {session.get_providers()[0]}'
+def make_enhancer(args, settings):
+    """The Enhancer of the chosen backend."""
     if not args.model:
         raise ValueError('--model is required: a checkpoint file (see --help)')
-    tlc_note = tlc_note_for_args(args, *network_opt_and_train_size(args))
-    if tlc_note:
-        LOG.warning(tlc_warning(tlc_note))
-    net = build_network_from_args(args, args.model, device=device)
-    amp_dtype = engines.amp_dtype_for(args.precision, device)
-    return make_torch_runner(net, amp_dtype=amp_dtype), f'{type(net).__name__} {args.precision} on {device}'
+    if args.backend == 'onnxruntime':
+        return Enhancer.from_onnx(args.model, settings)
+    return Enhancer.from_checkpoint(network_opt_from_args(args), args.model, settings, param_key=args.param_key)
+
+
+class ProgressLines:
+    """Line-based progress for logs (stdout not a terminal): one line per photo with an ETA, and a line at most
+    every TILE_PROGRESS_SECONDS inside a long photo."""
+
+    def __init__(self, total):
+        self.total, self.done, self.started = total, 0, time.perf_counter()
+        self.last_line = self.started
+
+    def tiles(self, name, done, total):
+        now = time.perf_counter()
+        if done < total and now - self.last_line >= TILE_PROGRESS_SECONDS:
+            self.last_line = now
+            print(f'[{self.done + 1}/{self.total}] {name}: tiles {done}/{total}', flush=True)
+
+    def photo(self, name, status):
+        self.done += 1
+        now = time.perf_counter()
+        self.last_line = now
+        elapsed = now - self.started
+        eta = elapsed / self.done * (self.total - self.done)
+        print(f'[{self.done}/{self.total}] {status} {name} ({elapsed:.1f} s elapsed, ETA {eta:.0f} s)', flush=True)
 
 
 def plan(args):
@@ -134,25 +156,31 @@ def main(argv=None):
         return 0
 
     started = time.perf_counter()
+    lines = None if sys.stdout.isatty() else ProgressLines(len(todo))
     if todo:
         try:
-            device = engines.resolve_device(args.device)
-            run_batch, description = make_runner(args, device)
+            settings = settings_from_args(args)
+            enhancer = make_enhancer(args, settings)
         except (OSError, ValueError, KeyError, RuntimeError) as err:
-            LOG.error('error: cannot load the network: %s', printable(err))
+            LOG.error('error: cannot load the network: %s', printable(one_line(err)))
             return 2
-        LOG.info('network: %s; %d photos to enhance', description, len(todo))
+        for warning in enhancer.warnings():
+            LOG.warning('warning: %s', warning)
+        print(f'network: {enhancer.description}, runs {settings.describe()}; {len(todo)} photos to enhance',
+              flush=True)
 
     def decode(job):
-        return photo_io.read_photo(job.source)
+        return job, photo_io.read_photo(job.source)
 
-    def compute(photo):
-        return enhance_rgb(run_batch, photo.rgb, args.tile_size, args.overlap, args.tile_batch, args.border_pad,
-                           device)
+    def compute(item):
+        job, photo = item
+        progress = None if lines is None else lambda done, total: lines.tiles(printable(job.source), done, total)
+        return np.clip(enhancer.run_photo(photo.rgb, progress), 0, 1)
 
     written, written_lock = set(), threading.Lock()
 
-    def encode(job, photo, rgb):
+    def encode(job, item, rgb):
+        photo = item[1]
         fmt = photo_io.output_format(photo, args.format, job.source.suffix)
         # the planned name whose extension names the bytes: job.output, or its .png fallback for alpha
         target = next((path for path in (job.output, job.alpha_output)
@@ -167,7 +195,7 @@ def main(argv=None):
         return target, photo
 
     enhanced, failed, megapixels = 0, [], 0.0
-    with tqdm(total=len(todo), unit='img', dynamic_ncols=True, disable=None) as bar:
+    with tqdm(total=len(todo), unit='img', dynamic_ncols=True, disable=True if lines else None) as bar:
         for outcome in run_pipeline(todo, decode, compute, encode, args.prefetch, args.workers):
             if outcome.status == 'done':
                 target, photo = outcome.value
@@ -179,6 +207,8 @@ def main(argv=None):
             else:
                 failed.append(outcome)
                 LOG.error('FAILED %s (%s): %s', printable(outcome.job.source), outcome.stage, describe(outcome))
+            if lines is not None:
+                lines.photo(printable(outcome.job.source), 'enhanced' if outcome.status == 'done' else 'FAILED')
             bar.update(1)
     seconds = time.perf_counter() - started
 

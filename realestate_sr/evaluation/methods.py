@@ -2,19 +2,15 @@
 
 Every method maps an RGB float32 H,W,3 image in [0, 1] to one of the same shape
 (values may leave [0, 1]; scoring clips them as BasicSR's ``tensor2img`` does).
-Networks run through the project's one tiling helper
-(``realestate_sr.utils.tiling.tiled_forward``) and are built by the shared
-``build_inference_network``, so numbers here match tiled validation and
-``scripts/tiled_infer.py``.
+Networks run through the project's one ``Enhancer`` (``realestate_sr.inference.enhancer``), so numbers here
+match validation and ``scripts/tiled_infer.py`` at the same ``InferenceSettings``.
 """
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from realestate_sr.utils.network_loading import build_inference_network
-from realestate_sr.utils.tiling import TILE_DEFAULTS, make_torch_runner, tiled_forward
+from realestate_sr.inference.enhancer import Enhancer
 
 # Auto-correction baseline constants (see docs/evaluation.md).
 AUTO_TARGET_MEAN_LUMINANCE = 0.18  # linear-light mean luminance after exposure: photographers' middle grey
@@ -77,65 +73,59 @@ def dihedral_transforms():
     return pairs
 
 
-@dataclass
-class TileSettings:
-    size: int = TILE_DEFAULTS['size']  # 0: whole photos, no tiling (an option file's ``val.tile: ~``)
-    overlap: int = TILE_DEFAULTS['overlap']
-    batch: int = TILE_DEFAULTS['batch']
-    border_pad: int = TILE_DEFAULTS['border_pad']
-
-
-def checkpoint_label(path):
-    """A short row name: ``<experiment>/<file stem>`` for BasicSR's ``experiments/<name>/models/x.pth``."""
+def checkpoint_label(path, param_key=None):
+    """A short row name: ``<experiment>/<file stem>`` for BasicSR's ``experiments/<name>/models/x.pth``, then
+    ``@<param_key>``, the checkpoint entry that ran (``params_ema`` / ``params`` / ``state_dict``), when known."""
     path = Path(path)
     if path.parent.name == 'models' and path.parent.parent.name:
-        return f'{path.parent.parent.name}/{path.stem}'
-    return path.stem
+        label = f'{path.parent.parent.name}/{path.stem}'
+    else:
+        label = path.stem
+    return f'{label}@{param_key}' if param_key else label
 
 
 class CheckpointPredictor:
-    """One network, built once, run on whole photos through ``tiled_forward``.
+    """One network, built once, run on whole photos through an ``Enhancer``.
 
     Args:
-        net (nn.Module): In eval mode on its device (``build_inference_network``'s result).
-        label (str): The row name (``checkpoint_label(path)``).
-        tile (TileSettings): Tiling of full-resolution photos.
-        amp_dtype (torch.dtype | None): autocast dtype (e.g. torch.bfloat16 on a GPU), None for fp32.
+        enhancer (Enhancer): The network and how it runs (tiles, TLC, precision).
+        label (str): The row name (``checkpoint_label(path, param_key)``).
     """
 
-    def __init__(self, net, label, tile=None, amp_dtype=None):
-        self.net, self.label = net, label
-        self.tile = tile or TileSettings()
-        self.device = next(net.parameters()).device
-        self.run_batch = make_torch_runner(net, amp_dtype=amp_dtype)
+    def __init__(self, enhancer, label):
+        self.enhancer, self.label = enhancer, label
+
+    @property
+    def net(self):
+        return self.enhancer.net
 
     @classmethod
-    def from_checkpoint(cls, network_opt, checkpoint, tile=None, tlc=None, train_size=None, param_key=None,
-                        device='cpu', amp_dtype=None):
-        """Build ``network_opt`` with ``checkpoint`` through the shared ``build_inference_network``."""
-        net = build_inference_network(network_opt, checkpoint, tlc=tlc, train_size=train_size,
-                                      param_key=param_key, device=device)
-        return cls(net, checkpoint_label(checkpoint), tile, amp_dtype)
+    def from_checkpoint(cls, network_opt, checkpoint, settings=None, param_key=None):
+        """Build ``network_opt`` with ``checkpoint`` as ``settings`` (InferenceSettings) say."""
+        enhancer = Enhancer.from_checkpoint(network_opt, checkpoint, settings, param_key=param_key)
+        return cls(enhancer, checkpoint_label(checkpoint, enhancer.param_key))
 
-    def _forward(self, tensor):
-        if not self.tile.size:
-            return self.run_batch(tensor.to(self.device)).cpu()
-        return tiled_forward(self.run_batch, tensor, tile_size=self.tile.size, overlap=self.tile.overlap,
-                             tile_batch=self.tile.batch, border_pad=self.tile.border_pad, device=self.device)
-
-    def predict(self, rgb, tta=False):
+    def predict(self, rgb, tta=False, progress=None):
         """Output for one RGB float32 H,W,3 image.
 
         Returns (plain, tta_mean): ``tta_mean`` is None unless ``tta``; then it is the mean over the
-        8 flips/rotations (the plain output is the identity member, computed once).
+        8 flips/rotations (the plain output is the identity member, computed once). ``progress(done, total)``
+        counts network calls over all the passes.
         """
         tensor = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].float()
-        plain = self._forward(tensor)
+        passes = 8 if tta else 1
+
+        def pass_progress(index):
+            if progress is None:
+                return None
+            return lambda done, total: progress(index * total + done, passes * total)
+
+        plain = self.enhancer.run_tensor(tensor, pass_progress(0)).cpu()
         if not tta:
             return to_rgb_array(plain), None
         total = plain.clone()
-        for forward, inverse in dihedral_transforms()[1:]:
-            total += inverse(self._forward(forward(tensor).contiguous()))
+        for index, (forward, inverse) in enumerate(dihedral_transforms()[1:], start=1):
+            total += inverse(self.enhancer.run_tensor(forward(tensor).contiguous(), pass_progress(index)).cpu())
         return to_rgb_array(plain), to_rgb_array(total / 8)
 
 

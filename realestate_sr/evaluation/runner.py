@@ -71,9 +71,9 @@ def row_names(baselines=tuple(BASELINES), pred_dirs=(), model_labels=(), tta=Fal
         if tta:
             rows.append(label + '+tta')
     if ensemble:
-        rows.append(ensemble_row(len(model_labels)))
+        rows.append(ensemble_row(model_labels))
         if tta:
-            rows.append(ensemble_row(len(model_labels)) + '+tta')
+            rows.append(ensemble_row(model_labels) + '+tta')
     return rows
 
 
@@ -81,11 +81,30 @@ def pred_row(pred_dir):
     return f'pred:{Path(pred_dir).name}'
 
 
-def ensemble_row(count):
-    return f'ensemble({count})'
+def ensemble_row(member_labels):
+    """``ensemble(N)``, with the members' ``@param_key`` when they all share one."""
+    keys = {label.rpartition('@')[2] if '@' in label else None for label in member_labels}
+    key = keys.pop() if len(keys) == 1 else None
+    return f'ensemble({len(member_labels)})' + (f'@{key}' if key else '')
 
 
-def outputs_for(src_rgb, pair_name, baselines, pred_dirs, predictors, tta, ensemble, seconds):
+class TileProgress:
+    """Log lines inside a long photo (``tiles k/N`` per checkpoint row), at most one per ``every`` seconds."""
+
+    def __init__(self, position, name, every):
+        self.position, self.name, self.every = position, name, every
+        self.last = time.perf_counter()
+
+    def for_row(self, label):
+        def report(done, total):
+            now = time.perf_counter()
+            if done < total and now - self.last >= self.every:
+                self.last = now
+                logger.info('%s %s: %s tiles %d/%d', self.position, self.name, label, done, total)
+        return report
+
+
+def outputs_for(src_rgb, pair_name, baselines, pred_dirs, predictors, tta, ensemble, seconds, progress=None):
     """row -> RGB float output for one photo, in ``row_names`` order."""
     outputs = {name: BASELINES[name](src_rgb) for name in baselines}
     for pred_dir in pred_dirs:
@@ -97,7 +116,8 @@ def outputs_for(src_rgb, pair_name, baselines, pred_dirs, predictors, tta, ensem
     plains, tta_means = [], []
     for predictor in predictors:
         start = time.perf_counter()
-        plain, tta_mean = predictor.predict(src_rgb, tta=tta)
+        plain, tta_mean = predictor.predict(src_rgb, tta=tta,
+                                            progress=None if progress is None else progress.for_row(predictor.label))
         seconds[predictor.label] = time.perf_counter() - start
         outputs[predictor.label] = plain
         plains.append(plain)
@@ -106,14 +126,15 @@ def outputs_for(src_rgb, pair_name, baselines, pred_dirs, predictors, tta, ensem
             tta_means.append(tta_mean)
     if ensemble:
         # The mean of the members' outputs is the ensemble's output: no extra inference.
-        outputs[ensemble_row(len(predictors))] = mean_of(plains)
+        row = ensemble_row([predictor.label for predictor in predictors])
+        outputs[row] = mean_of(plains)
         if tta:
-            outputs[ensemble_row(len(predictors)) + '+tta'] = mean_of(tta_means)
+            outputs[row + '+tta'] = mean_of(tta_means)
     return outputs
 
 
 def evaluate_pairs(pairs, metric_opts, predictors=(), baselines=tuple(BASELINES), pred_dirs=(), tta=False,
-                   ensemble=False, on_outputs=None):
+                   ensemble=False, on_outputs=None, progress_seconds=30):
     """Score every row on every pair.
 
     Args:
@@ -126,6 +147,7 @@ def evaluate_pairs(pairs, metric_opts, predictors=(), baselines=tuple(BASELINES)
         ensemble (bool): Add a row averaging all checkpoints' outputs (needs two or more).
         on_outputs (callable | None): ``on_outputs(index, image_result, src_rgb, tar_rgb, outputs)``
             after each photo, e.g. the HTML report's thumbnail writer.
+        progress_seconds (float): Inside a photo, a ``tiles k/N`` log line at most this often.
 
     Returns:
         EvaluationResult.
@@ -141,8 +163,9 @@ def evaluate_pairs(pairs, metric_opts, predictors=(), baselines=tuple(BASELINES)
                 raise PairSizeMismatchError(f'{pair.name}: src {src_bgr.shape[:2]} vs tar {tar_bgr.shape[:2]}')
             src_rgb = bgr_to_rgb_float(src_bgr)
             result = ImageResult(pair.name, pair.src, pair.tar, *src_bgr.shape[:2])
+            progress = TileProgress(f'[{index + 1}/{len(pairs)}]', pair.name, progress_seconds)
             outputs = outputs_for(src_rgb, pair.name, baselines, pred_dirs, predictors, tta, ensemble,
-                                  result.seconds)
+                                  result.seconds, progress)
             for row in rows:
                 # The identity row scores the file's own bytes, without a float round trip.
                 output_bgr = src_bgr if row == 'input' else rgb_to_uint8_bgr(outputs[row])

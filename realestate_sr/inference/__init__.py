@@ -3,8 +3,10 @@
 - ``photo_io``: decode/encode with EXIF orientation, ICC -> sRGB, 16-bit, alpha, CMYK.
 - ``photo_files``: which files to process, output names, atomic writes.
 - ``pipeline``: decode/encode threads overlapped with the network.
-- ``engines``: PyTorch and ONNX Runtime ``run_batch`` callables, ONNX export.
-- ``enhance``: one photo through ``realestate_sr.utils.tiling.tiled_forward``.
+- ``settings``: ``InferenceSettings``, how a network runs (tiles, TLC, precision, device), from an option file
+  and flags with one precedence rule.
+- ``enhancer``: ``Enhancer``, the one way a network (checkpoint, live module or ONNX graph) runs on photos.
+- ``engines``: device and precision names, ONNX export and ONNX Runtime sessions.
 
 The CLIs are ``scripts/tiled_infer.py``, ``scripts/export_onnx.py`` and
 ``scripts/bench_infer.py``; docs/inference.md explains the choices.

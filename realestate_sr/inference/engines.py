@@ -1,7 +1,7 @@
 """The networks behind production inference: PyTorch modules and ONNX Runtime sessions.
 
-Both become a ``run_batch`` callable for the one tiling helper,
-``realestate_sr.utils.tiling.tiled_forward``; this module never tiles itself.
+Both become a ``run_batch`` callable that ``realestate_sr.inference.enhancer.Enhancer`` tiles;
+this module never tiles itself.
 
 ONNX export uses the TorchScript-based exporter (``dynamo=False``): it exports
 NAFNet at opset 17 with dynamic batch/height/width using only the installed
@@ -108,6 +108,11 @@ def load_onnx_session(path, device='cpu', threads=0):
 
 def onnx_min_side(session):
     return int(session.get_modelmeta().custom_metadata_map.get(ONNX_MIN_SIDE_KEY, '0'))
+
+
+def onnx_network_opt(session):
+    """The ``network_g`` block the graph was exported from (its TLC form included); {} when not recorded."""
+    return json.loads(session.get_modelmeta().custom_metadata_map.get(ONNX_NETWORK_KEY, '{}') or '{}')
 
 
 def make_onnx_runner(session):

@@ -7,13 +7,54 @@ same network.
 import copy
 from pathlib import Path
 
+import torch
 import yaml
 from basicsr.archs import build_network
+from basicsr.utils.registry import ARCH_REGISTRY
 
-from realestate_sr.archs.checkpoint import load_checkpoint
+from realestate_sr.archs.checkpoint import PARAM_KEYS_BY_PREFERENCE, CheckpointMismatchError, load_checkpoint, \
+    read_state_dict
 from realestate_sr.archs.nafnet_arch import TLC_BASE_SCALE, tlc_geometry, tlc_pools_globally
 
 DEFAULT_TRAIN_SIZE = (1, 3, 256, 256)
+NAFNET_TYPES = ('NAFNet', 'NAFNetLocal')
+BARE_STATE_DICT = 'state_dict'  # what ``checkpoint_param_key`` calls a file without params/params_ema
+_TORCH_MAGICS = (b'PK\x03\x04', b'\x80')  # torch.save's zip container; the legacy pickle protocol
+
+
+def is_nafnet(network_opt):
+    """Whether TLC (NAFNetLocal) applies to ``network_opt``: the one test of "is this a NAFNet"."""
+    return network_opt.get('type') in NAFNET_TYPES
+
+
+def refuse_foreign_checkpoint(path):
+    """Raise CheckpointMismatchError when ``path`` is an ONNX graph or anything else torch.load cannot read as a
+    checkpoint, instead of torch's unpickling advice ("re-run with weights_only=False")."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'Checkpoint not found: {path}')
+    with path.open('rb') as handle:
+        head = handle.read(4)
+    if head.startswith(_TORCH_MAGICS):
+        return
+    if path.suffix.lower() == '.onnx' or head[:1] == b'\x08':  # an ONNX ModelProto opens with field 1, ir_version
+        raise CheckpointMismatchError(f'{path} is an ONNX graph, not a PyTorch checkpoint; run it with '
+                                      'scripts/tiled_infer.py --backend onnxruntime')
+    raise CheckpointMismatchError(f'{path} is not a PyTorch checkpoint (neither a torch.save zip nor a pickle)')
+
+
+def checkpoint_param_key(path, param_key=None):
+    """The entry of ``path`` that ``load_checkpoint`` loads: ``param_key`` when given, else 'params_ema' or
+    'params' (preferred in that order), else BARE_STATE_DICT. Reads the file's keys only (memory-mapped)."""
+    if param_key is not None:
+        return param_key
+    refuse_foreign_checkpoint(path)
+    try:
+        loaded = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except RuntimeError:  # legacy (pickle) files cannot be memory-mapped
+        loaded = torch.load(path, map_location='cpu', weights_only=True)
+    keys = set(loaded) if isinstance(loaded, dict) else set()
+    return next((key for key in PARAM_KEYS_BY_PREFERENCE if key in keys), BARE_STATE_DICT)
 
 
 def network_opt_from_yaml(path):
@@ -41,7 +82,7 @@ def with_tlc(network_opt, train_size=None):
     ``train_size`` (N,C,H,W of the training patches) sets the TLC window; an
     explicit ``train_size`` in ``network_opt`` wins, else DEFAULT_TRAIN_SIZE.
     """
-    if network_opt['type'] not in ('NAFNet', 'NAFNetLocal'):
+    if not is_nafnet(network_opt):
         raise ValueError(f'TLC applies to NAFNet only, not {network_opt["type"]}')
     local_opt = copy.deepcopy(network_opt)
     local_opt['type'] = 'NAFNetLocal'
@@ -92,5 +133,32 @@ def build_inference_network(network_opt, checkpoint=None, tlc=None, train_size=N
         network_opt = without_tlc(network_opt)
     net = build_network(copy.deepcopy(network_opt))
     if checkpoint is not None:
-        load_checkpoint(net, checkpoint, param_key=param_key)
+        refuse_foreign_checkpoint(checkpoint)
+        try:
+            load_checkpoint(net, checkpoint, param_key=param_key)
+        except CheckpointMismatchError as err:
+            hint = _width_hint(net, checkpoint, param_key)
+            if hint:
+                raise CheckpointMismatchError(hint) from err
+            raise
     return net.eval().to(device)
+
+
+def _width_hint(net, checkpoint, param_key):
+    """One line when ``checkpoint`` holds a network of another width than ``net`` (the first conv's outputs)."""
+    expected = net.state_dict().get('intro.weight')
+    found = read_state_dict(checkpoint, param_key).get('intro.weight')
+    if expected is None or found is None or expected.shape[0] == found.shape[0]:
+        return None
+    return (f'{checkpoint} holds a width-{found.shape[0]} network, but the option file or flags describe width '
+            f'{expected.shape[0]}: pass the option file it was trained with (--opt) or --width {found.shape[0]}')
+
+
+def arch_runs_whole_photos(network_opt):
+    """Whether the registered architecture of ``network_opt`` declares ``whole_photo = True``: it needs the whole
+    photo in one pass (a global colour model), so tiling settings do not apply to it."""
+    try:
+        arch = ARCH_REGISTRY.get(network_opt['type'])
+    except KeyError:
+        return False
+    return bool(getattr(arch, 'whole_photo', False))

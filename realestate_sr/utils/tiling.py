@@ -1,8 +1,8 @@
 """Tiled inference: run an image-to-image network on overlapping tiles and blend them.
 
-The one tiling helper of the project: validation during training, the
-full-resolution evaluation, ``scripts/tiled_infer.py`` and the ONNX check all
-call ``tiled_forward``. The image and the blended result stay on the CPU (or
+The one tiling helper of the project, called by ``realestate_sr.inference.enhancer.Enhancer``, through
+which validation during training, the full-resolution evaluation, ``scripts/tiled_infer.py``, the ONNX
+backend and the benchmarks run networks. The image and the blended result stay on the CPU (or
 wherever ``img`` lives) in float32; only ``tile_batch`` tiles at a time visit
 the network's device, so device memory is set by the tile batch, not by the
 photo size.
@@ -81,7 +81,8 @@ def _check_args(img, tile_size, overlap, tile_batch):
 
 
 def tiled_forward(run_batch, img, tile_size=TILE_DEFAULTS['size'], overlap=TILE_DEFAULTS['overlap'],
-                  tile_batch=TILE_DEFAULTS['batch'], border_pad=TILE_DEFAULTS['border_pad'], device=None):
+                  tile_batch=TILE_DEFAULTS['batch'], border_pad=TILE_DEFAULTS['border_pad'], device=None,
+                  progress=None):
     """Apply ``run_batch`` to ``img`` tile by tile and return the blended float32 result.
 
     Args:
@@ -96,6 +97,7 @@ def tiled_forward(run_batch, img, tile_size=TILE_DEFAULTS['size'], overlap=TILE_
             ones. 0 keeps the result identical to whole-image inference at the
             border (the network then zero-pads there, as it does on a whole image).
         device (torch.device | str | None): Where tiles are sent; default: ``img.device``.
+        progress (callable | None): ``progress(tiles_done, tiles_total)`` after each tile batch.
 
     Returns:
         Tensor: 1,C',H,W float32 on ``img.device``.
@@ -128,6 +130,8 @@ def tiled_forward(run_batch, img, tile_size=TILE_DEFAULTS['size'], overlap=TILE_
             window = wy[:, None] * wx[None, :]
             output[0, :, y:y + tile_h, x:x + tile_w] += tile_out * window
             weight_sum[0, 0, y:y + tile_h, x:x + tile_w] += window
+        if progress is not None:
+            progress(first + len(chunk), len(boxes))
     output /= weight_sum
     return output[:, :, pad:pad + height, pad:pad + width]
 

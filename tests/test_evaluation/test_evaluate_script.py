@@ -38,13 +38,17 @@ def test_models_tta_and_ensemble_write_consistent_tables(eval_pairs, tiny_model,
     assert code == 0
     for name in REPORT_FILES:
         assert (out / name).is_file(), name
-    rows = ['input', 'auto_correct', 'fold0/net_g_latest', 'fold0/net_g_latest+tta', 'fold1/net_g_latest',
-            'fold1/net_g_latest+tta', 'ensemble(2)', 'ensemble(2)+tta']
+    # every model row names the checkpoint entry it ran (params_ema by preference)
+    rows = ['input', 'auto_correct', 'fold0/net_g_latest@params_ema', 'fold0/net_g_latest@params_ema+tta',
+            'fold1/net_g_latest@params_ema', 'fold1/net_g_latest@params_ema+tta', 'ensemble(2)@params_ema',
+            'ensemble(2)@params_ema+tta']
     document = json.loads((out / 'metrics.json').read_text())
     assert [row['method'] for row in document['rows']] == rows
     assert len(document['images']) == 3 and document['failures'] == []
     assert set(document['metrics']) == {'psnr', 'ssim', 'lpips', 'l1', 'de00'}
     assert document['config']['metrics']['lpips']['random_backbone_for_testing'] is True
+    assert document['config']['param_keys'] == {'fold0/net_g_latest@params_ema': 'params_ema',
+                                                'fold1/net_g_latest@params_ema': 'params_ema'}
 
     per_image = read_csv(out / 'per_image.csv')
     assert len(per_image) == 3 * len(rows)
@@ -139,7 +143,7 @@ def option_file_with_val(tiny_model, val):
 
 def model_l1_and_config(out):
     document = json.loads((out / 'metrics.json').read_text())
-    row = next(r for r in document['rows'] if r['method'] == 'fold0/net_g_latest')
+    row = next(r for r in document['rows'] if r['method'].startswith('fold0/net_g_latest@'))
     return row['mean']['l1'], document['config']
 
 

@@ -59,7 +59,7 @@ def test_report_references_only_small_local_files(report):
 
 def test_report_sorted_worst_first(report):
     document = json.loads((report / 'metrics.json').read_text())
-    l1 = {image['name']: image['scores']['fold0/net_g_latest']['l1'] for image in document['images']}
+    l1 = {image['name']: image['scores']['fold0/net_g_latest@params_ema']['l1'] for image in document['images']}
     headings = re.findall(r'<h3>#\d+ (\S+)', (report / 'report.html').read_text())
     assert headings == sorted(l1, key=l1.get, reverse=True)
     assert len(set(l1.values())) == 3  # distinct scores, so the order is a real check

@@ -8,19 +8,21 @@ from basicsr.metrics import calculate_metric
 
 import realestate_sr  # noqa: F401
 from realestate_sr.data.pair_lists import load_manifest
-from realestate_sr.evaluation.methods import (CheckpointPredictor, TileSettings, auto_correct, checkpoint_label,
+from realestate_sr.evaluation.methods import (CheckpointPredictor, auto_correct, checkpoint_label,
                                               dihedral_transforms, linear_to_srgb, srgb_to_linear)
 from realestate_sr.evaluation.runner import bgr_to_rgb_float, evaluate_pairs, find_prediction
 from realestate_sr.evaluation.scoring import metric_options
+from realestate_sr.inference.enhancer import Enhancer
+from realestate_sr.inference.settings import InferenceSettings
 from realestate_sr.utils.network_loading import network_opt_from_yaml
 from tests.conftest import TINY_NAFNET, randomize_
 
 NO_LPIPS = metric_options(skip=('lpips',))
 
 
-def tiny_predictor(seed, tile=None):
+def tiny_predictor(seed, settings=None):
     net = randomize_(build_network({'type': 'NAFNet', **TINY_NAFNET}), scale=0.1, seed=seed).eval()
-    return CheckpointPredictor(net, f'net{seed}', tile)
+    return CheckpointPredictor(Enhancer.from_module(net, settings or InferenceSettings(tlc=False)), f'net{seed}')
 
 
 def test_dihedral_transforms_are_eight_distinct_invertible_maps():
@@ -50,8 +52,8 @@ def test_tta_is_the_mean_of_the_eight_transformed_passes():
 
 def test_tiled_prediction_is_close_to_the_whole_image_one():
     rgb = np.random.default_rng(1).uniform(size=(40, 56, 3)).astype(np.float32)
-    whole, _ = tiny_predictor(0, TileSettings(size=512)).predict(rgb)
-    tiled, _ = tiny_predictor(0, TileSettings(size=32, overlap=16, batch=2)).predict(rgb)
+    whole, _ = tiny_predictor(0, InferenceSettings(tile_size=512)).predict(rgb)
+    tiled, _ = tiny_predictor(0, InferenceSettings(tile_size=32, overlap=16, tile_batch=2)).predict(rgb)
     assert tiled.shape == whole.shape
     difference = np.abs(tiled - whole)
     # Close, not equal: the network's receptive field reaches past the 4 px of each overlap that blending
@@ -115,15 +117,20 @@ def test_checkpoint_label_names_the_experiment(tmp_path):
     assert checkpoint_label(tmp_path / 'experiments' / 'NAFNet_w64' / 'models' / 'net_g_92000.pth') == \
         'NAFNet_w64/net_g_92000'
     assert checkpoint_label(tmp_path / 'fold3.pth') == 'fold3'
+    assert checkpoint_label(tmp_path / 'fold3.pth', 'params') == 'fold3@params'
 
 
 def test_from_checkpoint_loads_the_saved_weights(tiny_model):
     opt_file, (checkpoint, _) = tiny_model
     network_opt, train_size = network_opt_from_yaml(opt_file)
-    predictor = CheckpointPredictor.from_checkpoint(network_opt, checkpoint, tlc=False, train_size=train_size)
-    saved = torch.load(checkpoint, weights_only=True)['params_ema']
-    assert all(torch.equal(v, saved[k]) for k, v in predictor.net.state_dict().items())
-    assert predictor.label == 'fold0/net_g_latest'
+    settings = InferenceSettings(tlc=False, train_size=train_size, device='cpu')
+    saved = torch.load(checkpoint, weights_only=True)
+    for param_key in (None, 'params'):
+        predictor = CheckpointPredictor.from_checkpoint(network_opt, checkpoint, settings, param_key=param_key)
+        expected = saved[param_key or 'params_ema']
+        assert all(torch.equal(v, expected[k]) for k, v in predictor.net.state_dict().items())
+        # the row names the entry that ran: params_ema by preference, else what --param-key asked for
+        assert predictor.label == f'fold0/net_g_latest@{param_key or "params_ema"}'
 
 
 def test_find_prediction_by_relative_path_or_stem(tmp_path):

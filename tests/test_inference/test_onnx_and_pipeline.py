@@ -9,17 +9,17 @@ from PIL import Image
 from tests.test_inference.conftest import TINY_FLAGS
 from tests.test_inference.photo_makers import encode_pil, smooth_rgb
 from realestate_sr.inference import engines
-from realestate_sr.inference.enhance import enhance_rgb
+from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.pipeline import run_pipeline
+from realestate_sr.inference.settings import InferenceSettings
 from realestate_sr.utils.network_loading import build_inference_network
-from realestate_sr.utils.tiling import make_torch_runner
 from tests.conftest import TINY_NAFNET, randomize_
 
 
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory, export_onnx_script, tiny_checkpoint):
     path = tmp_path_factory.mktemp('onnx') / 'tiny.onnx'
-    assert export_onnx_script.main(['--model', str(tiny_checkpoint), '-o', str(path), *TINY_FLAGS]) == 0
+    assert export_onnx_script.main(['--model', str(tiny_checkpoint), '-o', str(path), *TINY_FLAGS, '--no-tlc']) == 0
     return path
 
 
@@ -34,15 +34,16 @@ def test_export_is_opset_17_with_dynamic_height_and_width(exported):
 
 
 def test_onnx_runtime_matches_pytorch_tiled(exported, tiny_net):
-    session = engines.load_onnx_session(exported)
+    settings = InferenceSettings(tile_size=96, overlap=16, tile_batch=3, tlc=False, device='cpu')
     rgb = smooth_rgb(150, 230).astype(np.float32) / 255
-    by_torch = enhance_rgb(make_torch_runner(tiny_net), rgb, tile_size=96, overlap=16, tile_batch=3)
-    by_onnx = enhance_rgb(engines.make_onnx_runner(session), rgb, tile_size=96, overlap=16, tile_batch=3)
+    by_torch = Enhancer.from_module(tiny_net, settings).run_photo(rgb)
+    by_onnx = Enhancer.from_onnx(exported, settings).run_photo(rgb)
     assert np.abs(by_torch - by_onnx).max() < 1e-4
 
 
 def test_export_script_prints_the_difference(export_onnx_script, tiny_checkpoint, tmp_path, capsys):
-    code = export_onnx_script.main(['--model', str(tiny_checkpoint), '-o', str(tmp_path / 'm.onnx'), *TINY_FLAGS])
+    code = export_onnx_script.main(['--model', str(tiny_checkpoint), '-o', str(tmp_path / 'm.onnx'), *TINY_FLAGS,
+                                    '--train-size', '64'])
     out = capsys.readouterr().out
     assert code == 0 and 'max |PyTorch - ONNX Runtime|' in out and 'ok tolerance 0.001' in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ['m.onnx']
@@ -50,7 +51,7 @@ def test_export_script_prints_the_difference(export_onnx_script, tiny_checkpoint
 
 def test_export_above_tolerance_writes_nothing_and_fails(export_onnx_script, tiny_checkpoint, tmp_path, capsys):
     code = export_onnx_script.main(['--model', str(tiny_checkpoint), '-o', str(tmp_path / 'm.onnx'), *TINY_FLAGS,
-                                    '--tolerance', '-1'])  # no difference is below -1
+                                    '--train-size', '64', '--tolerance', '-1'])  # no difference is below -1
     out = capsys.readouterr().out
     assert code == 1 and 'ABOVE tolerance -1' in out and 'not written' in out
     assert list(tmp_path.iterdir()) == []  # neither the .onnx nor its staging file
@@ -61,7 +62,7 @@ def test_export_above_tolerance_says_an_existing_file_is_unchanged(export_onnx_s
                                                                     capsys):
     (tmp_path / 'm.onnx').write_bytes(b'an older export')
     code = export_onnx_script.main(['--model', str(tiny_checkpoint), '-o', str(tmp_path / 'm.onnx'), *TINY_FLAGS,
-                                    '--tolerance', '-1'])
+                                    '--train-size', '64', '--tolerance', '-1'])
     assert code == 1 and f'not written: {tmp_path / "m.onnx"} (existing file unchanged)' in capsys.readouterr().out
     assert (tmp_path / 'm.onnx').read_bytes() == b'an older export'
 

@@ -1,0 +1,157 @@
+"""The one way a network runs on photos: ``Enhancer`` = a network (module or ONNX graph) + ``InferenceSettings``.
+
+Training validation (``EnhanceModel.test``), ``scripts/tiled_infer.py``, ``scripts/evaluate.py`` (TTA and
+ensembles included), ``scripts/export_onnx.py`` and ``scripts/bench_infer.py`` all run networks through it,
+so the decisions below are taken here and nowhere else:
+
+- whole photo or tiles: ``settings.tile_size`` (None: whole photos), unless the architecture declares
+  ``whole_photo = True`` (it needs the whole photo in one pass), which always wins;
+- TLC: only for NAFNets (``network_loading.is_nafnet``); ``tlc_note`` says when it is on but computes exactly
+  what plain NAFNet does at the tile size, and ``tlc_warning`` is the one message about it;
+- precision (autocast dtype), device and memory format.
+
+An Enhancer is stateless between calls and CPU-safe: the photo and the blended result stay in host memory,
+only a tile batch at a time visits the device.
+"""
+import copy
+
+import numpy as np
+import torch
+
+from realestate_sr.archs.nafnet_arch import NAFNetLocal
+from realestate_sr.inference import engines
+from realestate_sr.inference.settings import InferenceSettings, SettingsError
+from realestate_sr.utils.network_loading import arch_runs_whole_photos, build_inference_network, \
+    checkpoint_param_key, is_nafnet, tlc_without_effect, with_tlc, without_tlc
+from realestate_sr.utils.tiling import make_torch_runner, tiled_forward
+
+
+def network_to_run(network_opt, settings):
+    """The ``network_g`` to build for ``settings``: NAFNets in their TLC form or plain, others unchanged."""
+    if not is_nafnet(network_opt):
+        return copy.deepcopy(network_opt)
+    return with_tlc(network_opt, settings.train_size) if settings.tlc else without_tlc(network_opt)
+
+
+def tlc_note(network_opt, settings):
+    """Why TLC, though on, computes what plain NAFNet does at these settings' tile size; None when it acts, is
+    off, tiles are off, the architecture runs whole photos or is not a NAFNet."""
+    if not (settings.tlc and settings.tiled and is_nafnet(network_opt)) or arch_runs_whole_photos(network_opt):
+        return None
+    return tlc_without_effect(settings.tile_size, network_opt, settings.train_size)
+
+
+def tlc_warning(note, setting='TLC'):
+    """The warning for a ``tlc_note``; ``setting`` names the switch as the reader set it ('val.tlc: true')."""
+    return (f'{setting} has no effect: {note}. For TLC use tiles larger than the window or whole photos '
+            '(--tile-size 0, val.tile: ~); else switch it off (--no-tlc, val.tlc: false).')
+
+
+def module_to_run(source, network_opt, settings, twin=None):
+    """The module that runs ``source``'s current weights as ``settings`` say: ``source`` itself, or (TLC on a
+    plain NAFNet) a NAFNetLocal ``twin`` that gets its weights; pass the last twin back to reuse it."""
+    if not (settings.tlc and is_nafnet(network_opt)) or isinstance(source, NAFNetLocal):
+        return source
+    if twin is None:
+        device = next(source.parameters()).device
+        twin = build_inference_network(with_tlc(network_opt, settings.train_size), device=device)
+    twin.load_state_dict(source.state_dict())
+    return twin
+
+
+class Enhancer:
+    """Runs one network on photos (numpy RGB float32 H,W,3) or tensors (N,C,H,W) as ``settings`` say.
+
+    Build it with ``from_checkpoint`` (a ``network_g`` block + a checkpoint), ``from_module`` (a live module, e.g.
+    in validation) or ``from_onnx`` (an ONNX Runtime session); all three run through the same code below.
+
+    Attributes:
+        settings (InferenceSettings), device (torch.device): where tiles go,
+        net (nn.Module | None): the PyTorch module (None for ONNX),
+        whole_photo (bool): the architecture runs whole photos whatever the tile settings,
+        tlc_note (str | None): see ``tlc_note``; param_key (str | None): the checkpoint entry loaded,
+        description (str): what runs where, for the settings line; notes (list[str]): other warnings.
+    """
+
+    def __init__(self, run_batch, settings, device, net=None, whole_photo=False, description='', tlc_note=None,
+                 param_key=None, notes=()):
+        self.run_batch, self.settings, self.device, self.net = run_batch, settings, torch.device(device), net
+        self.whole_photo, self.description = bool(whole_photo), description
+        self.tlc_note, self.param_key, self.notes = tlc_note, param_key, list(notes)
+
+    @classmethod
+    def from_module(cls, net, settings=None, tlc_note=None, param_key=None):
+        """Run ``net`` (in eval mode, on its device) as it is; the caller chose its TLC form (``module_to_run``)."""
+        settings = settings or InferenceSettings()
+        device = next(net.parameters()).device
+        run_batch = make_torch_runner(net, engines.amp_dtype_for(settings.precision, device), settings.channels_last)
+        return cls(run_batch, settings, device, net=net, whole_photo=getattr(net, 'whole_photo', False),
+                   description=f'{type(net).__name__} {settings.precision} on {device}', tlc_note=tlc_note,
+                   param_key=param_key)
+
+    @classmethod
+    def from_checkpoint(cls, network_opt, checkpoint, settings=None, param_key=None):
+        """Build ``network_opt`` in the form ``settings`` ask for (TLC), load ``checkpoint`` (None: the
+        architecture's initial weights) and put it on ``settings.device``."""
+        settings = settings or InferenceSettings()
+        device = engines.resolve_device(settings.device)
+        engines.amp_dtype_for(settings.precision, device)  # fp16 on a CPU fails here, before any loading
+        net = build_inference_network(network_to_run(network_opt, settings), checkpoint, param_key=param_key,
+                                      device=device)
+        if settings.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        key = checkpoint_param_key(checkpoint, param_key) if checkpoint is not None else None
+        return cls.from_module(net, settings, tlc_note=tlc_note(network_opt, settings), param_key=key)
+
+    @classmethod
+    def from_onnx(cls, path, settings=None, threads=0):
+        """An ONNX Runtime session on ``path`` (from scripts/export_onnx.py) run through the same tiling.
+
+        The graph fixes the network (TLC or not) and runs float32; a TLC graph refuses tiles below its window.
+        """
+        settings = settings or InferenceSettings()
+        device = engines.resolve_device(settings.device)
+        session = engines.load_onnx_session(path, device, threads)
+        min_side = engines.onnx_min_side(session)
+        if min_side and settings.tiled and settings.tile_size < min_side:
+            raise SettingsError(f'{path} is a TLC graph that needs inputs of at least {min_side} px, but the tiles '
+                                f'are {settings.tile_size} px: use --tile-size {min_side} or more, or export it with '
+                                '--no-tlc')
+        notes = []
+        graph_opt = engines.onnx_network_opt(session)
+        if min_side == 0 and is_nafnet(graph_opt) and settings.tlc and tlc_note(graph_opt, settings) is None:
+            notes.append(f'{path} was exported without TLC while these settings ask for TLC: the graph decides, '
+                         'so it runs plain NAFNet (export with TLC on to match the PyTorch backend)')
+        return cls(engines.make_onnx_runner(session), settings, 'cpu',
+                   description=f'ONNX Runtime {session.get_providers()[0]} fp32' + (', TLC graph' if min_side else ''),
+                   notes=notes)
+
+    @property
+    def tiles(self):
+        """Whether photos are cut into tiles (False: whole photos in one pass)."""
+        return self.settings.tiled and not self.whole_photo
+
+    def warnings(self, tlc_setting='TLC'):
+        """Every warning about how this network runs, one line each."""
+        return ([tlc_warning(self.tlc_note, tlc_setting)] if self.tlc_note else []) + self.notes
+
+    def run_tensor(self, images, progress=None):
+        """Enhance N,C,H,W float ``images`` (any device); returns N,C,H,W float32 on ``images.device``.
+
+        ``progress(tiles_done, tiles_total)`` is called after each network call (one per image when whole).
+        """
+        if not self.tiles:
+            output = self.run_batch(images.to(self.device)).to(images.device, torch.float32)
+            if progress is not None:
+                progress(1, 1)
+            return output
+        settings = self.settings
+        return torch.cat([
+            tiled_forward(self.run_batch, images[index:index + 1], tile_size=settings.tile_size,
+                          overlap=settings.overlap, tile_batch=settings.tile_batch, border_pad=settings.border_pad,
+                          device=self.device, progress=progress) for index in range(images.shape[0])])
+
+    def run_photo(self, rgb, progress=None):
+        """Enhance one photo, numpy RGB float32 H,W,3 in [0, 1]; returns float32 H,W,3 (not clipped)."""
+        tensor = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))[None]
+        return self.run_tensor(tensor, progress)[0].permute(1, 2, 0).numpy()

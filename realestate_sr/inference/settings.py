@@ -1,0 +1,128 @@
+"""How a network runs on full-resolution photos: one frozen value, decided in one place.
+
+``InferenceSettings`` holds tiling (or whole photos), TLC, precision, device, memory format and the training
+patch size behind the TLC window. Every caller builds it the same way, with one precedence rule:
+
+    a flag given on the command line  >  the option file  >  ``InferenceSettings``' own defaults
+
+The option file contributes what the training validation ran: its ``val`` block (``val.tile``, ``val.tlc``),
+``train.bf16``, ``train.channels_last`` and ``datasets.train.gt_size``. An option file without a ``val`` block
+leaves tiling and TLC at the defaults. Command-line flags are "given" when argparse left them not None, so
+every flag that can override the option file has ``default=None``.
+"""
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from realestate_sr.utils.network_loading import training_patch_size
+from realestate_sr.utils.tiling import TILE_DEFAULTS, validation_tile
+
+PRECISIONS = ('fp32', 'bf16', 'fp16')
+
+
+class SettingsError(ValueError):
+    """Inference settings that cannot run (negative tile size or border pad, unknown precision)."""
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """How to run a network on photos.
+
+    Attributes:
+        tile_size (int | None): Tile side in pixels; None (or 0, stored as None) runs whole photos.
+        overlap (int): Pixels blended between neighbouring tiles.
+        tile_batch (int): Tiles per network call.
+        border_pad (int): Reflect-pad the photo by this many pixels before tiling.
+        tlc (bool): Run NAFNets as NAFNetLocal (TLC); other architectures ignore it.
+        precision (str): 'fp32', or 'bf16' / 'fp16' autocast.
+        device (str): 'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'.
+        channels_last (bool): Feed the network NHWC tensors.
+        train_size (tuple | None): N,C,H,W of the training patches (the TLC window); None: 256x256.
+        source (str): Where the values that no flag gave came from (for the settings line; not compared).
+    """
+    tile_size: int | None = TILE_DEFAULTS['size']
+    overlap: int = TILE_DEFAULTS['overlap']
+    tile_batch: int = TILE_DEFAULTS['batch']
+    border_pad: int = TILE_DEFAULTS['border_pad']
+    tlc: bool = True
+    precision: str = 'fp32'
+    device: str = 'auto'
+    channels_last: bool = False
+    train_size: tuple | None = None
+    source: str = dataclasses.field(default='script defaults', compare=False)
+
+    def __post_init__(self):
+        if self.tile_size is not None and int(self.tile_size) < 0:
+            raise SettingsError(f'tile size must be positive, or 0 for whole photos; got {self.tile_size}')
+        object.__setattr__(self, 'tile_size', int(self.tile_size) or None if self.tile_size is not None else None)
+        if self.train_size is not None:
+            object.__setattr__(self, 'train_size', tuple(int(v) for v in self.train_size))
+        if self.precision not in PRECISIONS:
+            raise SettingsError(f'precision must be one of {list(PRECISIONS)}, got {self.precision!r}')
+        # overlap vs tile size is checked where tiles are cut (tiling._check_args): an option file may pair a
+        # small val.tile size with the default overlap and still build its model
+        if self.tile_size and int(self.tile_batch) <= 0:
+            raise SettingsError(f'tile batch must be positive, got {self.tile_batch}')
+        if int(self.border_pad) < 0:
+            raise SettingsError(f'border pad must be >= 0, got {self.border_pad}')
+
+    @property
+    def tiled(self):
+        return self.tile_size is not None
+
+    @classmethod
+    def from_options(cls, opt, source='the option file'):
+        """Settings a parsed BasicSR option file implies: what its training validation ran."""
+        opt = opt or {}
+        values = {}
+        train = opt.get('train') or {}
+        values['precision'] = 'bf16' if train.get('bf16') else 'fp32'
+        values['channels_last'] = bool(train.get('channels_last', False))
+        if isinstance(opt.get('network_g'), dict):
+            values['train_size'] = training_patch_size(opt)
+        val = opt.get('val')
+        if isinstance(val, dict):
+            tile = validation_tile(val)
+            values['tlc'] = bool(val.get('tlc', False))
+            if tile is None:
+                values['tile_size'] = None
+            else:
+                values.update(tile_size=tile['size'], overlap=tile['overlap'], tile_batch=tile['batch'],
+                              border_pad=tile['border_pad'])
+            source = f'val block of {source}'
+        else:
+            source = f'script defaults ({source} has no val block)'
+        return cls(**values, source=source)
+
+    @classmethod
+    def from_option_file(cls, path):
+        """``from_options`` of the YAML file ``path``; OSError / yaml.YAMLError when it cannot be read."""
+        with Path(path).open(encoding='utf-8') as handle:
+            opt = yaml.safe_load(handle)
+        if not isinstance(opt, dict):
+            raise SettingsError(f'{path} is not a YAML mapping of options')
+        return cls.from_options(opt, source=str(path))
+
+    def overridden(self, **given):
+        """These settings with every value in ``given`` that is not None in its place (explicit flags win)."""
+        changes = {key: value for key, value in given.items() if value is not None}
+        if 'tile_size' in changes and not changes['tile_size']:
+            changes['tile_size'] = None
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def describe(self):
+        """One line: the tiling, TLC, precision and where the values came from."""
+        if self.tiled:
+            tiling = (f'on {self.tile_size} px tiles, overlap {self.overlap}, {self.tile_batch} per batch, border pad '
+                      f'{self.border_pad}')
+        else:
+            tiling = 'on whole photos'
+        memory = ', channels_last' if self.channels_last else ''
+        return f'{tiling}, TLC {"on" if self.tlc else "off"}, {self.precision}{memory} (defaults from the {self.source})'
+
+    def tile_dict(self):
+        """{size, overlap, batch, border_pad} as reports record it; size 0 for whole photos."""
+        return {'size': self.tile_size or 0, 'overlap': self.overlap, 'batch': self.tile_batch,
+                'border_pad': self.border_pad}
