@@ -54,6 +54,7 @@ from realestate_sr.data.memory_cache import CacheTooLargeError
 from realestate_sr.data.pair_lists import PairListError
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError
 from realestate_sr.losses.vgg_features import MissingWeightsError
+from realestate_sr.utils.option_checks import OptionKeyError, check_training_options, unknown_key_message
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MASTER_PORT = 29500
@@ -247,6 +248,56 @@ def load_resume_state(opt):
     return state
 
 
+# --- option file ------------------------------------------------------------------------------------------------
+DELETE_VALUE = '~'
+
+
+def split_force_yml(entries):
+    """(keys to delete, entries for BasicSR): ``KEY=~`` deletes KEY (e.g. ``val:metrics:lpips=~``); BasicSR would
+    set it to None, which for a metric, a dataset or a loss block is a crash later rather than "not there"."""
+    deletions, kept = [], []
+    for entry in entries or []:
+        keys, _, value = entry.partition('=')
+        if value.strip() == DELETE_VALUE:
+            deletions.append(keys.strip())
+        else:
+            kept.append(entry)
+    return deletions, kept
+
+
+def delete_option(opt, keys):
+    """Remove ``a:b:c`` from ``opt``; OptionKeyError naming the level that lacks the key."""
+    path = keys.split(':')
+    block = opt
+    for depth, key in enumerate(path):
+        if not isinstance(block, dict) or key not in block:
+            known = list(block) if isinstance(block, dict) else []
+            where = '.'.join(path[:depth]) or 'the option file'
+            raise OptionKeyError(f'--force_yml {keys}={DELETE_VALUE}: {unknown_key_message(key, where, known)}')
+        if depth == len(path) - 1:
+            del block[key]
+        else:
+            block = block[key]
+
+
+def parse_and_check_options(root_path, is_train=True, parse=basicsr_options.parse_options):
+    """basicsr's ``parse_options`` plus ``--force_yml KEY=~`` deletions, then the option checks of
+    realestate_sr.utils.option_checks: a typo stops the run here, before any data is read."""
+    args = basicsr_argument_parser().parse_args(sys.argv[1:])
+    deletions, kept = split_force_yml(args.force_yml)
+    full_argv = sys.argv
+    if args.force_yml:
+        sys.argv = full_argv[:full_argv.index('--force_yml')] + (['--force_yml', *kept] if kept else [])
+    try:
+        opt, parsed_args = parse(root_path, is_train)
+    finally:
+        sys.argv = full_argv  # copy_opt_file records the whole command line in the experiment's option file
+    for keys in deletions:
+        delete_option(opt, keys)
+    check_training_options(opt, source=parsed_args.opt)
+    return opt, parsed_args
+
+
 # --- progress and logging ---------------------------------------------------------------------------------------
 def create_dataloaders_and_say_so(opt, logger, create=basicsr_train.create_train_val_dataloader):
     """basicsr's ``create_train_val_dataloader``, then one line with the pairs of each data set, so the wait for the
@@ -320,6 +371,7 @@ def run_training(root=REPO_ROOT):
     ours = partial(init_dist, **launch_settings(opt_path))
     basicsr_options.init_dist = basicsr_dist_util.init_dist = ours
     basicsr_train.load_resume_state = load_resume_state
+    basicsr_train.parse_options = parse_and_check_options
     basicsr_train.create_train_val_dataloader = create_dataloaders_and_say_so
     basicsr_train.MessageLogger = LearningRateMessageLogger
     built = []
@@ -340,6 +392,7 @@ def run_training(root=REPO_ROOT):
 
 # Errors whose message says what to do: the command line prints it without a traceback.
 CLEAR_ERRORS = (MissingWeightsError, CheckpointMismatchError, DistributedSetupError, OptionFileError, ResumeStateError,
+                OptionKeyError,
                 # the datasets are built before training starts: a wrong path, split file or RAM budget
                 PairListError, LmdbFormatError, DatasetOptionError, CacheTooLargeError)
 

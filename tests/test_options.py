@@ -11,6 +11,7 @@ from realestate_sr.data.lmdb_build import BuildOptions, build_lmdb
 from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
 from realestate_sr.models.enhance_model import OPTIMIZERS
+from realestate_sr.utils.option_checks import OptionKeyError, check_training_options, training_option_problems
 from tests.test_data.synthetic_pairs import make_pair_set
 
 OPTION_DIR = Path(__file__).resolve().parents[1] / 'options'
@@ -87,3 +88,71 @@ def test_gb10_datasets_read_what_make_lmdb_writes(name, tmp_path, monkeypatch):
     for phase, dataset in datasets.items():
         assert len(dataset) == summary.split_counts[phase] > 0
         assert dataset[0]['gt'].shape[0] == 3
+
+
+# --- start-up checks of the option file -----------------------------------------------------------------------------
+@pytest.mark.parametrize('path', OPTION_FILES, ids=lambda p: p.name)
+def test_every_option_file_passes_the_start_up_checks(path):
+    assert training_option_problems(yaml.safe_load(path.read_text()), cuda_available=True) == []
+
+
+def rename_key(block, old, new):
+    block[new] = block.pop(old)
+
+
+TYPOS = [  # (edit of the gb10 recipe, the one line it must give)
+    (lambda o: rename_key(o['val'], 'val_freq', 'val_frq'), "unknown key 'val_frq' in val (did you mean 'val_freq'?)"),
+    (lambda o: rename_key(o['datasets']['train'], 'batch_size_per_gpu', 'batch_size_per_gpus'),
+     "unknown key 'batch_size_per_gpus' in datasets.train (did you mean 'batch_size_per_gpu'?)"),
+    (lambda o: rename_key(o['train'], 'total_iter', 'total_iters'),
+     "unknown key 'total_iters' in train (did you mean 'total_iter'?)"),
+    (lambda o: rename_key(o, 'network_g', 'netwrok_g'),
+     "unknown key 'netwrok_g' in the option file (did you mean 'network_g'?)"),
+    (lambda o: rename_key(o['train']['pixel_opt'], 'perceptual_weight', 'perceptual_wieght'),
+     "unknown key 'perceptual_wieght' in train.pixel_opt (L1PerceptualLoss) (did you mean 'perceptual_weight'?)"),
+    (lambda o: rename_key(o['datasets']['train'], 'use_hflip', 'use_hfilp'),
+     "unknown key 'use_hfilp' in datasets.train (did you mean 'use_hflip'?)"),
+    (lambda o: o['network_g'].update(widht=64), "unknown key 'widht' in network_g (NAFNet) (did you mean 'width'?)"),
+    (lambda o: o['train']['optim_g'].update(weight_decya=0),
+     "unknown key 'weight_decya' in train.optim_g (AdamW) (did you mean 'weight_decay'?)"),
+    (lambda o: o['train']['scheduler'].update(eta_mni=0),
+     "unknown key 'eta_mni' in train.scheduler (CosineAnnealingRestartLR) (did you mean 'eta_min'?)"),
+    (lambda o: o['val']['metrics']['psnr'].update(test_y_chanel=True),
+     "unknown key 'test_y_chanel' in val.metrics.psnr (calculate_psnr) (did you mean 'test_y_channel'?)"),
+    (lambda o: o['val']['tile'].update(overlapp=8), "unknown key 'overlapp' in val.tile (did you mean 'overlap'?)"),
+    (lambda o: o['logger'].update(save_checkpoint_frq=1),
+     "unknown key 'save_checkpoint_frq' in logger (did you mean 'save_checkpoint_freq'?)"),
+    (lambda o: o['path'].update(pretrain_network=None),
+     "unknown key 'pretrain_network' in path (did you mean 'pretrain_network_g'?)"),
+    (lambda o: o['dist_params'].update(timeout=5),
+     "unknown key 'timeout' in dist_params (did you mean 'timeout_minutes'?)"),
+    (lambda o: o['train']['pixel_opt'].update(type='L1PerceptualLos'),
+     "unknown type 'L1PerceptualLos' in train.pixel_opt (did you mean 'L1PerceptualLoss'?)"),
+    (lambda o: o['datasets']['val']['io_backend'].update(typ='lmdb'),
+     "unknown key 'typ' in datasets.val.io_backend (did you mean 'type'?)"),
+]
+
+
+@pytest.mark.parametrize('edit, expected', TYPOS, ids=[expected.split("'")[1] for _, expected in TYPOS])
+def test_a_typo_in_any_block_we_read_is_one_line_with_a_suggestion(edit, expected):
+    opt = load_option_file('nafnet_gb10.yml')
+    edit(opt)
+    assert training_option_problems(opt, cuda_available=True) == [expected]
+
+
+def test_network_keys_of_nafnet_local_include_its_base_class_keys():
+    opt = load_option_file('nafnet_gb10.yml')
+    opt['network_g'].update(type='NAFNetLocal', train_size=[1, 3, 512, 512])
+    assert training_option_problems(opt, cuda_available=True) == []
+    opt['network_g']['fast_ipm'] = True
+    assert training_option_problems(opt, cuda_available=True) == [
+        "unknown key 'fast_ipm' in network_g (NAFNetLocal) (did you mean 'fast_imp'?)"]
+
+
+def test_cuda_settings_on_a_machine_without_cuda_name_the_setting_to_change():
+    problems = training_option_problems(load_option_file('nafnet_gb10.yml'), cuda_available=False)
+    assert problems == ['num_gpu: 1 but this machine has no CUDA device: set num_gpu: 0 to train on the CPU',
+                        'datasets.train.prefetch_mode: cuda needs a CUDA device: set it to ~ (or cpu)',
+                        'val.metrics.lpips.device: cuda needs a CUDA device: set device: cpu']
+    with pytest.raises(OptionKeyError, match=r'^gb10\.yml: num_gpu: 1 but .*; datasets\.train'):
+        check_training_options(load_option_file('nafnet_gb10.yml'), 'gb10.yml', cuda_available=False)

@@ -48,6 +48,21 @@ def load_manifest(meta_file, dataroot=None):
     return pairs
 
 
+MISSING_SHOWN = 10
+
+
+def require_existing_files(pairs, listed_in):
+    """Raise PairListError, naming up to ten of them and the count, when files of ``pairs`` do not exist.
+
+    A training run reads each file only when a DataLoader worker first draws it, possibly hours in; one stat per
+    file at start-up turns that crash into one line before the first iteration.
+    """
+    missing = [path for pair in pairs for path in (pair.src, pair.tar) if not os.path.isfile(path)]
+    if missing:
+        shown = ', '.join(missing[:MISSING_SHOWN]) + (', ...' if len(missing) > MISSING_SHOWN else '')
+        raise PairListError(f'{len(missing)} file(s) listed in {listed_in} do not exist: {shown}')
+
+
 def _image_names(folder):
     # hidden names are never photos: macOS writes ``._IMG_1.jpg`` resource forks and ``.DS_Store`` next to them,
     # and one of those in only one folder would otherwise read as an unmatched pair

@@ -9,7 +9,7 @@ from basicsr.utils.registry import DATASET_REGISTRY
 from realestate_sr.data.image_io import check_same_size, image_shape_from_header, read_bgr
 from realestate_sr.data.lmdb_io import LmdbFormatError, LmdbImageReader, read_split_file
 from realestate_sr.data.memory_cache import SharedPairCache
-from realestate_sr.data.pair_lists import load_manifest, pairs_from_folders
+from realestate_sr.data.pair_lists import load_manifest, pairs_from_folders, require_existing_files
 from realestate_sr.data.pair_transforms import augment_pair, bgr_uint8_to_tensor, random_crop_pair
 
 PHASES = ('train', 'val', 'test')
@@ -91,7 +91,9 @@ class LmdbPairSource:
 
 def _disk_source(opt):
     if opt.get('meta_file'):
-        return DiskPairSource(load_manifest(opt['meta_file'], opt.get('dataroot')))
+        pairs = load_manifest(opt['meta_file'], opt.get('dataroot'))
+        require_existing_files(pairs, f'dataset {opt.get("name")!r} ({opt["meta_file"]})')
+        return DiskPairSource(pairs)
     if opt.get('dataroot_lq') and opt.get('dataroot_gt'):
         return DiskPairSource(pairs_from_folders(opt['dataroot_lq'], opt['dataroot_gt']))
     raise DatasetOptionError(f'dataset {opt.get("name")!r}: give either meta_file (+ dataroot) '
@@ -160,6 +162,11 @@ class PairedListingDataset(data.Dataset):
     Each item is BasicSR's dict: ``lq`` and ``gt`` float32 RGB (3, H, W) in [0, 1], ``lq_path``, ``gt_path``.
     A pair whose two images differ in size raises ``PairSizeMismatchError`` naming the pair.
     """
+
+    # what the docstring lists; the option-file check at start-up refuses other keys (with BasicSR's dataloader keys)
+    OPTION_KEYS = frozenset({'name', 'phase', 'dataroot', 'meta_file', 'dataroot_lq', 'dataroot_gt', 'io_backend',
+                             'split_file', 'cache', 'cache_threads', 'gt_size', 'use_hflip', 'use_rot',
+                             'output_dtype'})
 
     def __init__(self, opt):
         super().__init__()

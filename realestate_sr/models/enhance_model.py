@@ -13,7 +13,8 @@ from basicsr.utils.dist_util import master_only
 from basicsr.utils.registry import METRIC_REGISTRY, MODEL_REGISTRY
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
-from realestate_sr.archs.checkpoint import CheckpointMismatchError, save_atomically, training_state_message
+from realestate_sr.archs.checkpoint import CheckpointMismatchError, describe_mismatch, read_state_dict, \
+    save_atomically, training_state_message
 from realestate_sr.losses.vgg_features import MissingWeightsError
 from realestate_sr.metrics.lpips_metric import preload_lpips
 from realestate_sr.inference.enhancer import Enhancer, module_to_run, tlc_note, tlc_warning
@@ -84,10 +85,31 @@ def require_pretrained_file(path):
     or is a training state rather than network weights."""
     if path is not None and str(path).endswith('.state'):
         raise CheckpointMismatchError(f'path.pretrain_network_g: {training_state_message(path)}')
+    if path is not None and str(path).lower().endswith('.onnx'):
+        raise CheckpointMismatchError(f'path.pretrain_network_g: {path} is an ONNX export, which training cannot '
+                                      'start from; give the PyTorch weights it was exported from (a .pth)')
     if path is not None and not os.path.isfile(path):
         raise MissingWeightsError(
             f'path.pretrain_network_g: {path} not found (relative paths are relative to the repository root). '
             f'Official NAFNet checkpoints: {NAFNET_RELEASE_URL}; or a net_g_*.pth from experiments/<name>/models/.')
+
+
+def read_pretrained(path, param_key):
+    """The state_dict BaseModel.load_network would load from ``path`` (``param_key``, else 'params'), or one
+    CheckpointMismatchError line when ``path`` is not a PyTorch checkpoint or lacks both keys."""
+    try:
+        try:
+            return read_state_dict(path, param_key)
+        except KeyError:  # BaseModel falls back to 'params' when param_key is missing
+            return read_state_dict(path, 'params')
+    except CheckpointMismatchError as error:
+        raise CheckpointMismatchError(f'path.pretrain_network_g: {error}') from error
+    except KeyError as error:
+        raise CheckpointMismatchError(f'path.pretrain_network_g: {error.args[0]}') from error
+    except Exception as error:  # noqa: BLE001 (unpickling a file of another kind raises many types)
+        lines = str(error).strip().splitlines()
+        raise CheckpointMismatchError(f'path.pretrain_network_g: {path} does not load as a PyTorch checkpoint '
+                                      f'({type(error).__name__}: {lines[0][:200] if lines else ""})') from error
 
 
 def require_registered_metrics(val_opt):
@@ -216,6 +238,19 @@ class EnhanceModel(SRModel):
             print_freq = (self.opt.get('logger') or {}).get('print_freq')
             get_root_logger().info(f'first iteration (iter {current_iter}) done in '
                                    f'{time.time() - self._first_step_start:.1f} s; losses every {print_freq} iterations')
+
+    def load_network(self, net, load_path, strict=True, param_key='params'):
+        """BaseModel's, after checking that ``load_path`` loads and fits ``net``: a file that is not a PyTorch
+        checkpoint, or one of another width or layout, is one CheckpointMismatchError line instead of torch's
+        traceback (the same description as tiled_infer and evaluate give)."""
+        state_dict = read_pretrained(load_path, param_key)
+        problems = describe_mismatch(self.get_bare_model(net).state_dict(), state_dict)
+        if problems and strict:
+            raise CheckpointMismatchError(
+                f'path.pretrain_network_g: {load_path} does not fit network_g '
+                f'({self.opt["network_g"].get("type")}, width {self.opt["network_g"].get("width")}): '
+                + '; '.join(problems) + ' (set network_g to the layout it was trained with, or strict_load_g: false)')
+        super().load_network(net, load_path, strict, param_key)
 
     # --- checkpoints --------------------------------------------------------------------------------------------
     # BaseModel's save_network / save_training_state call torch.save on the final name: a kill mid-write left a

@@ -1,0 +1,155 @@
+"""Start-up checks of a training option file, run before any data is read.
+
+BasicSR reads its option dict lazily: a misspelt key is a KeyError or a TypeError from deep inside the
+pipeline, some only after the first training stretch (``val.val_frq``), and a misspelt optional key
+(``use_hfilp``) is silently ignored. :func:`check_training_options` checks every key of the blocks our
+training reads against what reads it: our own classes' keys, BasicSR's, and the constructor signatures of
+the architecture, optimizer, scheduler, losses and metrics the file names. It also stops CUDA settings on a
+machine without CUDA. Each problem is one line, e.g. ``unknown key 'val_frq' in val (did you mean 'val_freq'?)``.
+"""
+import difflib
+import inspect
+
+import torch
+from basicsr.models import lr_scheduler
+from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY
+
+from realestate_sr.data.paired_listing_dataset import PairedListingDataset
+from realestate_sr.utils.tiling import TILE_DEFAULTS
+
+
+class OptionKeyError(ValueError):
+    """The option file has a key nothing reads, a value no class accepts, or a setting this machine cannot run."""
+
+
+# keys BasicSR's parse_options and train_pipeline add to the parsed options
+BASICSR_ADDED = {'dist', 'rank', 'world_size', 'auto_resume', 'is_train', 'root_path'}
+TOP_LEVEL = {'name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'network_g', 'path', 'train',
+             'val', 'logger', 'dist_params', 'find_unused_parameters'} | BASICSR_ADDED
+# basicsr.data.build_dataloader, basicsr.train and its prefetchers
+DATALOADER_KEYS = {'name', 'type', 'phase', 'scale', 'use_shuffle', 'num_worker_per_gpu', 'batch_size_per_gpu',
+                   'dataset_enlarge_ratio', 'pin_memory', 'persistent_workers', 'prefetch_mode', 'num_prefetch_queue'}
+PATH_KEYS = {'pretrain_network_g', 'strict_load_g', 'param_key_g', 'resume_state', 'ignore_resume_networks',
+             # set by parse_options
+             'experiments_root', 'models', 'training_states', 'log', 'visualization'}
+TRAIN_KEYS = {'ema_decay', 'bf16', 'channels_last', 'grad_clip_norm', 'optim_g', 'scheduler', 'total_iter',
+              'warmup_iter', 'pixel_opt', 'perceptual_opt'}
+VAL_KEYS = {'val_freq', 'save_img', 'suffix', 'pbar', 'tile', 'tlc', 'tb_images', 'tb_image_side', 'metrics'}
+LOGGER_KEYS = {'print_freq', 'save_checkpoint_freq', 'use_tb_logger', 'wandb'}
+WANDB_KEYS = {'project', 'resume_id'}
+DIST_PARAM_KEYS = {'backend', 'port', 'timeout_minutes'}
+SCHEDULERS = {'MultiStepLR': lr_scheduler.MultiStepRestartLR, 'MultiStepRestartLR': lr_scheduler.MultiStepRestartLR,
+              'CosineAnnealingRestartLR': lr_scheduler.CosineAnnealingRestartLR}
+
+
+def unknown_key_message(key, where, known):
+    """``unknown key 'val_frq' in val (did you mean 'val_freq'?)``; the hint only when a known key is close."""
+    close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else f' (known: {", ".join(sorted(known))})'
+    return f"unknown key '{key}' in {where}{hint}"
+
+
+def keyword_names(target, skip=()):
+    """The keyword arguments ``target`` accepts: a function's, or a class's ``__init__`` followed up its bases while
+    they pass ``**kwargs`` on (NAFNetLocal -> NAFNet); None when its signature cannot be read."""
+    functions = [klass.__init__ for klass in target.__mro__ if '__init__' in vars(klass)] \
+        if inspect.isclass(target) else [target]
+    names = set()
+    for function in functions:
+        if function in (torch.nn.Module.__init__, object.__init__):
+            break
+        try:
+            parameters = inspect.signature(function).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        names |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        # a metric function's **kwargs only swallows what BasicSR passes to every metric
+        if not inspect.isclass(target) or not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return names - set(skip) - {'self'}
+
+
+class _Problems(list):
+    def keys(self, block, where, known):
+        if isinstance(block, dict):
+            self.extend(unknown_key_message(key, where, known) for key in block if key not in known)
+
+    def typed(self, block, where, registry_or_map, extra=(), skip=()):
+        """Keys of a ``{type: ..., **kwargs}`` block against the keyword arguments of the class it names."""
+        if not isinstance(block, dict) or 'type' not in block:
+            return
+        kind = block['type']
+        target = registry_or_map.get(kind) if isinstance(registry_or_map, dict) else _registered(registry_or_map, kind)
+        if target is None:
+            known = registry_or_map if isinstance(registry_or_map, dict) else [k for k, _ in registry_or_map]
+            close = difflib.get_close_matches(str(kind), sorted(known), n=1, cutoff=0.6)
+            hint = f" (did you mean '{close[0]}'?)" if close else f' (known: {", ".join(sorted(known))})'
+            self.append(f"unknown type '{kind}' in {where}{hint}")
+            return
+        names = keyword_names(target, skip)
+        if names is not None:
+            self.keys(block, f'{where} ({kind})', names | {'type'} | set(extra))
+
+
+def _registered(registry, name):
+    return registry.get(name) if name in registry else None
+
+
+def _check_cuda_settings(opt, problems):
+    num_gpu = opt.get('num_gpu', 1)
+    if num_gpu not in (0, 'auto'):
+        problems.append(f'num_gpu: {num_gpu} but this machine has no CUDA device: set num_gpu: 0 to train on the CPU')
+    for phase, dataset in (opt.get('datasets') or {}).items():
+        if isinstance(dataset, dict) and dataset.get('prefetch_mode') == 'cuda':
+            problems.append(f'datasets.{phase}.prefetch_mode: cuda needs a CUDA device: set it to ~ (or cpu)')
+    for name, metric in ((opt.get('val') or {}).get('metrics') or {}).items():
+        if isinstance(metric, dict) and str(metric.get('device', '')).startswith('cuda'):
+            problems.append(f'val.metrics.{name}.device: {metric["device"]} needs a CUDA device: set device: cpu')
+
+
+def training_option_problems(opt, cuda_available=None):
+    """One line per problem of the training options ``opt`` (a dict as parsed from the YAML); empty when none."""
+    from realestate_sr.models.enhance_model import OPTIMIZERS  # the model module imports this package's loaders
+
+    problems = _Problems()
+    problems.keys(opt, 'the option file', TOP_LEVEL)
+    for phase, dataset in (opt.get('datasets') or {}).items():
+        if not isinstance(dataset, dict):
+            continue
+        where = f'datasets.{phase}'
+        if dataset.get('type') == PairedListingDataset.__name__:
+            problems.keys(dataset, where, DATALOADER_KEYS | PairedListingDataset.OPTION_KEYS)
+            problems.keys(dataset.get('io_backend'), f'{where}.io_backend', {'type'})
+        elif dataset.get('type') not in DATASET_REGISTRY:  # BasicSR's own datasets: their keys are theirs
+            problems.typed(dataset, where, DATASET_REGISTRY)
+    problems.typed(opt.get('network_g'), 'network_g', ARCH_REGISTRY)
+    problems.keys(opt.get('path'), 'path', PATH_KEYS)
+    train = opt.get('train')
+    problems.keys(train, 'train', TRAIN_KEYS)
+    if isinstance(train, dict):
+        problems.typed(train.get('optim_g'), 'train.optim_g', OPTIMIZERS, skip={'params'})
+        problems.typed(train.get('scheduler'), 'train.scheduler', SCHEDULERS, skip={'optimizer', 'last_epoch'})
+        for loss in ('pixel_opt', 'perceptual_opt'):
+            problems.typed(train.get(loss), f'train.{loss}', LOSS_REGISTRY)
+    val = opt.get('val')
+    problems.keys(val, 'val', VAL_KEYS)
+    if isinstance(val, dict):
+        problems.keys(val.get('tile'), 'val.tile', set(TILE_DEFAULTS))
+        for name, metric in (val.get('metrics') or {}).items():
+            # 'better' is read by BasicSR's best-metric bookkeeping; img / img2 are the images
+            problems.typed(metric, f'val.metrics.{name}', METRIC_REGISTRY, extra={'better'}, skip={'img', 'img2'})
+    logger = opt.get('logger')
+    problems.keys(logger, 'logger', LOGGER_KEYS)
+    if isinstance(logger, dict):
+        problems.keys(logger.get('wandb'), 'logger.wandb', WANDB_KEYS)
+    problems.keys(opt.get('dist_params'), 'dist_params', DIST_PARAM_KEYS)
+    if not (torch.cuda.is_available() if cuda_available is None else cuda_available):
+        _check_cuda_settings(opt, problems)
+    return list(problems)
+
+
+def check_training_options(opt, source='the option file', cuda_available=None):
+    """Raise OptionKeyError (one line, every problem of ``opt`` after ``source``) unless ``opt`` passes."""
+    problems = training_option_problems(opt, cuda_available)
+    if problems:
+        raise OptionKeyError(f'{source}: ' + '; '.join(problems))
