@@ -1,13 +1,21 @@
 """Checks that find bad before/after pairs before they reach training.
 
 Real sets carry pairs that teach the wrong edit: unreadable files, mismatched sizes, EXIF rotations that disagree,
-edits cropped or straightened after the fact (misaligned), the same photo in two splits (leakage), and tone edits
-unlike the rest (no consistent tone curve, brightness outliers, edits that darken, shadows pushed down, blur).
-Each check has its threshold in :class:`CheckThresholds`; all image measures run on both photos shrunk to
-``work_size`` on the long side, in luminance Y (Rec. 601 weights on sRGB values in [0, 1]). The photos are decoded
-as training reads them (``to_srgb=True``: a profiled file converted to sRGB), so the measures see the pixels the
-network learns from. Different embedded profiles are therefore no defect; they are recorded as a note (:data:`NOTES`),
-not a flag, and ``--exclude`` keeps such pairs.
+edits cropped, straightened or shifted after the fact (misaligned), the same photo in two splits (leakage), and tone
+edits that cannot be a listing edit (no monotone tone curve, brightness far from the other edits, a photo darkened by
+more than any exposure fix, shadows crushed to black, blur). Each check has its threshold in
+:class:`CheckThresholds`; every flag says the measured value and the threshold it crossed.
+
+The photos are decoded as training reads them (``to_srgb=True``: a profiled file converted to sRGB), so the measures
+see the pixels the network learns from. Alignment is measured on image structure at up to ``align_size`` px
+(``realestate_sr.data.pair_alignment``), in full-resolution pixels, with an uncertainty; a pair is flagged only when
+its misalignment is above the threshold by more than ``confidence_sigmas`` of that uncertainty. Tone measures run on
+luminance Y (Rec. 601 weights on sRGB values in [0, 1]) of both photos shrunk to ``work_size``. How the tone
+thresholds were chosen is in docs/data.md (pair checks, calibration).
+
+Notes (:data:`NOTES`) are reported but are no defect: different embedded profiles (both are converted to sRGB) and
+alignment that could not be measured (too little structure, e.g. a sky or a bare wall); ``--exclude`` keeps such
+pairs.
 
 ``measure_pair`` works on one pair (run it in worker processes); ``run_checks`` adds the set-level checks
 (brightness outliers, duplicates across splits) and returns a :class:`CheckReport`.
@@ -21,42 +29,54 @@ import cv2
 import numpy as np
 
 from realestate_sr.data.image_io import ImageReadError, decode_bgr, exif_orientation, read_bytes
+from realestate_sr.data.pair_alignment import AlignmentSettings, estimate_alignment, gray_float, resize_long
 from realestate_sr.utils.photo_decode import colour_space_name, embedded_profile
 
 CHECKS = {
     'unreadable': 'file missing or not a decodable image',
     'size_mismatch': 'src and tar differ in size (after EXIF orientation)',
     'exif_orientation': 'EXIF orientation tags differ and the displayed images do not line up',
-    'misaligned': 'global shift / scale / rotation between src and tar above threshold',
+    'misaligned': 'shift / rotation / scale between src and tar confidently above threshold, or the same structure '
+                  'found at no shift (different photos)',
     'duplicate_across_splits': 'near-duplicate of a photo in another split (leakage)',
-    'tone_curve': 'tar is not a consistent tone curve of src (R^2 of a gamma fit below threshold)',
-    'brightness_outlier': 'tar mean brightness outside mean +- k sigma of the other pairs',
-    'darkening_edit': 'the edit darkened the image',
-    'darker_shadows': 'the shadows got darker instead of lifted',
+    'tone_curve': 'tar is not a monotone tone curve of src (R^2 of the best monotone curve below threshold)',
+    'brightness_outlier': 'tar mean brightness far from the other pairs\' (robust z and absolute difference)',
+    'darkening_edit': 'the edit darkened the photo (its highlights, in linear-light stops) by more than any '
+                      'exposure correction',
+    'darker_shadows': 'the edit crushed shadow detail of src to black',
     'blurry': 'tar much less sharp than src',
 }
 # informational: reported, never flagged nor excluded
 NOTES = {
     'profile_mismatch': 'src and tar embed different ICC colour profiles (none counts as sRGB); both are converted '
                         'to sRGB for training and for these checks',
+    'alignment_unmeasurable': 'too little structure to measure the alignment (sky, bare wall, fog) or a measurement '
+                              'too uncertain to decide; the pair is kept',
 }
 SPLIT_ORDER = ('train', 'val', 'test')  # on leakage the pair in the earlier split is flagged (test stays intact)
 
 
 @dataclass(frozen=True)
 class CheckThresholds:
-    work_size: int = 512               # long side, in pixels, the measures run at
-    max_shift: float = 0.003           # centre displacement, as a fraction of the long side
-    max_scale_change: float = 0.003    # |scale - 1|
-    max_rotation_deg: float = 0.2
-    min_gamma_r2: float = 0.5          # R^2 of tar_Y ~ a * src_Y ** gamma
-    brightness_sigma: float = 2.0      # k of the brightness-outlier test
+    work_size: int = 512               # long side, in pixels, the tone measures run at
+    align_size: int = 1600             # long side, in pixels, of the finest alignment measurement
+    max_shift_px: float = 1.0          # displacement of the image centre, full-resolution px
+    max_turn_px: float = 2.0           # displacement rotation + scale cause at the corners, full-resolution px
+                                       # (on a 3300x2200 photo 2 px = 0.06 deg or a scale change of 0.1 %)
+    confidence_sigmas: float = 3.0     # flag only when value - k * uncertainty is above the threshold
+    min_region_confidence: float = 0.06  # correlation peak height of a usable region (unrelated regions: ~0.01)
+    min_tone_r2: float = 0.6           # R^2 of tar_Y against the best monotone curve of src_Y
+    brightness_z: float = 3.5          # robust z (median / MAD of the other pairs) of tar mean Y ...
+    min_brightness_difference: float = 0.3  # ... and at least this far from their median, both to flag
     min_pairs_for_stats: int = 5       # fewer pairs: no brightness-outlier test
-    max_darkening: float = 0.01        # allowed drop of mean Y from src to tar
+    max_darkening_stops: float = 1.5   # src highlights darker by more than this many stops in tar: flagged
     shadow_percentile: float = 25.0    # shadows = src pixels at or below this percentile of src Y
-    max_shadow_darkening: float = 0.005
-    min_sharpness_ratio: float = 0.35  # variance of Laplacian, tar / src
+    max_crushed_shadows: float = 0.5   # fraction of src shadow detail that tar turns black
+    min_sharpness_ratio: float = 0.35  # detail per unit contrast, tar / src
     dup_max_hamming: int = 6           # 64-bit difference hashes this close are the same photo
+
+    def alignment_settings(self):
+        return AlignmentSettings(fine_size=self.align_size, min_confidence=self.min_region_confidence)
 
 
 @dataclass
@@ -65,7 +85,7 @@ class PairResult:
     src: str
     tar: str
     split: str = ''
-    flags: dict = field(default_factory=dict)     # check -> human-readable detail
+    flags: dict = field(default_factory=dict)     # check -> human-readable detail with value and threshold
     measures: dict = field(default_factory=dict)  # numbers behind the flags
     notes: dict = field(default_factory=dict)     # NOTES key -> detail; not defects
 
@@ -90,6 +110,14 @@ class CheckReport:
                            'notes': NOTES, 'note_counts': self.note_counts(),
                            'pairs': len(self.results), 'flagged': len(self.flagged),
                            'results': [asdict(r) for r in self.results]}, indent=1)
+
+    def find(self, key):
+        """The result whose name, src or tar path is ``key`` (or ends with it); KeyError if none or several."""
+        exact = [r for r in self.results if key in (r.name, r.src, r.tar)]
+        found = exact or [r for r in self.results if any(str(v).endswith(key) for v in (r.name, r.src, r.tar))]
+        if len(found) != 1:
+            raise KeyError(f'{len(found)} pairs match {key!r}' + (': give the full name' if found else ''))
+        return found[0]
 
     def summary(self, max_listed=50):
         n, bad = len(self.results), len(self.flagged)
@@ -123,12 +151,7 @@ def luminance(img_bgr):
 
 
 def shrink(img, work_size):
-    height, width = img.shape[:2]
-    factor = work_size / max(height, width)
-    if factor >= 1:
-        return img
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    return resize_long(img, work_size)
 
 
 def difference_hash(gray):
@@ -138,58 +161,111 @@ def difference_hash(gray):
     return int(sum(1 << i for i, bit in enumerate(bits) if bit))
 
 
-def estimate_alignment(src_y, tar_y):
-    """Affine warp taking tar coordinates to src coordinates, by ECC coarse to fine; None if it fails.
-
-    ECC maximises a zero-mean normalised correlation, so the tone edit between src and tar does not bias it.
-    """
-    levels = []
-    src, tar = src_y, tar_y
-    while True:
-        levels.append((src, tar))
-        if min(src.shape) < 64:
-            break
-        src, tar = cv2.pyrDown(src), cv2.pyrDown(tar)
-    warp = np.eye(2, 3, dtype=np.float32)
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 200, 1e-6)
-    for level, (src, tar) in enumerate(reversed(levels)):
-        if level:
-            warp[:, 2] *= 2.0
-        try:
-            _, warp = cv2.findTransformECC(tar, src, warp, cv2.MOTION_AFFINE, criteria, None, 5)
-        except cv2.error:
-            return None
-    return warp
+def relative_sharpness(gray, edges):
+    """Variance of the Laplacian of Gaussian (sigma 1.5 px) on ``edges`` over the variance of the image: detail per
+    unit of contrast where src has edges, so a tone edit that changes global contrast is not read as blur, and
+    neither is noise in src (removed by the Gaussian, and flat areas are not counted) that the edit denoised."""
+    smooth = cv2.GaussianBlur(gray, (0, 0), 1.5)
+    return float(cv2.Laplacian(smooth, cv2.CV_32F)[edges].var()) / max(float(gray.var()), 1e-12)
 
 
-def describe_alignment(warp, height, width, full_long_side):
-    """Centre shift (full-resolution px and fraction of the long side), scale and rotation of a warp."""
-    linear, translation = warp[:, :2].astype(np.float64), warp[:, 2].astype(np.float64)
-    centre = np.array([(width - 1) / 2, (height - 1) / 2])
-    shift_px = float(np.linalg.norm(linear @ centre + translation - centre)) * full_long_side / max(height, width)
-    scale = math.sqrt(abs(np.linalg.det(linear)))
-    rotation = math.degrees(math.atan2(linear[1, 0] - linear[0, 1], linear[0, 0] + linear[1, 1]))
-    return {'shift_px': shift_px, 'shift_fraction': shift_px / full_long_side, 'scale': scale, 'rotation_deg': rotation}
+def edge_mask(gray):
+    """Pixels on visible edges of a work-size image (Sobel magnitude of the lightly smoothed image above 0.1)."""
+    smooth = cv2.GaussianBlur(gray, (0, 0), 1.0)
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3)
+    return np.sqrt(gx * gx + gy * gy) > 0.1
 
 
-def relative_sharpness(gray):
-    """Variance of the Laplacian over the variance of the image: detail per unit of contrast, so that a tone edit
-    that lowers or raises global contrast does not read as blur or sharpening."""
-    return float(cv2.Laplacian(gray, cv2.CV_32F).var()) / max(float(gray.var()), 1e-12)
+def _increasing_fit(values, weights):
+    """Weighted least-squares non-decreasing sequence closest to ``values`` (pool adjacent violators)."""
+    blocks = []  # [mean, weight, count]
+    for value, weight in zip(values, weights):
+        blocks.append([value, weight, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, w2, c2 = blocks.pop()
+            m1, w1, c1 = blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, c1 + c2])
+    return np.concatenate([np.full(count, mean) for mean, _, count in blocks])
 
 
-def gamma_fit_r2(src_y, tar_y):
-    """R^2 (on tar_Y itself) of the least-squares fit log tar = log a + gamma log src, mid-tones only."""
-    mask = (src_y > 0.01) & (src_y < 0.99) & (tar_y > 0.01) & (tar_y < 0.99)
-    if mask.sum() < 16:
-        return float('nan'), float('nan')
-    log_src, log_tar = np.log(src_y[mask]), np.log(tar_y[mask])
-    gamma, log_a = np.polyfit(log_src, log_tar, 1)
-    predicted = np.exp(log_a + gamma * log_src)
-    target = tar_y[mask]
-    total = float(((target - target.mean())**2).sum())
-    residual = float(((target - predicted)**2).sum())
-    return (1.0 - residual / total if total > 0 else float('nan')), float(gamma)
+def monotone_curve_r2(src_y, tar_y, bins=64):
+    """R^2 of tar_Y against the best non-decreasing curve of src_Y (binned): 1 for any global tone edit
+    (exposure, contrast, black point, gamma), lower for local edits, vignetting and colour-dependent changes."""
+    index = np.clip((src_y * bins).astype(np.int64), 0, bins - 1).ravel()
+    target = tar_y.ravel().astype(np.float64)
+    counts = np.bincount(index, minlength=bins)
+    sums = np.bincount(index, target, minlength=bins)
+    filled = counts > 0
+    curve = np.zeros(bins)
+    curve[filled] = _increasing_fit(sums[filled] / counts[filled], counts[filled])
+    total = float(((target - target.mean()) ** 2).sum())
+    residual = float(((target - curve[index]) ** 2).sum())
+    return 1.0 - residual / total if total > 0 else float('nan')
+
+
+def srgb_to_linear(y):
+    return np.where(y <= 0.04045, y / 12.92, ((y + 0.055) / 1.055) ** 2.4)
+
+
+def exposure_change_stops(src_y, tar_y, percentile=80.0):
+    """log2 of mean linear-light Y of tar over src on the pixels that are src's highlights (src Y at or above the
+    percentile): -1 is one stop darker. Highlights, because shadow recovery or lifted blacks in src change the
+    shadows far more than an exposure change would, while an exposure change moves the highlights too."""
+    highlights = src_y >= np.percentile(src_y, percentile)
+    src_mean = float(srgb_to_linear(src_y[highlights]).mean())
+    tar_mean = float(srgb_to_linear(tar_y[highlights]).mean())
+    return math.log2(max(tar_mean, 1e-6) / max(src_mean, 1e-6))
+
+
+def crushed_shadow_fraction(src_y, tar_y, percentile):
+    """Of the src shadow pixels that hold detail (above src's own black level), the fraction tar makes black.
+
+    Lifted blacks or strong shadow recovery in src are no defect: an edit that puts the black point back makes the
+    shadows darker but keeps them above black, and pixels at src's black level are not counted. Both images are
+    blurred a little first so that src noise around its black level does not count as detail."""
+    src_s = cv2.GaussianBlur(src_y, (0, 0), 1.5)
+    tar_s = cv2.GaussianBlur(tar_y, (0, 0), 1.5)
+    black = float(np.percentile(src_s, 0.5))
+    detail = (src_s <= np.percentile(src_s, percentile)) & (src_s > black + 0.03)
+    if detail.mean() < 0.01:
+        return 0.0
+    return float((tar_s[detail] <= 0.02).mean())
+
+
+def _number(value, digits):
+    """Rounded, or None when not measured (NaN is not JSON)."""
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def _describe(value, sigma, unit, digits):
+    return f'{value:.{digits}f} +- {sigma:.{digits}f}{unit}'
+
+
+def check_alignment(result, src, tar, th):
+    """Measure the alignment; flag ``misaligned`` only when confidently above a threshold, note when unmeasurable."""
+    align = estimate_alignment(gray_float(src), gray_float(tar), th.alignment_settings())
+    result.measures.update(align.measures())
+    if align.status == 'no_match':
+        result.flags['misaligned'] = align.reason
+        return
+    if align.status == 'unmeasurable':
+        result.notes['alignment_unmeasurable'] = align.reason
+        return
+    k = th.confidence_sigmas
+    turn = (f' (rotation {_describe(align.rotation_deg, align.rotation_sigma_deg, " deg", 3)}, '
+            f'scale {_describe(align.scale, align.scale_sigma, "", 4)})')
+    quantities = [('shift', align.shift_px, align.shift_sigma_px, th.max_shift_px, ''),
+                  ('corner displacement from rotation/scale', align.turn_px, align.turn_sigma_px, th.max_turn_px,
+                   turn)]
+    above = [f'{name} {_describe(value, sigma, " px", 2)} > {limit:g} px{extra}'
+             for name, value, sigma, limit, extra in quantities if value - k * sigma > limit]
+    unsure = [f'{name} {_describe(value, sigma, " px", 2)} vs limit {limit:g} px{extra}'
+              for name, value, sigma, limit, extra in quantities if value - k * sigma <= limit < value + k * sigma]
+    if above:
+        result.flags['misaligned'] = '; '.join(above) + f' [{align.regions_used} regions, {k:g} sigma]'
+    elif unsure:
+        result.notes['alignment_unmeasurable'] = 'too uncertain to decide: ' + '; '.join(unsure)
 
 
 def measure_pair(args):
@@ -220,63 +296,61 @@ def measure_pair(args):
             result.flags['exif_orientation'] = tag_note + ': the rotated images differ in size'
         return result
 
-    long_side = max(src.shape[:2])
-    src_y, tar_y = shrink(luminance(src), th.work_size), shrink(luminance(tar), th.work_size)
-    result.measures['src_hash'] = difference_hash(src_y)
-
-    warp = estimate_alignment(src_y, tar_y)
-    if warp is None:
-        result.flags['misaligned'] = 'no alignment found between src and tar (ECC did not converge)'
-    else:
-        align = describe_alignment(warp, *src_y.shape, long_side)
-        result.measures.update({k: round(v, 5) for k, v in align.items()})
-        reasons = []
-        if align['shift_fraction'] > th.max_shift:
-            reasons.append(f'shift {align["shift_px"]:.1f} px ({100 * align["shift_fraction"]:.2f}% > '
-                           f'{100 * th.max_shift:.2f}%)')
-        if abs(align['scale'] - 1) > th.max_scale_change:
-            reasons.append(f'scale {align["scale"]:.4f}')
-        if abs(align['rotation_deg']) > th.max_rotation_deg:
-            reasons.append(f'rotation {align["rotation_deg"]:.2f} deg')
-        if reasons:
-            result.flags['misaligned'] = ', '.join(reasons)
+    check_alignment(result, src, tar, th)
     if 'misaligned' in result.flags and tags[0] != tags[1]:
         result.flags['exif_orientation'] = tag_note + ': the displayed images do not line up'
 
+    src_y, tar_y = shrink(luminance(src), th.work_size), shrink(luminance(tar), th.work_size)
+    result.measures['src_hash'] = difference_hash(src_y)
     mean_src, mean_tar = float(src_y.mean()), float(tar_y.mean())
-    r2, gamma = gamma_fit_r2(src_y, tar_y)
+    r2 = monotone_curve_r2(src_y, tar_y)
+    stops = exposure_change_stops(src_y, tar_y)
+    crushed = crushed_shadow_fraction(src_y, tar_y, th.shadow_percentile)
     shadows = src_y <= np.percentile(src_y, th.shadow_percentile)
     shadow_change = float(tar_y[shadows].mean() - src_y[shadows].mean())
-    sharpness_ratio = relative_sharpness(tar_y) / max(relative_sharpness(src_y), 1e-12)
-    result.measures.update({'mean_y_src': round(mean_src, 5), 'mean_y_tar': round(mean_tar, 5),
-                            'gamma': round(gamma, 4), 'gamma_r2': round(r2, 4),
-                            'shadow_change': round(shadow_change, 5), 'sharpness_ratio': round(sharpness_ratio, 4)})
-    if not r2 >= th.min_gamma_r2:  # NaN (too few mid-tone pixels) is flagged too
-        result.flags['tone_curve'] = f'gamma-fit R^2 {r2:.3f} < {th.min_gamma_r2}'
-    if mean_tar < mean_src - th.max_darkening:
-        result.flags['darkening_edit'] = f'mean Y {mean_src:.3f} -> {mean_tar:.3f}'
-    if shadow_change < -th.max_shadow_darkening:
-        result.flags['darker_shadows'] = (f'shadows (src Y <= p{th.shadow_percentile:g}) changed by '
-                                          f'{shadow_change:+.3f}')
-    if sharpness_ratio < th.min_sharpness_ratio:
-        result.flags['blurry'] = f'tar/src sharpness {sharpness_ratio:.2f} < {th.min_sharpness_ratio}'
+    edges = edge_mask(src_y)
+    if edges.mean() >= 0.005:
+        sharpness_ratio = relative_sharpness(tar_y, edges) / max(relative_sharpness(src_y, edges), 1e-12)
+    else:  # no edges to judge sharpness on (a bare wall, a sky)
+        sharpness_ratio = float('nan')
+    result.measures.update({'mean_y_src': _number(mean_src, 5), 'mean_y_tar': _number(mean_tar, 5),
+                            'tone_r2': _number(r2, 4), 'exposure_change_stops': _number(stops, 3),
+                            'crushed_shadows': _number(crushed, 4), 'shadow_change': _number(shadow_change, 5),
+                            'sharpness_ratio': _number(sharpness_ratio, 4)})
+    if not r2 >= th.min_tone_r2:  # NaN (a flat tar) is flagged too
+        result.flags['tone_curve'] = f'monotone tone-curve R^2 {r2:.3f} < {th.min_tone_r2:g}'
+    if stops < -th.max_darkening_stops:
+        result.flags['darkening_edit'] = (f'src highlights {stops:+.2f} stops in tar (limit -{th.max_darkening_stops:g}; '
+                                          f'mean Y {mean_src:.3f} -> {mean_tar:.3f})')
+    if crushed > th.max_crushed_shadows:
+        result.flags['darker_shadows'] = (f'{100 * crushed:.0f}% of the src shadow detail (src Y <= '
+                                          f'p{th.shadow_percentile:g}) is black in tar (limit '
+                                          f'{100 * th.max_crushed_shadows:g}%)')
+    if sharpness_ratio < th.min_sharpness_ratio:  # NaN: not measured, not flagged
+        result.flags['blurry'] = f'tar/src sharpness {sharpness_ratio:.2f} < {th.min_sharpness_ratio:g}'
     return result
 
 
 def flag_brightness_outliers(results, th):
-    """Leave-one-out z-score of each tar's mean brightness against the other pairs (one outlier can't hide itself)."""
+    """Robust leave-one-out test of each tar's mean brightness: its distance to the median of the other pairs in
+    units of their spread (1.4826 MAD) and in Y itself; flagged when both are large, so that neither a set of
+    near-identical edits (tiny spread) nor a wide set (a twilight shot among daylight ones) cries wolf."""
     measured = [r for r in results if 'mean_y_tar' in r.measures]
     if len(measured) < max(th.min_pairs_for_stats, 3):
         return
     values = np.array([r.measures['mean_y_tar'] for r in measured])
     for i, result in enumerate(measured):
         others = np.delete(values, i)
-        sigma = others.std()
-        z = (values[i] - others.mean()) / sigma if sigma > 0 else 0.0
-        result.measures['brightness_z'] = round(float(z), 3)
-        if abs(z) > th.brightness_sigma:
-            result.flags['brightness_outlier'] = (f'tar mean Y {values[i]:.3f} is {z:+.1f} sigma from the others '
-                                                  f'({others.mean():.3f} +- {sigma:.3f})')
+        median = float(np.median(others))
+        spread = max(1.4826 * float(np.median(np.abs(others - median))), 1e-3)
+        difference = float(values[i] - median)
+        z = difference / spread
+        result.measures['brightness_z'] = round(z, 3)
+        result.measures['brightness_difference'] = round(difference, 4)
+        if abs(z) > th.brightness_z and abs(difference) > th.min_brightness_difference:
+            result.flags['brightness_outlier'] = (
+                f'tar mean Y {values[i]:.3f} is {difference:+.3f} ({z:+.1f} robust sigma) from the median '
+                f'{median:.3f} of the others (limits {th.min_brightness_difference:g} and {th.brightness_z:g} sigma)')
 
 
 def flag_duplicates_across_splits(results, th):
@@ -326,3 +400,61 @@ def _progress(iterator, total, enabled):
         return iterator
     from tqdm import tqdm
     return tqdm(iterator, total=total, desc='checking pairs', unit='pair')
+
+
+def explain(result):
+    """Readable lines: one pair's flags, notes and every measure, the regions of its alignment as a table."""
+    lines = [f'pair {result.name}', f'  src {result.src}', f'  tar {result.tar}']
+    lines += [f'  FLAG [{check}] {detail}' for check, detail in result.flags.items()] or ['  no flags']
+    lines += [f'  note [{note}] {detail}' for note, detail in result.notes.items()]
+    lines.append('  measures:')
+    for key, value in result.measures.items():
+        if key != 'regions':
+            lines.append(f'    {key:<24} {value}')
+    regions = result.measures.get('regions') or []
+    if regions:
+        lines.append('  alignment regions (full-resolution px; displacement = tar - src position):')
+        lines.append(f'    {"centre x, y":>18} {"dx":>8} {"dy":>8} {"conf":>6} {"texture":>7}  used')
+        for region in regions:
+            (x, y), (dx, dy) = region['centre'], region['displacement']
+            lines.append(f'    {x:>8.1f}, {y:>8.1f} {dx:>8.3f} {dy:>8.3f} {region["confidence"]:>6.3f} '
+                         f'{region["texture"]:>7.3f}  {"yes" if region["used"] else "no"}')
+    return '\n'.join(lines)
+
+
+def _thumbnail(path, size):
+    try:
+        img = decode_bgr(read_bytes(path), path, to_srgb=True)
+    except ImageReadError:
+        img = np.full((size * 2 // 3, size, 3), 96, np.uint8)
+        cv2.putText(img, 'unreadable', (10, size // 3), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
+        return img
+    img = resize_long(img, size)
+    return img if img.dtype == np.uint8 else np.clip(img, 0, 255).astype(np.uint8)
+
+
+def contact_sheet(results, thumb=360, max_pairs=50):
+    """uint8 BGR image: one row per result (src beside tar, fitted into ``thumb`` px squares) with its name and
+    flags written below, so a person can review the flagged pairs at a glance."""
+    font, scale, line_h = cv2.FONT_HERSHEY_SIMPLEX, 0.45, 18
+    width = 2 * thumb + 30
+    chars = max(20, int(width / (scale * 19)))
+    rows = []
+    for result in results[:max_pairs]:
+        text = [result.name] + [f'[{check}] {detail}' for check, detail in result.flags.items()]
+        wrapped = [line[i:i + chars] for line in text for i in range(0, max(len(line), 1), chars)]
+        row = np.full((thumb + 10 + line_h * len(wrapped) + 8, width, 3), 255, np.uint8)
+        for col, path in enumerate((result.src, result.tar)):
+            img = _thumbnail(path, thumb)
+            x = 10 + col * (thumb + 10)
+            row[5:5 + img.shape[0], x:x + img.shape[1]] = img
+        for i, line in enumerate(wrapped):
+            cv2.putText(row, line, (10, thumb + 10 + line_h * (i + 1) - 4), font, scale,
+                        (0, 0, 160) if i else (0, 0, 0), 1, cv2.LINE_AA)
+        row[-2:] = 200
+        rows.append(row)
+    if not rows:
+        row = np.full((60, width, 3), 255, np.uint8)
+        cv2.putText(row, 'no flagged pairs', (10, 35), font, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+        rows.append(row)
+    return np.vstack(rows)
