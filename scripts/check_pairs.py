@@ -11,7 +11,9 @@ Examples:
   python scripts/check_pairs.py --src-dir raw/before --tar-dir raw/after --exclude raw/clean.jsonl
 
 Several manifests are several splits (named after the files: train.jsonl -> train): a photo found in two of them
-is flagged in the earlier split of train < val < test. Exit code 0 when no pair is flagged, 1 otherwise.
+is flagged in the earlier split of train < val < test. Exit code 0 when no pair is flagged, 1 otherwise, 2 when
+the command cannot run as given (unreadable manifest, a report or clean-manifest path that is one of the inputs).
+Both outputs are written to a temporary name and renamed.
 """
 import argparse
 import os
@@ -23,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import realestate_sr  # noqa: E402,F401  (before basicsr)
 from realestate_sr.data.pair_checks import add_threshold_arguments, run_checks, thresholds_from_args  # noqa: E402
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders, write_manifest  # noqa
+from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs, check_distinct_outputs, \
+    check_file_output, temp_sibling, write_text_atomic  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -57,23 +61,42 @@ def load(args):
     raise PairListError('give --pairs or both --src-dir and --tar-dir')
 
 
+def check_outputs(args, pairs):
+    """Refuse (before any pair is read) a report or clean-manifest path that is, or is a folder holding, an input."""
+    inputs = [*(args.pairs or ()), args.root, args.src_dir, args.tar_dir,
+              *(path for pair in pairs for path in (pair.src, pair.tar))]
+    outputs = [path for path in (args.output, args.exclude) if path]
+    for output in outputs:
+        check_file_output(output)
+        check_clear_of_inputs(output, inputs)
+    check_distinct_outputs(outputs)
+
+
+def write_clean_manifest(pairs, path, root):
+    temp = temp_sibling(path, 'tmp')
+    try:
+        write_manifest(pairs, temp, root)
+        temp.replace(path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
         pairs, splits, root = load(args)
-    except PairListError as err:
+        check_outputs(args, pairs)
+    except (PairListError, UnsafeOutputError) as err:
         print(f'check_pairs: error: {err}', file=sys.stderr)
         return 2
     report = run_checks(pairs, splits, thresholds_from_args(args), workers=max(1, args.workers), progress=True)
     output = Path(args.output)
-    tmp = output.with_name(output.name + '.tmp')
-    tmp.write_text(report.to_json(), encoding='utf-8')
-    tmp.replace(output)
+    write_text_atomic(output, report.to_json())
     print(report.summary(max_listed=args.max_listed))
     print(f'report: {output}')
     if args.exclude:
         kept = [pair for pair, result in zip(pairs, report.results) if not result.flags]
-        write_manifest(kept, args.exclude, root)
+        write_clean_manifest(kept, Path(args.exclude), root)
         print(f'clean manifest: {args.exclude} ({len(kept)} of {len(pairs)} pairs kept)')
     return 1 if report.flagged else 0
 

@@ -6,9 +6,12 @@ capture model of ``realestate_sr/data/amateur_capture.py`` makes its ``src``.
 Photos of the same scene (the two motorcycle stereo views) stay in one split,
 so no scene leaks from training into validation.
 
-Writes OUT/images/<name>_v<k>_{src,tar}.jpg, OUT/train.jsonl, OUT/val.jsonl and
-OUT/capture_params.json. The folder is built under a temporary name and renamed
-at the end, so an interrupted run never leaves a half-built set.
+Writes OUT/images/<name>_v<k>_{src,tar}.jpg, OUT/train.jsonl, OUT/val.jsonl,
+OUT/capture_params.json and OUT/build_info.json. The folder is built under a
+temporary name and renamed at the end, so an interrupted run never leaves a
+half-built set. An existing demo set is kept (--force rebuilds it); any other
+existing folder is refused (exit code 2), as is --force on a folder holding
+files this script did not write.
 """
 import argparse
 import json
@@ -22,6 +25,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from realestate_sr.data.amateur_capture import sample_capture_params, simulate_amateur_capture  # noqa: E402
+from realestate_sr.utils.output_safety import UnsafeOutputError, check_replaceable, is_empty_folder, \
+    replace_folder, temp_sibling, write_info  # noqa: E402
+
+TOOL = 'make_demo_data'
+LAYOUT = {'images': ('*_src.jpg', '*_tar.jpg'), 'train.jsonl': None, 'val.jsonl': None, 'capture_params.json': None,
+          'build_info.json': None}
 
 # scene -> bundled files; a scene is the unit of the train/val split
 SCENES = {
@@ -81,6 +90,11 @@ def build(out_dir, train_variants, val_variants, seed):
     return manifests
 
 
+def _older_demo_set(folder, info):
+    # sets written before build_info.json existed
+    return info is None and (folder / 'capture_params.json').is_file() and (folder / 'train.jsonl').is_file()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-o', '--out', default='datasets/demo', help='output folder (default: %(default)s)')
@@ -91,16 +105,24 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     out_dir = Path(args.out)
-    if out_dir.exists() and not args.force:
-        print(f'{out_dir} exists; keeping it (use --force to rebuild)')
-        return 0
+    if (out_dir.exists() or out_dir.is_symlink()) and not is_empty_folder(out_dir):
+        try:
+            check_replaceable(out_dir, TOOL, LAYOUT, accept_older=_older_demo_set)
+        except UnsafeOutputError as err:
+            print(f'make_demo_data: error: {err}', file=sys.stderr)
+            return 2
+        if not args.force:
+            print(f'{out_dir} holds a demo set; keeping it (use --force to rebuild)')
+            return 0
     start = time.time()
-    partial = out_dir.with_name(out_dir.name + '.partial')
-    shutil.rmtree(partial, ignore_errors=True)
-    manifests = build(partial, args.train_variants, args.val_variants, args.seed)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    partial.rename(out_dir)
+    partial = temp_sibling(out_dir, 'partial')
+    try:
+        manifests = build(partial, args.train_variants, args.val_variants, args.seed)
+        write_info(partial, TOOL, command=sys.argv, seed=args.seed, train_variants=args.train_variants,
+                   val_variants=args.val_variants)
+        replace_folder(partial, out_dir)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     counts = ', '.join(f'{len(rows)} {split} pairs' for split, rows in manifests.items())
     print(f'demo set: {counts} in {out_dir} ({time.time() - start:.1f} s)')
     return 0

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import realestate_sr  # noqa: E402,F401  (before basicsr)
 from realestate_sr.data.lmdb_build import BuildError, BuildOptions, LeakageError, assign_splits, build_lmdb, \
-    check_train_not_empty, map_size_for, planned_bytes, read_test_list, split_counts_line  # noqa: E402
+    check_output, check_train_not_empty, map_size_for, planned_bytes, read_test_list, split_counts_line  # noqa: E402
 from realestate_sr.data.lmdb_io import ENCODINGS  # noqa: E402
 from realestate_sr.data.pair_checks import add_threshold_arguments, thresholds_from_args  # noqa: E402
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders  # noqa: E402
@@ -57,7 +57,9 @@ def parse_args(argv=None):
     store.add_argument('--sub-step', type=int, default=0, help='sub-image stride (default sub-size / 2)')
     run = parser.add_argument_group('run')
     run.add_argument('--workers', type=int, default=os.cpu_count() or 1, help='decode/encode processes')
-    run.add_argument('--force', action='store_true', help='replace an existing output folder')
+    run.add_argument('--force', action='store_true',
+                     help='replace an earlier build in the output folder (only a folder make_lmdb wrote, holding '
+                          'nothing else)')
     run.add_argument('--dry-run', action='store_true', help='print the splits and sizes, write nothing')
     run.add_argument('--no-checks', action='store_true', help='skip the pair checks')
     run.add_argument('--exclude', action='store_true', help='leave out pairs flagged by the checks (recorded in '
@@ -77,6 +79,12 @@ def load_pairs(args):
     raise PairListError('give --pairs (with --root) or both --src-dir and --tar-dir')
 
 
+def input_paths(args):
+    """The paths given on the command line that the output must not be or hold (the photos are checked too)."""
+    root = args.root or (str(Path(args.pairs).parent) if args.pairs else None)
+    return [path for path in (args.pairs, root, args.src_dir, args.tar_dir, args.test_list) if path]
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
@@ -89,6 +97,8 @@ def main(argv=None):
             thresholds=thresholds_from_args(args),
             workers=max(1, args.workers), force=args.force)
         options.validate()
+        inputs = input_paths(args)
+        check_output(args.output, pairs, options, inputs)
         if args.dry_run:
             splits = assign_splits(pairs, options)
             check_train_not_empty(splits, range(len(pairs)), options)
@@ -102,10 +112,10 @@ def main(argv=None):
                 if split == 'test':
                     print(f'  test: {pair.name}')
             if not counts['val']:
-                print(f'make_lmdb: warning: the val split would be empty ({split_counts_line(splits, range(len(pairs)))})',
-                      file=sys.stderr)
+                counts_line = split_counts_line(splits, range(len(pairs)))
+                print(f'make_lmdb: warning: the val split would be empty ({counts_line})', file=sys.stderr)
             return 0
-        summary = build_lmdb(pairs, args.output, options, progress=True)
+        summary = build_lmdb(pairs, args.output, options, progress=True, inputs=inputs)
     except LeakageError as err:
         print(err.report.summary(max_listed=20))
         print(f'make_lmdb: error: {err}', file=sys.stderr)

@@ -2,12 +2,14 @@
 """Write a synthetic pair set with one planted bad pair per pair check, to try scripts/check_pairs.py on.
 
   python scripts/make_planted_pairs.py -o /tmp/planted --good 10
-  python scripts/check_pairs.py --pairs /tmp/planted/train.jsonl /tmp/planted/test.jsonl -o /tmp/planted/checks.json
+  python scripts/check_pairs.py --pairs /tmp/planted/train.jsonl /tmp/planted/test.jsonl -o /tmp/planted_checks.json
 
 train.jsonl lists every pair with a "defect" field naming what was planted ("none" for good pairs); test.jsonl
-holds the test-split twin of the duplicated photo.
+holds the test-split twin of the duplicated photo. The folder is written under a temporary name and renamed
+at the end; --force replaces only a folder this script wrote that holds nothing else (exit code 2 otherwise).
 """
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -15,6 +17,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import realestate_sr  # noqa: E402,F401
 from realestate_sr.data.planted_pairs import FILE_DEFECTS, PLANTED_DEFECTS, write_planted_set  # noqa: E402
+from realestate_sr.utils.output_safety import UnsafeOutputError, check_replaceable, is_empty_folder, \
+    replace_folder, temp_sibling, write_info  # noqa: E402
+
+TOOL = 'make_planted_pairs'
+LAYOUT = {'images': ('*_src.jpg', '*_tar.jpg'), 'train.jsonl': None, 'test.jsonl': None, 'build_info.json': None}
+
+
+def _older_planted_set(folder, info):
+    # sets written before build_info.json existed: their train.jsonl names the defect of every pair
+    try:
+        first = (folder / 'train.jsonl').read_text(encoding='utf-8').split('\n', 1)[0]
+    except OSError:
+        return False
+    return info is None and '"defect"' in first
 
 
 def main(argv=None):
@@ -26,10 +42,24 @@ def main(argv=None):
     parser.add_argument('--force', action='store_true')
     args = parser.parse_args(argv)
     output = Path(args.output)
-    if output.exists() and not args.force:
-        print(f'make_planted_pairs: {output} exists (use --force)', file=sys.stderr)
-        return 1
-    manifest = write_planted_set(output, good=args.good, size=tuple(args.size), seed=args.seed)
+    if (output.exists() or output.is_symlink()) and not is_empty_folder(output):
+        try:
+            check_replaceable(output, TOOL, LAYOUT, accept_older=_older_planted_set)
+        except UnsafeOutputError as err:
+            print(f'make_planted_pairs: error: {err}', file=sys.stderr)
+            return 2
+        if not args.force:
+            print(f'make_planted_pairs: error: {output} holds a planted set (use --force to replace it)',
+                  file=sys.stderr)
+            return 2
+    temp = temp_sibling(output, 'partial')
+    try:
+        write_planted_set(temp, good=args.good, size=tuple(args.size), seed=args.seed)
+        write_info(temp, TOOL, command=sys.argv, good=args.good, size=list(args.size), seed=args.seed)
+        replace_folder(temp, output)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    manifest = output / 'train.jsonl'
     planted = len(PLANTED_DEFECTS) + len(FILE_DEFECTS)
     print(f'wrote {args.good} good and {planted} planted pairs (+1 test twin) to {output}: {manifest}, '
           f'{output / "test.jsonl"}')

@@ -2,8 +2,9 @@
 
 Order of work: hold out the test split (a fixed test list or the first K pairs), run the pair checks (optionally
 dropping flagged pairs), draw a seeded validation fraction from the pairs left, check again for a photo in two
-splits (which stops the build unless it is dropped or explicitly allowed), refuse an empty train split, size the maps from every image's header, then decode/encode in worker processes while this
-process writes both LMDBs, and last a JSONL manifest per non-empty split pointing at the original files.
+splits (which stops the build unless it is dropped or explicitly allowed), refuse an empty train split, size the
+maps from every image's header, then decode/encode in worker processes while this process writes both LMDBs, and
+last a JSONL manifest per non-empty split pointing at the original files.
 Everything goes to a hidden ``.NAME.partial-PID`` folder renamed to ``NAME`` at the very end, so an interrupted
 build never looks complete; the next run removes it.
 """
@@ -23,9 +24,15 @@ from realestate_sr.data.lmdb_io import ENCODINGS, META_INFO, RecordInfo, encode_
     sub_image_boxes
 from realestate_sr.data.pair_checks import CheckThresholds, flag_duplicates_across_splits, run_checks
 from realestate_sr.data.pair_lists import write_manifest
+from realestate_sr.utils.output_safety import check_clear_of_inputs, check_replaceable, info_record, is_empty_folder
 
 SPLITS = ('train', 'val', 'test')
 PARTIAL_TAG = '.partial-'
+TOOL = 'make_lmdb'
+_LMDB_FILES = ('data.mdb', 'lock.mdb', META_INFO)
+# everything a build writes: --force replaces a folder holding this and nothing else
+LAYOUT = {'src.lmdb': _LMDB_FILES, 'tar.lmdb': _LMDB_FILES, 'name_map.jsonl': None, 'build_info.json': None,
+          'pair_checks.json': None, **{f'{split}.{ext}': None for split in SPLITS for ext in ('txt', 'jsonl')}}
 
 
 class BuildError(RuntimeError):
@@ -260,14 +267,38 @@ def remove_stale_partials(output):
     return removed
 
 
-def build_lmdb(pairs, output, options, progress=False):
-    """Write the data set folder ``output`` from ``pairs`` (PairPaths). Returns a BuildSummary."""
+def _older_build(folder, info):
+    # builds from before the written_by marker: their build_info.json always had these
+    return info is not None and {'pairs_per_split', 'records_per_split', 'map_size'} <= set(info)
+
+
+def check_output(output, pairs, options, inputs=()):
+    """Raise unless ``output`` may be written: it is no input and holds none (the photos of ``pairs`` and the
+    ``inputs`` paths: manifest, roots, test list), and it is new, empty, or (with ``force``) an earlier build.
+
+    UnsafeOutputError (a ValueError) when the folder is not ours to replace, BuildError when only --force is missing.
+    """
+    check_clear_of_inputs(output, [*inputs, *(path for pair in pairs for path in (pair.src, pair.tar))])
+    output = Path(output)
+    if not (output.exists() or output.is_symlink()) or is_empty_folder(output):
+        return
+    check_replaceable(output, TOOL, LAYOUT, accept_older=_older_build)
+    if not options.force:
+        raise BuildError(f'{output} holds an earlier build; pass --force to replace it (the old one stays until '
+                         'the new one is done)')
+
+
+def build_lmdb(pairs, output, options, progress=False, inputs=()):
+    """Write the data set folder ``output`` from ``pairs`` (PairPaths). Returns a BuildSummary.
+
+    ``inputs``: further paths the output must not be or hold (the manifest, its root, a test list); the photos of
+    ``pairs`` are always checked.
+    """
     import lmdb
 
     options.validate()
     output = Path(output)
-    if output.exists() and not options.force:
-        raise BuildError(f'{output} exists; pass --force to replace it (the old one stays until the new one is done)')
+    check_output(output, pairs, options, inputs)
     output.parent.mkdir(parents=True, exist_ok=True)
     removed = remove_stale_partials(output)
     started = time.time()
@@ -361,13 +392,14 @@ def build_lmdb(pairs, output, options, progress=False):
             manifests.append(f'{split}.jsonl')
     split_counts = {s: sum(1 for i in stored if splits[i] == s) for s in SPLITS}
     record_counts = {s: len(split_keys[s]) for s in SPLITS}
-    info = {'command': sys.argv, 'options': {k: v for k, v in asdict(options).items() if k != 'thresholds'},
-            'thresholds': asdict(options.thresholds) if options.checks else None, 'pairs_in': len(pairs),
-            'pairs_per_split': split_counts, 'records_per_split': record_counts, 'map_size': map_size,
-            'manifests': manifests, 'excluded': excluded, 'leakage_allowed': leakage_kept, 'failed': failed}
+    info = info_record(
+        TOOL, command=sys.argv, options={k: v for k, v in asdict(options).items() if k != 'thresholds'},
+        thresholds=asdict(options.thresholds) if options.checks else None, pairs_in=len(pairs),
+        pairs_per_split=split_counts, records_per_split=record_counts, map_size=map_size, manifests=manifests,
+        excluded=excluded, leakage_allowed=leakage_kept, failed=failed)
     (temp / 'build_info.json').write_text(json.dumps(info, indent=1, default=str), encoding='utf-8')
 
-    if output.exists():  # --force: swap in the new folder, then drop the old one
+    if output.exists():  # --force (or an empty folder): swap in the new folder, then drop the old one
         old = output.parent / f'.{output.name}.old-{os.getpid()}'
         output.rename(old)
         temp.rename(output)

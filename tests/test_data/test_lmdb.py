@@ -338,7 +338,8 @@ def test_validation_is_drawn_after_exclusion(tmp_path):
     # a seed whose draw over all six pairs picks the broken one: what the build drew before excluding
     seed = next(s for s in range(100)
                 if assign_splits(pairs, BuildOptions(val_fraction=0.2, seed=s))[2] == 'val')
-    options = BuildOptions(val_fraction=0.2, seed=seed, exclude=True, thresholds=CheckThresholds(min_pairs_for_stats=10))
+    options = BuildOptions(val_fraction=0.2, seed=seed, exclude=True,
+                           thresholds=CheckThresholds(min_pairs_for_stats=10))
     summary = build_lmdb(pairs, tmp_path / 'db', options)
     assert [e['pair'] for e in summary.excluded] == ['images/2_src.jpg']
     assert summary.excluded[0]['split'] == 'train'
@@ -400,3 +401,39 @@ def test_cli_refuses_a_train_split_emptied_by_exclusion(tmp_path, capsys):
     assert errors == ['make_lmdb: error: the train split would be empty: train 0, val 0, test 1 of 2 pairs '
                       '(1 left out); lower --test-first/--test-list or add pairs. Nothing was written']
     assert not (tmp_path / 'db').exists() and not list(tmp_path.glob('.db*'))
+
+
+def test_force_replaces_only_a_folder_an_earlier_build_wrote(pair_set, tmp_path):
+    from realestate_sr.utils.output_safety import UnsafeOutputError
+    _, src_dir, tar_dir = pair_set
+    pairs = pairs_from_folders(src_dir, tar_dir)
+    build(pairs, tmp_path / 'db')
+    assert json.loads((tmp_path / 'db' / 'build_info.json').read_text())['written_by'] == 'make_lmdb'
+    # a file the user put into the build since: --force would delete it with the old build
+    (tmp_path / 'db' / 'notes.txt').write_text('mine')
+    with pytest.raises(UnsafeOutputError, match=r'holds 1 entry make_lmdb did not write \(notes.txt\)'):
+        build(pairs, tmp_path / 'db', force=True)
+    assert (tmp_path / 'db' / 'notes.txt').read_text() == 'mine'
+    # a folder no build wrote: refused, and the message does not suggest --force
+    (tmp_path / 'other').mkdir()
+    (tmp_path / 'other' / 'photo.jpg').write_bytes(b'x')
+    for force in (False, True):
+        with pytest.raises(UnsafeOutputError, match='not a folder make_lmdb wrote') as caught:
+            build(pairs, tmp_path / 'other', force=force)
+        assert '--force' not in str(caught.value)
+    assert (tmp_path / 'other' / 'photo.jpg').read_bytes() == b'x'
+    # an empty folder made beforehand is simply filled
+    (tmp_path / 'empty').mkdir()
+    assert build(pairs, tmp_path / 'empty').split_counts['train'] == 3
+
+
+def test_force_still_replaces_a_build_from_before_the_marker(pair_set, tmp_path):
+    _, src_dir, tar_dir = pair_set
+    pairs = pairs_from_folders(src_dir, tar_dir)
+    build(pairs, tmp_path / 'db')
+    info_path = tmp_path / 'db' / 'build_info.json'
+    info = json.loads(info_path.read_text())
+    del info['written_by']
+    info_path.write_text(json.dumps(info))
+    build(pairs[:2], tmp_path / 'db', force=True)
+    assert len(read_meta_info(tmp_path / 'db' / 'src.lmdb')) == 2

@@ -1,0 +1,103 @@
+"""No tool overwrites or deletes its inputs: every writing CLI, its output pointed at what it reads.
+
+A delivery laid out as a user has it (``DATA/images/N_src.jpg`` + ``N_tar.jpg``, ``DATA/pairs.jsonl``, the same
+photos in ``DATA/src`` and ``DATA/tar``, a checkpoint ``DATA/net.pth``) is hashed before and after each run. Every
+case points the output at an input file, at the folder holding the inputs, or at an input folder itself, with
+``--force`` where the tool has one: the run must exit non-zero with one error line and leave every input as it was.
+"""
+import hashlib
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import TINY_NAFNET
+from tests.test_data.synthetic_pairs import good_photo_pairs, write_pair_set
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / 'scripts'))
+
+NET_FLAGS = ['--width', str(TINY_NAFNET['width']), '--middle-blk-num', str(TINY_NAFNET['middle_blk_num']),
+             '--enc-blks', *map(str, TINY_NAFNET['enc_blk_nums']), '--dec-blks', *map(str, TINY_NAFNET['dec_blk_nums'])]
+TILE_FLAGS = ['--tile-size', '64', '--overlap', '16', '--device', 'cpu', '--precision', 'fp32', '--no-tlc']
+
+# output targets, relative to DATA ('.' is DATA itself)
+MANIFEST, PHOTO, CHECKPOINT = 'pairs.jsonl', 'images/0_src.jpg', 'net.pth'
+INPUT_TARGETS = {'the manifest': MANIFEST, 'a photo': PHOTO, 'the folder of the inputs': '.',
+                 'the photo folder': 'images', 'the src folder': 'src'}
+
+# script -> (argv before the output, output flag, targets, extra argv)
+CASES = {
+    'make_lmdb': (['--pairs', '{DATA}/pairs.jsonl', '--workers', '1', '--no-checks', '--val-fraction', '0'],
+                  '-o', INPUT_TARGETS, ['--force']),
+    'make_lmdb (folders)': (['--src-dir', '{DATA}/src', '--tar-dir', '{DATA}/tar', '--workers', '1', '--no-checks',
+                             '--val-fraction', '0'], '-o', INPUT_TARGETS, ['--force']),
+    'check_pairs (report)': (['--pairs', '{DATA}/pairs.jsonl', '--workers', '1'], '-o', INPUT_TARGETS, []),
+    'check_pairs (clean manifest)': (['--pairs', '{DATA}/pairs.jsonl', '--workers', '1', '-o', '{TMP}/checks.json'],
+                                     '--exclude', INPUT_TARGETS, []),
+    'make_demo_data': (['--train-variants', '1', '--val-variants', '1'], '-o', INPUT_TARGETS, ['--force']),
+    'make_planted_pairs': (['--good', '1', '--size', '48', '64'], '-o', INPUT_TARGETS, ['--force']),
+    'tiled_infer': (['-i', '{DATA}/images', '--model', '{DATA}/net.pth', *NET_FLAGS, *TILE_FLAGS], '-o',
+                    {'the photo folder': 'images', 'the folder of the inputs': '.', 'a photo': PHOTO}, []),
+    'evaluate': (['--pairs', '{DATA}/pairs.jsonl', '--pred', '{DATA}/src', '--baselines', '', '--skip-lpips',
+                  '--no-html', '-q'], '-o', INPUT_TARGETS, ['--overwrite']),
+    'export_onnx': (['--model', '{DATA}/net.pth', *NET_FLAGS], '-o',
+                    {'the checkpoint': CHECKPOINT, 'the folder of the inputs': '.'}, []),
+}
+
+# owned by the inference work, which is refactoring these scripts: expected to fail until they guard their
+# outputs; strict, so a fix shows up as an unexpected pass and the mark is removed
+NOT_YET_GUARDED = {
+    ('evaluate', 'the manifest'), ('evaluate', 'the folder of the inputs'), ('evaluate', 'the photo folder'),
+    ('evaluate', 'the src folder'), ('evaluate', 'a photo'),
+    ('export_onnx', 'the checkpoint'), ('export_onnx', 'the folder of the inputs'),
+    ('tiled_infer', 'the folder of the inputs'),
+}
+
+SLOW = {'export_onnx'}  # ~20 s a case: the ONNX export and its check run before the output is written
+
+
+def params():
+    for case, (_, _, targets, _) in CASES.items():
+        for target_name in targets:
+            marks = [pytest.mark.xfail(strict=True, reason='output not yet checked against the inputs')] \
+                if (case, target_name) in NOT_YET_GUARDED else []
+            if case in SLOW:
+                marks.append(pytest.mark.slow)
+            yield pytest.param(case, target_name, id=f'{case}->{target_name}', marks=marks)
+
+
+def sha256_tree(folder):
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(Path(folder).rglob('*')) if path.is_file()}
+
+
+@pytest.fixture
+def delivery(tmp_path):
+    data = tmp_path / 'DATA'
+    write_pair_set(data, good_photo_pairs(2, size=(64, 80)), ext='.jpg', folder_names=['0_src.jpg', '1_src.jpg'],
+                   manifest_name='pairs.jsonl')
+    from realestate_sr.archs.nafnet_arch import NAFNet
+    torch.save({'params': NAFNet(**TINY_NAFNET).state_dict()}, data / 'net.pth')
+    return data
+
+
+@pytest.mark.parametrize('case, target_name', list(params()))
+def test_a_tool_pointed_at_its_inputs_refuses_and_leaves_them_intact(delivery, tmp_path, capsys, case, target_name):
+    before_args, flag, targets, extra = CASES[case]
+    script = importlib.import_module(case.split(' ')[0])
+    target = delivery / targets[target_name]
+    fill = {'DATA': str(delivery), 'TMP': str(tmp_path)}
+    argv = [arg.format(**fill) for arg in before_args] + [flag, str(target)] + extra
+    before = sha256_tree(delivery)
+    try:
+        code = script.main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert sha256_tree(delivery).items() >= before.items(), f'{case} changed or removed an input'
+    assert code not in (0, None), f'{case} -o {target_name} exited 0'
+    error_lines = [line for line in err.splitlines() if 'error' in line.lower()]
+    assert len(error_lines) == 1 and 'Traceback' not in err, err
