@@ -71,13 +71,14 @@ def check_inputs(x, thumb, box, thumb_size):
         raise WholePhotoInputError(f'box must be N,4 (x0, y0, x1, y1), got {tuple(box.shape)}')
 
 
-def pixel_positions(box, rows, height, width, n, device):
-    """Normalised positions of the pixels of rows ``rows`` (a range) of N crops of ``height`` x ``width``.
+def pixel_positions(box, top, count, height, width, n, device):
+    """Normalised positions of the pixels of rows ``top`` to ``top + count`` of N crops of ``height`` x ``width``.
 
     Returns (u, v): N,1,W and N,R,1 tensors (broadcastable to N,R,W).
     """
     cols = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width
-    ys = (torch.arange(rows.start, rows.stop, device=device, dtype=torch.float32) + 0.5) / height
+    # arange(count) + top, not arange(top, top + count): traced, the sizes stay dynamic
+    ys = (torch.arange(count, device=device, dtype=torch.float32) + (top + 0.5)) / height
     if box is None:
         return cols.expand(n, 1, width), ys.view(1, -1, 1).expand(n, -1, 1)
     box = box.float()
@@ -166,21 +167,19 @@ def run_per_pixel(fn, x, box, chunk_pixels):
     piece while training (crops are small) and while tracing (dynamic sizes in the exported graph).
     """
     n, _, height, width = x.shape
-    if torch.is_grad_enabled() or torch.jit.is_tracing() or not chunk_pixels:
-        chunks = [range(0, height)]
-    else:
-        step = rows_per_chunk(width, chunk_pixels)
-        chunks = [range(top, min(height, top + step)) for top in range(0, height, step)]
-    if len(chunks) == 1:
-        u, v = pixel_positions(box, chunks[0], height, width, n, x.device)
+    one_piece = torch.is_grad_enabled() or torch.jit.is_tracing() or not chunk_pixels
+    step = height if one_piece else rows_per_chunk(width, chunk_pixels)
+    if step >= height:
+        u, v = pixel_positions(box, 0, height, height, width, n, x.device)
         rgb = x.float().permute(0, 2, 3, 1).clamp(0, 1)
         return fn(rgb, u.expand(n, height, width), v.expand(n, height, width)).permute(0, 3, 1, 2)
     out = torch.empty(n, 3, height, width, device=x.device, dtype=torch.float32)
-    for rows in chunks:
-        u, v = pixel_positions(box, rows, height, width, n, x.device)
-        rgb = x[:, :, rows.start:rows.stop].float().permute(0, 2, 3, 1).clamp(0, 1)
+    for top in range(0, height, step):
+        count = min(step, height - top)
+        u, v = pixel_positions(box, top, count, height, width, n, x.device)
+        rgb = x[:, :, top:top + count].float().permute(0, 2, 3, 1).clamp(0, 1)
         shape = rgb.shape[:3]
-        out[:, :, rows.start:rows.stop] = fn(rgb, u.expand(shape), v.expand(shape)).permute(0, 3, 1, 2)
+        out[:, :, top:top + count] = fn(rgb, u.expand(shape), v.expand(shape)).permute(0, 3, 1, 2)
     return out
 
 
