@@ -1,5 +1,6 @@
 """Every option file under options/ names things that exist, so a typo fails here, not on a GPU box."""
 import copy
+import sys
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import yaml
 from basicsr.archs import build_network
 from basicsr.utils.registry import DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
+from realestate_sr import training
 from realestate_sr.data.lmdb_build import BuildOptions, build_lmdb
 from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
@@ -44,6 +46,34 @@ def test_option_file_names_registered_classes_and_a_buildable_network(path):
     assert sum(p.numel() for p in net.parameters()) > 0
 
 
+def differing_keys(first, second, prefix=''):
+    """Dotted paths of the keys whose values differ between two option dicts (absent counts as a value)."""
+    if not (isinstance(first, dict) and isinstance(second, dict)):
+        return set() if first == second else {prefix}
+    paths = set()
+    for key in set(first) | set(second):
+        paths |= differing_keys(first.get(key, '<absent>'), second.get(key, '<absent>'),
+                                f'{prefix}.{key}' if prefix else key)
+    return paths
+
+
+def test_the_cpu_check_is_the_gb10_recipe_with_only_sizes_device_and_random_trunks_changed():
+    recipe, check = load_option_file('nafnet_gb10.yml'), load_option_file('nafnet_gb10_cpu_check.yml')
+    assert differing_keys(recipe, check) == {
+        'name', 'num_gpu', 'dist_params',
+        'datasets.train.gt_size', 'datasets.train.batch_size_per_gpu', 'datasets.train.num_worker_per_gpu',
+        'datasets.train.dataset_enlarge_ratio', 'datasets.train.pin_memory', 'datasets.train.prefetch_mode',
+        'network_g.width', 'network_g.middle_blk_num', 'network_g.enc_blk_nums', 'network_g.dec_blk_nums',
+        'train.bf16', 'train.ema_decay', 'train.total_iter', 'train.scheduler.periods',
+        'train.pixel_opt.use_random_vgg_weights_for_testing',
+        'val.val_freq', 'val.tile.size', 'val.tile.overlap', 'val.tile.batch',
+        'val.metrics.lpips.device', 'val.metrics.lpips.random_backbone_for_testing',
+        'logger.print_freq', 'logger.save_checkpoint_freq'}
+    assert len(check['network_g']['enc_blk_nums']) == len(recipe['network_g']['enc_blk_nums'])  # same stages
+    assert check['num_gpu'] == 0 and check['datasets']['train']['prefetch_mode'] is None
+    assert training_option_problems(check, cuda_available=False) == []  # runs on a machine without CUDA
+
+
 def test_gb10_recipe_is_the_one_the_readme_promises():
     opt = load_option_file('nafnet_gb10.yml')
     assert opt['network_g'] == {'type': 'NAFNet', 'img_channel': 3, 'width': 64, 'middle_blk_num': 12,
@@ -73,7 +103,7 @@ def test_sidd_finetune_differs_from_the_gb10_recipe_only_in_name_and_starting_we
     assert finetune == base
 
 
-@pytest.mark.parametrize('name', ['nafnet_gb10.yml', 'nafnet_gb10_finetune_sidd.yml'])
+@pytest.mark.parametrize('name', ['nafnet_gb10.yml', 'nafnet_gb10_finetune_sidd.yml', 'nafnet_gb10_cpu_check.yml'])
 def test_gb10_datasets_read_what_make_lmdb_writes(name, tmp_path, monkeypatch):
     """The dataset blocks, unchanged but for the cache, load the splits of a make_lmdb build at their paths."""
     manifest, _, _ = make_pair_set(tmp_path / 'raw', sizes=[(32, 48)] * 10)
@@ -156,3 +186,30 @@ def test_cuda_settings_on_a_machine_without_cuda_name_the_setting_to_change():
                         'val.metrics.lpips.device: cuda needs a CUDA device: set device: cpu']
     with pytest.raises(OptionKeyError, match=r'^gb10\.yml: num_gpu: 1 but .*; datasets\.train'):
         check_training_options(load_option_file('nafnet_gb10.yml'), 'gb10.yml', cuda_available=False)
+
+
+def parsed_with_force_yml(monkeypatch, tmp_path, *entries):
+    """training.parse_and_check_options on the CPU check file with ``--force_yml entries``."""
+    argv = ['train.py', '-opt', str(OPTION_DIR / 'nafnet_gb10_cpu_check.yml'), '--launcher', 'none']
+    monkeypatch.setattr(sys, 'argv', argv + ['--force_yml', *entries])
+    opt, _ = training.parse_and_check_options(str(tmp_path))
+    assert sys.argv == argv + ['--force_yml', *entries]  # the whole command line is left for copy_opt_file
+    return opt
+
+
+def test_force_yml_tilde_deletes_a_key_and_other_entries_still_set_values(monkeypatch, tmp_path):
+    opt = parsed_with_force_yml(monkeypatch, tmp_path, 'val:metrics:lpips=~', 'train:total_iter=8')
+    assert set(opt['val']['metrics']) == {'psnr', 'ssim', 'l1'} and opt['train']['total_iter'] == 8
+    opt = parsed_with_force_yml(monkeypatch, tmp_path, 'datasets:train:cache=~')
+    assert 'cache' not in opt['datasets']['train']
+
+
+def test_force_yml_deleting_a_key_that_is_not_there_names_it(monkeypatch, tmp_path):
+    with pytest.raises(OptionKeyError, match=r"--force_yml val:metrics:lpip=~: unknown key 'lpip' in val.metrics "
+                                             r"\(did you mean 'lpips'\?\)"):
+        parsed_with_force_yml(monkeypatch, tmp_path, 'val:metrics:lpip=~')
+
+
+def test_a_misspelt_key_set_by_force_yml_is_caught_too(monkeypatch, tmp_path):
+    with pytest.raises(OptionKeyError, match=r"unknown key 'val_frq' in val \(did you mean 'val_freq'\?\)"):
+        parsed_with_force_yml(monkeypatch, tmp_path, 'val:val_frq=5')

@@ -135,28 +135,19 @@ def test_only_our_clear_errors_lose_their_traceback(monkeypatch, capsys):
         training.main()
 
 
-def gb10_recipe_on_cpu(lmdb_dir, name):
-    """options/nafnet_gb10.yml as written, pointed at ``lmdb_dir``, with only what a 2-core CPU and a missing
-    weights cache need changed: sizes, iterations, device, and random VGG / LPIPS trunks (tests only)."""
-    text = (REPO / 'options' / 'nafnet_gb10.yml').read_text().replace('datasets/listings_lmdb', str(lmdb_dir))
-    opt = yaml.safe_load(text)
-    opt.update(name=name, num_gpu=0)
-    opt['datasets']['train'].update(gt_size=64, batch_size_per_gpu=2, num_worker_per_gpu=2, dataset_enlarge_ratio=2,
-                                    prefetch_mode=None, pin_memory=False)
-    opt['network_g'].update(width=8, middle_blk_num=1)
-    opt['train'].update(total_iter=4, bf16=False)
-    opt['train']['scheduler'].update(periods=[2, 2])
-    opt['train']['pixel_opt']['use_random_vgg_weights_for_testing'] = True
-    opt['val'].update(val_freq=4, tile={'size': 64, 'overlap': 16, 'batch': 2})
-    opt['val']['metrics']['lpips'].update(device='cpu', random_backbone_for_testing=True)
-    opt['logger'].update(print_freq=2, save_checkpoint_freq=4)
+def gb10_cpu_check(lmdb_dir, name):
+    """options/nafnet_gb10_cpu_check.yml (the GB10 recipe shrunk for a CPU) as written, pointed at ``lmdb_dir``."""
+    text = (REPO / 'options' / 'nafnet_gb10_cpu_check.yml').read_text()
+    opt = yaml.safe_load(text.replace('datasets/listings_lmdb', str(lmdb_dir)))
+    opt['name'] = name
     return opt
 
 
 @pytest.mark.slow
 def test_the_gb10_recipe_trains_from_make_lmdb_output(tmp_path, experiment_name):
-    """The documented path: make_lmdb.py -> options/nafnet_gb10.yml (LMDB splits, memory cache, uint8 batches, EMA,
-    AdamW, grad clipping, channels_last, L1 + perceptual, tiled validation with PSNR/SSIM/LPIPS/L1)."""
+    """The documented path: make_lmdb.py -> options/nafnet_gb10_cpu_check.yml, the GB10 recipe shrunk (LMDB splits,
+    memory cache shared with 2 workers, uint8 batches, EMA, AdamW, grad clipping, channels_last, L1 + perceptual,
+    tiled validation with PSNR/SSIM/LPIPS/L1); tests/test_options.py checks it differs only in sizes and device."""
     data_dir = tmp_path / 'demo'
     make_data(data_dir)
     lmdb_dir = tmp_path / 'listings_lmdb'
@@ -167,7 +158,7 @@ def test_the_gb10_recipe_trains_from_make_lmdb_output(tmp_path, experiment_name)
                                capture_output=True, text=True)
     assert make_lmdb.returncode == 0, make_lmdb.stdout + make_lmdb.stderr
     opt_path = tmp_path / 'gb10_cpu.yml'
-    opt_path.write_text(yaml.safe_dump(gb10_recipe_on_cpu(lmdb_dir, experiment_name)))
+    opt_path.write_text(yaml.safe_dump(gb10_cpu_check(lmdb_dir, experiment_name)))
 
     log = train(opt_path, cwd=tmp_path)
     assert 'Validation listings_val' in log
@@ -177,10 +168,26 @@ def test_the_gb10_recipe_trains_from_make_lmdb_output(tmp_path, experiment_name)
 
 
 def test_missing_training_data_is_one_message(tmp_path, experiment_name):
-    opt = gb10_recipe_on_cpu(tmp_path / 'not_built_yet', experiment_name)
+    opt = gb10_cpu_check(tmp_path / 'not_built_yet', experiment_name)
     opt_path = tmp_path / 'no_data.yml'
     opt_path.write_text(yaml.safe_dump(opt))
     result = run_train(opt_path, tmp_path)
     assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith('realestate_sr/train.py: error: ')]
     assert len(errors) == 1 and 'not_built_yet' in errors[0], result.stderr[-3000:]
+
+
+@pytest.mark.parametrize('force_yml, expected', [
+    ('val:val_frq=4', "unknown key 'val_frq' in val (did you mean 'val_freq'?)"),
+    ('num_gpu=1', 'num_gpu: 1 but this machine has no CUDA device: set num_gpu: 0 to train on the CPU'),
+])
+def test_an_option_mistake_is_one_line_before_any_data_is_read(tmp_path, experiment_name, force_yml, expected):
+    if expected.startswith('num_gpu') and torch.cuda.is_available():
+        pytest.skip('this machine has CUDA')
+    opt_path = tmp_path / 'typo.yml'
+    opt_path.write_text(yaml.safe_dump(gb10_cpu_check(tmp_path / 'not_built_yet', experiment_name)))
+    result = run_train(opt_path, tmp_path, '--force_yml', force_yml)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith('realestate_sr/train.py: error: ')]
+    assert errors == [f'realestate_sr/train.py: error: {opt_path}: {expected}'], result.stderr[-3000:]
+    assert not (REPO / 'experiments' / experiment_name).exists()  # stopped before the experiment folder
