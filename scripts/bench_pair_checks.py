@@ -56,6 +56,28 @@ def print_table(table):
         print(f'{kind:<{width}}' + ''.join(f'{table[kind][c]:>{max(len(c), 5) + 2}}' for c in columns))
 
 
+# measure of the good pairs -> (threshold field, side a good pair must stay on)
+CALIBRATED = {'tone_r2': ('min_tone_r2', 'above'), 'exposure_change_stops': ('max_darkening_stops', 'above -'),
+              'crushed_shadows': ('max_crushed_shadows', 'below'), 'sharpness_ratio': ('min_sharpness_ratio', 'above'),
+              'brightness_difference': ('min_brightness_difference', 'within +-'),
+              'brightness_z': ('brightness_z', 'within +-'), 'shift_px': ('max_shift_px', 'below'),
+              'turn_px': ('max_turn_px', 'below')}
+
+
+def print_distributions(rows, results, thresholds):
+    """Spread of each calibrated measure over the good pairs, beside its threshold: how the thresholds were set."""
+    import numpy as np
+    print(f'{"measure (good pairs)":<24} {"min":>8} {"p5":>8} {"median":>8} {"p95":>8} {"max":>8}  threshold')
+    for key, (limit, side) in CALIBRATED.items():
+        values = np.array([r.measures.get(key) for row, r in zip(rows, results) if row['defect'] == 'none'],
+                          dtype=float)
+        values = values[np.isfinite(values)]
+        if not len(values):
+            continue
+        stats = np.percentile(values, [0, 5, 50, 95, 100])
+        print(f'{key:<24} ' + ' '.join(f'{v:>8.3f}' for v in stats) + f'  {side} {getattr(thresholds, limit):g}')
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--size', type=int, nargs=2, metavar=('W', 'H'), help='resize every photo (bicubic)')
@@ -63,6 +85,8 @@ def main(argv=None):
     parser.add_argument('--workers', type=int, default=1)
     parser.add_argument('--keep', metavar='DIR', help='write the set and report here instead of a temporary folder')
     parser.add_argument('--explain', action='store_true', help='print the measures of every false alarm and miss')
+    parser.add_argument('--distributions', action='store_true',
+                        help='print the spread of the calibrated measures over the good pairs beside the thresholds')
     args = parser.parse_args(argv)
     names = PACKAGE_PHOTOS if not args.photos else [p for p in PACKAGE_PHOTOS if Path(p).stem in args.photos]
     photos = load_package_photos(names, size=args.size)
@@ -88,6 +112,8 @@ def main(argv=None):
     good = sum(r['defect'] == 'none' for r in rows)
     print(f'false alarms: {len(false_alarms)} of {good} good pairs; misses: {len(misses)} of {len(rows) - good} '
           f'planted defects')
+    if args.distributions:
+        print_distributions(rows, report.results, report.thresholds)
     for result in false_alarms + misses:
         kind = 'false alarm' if result in false_alarms else 'miss'
         print(f'  {kind}: {result.name} {result.flags or ""}')

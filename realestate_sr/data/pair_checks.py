@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from realestate_sr.data.image_io import ImageReadError, decode_bgr, exif_orientation, read_bytes
-from realestate_sr.data.pair_alignment import AlignmentSettings, estimate_alignment, gray_float, resize_long
+from realestate_sr.data.pair_alignment import AlignmentSettings, estimate_alignment, resize_long
 from realestate_sr.utils.photo_decode import colour_space_name, embedded_profile
 
 CHECKS = {
@@ -244,7 +244,7 @@ def _describe(value, sigma, unit, digits):
 
 def check_alignment(result, src, tar, th):
     """Measure the alignment; flag ``misaligned`` only when confidently above a threshold, note when unmeasurable."""
-    align = estimate_alignment(gray_float(src), gray_float(tar), th.alignment_settings())
+    align = estimate_alignment(src, tar, th.alignment_settings())
     result.measures.update(align.measures())
     if align.status == 'no_match':
         result.flags['misaligned'] = align.reason
@@ -300,7 +300,7 @@ def measure_pair(args):
     if 'misaligned' in result.flags and tags[0] != tags[1]:
         result.flags['exif_orientation'] = tag_note + ': the displayed images do not line up'
 
-    src_y, tar_y = shrink(luminance(src), th.work_size), shrink(luminance(tar), th.work_size)
+    src_y, tar_y = luminance(shrink(src, th.work_size)), luminance(shrink(tar, th.work_size))
     result.measures['src_hash'] = difference_hash(src_y)
     mean_src, mean_tar = float(src_y.mean()), float(tar_y.mean())
     r2 = monotone_curve_r2(src_y, tar_y)
