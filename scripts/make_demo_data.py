@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from realestate_sr.data.amateur_capture import sample_capture_params, simulate_amateur_capture  # noqa: E402
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_replaceable, is_empty_folder, \
-    replace_folder, temp_sibling, write_info  # noqa: E402
+    is_own_output, replace_folder, temp_sibling, write_info  # noqa: E402
 
 TOOL = 'make_demo_data'
 LAYOUT = {'images': ('*_src.jpg', '*_tar.jpg'), 'train.jsonl': None, 'val.jsonl': None, 'capture_params.json': None,
@@ -106,14 +106,14 @@ def main(argv=None):
 
     out_dir = Path(args.out)
     if (out_dir.exists() or out_dir.is_symlink()) and not is_empty_folder(out_dir):
+        if not args.force and is_own_output(out_dir, TOOL, _older_demo_set):
+            print(f'{out_dir} holds a demo set; keeping it (use --force to rebuild)')
+            return 0
         try:
             check_replaceable(out_dir, TOOL, LAYOUT, accept_older=_older_demo_set)
         except UnsafeOutputError as err:
             print(f'make_demo_data: error: {err}', file=sys.stderr)
             return 2
-        if not args.force:
-            print(f'{out_dir} holds a demo set; keeping it (use --force to rebuild)')
-            return 0
     start = time.time()
     partial = temp_sibling(out_dir, 'partial')
     try:

@@ -101,3 +101,24 @@ def test_a_tool_pointed_at_its_inputs_refuses_and_leaves_them_intact(delivery, t
     assert code not in (0, None), f'{case} -o {target_name} exited 0'
     error_lines = [line for line in err.splitlines() if 'error' in line.lower()]
     assert len(error_lines) == 1 and 'Traceback' not in err, err
+
+
+FOLDER_BUILDERS = {
+    'make_lmdb': ['--pairs', '{DATA}/pairs.jsonl', '--workers', '1', '--no-checks', '--val-fraction', '0'],
+    'make_demo_data': ['--train-variants', '1', '--val-variants', '1'],
+    'make_planted_pairs': ['--good', '1', '--size', '48', '64'],
+}
+
+
+@pytest.mark.parametrize('script_name', list(FOLDER_BUILDERS))
+def test_force_replaces_the_tools_own_folder_and_nothing_a_user_added(delivery, tmp_path, capsys, script_name):
+    script = importlib.import_module(script_name)
+    argv = [arg.format(DATA=delivery) for arg in FOLDER_BUILDERS[script_name]] + ['-o', str(tmp_path / 'out')]
+    assert script.main(argv) == 0
+    assert script.main(argv + ['--force']) == 0  # its own folder: rebuilt
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith('.out')]  # no temporary left
+    (tmp_path / 'out' / 'my_notes.txt').write_text('keep me')
+    capsys.readouterr()
+    assert script.main(argv + ['--force']) == 2
+    assert 'my_notes.txt' in capsys.readouterr().err
+    assert (tmp_path / 'out' / 'my_notes.txt').read_text() == 'keep me'

@@ -119,6 +119,16 @@ def is_empty_folder(path):
     return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
 
 
+def is_own_output(folder, tool, accept_older=None):
+    """Whether ``folder`` carries the info file of ``tool`` (or ``accept_older(folder, info)`` says so)."""
+    folder = Path(folder)
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    info = read_info(folder)
+    return ((info is not None and info.get(MARKER_FIELD) == tool)
+            or (accept_older is not None and accept_older(folder, info)))
+
+
 def check_replaceable(folder, tool, layout, accept_older=None):
     """Raise UnsafeOutputError unless ``folder`` is empty or an output of ``tool`` holding nothing else.
 
@@ -131,10 +141,7 @@ def check_replaceable(folder, tool, layout, accept_older=None):
                                 'choose another output')
     if is_empty_folder(folder):
         return
-    info = read_info(folder)
-    ours = ((info is not None and info.get(MARKER_FIELD) == tool)
-            or (accept_older is not None and accept_older(folder, info)))
-    if not ours:
+    if not is_own_output(folder, tool, accept_older):
         raise UnsafeOutputError(f'{folder} exists and is not a folder {tool} wrote (no {INFO_FILE} of '
                                 f'{tool} in it); nothing was changed: choose a new output folder')
     foreign = foreign_entries(folder, layout)
