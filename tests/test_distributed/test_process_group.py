@@ -94,8 +94,10 @@ def test_load_resume_state_in_a_process_group(clean_dist_env, tmp_path):
     training.init_dist('pytorch', num_gpu=0)
     states = tmp_path / 'training_states'
     states.mkdir()
+    (tmp_path / 'models').mkdir()
     for iteration in (2, 10):
         torch.save({'iter': iteration, 'epoch': 0, 'optimizers': [], 'schedulers': []}, states / f'{iteration}.state')
+        torch.save({'params': {}}, tmp_path / 'models' / f'net_g_{iteration}.pth')  # resume loads it too
     opt = {'auto_resume': True, 'network_g': {}, 'path': {'training_states': str(states), 'resume_state': None,
                                                           'models': str(tmp_path / 'models')}}
     assert training.load_resume_state(opt)['iter'] == 10
@@ -134,7 +136,9 @@ def test_run_training_with_opt_equals_gets_our_init_dist_and_an_absolute_path(tm
     import basicsr.utils.dist_util as basicsr_dist_util
     import basicsr.utils.options as basicsr_options
     for module, name in ((basicsr_options, 'init_dist'), (basicsr_dist_util, 'init_dist'),
-                         (basicsr_train, 'load_resume_state'), (basicsr_train, 'build_model')):
+                         (basicsr_train, 'load_resume_state'), (basicsr_train, 'build_model'),
+                         (basicsr_train, 'parse_options'), (basicsr_train, 'create_train_val_dataloader'),
+                         (basicsr_train, 'MessageLogger')):
         monkeypatch.setattr(module, name, getattr(module, name))  # restored after the test
     (tmp_path / 'cpu.yml').write_text('num_gpu: 0\ndist_params:\n  timeout_minutes: 5\n')
     monkeypatch.chdir(tmp_path)
