@@ -198,6 +198,10 @@ def test_onnx_export_follows_the_same_tlc_setting_as_the_torch_backend(tmp_path,
     by_torch = np.asarray(Image.open(tmp_path / 'torch' / 'room.png'), np.int16)
     by_onnx = np.asarray(Image.open(tmp_path / 'ort' / 'room.png'), np.int16)
     assert np.abs(by_torch - by_onnx).max() <= 1
+    # tiles below the graph's TLC window are refused at start-up, with the reason
+    assert tiled_infer.main([*common, '-o', str(tmp_path / 'small'), '--model', str(graph), '--backend',
+                             'onnxruntime', '--tile-size', '32', '--overlap', '8']) == 2
+    assert 'needs inputs of at least 48 px' in capsys.readouterr().err
     # where TLC would change nothing (tiles inside its window) the plain graph is exported, valid at any size
     assert export_onnx_script.main(['--model', str(tiny_checkpoint), '--opt', str(opt), '--tile-size', '32',
                                     '-o', str(tmp_path / 'plain.onnx')]) == 0
