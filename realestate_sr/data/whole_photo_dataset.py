@@ -60,6 +60,8 @@ class WholePhotoDataset(PairedListingDataset):
     always describe the same oriented photo.
     """
 
+    OPTION_KEYS = PairedListingDataset.OPTION_KEYS | {'thumb_size', 'src_jitter'}
+
     def __init__(self, opt):
         super().__init__(opt)
         self.thumb_size = int(opt.get('thumb_size', 256))

@@ -33,7 +33,7 @@ PATH_KEYS = {'pretrain_network_g', 'strict_load_g', 'param_key_g', 'resume_state
              # set by parse_options
              'experiments_root', 'models', 'training_states', 'log', 'visualization'}
 TRAIN_KEYS = {'ema_decay', 'bf16', 'channels_last', 'grad_clip_norm', 'optim_g', 'scheduler', 'total_iter',
-              'warmup_iter', 'pixel_opt', 'perceptual_opt'}
+              'warmup_iter', 'pixel_opt', 'perceptual_opt', 'lut_opt'}  # lut_opt: WholePhotoModel
 VAL_KEYS = {'val_freq', 'save_img', 'suffix', 'pbar', 'tile', 'tlc', 'tb_images', 'tb_image_side', 'metrics'}
 LOGGER_KEYS = {'print_freq', 'save_checkpoint_freq', 'use_tb_logger', 'wandb'}
 WANDB_KEYS = {'project', 'resume_id'}
@@ -129,7 +129,7 @@ def training_option_problems(opt, cuda_available=None):
     if isinstance(train, dict):
         problems.typed(train.get('optim_g'), 'train.optim_g', OPTIMIZERS, skip={'params'})
         problems.typed(train.get('scheduler'), 'train.scheduler', SCHEDULERS, skip={'optimizer', 'last_epoch'})
-        for loss in ('pixel_opt', 'perceptual_opt'):
+        for loss in ('pixel_opt', 'perceptual_opt', 'lut_opt'):
             problems.typed(train.get(loss), f'train.{loss}', LOSS_REGISTRY)
     val = opt.get('val')
     problems.keys(val, 'val', VAL_KEYS)

@@ -1,0 +1,124 @@
+"""WholePhotoModel: thumbnail + box training steps, LUT regulariser, one-pass whole-photo validation."""
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from basicsr.models import build_model
+
+from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
+from realestate_sr.utils.network_loading import build_inference_network
+from tests.test_data.synthetic_pairs import good_photo_pairs, write_pair_set
+from tests.training_options import tiny_training_options
+
+REPO = Path(__file__).resolve().parents[2]
+GRID = {'type': 'BilateralGridNet', 'thumb_size': 32, 'width': 4, 'levels': 2, 'max_width': 8, 'grid_depth': 4,
+        'lut_basis': 2, 'lut_size': 5}
+
+
+def model_opt(tmp_path, val=None):
+    for sub in ('models', 'training_states', 'visualization'):
+        (tmp_path / sub).mkdir(exist_ok=True)
+    return {
+        'name': 'unit', 'model_type': 'WholePhotoModel', 'scale': 1, 'num_gpu': 0, 'dist': False, 'rank': 0,
+        'world_size': 1, 'is_train': True, 'network_g': dict(GRID),
+        'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None,
+                 'models': str(tmp_path / 'models'), 'training_states': str(tmp_path / 'training_states'),
+                 'visualization': str(tmp_path / 'visualization')},
+        'datasets': {'train': {'gt_size': 24}},
+        'train': {'ema_decay': 0.9, 'grad_clip_norm': 1.0,
+                  'optim_g': {'type': 'AdamW', 'lr': 1e-2, 'betas': [0.9, 0.9], 'weight_decay': 1e-4},
+                  'scheduler': {'type': 'CosineAnnealingRestartLR', 'periods': [100], 'restart_weights': [1],
+                                'eta_min': 1e-7},
+                  'total_iter': 100, 'pixel_opt': {'type': 'L1PerceptualLoss', 'perceptual_weight': 0},
+                  'lut_opt': {'type': 'LUTRegularizationLoss', 'smoothness_weight': 1e-3,
+                              'monotonicity_weight': 1.0}},
+        'val': dict(val or {}),
+    }
+
+
+def crop_batch(seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    photos = torch.rand(2, 3, 48, 64, generator=generator)
+    targets = (0.6 * photos + 0.3).clamp(0, 1)  # a global edit a LUT or grid learns quickly
+    boxes = [(10, 20), (0, 40)]
+    return {'lq': torch.stack([photos[i, :, t:t + 24, l:l + 24] for i, (t, l) in enumerate(boxes)]),
+            'gt': torch.stack([targets[i, :, t:t + 24, l:l + 24] for i, (t, l) in enumerate(boxes)]),
+            'lq_thumb': photo_thumbnail(photos, 32),
+            'box': torch.stack([crop_box(t, l, 24, 24, 48, 64) for t, l in boxes])}
+
+
+def test_training_steps_with_thumbnails_and_boxes_lower_the_loss_and_log_the_regulariser(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(model_opt(tmp_path))
+    model.feed_data(crop_batch())
+    assert model.lq_thumb.shape == (2, 3, 32, 32) and model.box.shape == (2, 4)
+    losses = []
+    for step in range(1, 13):
+        model.optimize_parameters(step)
+        losses.append(model.log_dict['l_pix'])
+    assert 'l_lut' in model.log_dict and 'grad_norm' in model.log_dict
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_validation_runs_each_whole_photo_in_one_pass_even_when_tiles_are_asked(tmp_path, caplog):
+    torch.manual_seed(0)
+    model = build_model(model_opt(tmp_path, val={'tile': {'size': 16, 'overlap': 4}}))
+    model.feed_data(crop_batch())
+    for step in range(1, 4):
+        model.optimize_parameters(step)
+    photo = torch.rand(1, 3, 40, 56)
+    model.feed_data({'lq': photo, 'gt': photo})
+    assert model.lq_thumb is None and model.box is None
+    model.test()
+    with torch.no_grad():
+        expected = model.net_g_ema(photo)
+    torch.testing.assert_close(model.output, expected)
+    assert (expected - photo).abs().max() > 1e-3  # trained: not the identity any more
+
+
+def write_photo_pairs(data_dir):
+    pairs = good_photo_pairs(4, size=(96, 128))
+    write_pair_set(data_dir, pairs[:3], manifest_name='train.jsonl')
+    write_pair_set(data_dir / 'held_out', pairs[3:], manifest_name='val.jsonl')
+    lines = [json.loads(line) for line in (data_dir / 'held_out' / 'val.jsonl').read_text().splitlines()]
+    (data_dir / 'val.jsonl').write_text(''.join(
+        json.dumps({side: f'held_out/{path}' for side, path in line.items()}) + '\n' for line in lines))
+
+
+@pytest.fixture
+def experiment_name():
+    name = f'pytest_whole_photo_{uuid.uuid4().hex[:8]}'
+    yield name
+    for folder in (REPO / 'experiments' / name, REPO / 'tb_logger' / name):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_train_py_trains_and_validates_a_bilateral_grid_from_an_option_file(tmp_path, experiment_name):
+    data_dir = tmp_path / 'data'
+    write_photo_pairs(data_dir)
+    opt = tiny_training_options(experiment_name, data_dir, total_iter=4,
+                                train_dataset={'type': 'WholePhotoDataset', 'thumb_size': 32, 'gt_size': 48,
+                                               'src_jitter': {'exposure_ev': 0.2, 'white_balance': 0.05}})
+    opt['model_type'] = 'WholePhotoModel'
+    opt['network_g'] = dict(GRID)
+    opt['train']['lut_opt'] = {'type': 'LUTRegularizationLoss'}
+    opt['train']['bf16'] = True
+    opt_path = tmp_path / 'whole_photo.yml'
+    opt_path.write_text(yaml.safe_dump(opt, sort_keys=False))
+    result = subprocess.run([sys.executable, str(REPO / 'realestate_sr' / 'train.py'), '-opt', str(opt_path)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert 'l_lut:' in log and '# psnr:' in log
+    checkpoint = REPO / 'experiments' / experiment_name / 'models' / 'net_g_latest.pth'
+    net = build_inference_network(GRID, checkpoint)
+    photo = torch.rand(1, 3, 50, 70)
+    with torch.no_grad():
+        assert net(photo).shape == photo.shape
