@@ -260,7 +260,9 @@ def remove_stale_partials(output):
     removed = []
     for folder in sorted(output.parent.glob(f'.{output.name}{PARTIAL_TAG}*')):
         pid = folder.name.rsplit(PARTIAL_TAG, 1)[1]
-        if pid.isdigit() and int(pid) != os.getpid() and _process_alive(int(pid)):
+        if not pid.isdigit() or not folder.is_dir() or folder.is_symlink():
+            continue  # not a name a build gives its temporary folder: someone else's
+        if int(pid) != os.getpid() and _process_alive(int(pid)):
             raise BuildError(f'another build of {output} is running (pid {pid}, folder {folder})')
         shutil.rmtree(folder)
         removed.append(str(folder))

@@ -437,3 +437,15 @@ def test_force_still_replaces_a_build_from_before_the_marker(pair_set, tmp_path)
     info_path.write_text(json.dumps(info))
     build(pairs[:2], tmp_path / 'db', force=True)
     assert len(read_meta_info(tmp_path / 'db' / 'src.lmdb')) == 2
+
+
+def test_only_temporary_folders_a_build_names_are_cleaned_up(pair_set, tmp_path):
+    _, src_dir, tar_dir = pair_set
+    stale = tmp_path / '.db.partial-999999999'  # a dead build's (no such pid)
+    stale.mkdir()
+    users = tmp_path / '.db.partial-backup'
+    users.mkdir()
+    (users / 'photo.jpg').write_bytes(b'x')
+    summary = build(pairs_from_folders(src_dir, tar_dir), tmp_path / 'db')
+    assert summary.removed_partial == [str(stale)] and not stale.exists()
+    assert (users / 'photo.jpg').read_bytes() == b'x'
