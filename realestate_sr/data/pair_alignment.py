@@ -22,6 +22,7 @@ import numpy as np
 import scipy.fft
 
 GRID = 3
+MIN_WINDOW = 16  # px; smaller regions hold too few pixels for a peak to mean anything
 PEAK_SIGMA = 1.0  # px, width of the low-pass on the cross-power spectrum: a smooth peak for sub-pixel fitting
 
 
@@ -266,6 +267,9 @@ def estimate_alignment(src, tar, settings=AlignmentSettings()):
     full-resolution px."""
     full_shape = src.shape[:2]
     height, width = full_shape
+    if min(full_shape) < GRID * MIN_WINDOW:
+        return Alignment('unmeasurable', f'photo too small to measure its alignment ({width}x{height}; regions '
+                         f'need {GRID * MIN_WINDOW} px a side)')
     centre = np.array([(width - 1) / 2, (height - 1) / 2])
     model = np.eye(2, 3)
     levels = [settings.coarse_size, settings.fine_size]

@@ -254,3 +254,10 @@ def test_check_pairs_explain_and_contact_sheet(tmp_path, capsys):
     assert img.shape[0] > 360 * report['flagged']  # one row per flagged pair
     assert check_pairs.main(['--pairs', manifest, '-o', str(tmp_path / 'd.json'),
                              '--contact-sheet', manifest]) == 2  # an input is never overwritten
+
+
+@pytest.mark.parametrize('shape', [(8, 8, 3), (2, 300, 3), (40, 200, 3)])
+def test_photo_too_small_for_regions_is_unmeasurable(shape):
+    img = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    align = estimate_alignment(img, img)
+    assert align.status == 'unmeasurable' and 'too small' in align.reason
