@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from realestate_sr.prep import family_utils
 from realestate_sr.prep.families import DEFAULT_HELD_OUT, FAMILIES, family
 from realestate_sr.prep.photo_sources import PackageCache, check_sources, sources_digest
 
@@ -54,6 +56,7 @@ class BenchSettings:
     val_fraction: float = 0.1
     max_side: int = 1024
     sources_sha256: str = ''
+    code_sha256: str = ''
     format_version: int = FORMAT_VERSION
 
     def as_dict(self):
@@ -67,6 +70,14 @@ class BuildResult:
     counts: dict = field(default_factory=dict)
     skipped: list = field(default_factory=list)
     seconds: float = 0.0
+
+
+def code_digest():
+    """sha256 of the code that makes pairs (the families and this builder): a change rebuilds the benchmark."""
+    digest = hashlib.sha256()
+    for module in [*FAMILIES.values(), family_utils, sys.modules[__name__]]:
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
 
 
 def pair_seed(seed, family_name, photo_id, variant):
@@ -154,6 +165,7 @@ def build_bench(out, photos, cache_dir, settings=None, force=False, log=print):
     settings = settings or BenchSettings()
     usable, skipped = check_sources(photos)
     settings.sources_sha256 = sources_digest(usable)
+    settings.code_sha256 = code_digest()
     check_settings(settings)
     for stale in out.parent.glob(f'.{out.name}{PARTIAL_PREFIX}*'):
         shutil.rmtree(stale, ignore_errors=True)  # left by a build that was killed

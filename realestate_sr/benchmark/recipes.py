@@ -1,0 +1,74 @@
+"""A recipe (an option file) as the benchmark trains it: the same network, losses, optimiser and budget, pointed
+at the benchmark's training pairs.
+
+What changes in the copy (everything else is the recipe's own):
+
+- ``name``: the benchmark's experiment name (experiments/<name>/);
+- ``datasets``: only ``train``, reading ``<bench>/train.jsonl`` from disk (``cache`` as the recipe says);
+  validation data sets are dropped, the benchmark evaluates afterwards on the test photos;
+- ``train.total_iter`` only when the runner is given one (``--iters``, ``--quick``); the scheduler's
+  ``periods`` are then scaled to it;
+- ``val.val_freq``: never during training (``val.tile`` and ``val.tlc`` stay: evaluation reads them);
+- ``logger``: one checkpoint at the end, no tensorboard;
+- ``path.resume_state``: none.
+"""
+import copy
+from pathlib import Path
+
+NEVER = 10**12
+
+
+class RecipeError(ValueError):
+    """An option file the benchmark cannot train."""
+
+
+def training_budget(opt):
+    """(iterations, batch, patch side) of a recipe."""
+    train = opt['datasets']['train']
+    return int(opt['train']['total_iter']), int(train['batch_size_per_gpu']), int(train['gt_size'])
+
+
+def scaled_periods(periods, total_iter):
+    total = sum(periods)
+    scaled = [max(1, round(p * total_iter / total)) for p in periods]
+    scaled[-1] += total_iter - sum(scaled)
+    if scaled[-1] < 1:
+        return [total_iter]
+    return scaled
+
+
+def bench_options(opt, bench_dir, name, total_iter=None):
+    """A copy of option dict ``opt`` that trains on ``bench_dir``'s training pairs under experiment ``name``."""
+    try:
+        train_set = dict(opt['datasets']['train'])
+        opt['train']['total_iter']
+        opt['network_g']['type']
+    except (KeyError, TypeError) as err:
+        raise RecipeError(f'not a training option file (missing {err})') from err
+    bench = copy.deepcopy(opt)
+    bench['name'] = name
+    bench_dir = Path(bench_dir).resolve()
+    train_set.update(dataroot=str(bench_dir), meta_file=str(bench_dir / 'train.jsonl'), io_backend={'type': 'disk'})
+    train_set.pop('split_file', None)
+    train_set['name'] = 'bench_train'
+    bench['datasets'] = {'train': train_set}
+    if total_iter is not None:
+        bench['train']['total_iter'] = int(total_iter)
+        scheduler = bench['train'].get('scheduler') or {}
+        if 'periods' in scheduler:
+            scheduler['periods'] = scaled_periods(scheduler['periods'], int(total_iter))
+            scheduler['restart_weights'] = list(scheduler.get('restart_weights', [1]))[:len(scheduler['periods'])]
+        for key in ('milestones',):
+            if key in scheduler:
+                scheduler[key] = [m for m in scheduler[key] if m < int(total_iter)]
+    iterations = int(bench['train']['total_iter'])
+    bench.setdefault('val', {})
+    bench['val'] = dict(bench['val'] or {}, val_freq=NEVER, save_img=False)
+    logger = dict(bench.get('logger') or {})
+    logger.update(save_checkpoint_freq=iterations, use_tb_logger=False,
+                  print_freq=max(1, min(int(logger.get('print_freq', 100)), iterations)))
+    logger.setdefault('wandb', {'project': None, 'resume_id': None})
+    bench['logger'] = logger
+    bench.setdefault('path', {})
+    bench['path'] = dict(bench['path'] or {}, resume_state=None)
+    return bench

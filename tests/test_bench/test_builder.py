@@ -1,0 +1,189 @@
+"""The benchmark builder on a tiny local source set: licences, reserved packages, idempotence, interrupted builds,
+splits by scene, the held-out family, offline package cache, and the CLI's exit codes."""
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from realestate_sr.data.pair_lists import load_manifest
+from realestate_sr.prep import bench_build, capture_amateur
+from realestate_sr.prep.bench_build import BenchExistsError, BenchSettings, build_bench, split_scenes
+from realestate_sr.prep.photo_sources import (PackageCache, PhotoSource, ReservedSourceError, SourceFetchError,
+                                              check_sources, default_sources, load_source_list)
+from tests.test_bench.conftest import TINY_SIDE, local_entry, skimage_data_dir, write_source_list
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def tiny_settings(**overrides):
+    values = dict(max_side=TINY_SIDE, train_variants=1, eval_variants=1, test_fraction=0.4, val_fraction=0.2)
+    values.update(overrides)
+    return BenchSettings(**values)
+
+
+def build(tmp_path, source_list, **kwargs):
+    settings = kwargs.pop('settings', tiny_settings())
+    return build_bench(tmp_path / 'bench', load_source_list(source_list), tmp_path / 'cache', settings,
+                       log=lambda _: None, **kwargs)
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def test_build_records_licences_and_writes_manifests_the_dataset_reads(tmp_path, source_list):
+    result = build(tmp_path, source_list)
+    out = result.out
+    assert not result.reused
+    photos = json.loads((out / 'photos.json').read_text())
+    assert {p['id'] for p in photos} == {'astronaut', 'chelsea', 'coffee', 'rocket', 'chelsea_again'}
+    for record in photos:
+        assert record['licence'] and record['package'] == 'local' and len(record['sha256']) == 64
+        assert (out / record['licence_copy']).is_file()  # the licence text travels with the photos
+        assert max(record['width'], record['height']) == TINY_SIDE
+    pairs = load_manifest(out / 'train.jsonl')  # what PairedListingDataset and make_lmdb.py read
+    assert pairs and all(Path(p.src).is_file() and Path(p.tar).is_file() for p in pairs)
+    for row in read_jsonl(out / 'test.jsonl'):
+        assert row['params'] and row['seed'] and row['family'] and row['split'] == 'test'
+    info = json.loads((out / 'build_info.json').read_text())
+    assert info['pairs']['train'] == len(pairs)
+
+
+def test_splits_are_disjoint_by_photo_and_scene_and_the_held_out_family_is_never_trained(tmp_path, source_list):
+    out = build(tmp_path, source_list).out
+    split_rows = {split: read_jsonl(out / f'{split}.jsonl') for split in ('train', 'val', 'test')}
+    photos = {split: {r['photo'] for r in rows} for split, rows in split_rows.items()}
+    scenes = {split: {r['scene'] for r in rows} for split, rows in split_rows.items()}
+    for a, b in (('train', 'val'), ('train', 'test'), ('val', 'test')):
+        assert not photos[a] & photos[b] and not scenes[a] & scenes[b]
+    assert {'chelsea', 'chelsea_again'} <= photos['train'] or {'chelsea', 'chelsea_again'}.isdisjoint(
+        photos['train'])  # one scene, one split
+    train_families = {r['family'] for r in split_rows['train']}
+    assert 'mixed_light' not in train_families and train_families == {'amateur', 'camera_pipeline', 'listing_hdr'}
+    test_families = {r['family'] for r in split_rows['test']}
+    assert test_families == {'amateur', 'camera_pipeline', 'listing_hdr', 'mixed_light'}
+    held_out_rows = read_jsonl(out / 'test_mixed_light.jsonl')
+    assert held_out_rows and all(r['family'] == 'mixed_light' for r in held_out_rows)
+
+
+def test_split_scenes_keeps_scenes_whole_and_fills_test_first():
+    scene_of = {f'p{i}': f's{i // 2}' for i in range(10)}  # 5 scenes of 2 photos
+    split = split_scenes(scene_of, 0.4, 0.2, seed=0)
+    assert sum(v == 'test' for v in split.values()) == 4 and sum(v == 'val' for v in split.values()) == 2
+    for i in range(0, 10, 2):
+        assert split[f'p{i}'] == split[f'p{i + 1}']
+    assert split == split_scenes(scene_of, 0.4, 0.2, seed=0)
+    assert split != split_scenes(scene_of, 0.4, 0.2, seed=1) or split != split_scenes(scene_of, 0.4, 0.2, seed=2)
+
+
+def test_a_second_build_reuses_the_folder_and_other_settings_need_force(tmp_path, source_list):
+    first = build(tmp_path, source_list)
+    manifest = first.out / 'train.jsonl'
+    stamp = manifest.stat().st_mtime_ns
+    second = build(tmp_path, source_list)
+    assert second.reused and manifest.stat().st_mtime_ns == stamp
+    with pytest.raises(BenchExistsError, match='--force'):
+        build(tmp_path, source_list, settings=tiny_settings(seed=1))
+    rebuilt = build(tmp_path, source_list, settings=tiny_settings(seed=1), force=True)
+    assert not rebuilt.reused
+    assert json.loads((rebuilt.out / 'build_info.json').read_text())['settings']['seed'] == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith('.bench')] == []
+
+
+def test_builds_are_deterministic(tmp_path, source_list):
+    a = build(tmp_path / 'a', source_list).out
+    b = build(tmp_path / 'b', source_list).out
+    assert (a / 'test.jsonl').read_text() == (b / 'test.jsonl').read_text()
+    for row in read_jsonl(a / 'test.jsonl')[:4]:
+        assert (a / row['src']).read_bytes() == (b / row['src']).read_bytes()
+
+
+def test_an_interrupted_build_leaves_nothing(tmp_path, source_list, monkeypatch):
+    calls = []
+
+    def failing_make_pair(photo, rng):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # as Ctrl-C in the middle of the build
+        return real(photo, rng)
+
+    real = capture_amateur.make_pair
+    monkeypatch.setattr(capture_amateur, 'make_pair', failing_make_pair)
+    with pytest.raises(KeyboardInterrupt):
+        build(tmp_path, source_list)
+    assert calls == [1, 1, 1]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != 'cache') == ['sources.json']
+
+
+def test_a_stale_partial_folder_from_a_killed_build_is_removed(tmp_path, source_list):
+    stale = tmp_path / f'.bench{bench_build.PARTIAL_PREFIX}12345'
+    (stale / 'images').mkdir(parents=True)
+    build(tmp_path, source_list)
+    assert not stale.exists() and (tmp_path / 'bench' / 'build_info.json').is_file()
+
+
+@pytest.mark.parametrize('package, root', [('mate-backgrounds', None), ('lomiri-wallpapers-20.04', None),
+                                           ('plasma-workspace-wallpapers', None), ('opencv-doc', None),
+                                           ('local', 'usr/share/plasma-workspace-wallpapers')])
+def test_reserved_packages_are_refused_before_anything_is_fetched(tmp_path, package, root):
+    entry = local_entry('x', 'a.jpg', 'CC0', root or tmp_path)
+    if package != 'local':
+        entry.update(source='debian', package=package, version='1.0')
+    sources = write_source_list(tmp_path / 'reserved.json', [entry])
+    with pytest.raises(ReservedSourceError, match='reserved'):
+        build(tmp_path, sources)
+    assert not (tmp_path / 'cache').exists() and not (tmp_path / 'bench').exists()
+
+
+def test_the_default_sources_are_pinned_licensed_and_not_reserved():
+    usable, skipped = check_sources(default_sources())
+    assert len(usable) >= 30 and not skipped
+    for photo in usable:
+        assert photo.version and photo.licence and photo.licence_file
+        assert photo.source in ('pypi', 'debian')
+
+
+def test_photos_without_a_clear_licence_are_skipped(tmp_path, source_list):
+    entries = json.loads(source_list.read_text())['photos']
+    entries.append(local_entry('unclear', 'coffee.png', 'unclear', skimage_data_dir()))
+    result = build(tmp_path, write_source_list(tmp_path / 'with_unclear.json', entries))
+    assert result.skipped == [('unclear', 'licence unclear')]
+    assert 'unclear' not in {p['id'] for p in json.loads((result.out / 'photos.json').read_text())}
+
+
+def test_a_cached_wheel_is_read_offline(tmp_path):
+    """A wheel already in the cache is opened without pip: the second build of the benchmark is offline."""
+    wheel_dir = tmp_path / 'cache' / 'pypi' / 'photo-pkg-1.0'
+    wheel_dir.mkdir(parents=True)
+    with zipfile.ZipFile(wheel_dir / 'photo_pkg-1.0-py3-none-any.whl', 'w') as archive:
+        archive.write(skimage_data_dir() / 'coffee.png', 'photo_pkg/coffee.png')
+    photo = PhotoSource(id='c', source='pypi', package='photo-pkg', version='1.0', file='photo_pkg/coffee.png',
+                        licence='CC0', licence_file='photo_pkg/coffee.png', scene='c', why='test')
+    path = PackageCache(tmp_path / 'cache').path(photo, photo.file)
+    assert path.read_bytes() == (skimage_data_dir() / 'coffee.png').read_bytes()
+    with pytest.raises(SourceFetchError, match='no readable'):
+        PackageCache(tmp_path / 'cache').path(photo, 'photo_pkg/missing.png')
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, str(REPO / 'scripts' / 'make_bench_data.py'), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow  # two fresh processes that import torch and basicsr
+def test_cli_builds_and_exits_2_with_one_line_when_a_source_cannot_be_fetched(tmp_path, source_list):
+    out = tmp_path / 'bench'
+    common = ['--sources', str(source_list), '-o', str(out), '--cache', str(tmp_path / 'cache'),
+              '--max-side', str(TINY_SIDE), '--train-variants', '1', '--eval-variants', '1', '-q']
+    first = run_cli(*common)
+    assert first.returncode == 0, first.stderr
+    assert 'benchmark built' in first.stdout and (out / 'test.jsonl').is_file()
+    entries = json.loads(source_list.read_text())['photos']
+    missing = write_source_list(tmp_path / 'missing.json',
+                                entries + [local_entry('gone', 'no_such_photo.jpg', 'CC0', skimage_data_dir())])
+    failed = run_cli('--sources', str(missing), '-o', str(tmp_path / 'other'), '--cache', str(tmp_path / 'cache'))
+    assert failed.returncode == 2 and failed.stderr.count('\n') == 1 and 'no_such_photo.jpg' in failed.stderr
+    assert not (tmp_path / 'other').exists()

@@ -1,0 +1,78 @@
+"""The benchmark runner's parts: oracles, MAC counts, recipe copies, per-photo summaries."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from realestate_sr.benchmark import report
+from realestate_sr.benchmark.macs import forward_macs, photo_macs
+from realestate_sr.benchmark.oracle import apply_lut, fit_lut, oracle_lut, oracle_poly
+from realestate_sr.benchmark.recipes import NEVER, RecipeError, bench_options, scaled_periods
+from tests.conftest import TINY_NAFNET
+from tests.training_options import tiny_training_options
+
+
+def test_poly_oracle_recovers_a_second_order_colour_map_exactly(photo):
+    r, g, b = photo[..., 0], photo[..., 1], photo[..., 2]
+    target = np.stack([0.8 * r + 0.1 * g * g + 0.05, 0.9 * g + 0.05 * r * b, 0.7 * b + 0.2 * r * g], axis=-1)
+    np.testing.assert_allclose(oracle_poly(photo, target.astype(np.float32)), target, atol=1e-4)
+
+
+def test_lut_oracle_fits_a_curve_the_polynomial_cannot(photo):
+    target = (1.0 / (1.0 + np.exp(-(photo - 0.4) * 12.0))).astype(np.float32)  # an S-curve per channel
+    lut_error = np.abs(oracle_lut(photo, target) - target).mean()
+    poly_error = np.abs(oracle_poly(photo, target) - target).mean()
+    assert lut_error < 0.6 * poly_error
+
+
+def test_lut_is_exact_on_its_nodes_and_fills_empty_nodes_from_the_polynomial():
+    grid = np.stack(np.meshgrid(*[np.linspace(0, 1, 5)] * 3, indexing='ij'), axis=-1).reshape(1, -1, 3)
+    target = 1.0 - grid  # an inversion, which a degree-2 polynomial also fits exactly
+    lut = fit_lut(grid.astype(np.float32), target.astype(np.float32), size=5)
+    np.testing.assert_allclose(apply_lut(lut, grid.astype(np.float32), size=5), target, atol=1e-5)
+    sparse = fit_lut(np.full((1, 4, 3), 0.5, np.float32), np.full((1, 4, 3), 0.25, np.float32), size=5)
+    assert np.isfinite(sparse).all()
+
+
+def test_macs_count_a_convolution_exactly_and_tiles_as_tiled_forward_runs_them():
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1).to('meta')
+    assert forward_macs(conv, 10, 12) == 3 * 8 * 9 * 10 * 12
+    network = {'type': 'NAFNet', **TINY_NAFNET}
+    whole = photo_macs(network, None, size=(256, 384))
+    tiled = photo_macs(network, {'size': 128, 'overlap': 32, 'border_pad': 0}, size=(256, 384))
+    # 128 px tiles at stride 96: 3 rows x 4 columns, each a 128x128 forward
+    assert tiled == 12 * photo_macs(network, None, size=(128, 128))
+    assert tiled > whole > 0
+
+
+def test_bench_options_point_a_recipe_at_the_benchmark_and_change_only_what_they_say(tmp_path):
+    opt = tiny_training_options('tiny', tmp_path / 'demo', total_iter=400)
+    opt['train']['scheduler']['periods'] = [100, 300]
+    opt['train']['scheduler']['restart_weights'] = [1, 0.5]
+    original = copy.deepcopy(opt)
+    bench = bench_options(opt, tmp_path / 'bench', 'bench_tiny', total_iter=8)
+    assert opt == original  # the recipe is not modified
+    assert bench['name'] == 'bench_tiny' and list(bench['datasets']) == ['train']
+    assert bench['datasets']['train']['meta_file'] == str((tmp_path / 'bench' / 'train.jsonl').resolve())
+    assert bench['train']['total_iter'] == 8 and bench['train']['scheduler']['periods'] == [2, 6]
+    assert bench['val']['val_freq'] == NEVER and bench['logger']['save_checkpoint_freq'] == 8
+    assert bench['network_g'] == opt['network_g'] and bench['train']['optim_g'] == opt['train']['optim_g']
+    assert bench_options(opt, tmp_path, 'x')['train']['total_iter'] == 400  # its own budget by default
+    with pytest.raises(RecipeError, match='not a training option file'):
+        bench_options({'name': 'x'}, tmp_path, 'x')
+
+
+def test_scaled_periods_sum_to_the_new_total():
+    assert sum(scaled_periods([46000, 46000], 1000)) == 1000
+    assert scaled_periods([400], 2) == [2]
+
+
+def test_family_summary_averages_pairs_per_photo_then_spreads_over_photos():
+    rows = [{'src': 'a0', 'photo': 'a', 'family': 'f'}, {'src': 'a1', 'photo': 'a', 'family': 'f'},
+            {'src': 'b0', 'photo': 'b', 'family': 'f'}, {'src': 'c0', 'photo': 'c', 'family': 'g'}]
+    scores = {'a0': {'psnr': 20.0}, 'a1': {'psnr': 30.0}, 'b0': {'psnr': 35.0}, 'c0': {'psnr': float('inf')}}
+    mean, sd, photos = report.family_summary(scores, rows, 'f')['psnr']
+    assert (mean, photos) == (30.0, 2) and sd == pytest.approx(np.std([25.0, 35.0], ddof=1))
+    assert report.family_summary(scores, rows, 'g') == {}  # an infinite PSNR is left out, not averaged
+    assert report.family_summary(scores, rows, 'none') is None
