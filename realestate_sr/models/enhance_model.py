@@ -71,10 +71,10 @@ def ema_too_short_message(total_iter, ema_decay):
     needed = 3 / (1 - ema_decay)
     if total_iter >= needed:
         return None
+    lower = f', lower ema_decay to {1 - 3 / total_iter:.3g}' if total_iter > 3 else ''
     return (f'train.ema_decay: {ema_decay} over total_iter {total_iter}: the EMA weights (params_ema, which '
             f'validation and the tools use) will still be {ema_decay ** total_iter:.0%} the initial weights; '
-            f'train at least {needed:.0f} iterations or lower ema_decay (e.g. {1 - 3 / total_iter:.3g}) '
-            'or set it to 0')
+            f'train at least {needed:.0f} iterations{lower} or set it to 0')
 
 
 NAFNET_RELEASE_URL = 'https://github.com/megvii-research/NAFNet#results-and-pre-trained-models'
