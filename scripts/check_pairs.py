@@ -1,14 +1,18 @@
 #!/usr/bin/env python
 """Check before/after listing pairs for defects that would teach the wrong edit; write JSON + print a summary.
 
-Checks: unreadable/missing files, size mismatch, EXIF orientation disagreement, misalignment (global shift / scale /
-rotation), near-duplicate photos across splits (leakage), and tone signals (gamma-fit R^2, brightness outliers,
-darkening edits, darker shadows, blur), measured on the sRGB pixels training sees. Each threshold is an option below.
-Different embedded ICC colour profiles are noted (profile_mismatch), not flagged: training converts both to sRGB.
+Checks: unreadable/missing files, size mismatch, EXIF orientation disagreement, misalignment (shift, rotation and
+scale measured on image structure region by region, flagged only when confidently above the limits), near-duplicate
+photos across splits (leakage), and tone signals (monotone tone curve, brightness outliers, darkening beyond an
+exposure fix, shadows crushed to black, blur), measured on the sRGB pixels training sees. Each threshold is an option
+below and each flag states its value and threshold. Notes, not flags: different embedded ICC colour profiles
+(profile_mismatch; training converts both to sRGB) and alignment_unmeasurable (too little structure, e.g. a sky).
 
 Examples:
   python scripts/check_pairs.py --pairs datasets/demo/train.jsonl datasets/demo/val.jsonl -o checks.json
   python scripts/check_pairs.py --src-dir raw/before --tar-dir raw/after --exclude raw/clean.jsonl
+  python scripts/check_pairs.py --pairs datasets/demo/train.jsonl --contact-sheet flagged.png
+  python scripts/check_pairs.py --pairs datasets/demo/train.jsonl --explain 0007_src.jpg
 
 Several manifests are several splits (named after the files: train.jsonl -> train): a photo found in two of them
 is flagged in the earlier split of train < val < test. Exit code 0 when no pair is flagged, 1 otherwise, 2 when
@@ -23,7 +27,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import realestate_sr  # noqa: E402,F401  (before basicsr)
-from realestate_sr.data.pair_checks import add_threshold_arguments, run_checks, thresholds_from_args  # noqa: E402
+import cv2  # noqa: E402
+
+from realestate_sr.data.pair_checks import (CheckReport, PairResult, add_threshold_arguments, contact_sheet,  # noqa: E402
+                                            explain, run_checks, thresholds_from_args)
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders, write_manifest  # noqa
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs, check_distinct_outputs, \
     check_file_output, temp_sibling, write_text_atomic  # noqa: E402
@@ -42,6 +49,11 @@ def parse_args(argv=None):
                              'CLEAN.jsonl); the JSON report records why the others were left out')
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1, help='processes')
     parser.add_argument('--max-listed', type=int, default=50, help='flagged pairs listed in the summary')
+    parser.add_argument('--contact-sheet', metavar='SHEET.png',
+                        help='also write a PNG of the flagged pairs (src beside tar, the reasons below)')
+    parser.add_argument('--explain', metavar='ID',
+                        help='check only the pair whose name or src/tar path is (or ends with) ID and print all '
+                             'its measures; writes nothing (set-level checks need the whole set)')
     add_threshold_arguments(parser)
     return parser.parse_args(argv)
 
@@ -65,7 +77,7 @@ def check_outputs(args, pairs):
     """Refuse (before any pair is read) a report or clean-manifest path that is, or is a folder holding, an input."""
     inputs = [*(args.pairs or ()), args.root, args.src_dir, args.tar_dir,
               *(path for pair in pairs for path in (pair.src, pair.tar))]
-    outputs = [path for path in (args.output, args.exclude) if path]
+    outputs = [path for path in (args.output, args.exclude, args.contact_sheet) if path]
     for output in outputs:
         check_file_output(output)
         check_clear_of_inputs(output, inputs)
@@ -89,6 +101,8 @@ def main(argv=None):
     except (PairListError, UnsafeOutputError) as err:
         print(f'check_pairs: error: {err}', file=sys.stderr)
         return 2
+    if args.explain:
+        return explain_one(args, pairs, splits)
     report = run_checks(pairs, splits, thresholds_from_args(args), workers=max(1, args.workers), progress=True)
     output = Path(args.output)
     write_text_atomic(output, report.to_json())
@@ -98,7 +112,39 @@ def main(argv=None):
         kept = [pair for pair, result in zip(pairs, report.results) if not result.flags]
         write_clean_manifest(kept, Path(args.exclude), root)
         print(f'clean manifest: {args.exclude} ({len(kept)} of {len(pairs)} pairs kept)')
+    if args.contact_sheet:
+        write_contact_sheet(report.flagged, Path(args.contact_sheet), args.max_listed)
+        print(f'contact sheet: {args.contact_sheet} ({min(len(report.flagged), args.max_listed)} flagged pairs)')
     return 1 if report.flagged else 0
+
+
+def explain_one(args, pairs, splits):
+    """--explain: measure one pair alone and print everything measured on it."""
+    report = CheckReport(thresholds=thresholds_from_args(args), results=[
+        PairResult(name=p.name, src=p.src, tar=p.tar) for p in pairs])
+    try:
+        wanted = report.find(args.explain)
+    except KeyError as err:
+        print(f'check_pairs: error: --explain: {err.args[0]}', file=sys.stderr)
+        return 2
+    index = report.results.index(wanted)
+    split = splits[index] if splits else ''
+    result = run_checks([pairs[index]], [split], report.thresholds).results[0]
+    print(explain(result))
+    print('(brightness_outlier and duplicate_across_splits compare pairs: run without --explain for them)')
+    return 1 if result.flags else 0
+
+
+def write_contact_sheet(results, path, max_pairs):
+    ok, png = cv2.imencode('.png', contact_sheet(results, max_pairs=max_pairs))
+    if not ok:
+        raise OSError(f'could not encode {path}')
+    temp = temp_sibling(path, 'tmp')
+    try:
+        temp.write_bytes(png.tobytes())
+        temp.replace(path)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 if __name__ == '__main__':
