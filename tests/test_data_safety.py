@@ -1,9 +1,10 @@
 """No tool overwrites or deletes its inputs: every writing CLI, its output pointed at what it reads.
 
 A delivery laid out as a user has it (``DATA/images/N_src.jpg`` + ``N_tar.jpg``, ``DATA/pairs.jsonl``, the same
-photos in ``DATA/src`` and ``DATA/tar``, a checkpoint ``DATA/net.pth``) is hashed before and after each run. Every
-case points the output at an input file, at the folder holding the inputs, or at an input folder itself, with
-``--force`` where the tool has one: the run must exit non-zero with one error line and leave every input as it was.
+photos in ``DATA/src`` and ``DATA/tar``, a checkpoint ``DATA/net.pth``, a test list ``DATA/test.txt``) is hashed
+before and after each run. Every case points the output at an input file, at the folder holding the inputs, or at
+an input folder itself, with ``--force`` where the tool has one: the run must exit non-zero with one error line and
+leave every input as it was.
 """
 import hashlib
 import importlib
@@ -32,6 +33,8 @@ INPUT_TARGETS = {'the manifest': MANIFEST, 'a photo': PHOTO, 'the folder of the 
 CASES = {
     'make_lmdb': (['--pairs', '{DATA}/pairs.jsonl', '--workers', '1', '--no-checks', '--val-fraction', '0'],
                   '-o', INPUT_TARGETS, ['--force']),
+    'make_lmdb (test list)': (['--pairs', '{DATA}/pairs.jsonl', '--test-list', '{DATA}/test.txt', '--workers', '1',
+                               '--no-checks', '--val-fraction', '0'], '-o', {'the test list': 'test.txt'}, ['--force']),
     'make_lmdb (folders)': (['--src-dir', '{DATA}/src', '--tar-dir', '{DATA}/tar', '--workers', '1', '--no-checks',
                              '--val-fraction', '0'], '-o', INPUT_TARGETS, ['--force']),
     'check_pairs (report)': (['--pairs', '{DATA}/pairs.jsonl', '--workers', '1'], '-o', INPUT_TARGETS, []),
@@ -81,6 +84,7 @@ def delivery(tmp_path):
                    manifest_name='pairs.jsonl')
     from realestate_sr.archs.nafnet_arch import NAFNet
     torch.save({'params': NAFNet(**TINY_NAFNET).state_dict()}, data / 'net.pth')
+    (data / 'test.txt').write_text('images/1_src.jpg\n')
     return data
 
 
