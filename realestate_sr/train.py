@@ -1,8 +1,9 @@
 """Train from a YAML option file: python realestate_sr/train.py -opt options/nafnet_gb10.yml [--auto_resume] [--debug]
 
-Arguments are BasicSR's: -opt, --launcher {none,pytorch,slurm}, --auto_resume, --debug, --force_yml key:sub=value.
-Exit code 2 and one message, no traceback, when weights are missing, -opt names no file, a checkpoint is a
-training state, or the launch environment is wrong; other errors keep their traceback.
+Arguments are BasicSR's: -opt, --launcher {none,pytorch,slurm}, --auto_resume, --debug, --force_yml key:sub=value
+(key:sub=~ deletes the key). Exit code 2 and one message, no traceback, when the option file has a key nothing reads
+or CUDA settings without CUDA, weights are missing, -opt names no file, a checkpoint is a training state, an ONNX
+export or of another layout, or the launch environment is wrong; other errors keep their traceback.
 """
 import runpy
 import sys

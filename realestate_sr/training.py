@@ -18,13 +18,18 @@ CUDA machine and the current directory, so we replace them for this process:
   alone (basicsr forces ``spawn``; ``fork`` keeps ``cache: memory`` shared with
   DataLoader workers).
 
+- ``parse_options``: basicsr's, plus ``--force_yml KEY=~`` deleting KEY, then the start-up checks of
+  ``realestate_sr.utils.option_checks`` (unknown keys, CUDA settings without CUDA), before any data is read.
+- ``create_train_val_dataloader`` and ``MessageLogger``: basicsr's, plus a line once the data sets are built
+  and the learning rate in tensorboard.
+
 Relative paths in option files (datasets, pretrained weights) are relative to
 the repository root: the pipeline runs with the root as working directory. The
 command line is parsed with BasicSR's own arguments first (``-opt path`` and
 ``-opt=path`` alike) and handed on with ``-opt`` absolute.
 
 ``main`` is the command line's entry: errors whose message says what to do
-(missing weights, a checkpoint that does not fit, a bad launch environment)
+(missing weights, a checkpoint that does not fit, a bad launch environment, an option file mistake)
 print one message and exit with code 2; anything else keeps its traceback.
 See docs/distributed.md for multi-GPU, multi-node and SLURM runs.
 """
