@@ -22,6 +22,7 @@ pairs.
 """
 import json
 import math
+import textwrap
 from dataclasses import asdict, dataclass, field, fields
 from multiprocessing import get_context
 
@@ -429,8 +430,11 @@ def _thumbnail(path, size):
         img = np.full((size * 2 // 3, size, 3), 96, np.uint8)
         cv2.putText(img, 'unreadable', (10, size // 3), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
         return img
-    img = resize_long(img, size)
-    return img if img.dtype == np.uint8 else np.clip(img, 0, 255).astype(np.uint8)
+    factor = size / max(img.shape[:2])
+    if factor < 1:
+        img = cv2.resize(img, (max(1, round(img.shape[1] * factor)), max(1, round(img.shape[0] * factor))),
+                         interpolation=cv2.INTER_AREA)
+    return img
 
 
 def contact_sheet(results, thumb=360, max_pairs=50):
@@ -442,14 +446,15 @@ def contact_sheet(results, thumb=360, max_pairs=50):
     rows = []
     for result in results[:max_pairs]:
         text = [result.name] + [f'[{check}] {detail}' for check, detail in result.flags.items()]
-        wrapped = [line[i:i + chars] for line in text for i in range(0, max(len(line), 1), chars)]
-        row = np.full((thumb + 10 + line_h * len(wrapped) + 8, width, 3), 255, np.uint8)
-        for col, path in enumerate((result.src, result.tar)):
-            img = _thumbnail(path, thumb)
+        wrapped = [part for line in text for part in textwrap.wrap(line, chars) or ['']]
+        thumbs = [_thumbnail(path, thumb) for path in (result.src, result.tar)]
+        top = max(img.shape[0] for img in thumbs) + 10
+        row = np.full((top + line_h * len(wrapped) + 8, width, 3), 255, np.uint8)
+        for col, img in enumerate(thumbs):
             x = 10 + col * (thumb + 10)
             row[5:5 + img.shape[0], x:x + img.shape[1]] = img
         for i, line in enumerate(wrapped):
-            cv2.putText(row, line, (10, thumb + 10 + line_h * (i + 1) - 4), font, scale,
+            cv2.putText(row, line, (10, top + line_h * (i + 1) - 4), font, scale,
                         (0, 0, 160) if i else (0, 0, 0), 1, cv2.LINE_AA)
         row[-2:] = 200
         rows.append(row)

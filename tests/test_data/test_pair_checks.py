@@ -239,7 +239,7 @@ def test_misaligned_flag_states_value_uncertainty_and_threshold(photo_report):
 
 def test_check_pairs_explain_and_contact_sheet(tmp_path, capsys):
     root = tmp_path / 'set'
-    write_planted_set(root, good=2, size=(120, 160))
+    write_planted_set(root, good=2, size=(300, 420))  # larger than the sheet's 360 px thumbnails
     manifest = str(root / 'train.jsonl')
     code = check_pairs.main(['--pairs', manifest, '--explain', '003_src.jpg'])
     out = capsys.readouterr().out
@@ -251,7 +251,7 @@ def test_check_pairs_explain_and_contact_sheet(tmp_path, capsys):
     report = json.loads((tmp_path / 'c.json').read_text())
     img = cv2.imread(str(sheet))
     assert img is not None and img.shape[1] == 2 * 360 + 30
-    assert img.shape[0] > 360 * report['flagged']  # one row per flagged pair
+    assert img.shape[0] > 257 * report['flagged']  # one row per flagged pair (420x300 photos, 360x257 thumbnails)
     assert check_pairs.main(['--pairs', manifest, '-o', str(tmp_path / 'd.json'),
                              '--contact-sheet', manifest]) == 2  # an input is never overwritten
 
