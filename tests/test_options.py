@@ -158,6 +158,8 @@ TYPOS = [  # (edit of the gb10 recipe, the one line it must give)
      "unknown key 'timeout' in dist_params (did you mean 'timeout_minutes'?)"),
     (lambda o: o['train']['pixel_opt'].update(type='L1PerceptualLos'),
      "unknown type 'L1PerceptualLos' in train.pixel_opt (did you mean 'L1PerceptualLoss'?)"),
+    (lambda o: o['datasets']['train'].update(type='PairedListingDatset'),
+     "unknown type 'PairedListingDatset' in datasets.train (did you mean 'PairedListingDataset'?)"),
     (lambda o: o['datasets']['val']['io_backend'].update(typ='lmdb'),
      "unknown key 'typ' in datasets.val.io_backend (did you mean 'type'?)"),
 ]

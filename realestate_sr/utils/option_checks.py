@@ -117,11 +117,16 @@ def training_option_problems(opt, cuda_available=None):
         if not isinstance(dataset, dict):
             continue
         where = f'datasets.{phase}'
-        if dataset.get('type') == PairedListingDataset.__name__:
-            problems.keys(dataset, where, DATALOADER_KEYS | PairedListingDataset.OPTION_KEYS)
-            problems.keys(dataset.get('io_backend'), f'{where}.io_backend', {'type'})
-        elif dataset.get('type') not in DATASET_REGISTRY:  # BasicSR's own datasets: their keys are theirs
+        kind = dataset.get('type')
+        if kind not in DATASET_REGISTRY:
             problems.typed(dataset, where, DATASET_REGISTRY)
+            continue
+        # our datasets list the keys they read (OPTION_KEYS); BasicSR's read theirs from a dict, unlisted
+        dataset_keys = getattr(DATASET_REGISTRY.get(kind), 'OPTION_KEYS', None)
+        if dataset_keys is not None:
+            problems.keys(dataset, where, DATALOADER_KEYS | set(dataset_keys))
+        if kind == PairedListingDataset.__name__:
+            problems.keys(dataset.get('io_backend'), f'{where}.io_backend', {'type'})
     problems.typed(opt.get('network_g'), 'network_g', ARCH_REGISTRY)
     problems.keys(opt.get('path'), 'path', PATH_KEYS)
     train = opt.get('train')
