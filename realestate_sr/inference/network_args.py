@@ -51,8 +51,9 @@ def add_running_args(parser):
     run.add_argument('--tile-batch', type=int, default=None,
                      help=f'tiles per network call (default: {TILE_DEFAULTS["batch"]})')
     run.add_argument('--border-pad', type=int, default=None,
-                     help=f'reflect-pad the photo by this many pixels before tiling (default {TILE_DEFAULTS["border_pad"]}: '
-                     'the network zero-pads at the border, as in training and whole-image inference)')
+                     help='reflect-pad the photo by this many pixels before tiling (default '
+                     f'{TILE_DEFAULTS["border_pad"]}: the network zero-pads at the border, as in training and '
+                     'whole-image inference)')
     run.add_argument('--channels-last', action='store_true', default=None,
                      help='NHWC memory format (default: train.channels_last, else off)')
     run.add_argument('--no-channels-last', dest='channels_last', action='store_false', help='NCHW memory format')

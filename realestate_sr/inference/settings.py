@@ -120,7 +120,8 @@ class InferenceSettings:
         else:
             tiling = 'on whole photos'
         memory = ', channels_last' if self.channels_last else ''
-        return f'{tiling}, TLC {"on" if self.tlc else "off"}, {self.precision}{memory} (defaults from the {self.source})'
+        tlc = 'on' if self.tlc else 'off'
+        return f'{tiling}, TLC {tlc}, {self.precision}{memory} (defaults from the {self.source})'
 
     def tile_dict(self):
         """{size, overlap, batch, border_pad} as reports record it; size 0 for whole photos."""
