@@ -23,7 +23,7 @@ from realestate_sr.inference import engines
 from realestate_sr.inference.settings import InferenceSettings, SettingsError
 from realestate_sr.utils.network_loading import arch_runs_whole_photos, build_inference_network, \
     checkpoint_param_key, is_nafnet, tlc_without_effect, with_tlc, without_tlc
-from realestate_sr.utils.tiling import make_torch_runner, tiled_forward
+from realestate_sr.utils.tiling import make_torch_runner, tiled_forward, tiled_forward_many
 
 
 def network_to_run(network_opt, settings):
@@ -155,3 +155,33 @@ class Enhancer:
         """Enhance one photo, numpy RGB float32 H,W,3 in [0, 1]; returns float32 H,W,3 (not clipped)."""
         tensor = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))[None]
         return self.run_tensor(tensor, progress)[0].permute(1, 2, 0).numpy()
+
+    def run_photos(self, photos, on_call=None):
+        """Enhance several photos (numpy RGB float32 H,W,3, sizes may differ) in shared network calls.
+
+        Tiled: the tiles of all photos are cut in order and sent ``settings.tile_batch`` at a time, so a call
+        holds tiles of several photos. Whole photos: photos of one size are stacked into one call. Each output
+        equals ``run_photo`` of that photo (up to float rounding of a larger batch). ``on_call(n)`` is told the
+        batch size of every network call. Returns a list of float32 H,W,3 (not clipped), in input order.
+        """
+        def run_batch(batch):
+            if on_call is not None:
+                on_call(int(batch.shape[0]))
+            return self.run_batch(batch)
+
+        tensors = [torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))[None]
+                   for rgb in photos]
+        if self.tiles:
+            settings = self.settings
+            outputs = tiled_forward_many(run_batch, tensors, settings.tile_size, settings.overlap,
+                                         settings.tile_batch, settings.border_pad, device=self.device)
+        else:
+            outputs = [None] * len(tensors)
+            same_size = {}
+            for index, tensor in enumerate(tensors):
+                same_size.setdefault(tuple(tensor.shape), []).append(index)
+            for indices in same_size.values():
+                stacked = torch.cat([tensors[index] for index in indices]).to(self.device)
+                for index, output in zip(indices, run_batch(stacked).to('cpu', torch.float32)):
+                    outputs[index] = output[None]
+        return [output[0].permute(1, 2, 0).numpy() for output in outputs]

@@ -103,37 +103,80 @@ def tiled_forward(run_batch, img, tile_size=TILE_DEFAULTS['size'], overlap=TILE_
         Tensor: 1,C',H,W float32 on ``img.device``.
     """
     _check_args(img, tile_size, overlap, tile_batch)
-    device = img.device if device is None else torch.device(device)
-    height, width = img.shape[-2:]
-    if border_pad > 0:
-        pad = min(border_pad, height - 1, width - 1)
-        img = F.pad(img, (pad, pad, pad, pad), mode='reflect')
-    else:
-        pad = 0
-    padded_h, padded_w = img.shape[-2:]
-    tile_h, tile_w = min(tile_size, padded_h), min(tile_size, padded_w)
-    ys = tile_starts(padded_h, tile_h, tile_size - overlap)
-    xs = tile_starts(padded_w, tile_w, tile_size - overlap)
-    boxes = [(y, x) for y in ys for x in xs]
+    return tiled_forward_many(run_batch, [img], tile_size, overlap, tile_batch, border_pad, device, progress)[0]
 
-    output = None
-    weight_sum = torch.zeros(1, 1, padded_h, padded_w, dtype=torch.float32, device=img.device)
-    for first in range(0, len(boxes), tile_batch):
-        chunk = boxes[first:first + tile_batch]
-        batch = torch.cat([img[:, :, y:y + tile_h, x:x + tile_w] for y, x in chunk]).to(device, non_blocking=True)
-        result = run_batch(batch).to(img.device, torch.float32)
-        if output is None:
-            output = torch.zeros(1, result.shape[1], padded_h, padded_w, dtype=torch.float32, device=img.device)
-        for (y, x), tile_out in zip(chunk, result):
-            wy = blend_ramp(tile_h, overlap, y > 0, y + tile_h < padded_h).to(img.device)
-            wx = blend_ramp(tile_w, overlap, x > 0, x + tile_w < padded_w).to(img.device)
-            window = wy[:, None] * wx[None, :]
-            output[0, :, y:y + tile_h, x:x + tile_w] += tile_out * window
-            weight_sum[0, 0, y:y + tile_h, x:x + tile_w] += window
+
+class _TiledImage:
+    """One image cut into tiles: its padded pixels, tile boxes, and the blended sums while tiles come back."""
+
+    def __init__(self, img, tile_size, overlap, border_pad):
+        self.height, self.width = img.shape[-2:]
+        self.pad = min(border_pad, self.height - 1, self.width - 1) if border_pad > 0 else 0
+        if self.pad:
+            img = F.pad(img, (self.pad, ) * 4, mode='reflect')
+        self.img, self.overlap = img, overlap
+        self.padded_h, self.padded_w = img.shape[-2:]
+        self.tile_h, self.tile_w = min(tile_size, self.padded_h), min(tile_size, self.padded_w)
+        ys = tile_starts(self.padded_h, self.tile_h, tile_size - overlap)
+        xs = tile_starts(self.padded_w, self.tile_w, tile_size - overlap)
+        self.boxes = [(y, x) for y in ys for x in xs]
+        self.output = None
+        self.weight_sum = torch.zeros(1, 1, self.padded_h, self.padded_w, dtype=torch.float32, device=img.device)
+
+    def tile(self, box):
+        y, x = box
+        return self.img[:, :, y:y + self.tile_h, x:x + self.tile_w]
+
+    def add(self, box, tile_out):
+        y, x = box
+        if self.output is None:
+            self.output = torch.zeros(1, tile_out.shape[0], self.padded_h, self.padded_w, dtype=torch.float32,
+                                      device=self.img.device)
+        wy = blend_ramp(self.tile_h, self.overlap, y > 0, y + self.tile_h < self.padded_h).to(self.img.device)
+        wx = blend_ramp(self.tile_w, self.overlap, x > 0, x + self.tile_w < self.padded_w).to(self.img.device)
+        window = wy[:, None] * wx[None, :]
+        self.output[0, :, y:y + self.tile_h, x:x + self.tile_w] += tile_out * window
+        self.weight_sum[0, 0, y:y + self.tile_h, x:x + self.tile_w] += window
+
+    def result(self):
+        self.output /= self.weight_sum
+        pad = self.pad
+        return self.output[:, :, pad:pad + self.height, pad:pad + self.width]
+
+
+def tiled_forward_many(run_batch, images, tile_size=TILE_DEFAULTS['size'], overlap=TILE_DEFAULTS['overlap'],
+                       tile_batch=TILE_DEFAULTS['batch'], border_pad=TILE_DEFAULTS['border_pad'], device=None,
+                       progress=None):
+    """``tiled_forward`` of several images (each 1,C,H,W, sizes may differ) whose tiles share network calls.
+
+    Tiles are taken image after image, ``tile_batch`` per call of ``run_batch``, so a call may hold the last
+    tiles of one image and the first of the next: several small photos (one tile each) run in one call. Each
+    image is blended exactly as ``tiled_forward`` blends it alone. ``progress(tiles_done, tiles_total)`` counts
+    the tiles of all images. Returns a list of 1,C',H,W float32 tensors on each image's device.
+    """
+    for img in images:
+        _check_args(img, tile_size, overlap, tile_batch)
+    tiled = [_TiledImage(img, tile_size, overlap, border_pad) for img in images]
+    work = [(entry, box) for entry in tiled for box in entry.boxes]
+    for first in range(0, len(work), tile_batch):
+        chunk = work[first:first + tile_batch]
+        # an image smaller than a tile gives smaller tiles: one call per tile size
+        shapes = dict.fromkeys(_tile_shape(item) for item in chunk)
+        groups = [[item for item in chunk if _tile_shape(item) == shape] for shape in shapes]
+        for group in groups:
+            target = device if device is not None else group[0][0].img.device
+            batch = torch.cat([entry.tile(box) for entry, box in group]).to(target, non_blocking=True)
+            result = run_batch(batch)
+            for (entry, box), tile_out in zip(group, result):
+                entry.add(box, tile_out.to(entry.img.device, torch.float32))
         if progress is not None:
-            progress(first + len(chunk), len(boxes))
-    output /= weight_sum
-    return output[:, :, pad:pad + height, pad:pad + width]
+            progress(first + len(chunk), len(work))
+    return [entry.result() for entry in tiled]
+
+
+def _tile_shape(item):
+    entry, box = item
+    return entry.tile(box).shape
 
 
 def make_torch_runner(net, amp_dtype=None, channels_last=False):

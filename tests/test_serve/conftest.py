@@ -1,0 +1,110 @@
+"""Fixtures for the service tests: a tiny random NAFNet Enhancer and a real uvicorn server on a loopback port."""
+import io
+import socket
+import threading
+import time
+from contextlib import contextmanager
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+from PIL import Image
+
+from realestate_sr.inference.enhancer import Enhancer
+from realestate_sr.inference.settings import InferenceSettings
+from realestate_sr.serve.app import ServeConfig, create_app
+from realestate_sr.utils.network_loading import build_inference_network
+from tests.conftest import TINY_NAFNET, randomize_
+from tests.test_inference.photo_makers import smooth_rgb
+
+# small tiles keep a photo to a few network calls of milliseconds each on a CPU
+TILED = InferenceSettings(tile_size=64, overlap=16, tile_batch=4, tlc=False, device='cpu')
+WHOLE = InferenceSettings(tile_size=None, tlc=False, device='cpu')
+
+
+@pytest.fixture(scope='session')
+def tiny_net():
+    return randomize_(build_inference_network(dict(TINY_NAFNET, type='NAFNet')), scale=0.1)
+
+
+@pytest.fixture(scope='session')
+def tiled_enhancer(tiny_net):
+    return Enhancer.from_module(tiny_net, TILED)
+
+
+@pytest.fixture(scope='session')
+def whole_enhancer(tiny_net):
+    return Enhancer.from_module(tiny_net, WHOLE)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running(app):
+    """Serve ``app`` with uvicorn in a thread on 127.0.0.1; yields the base URL once /readyz says ready."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host='127.0.0.1', port=port, log_level='warning'))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f'http://127.0.0.1:{port}'
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f'{url}/readyz', timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError('the test server did not get ready in 30 s')
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def serve():
+    """``serve(enhancer, **config)`` -> a context manager yielding the base URL of a running server."""
+
+    def start(enhancer, **config):
+        return running(create_app(enhancer, ServeConfig(model_name='tiny-test', **config)))
+
+    return start
+
+
+def jpeg_bytes(height, width, seed=0, quality=92, **options):
+    buffer = io.BytesIO()
+    Image.fromarray(smooth_rgb(height, width, seed)).save(buffer, 'JPEG', quality=quality, **options)
+    return buffer.getvalue()
+
+
+def png_bytes(array, mode=None):
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode).save(buffer, 'PNG')
+    return buffer.getvalue()
+
+
+def decoded(data):
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        return im.copy()
+
+
+def metric_value(text, name, labels=''):
+    """The value of one sample in Prometheus text (``name{labels}``), 0 when absent."""
+    for line in text.splitlines():
+        if line.startswith(f'{name}{labels} ') or (not labels and line.startswith(f'{name} ')):
+            return float(line.rsplit(' ', 1)[1])
+    return 0.0
+
+
+@pytest.fixture
+def photo_rgb():
+    return np.asarray(smooth_rgb(96, 128), np.float32) / 255
