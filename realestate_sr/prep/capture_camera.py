@@ -1,6 +1,6 @@
 """Capture family ``camera_pipeline``: another camera's rendering, with a film-like shoulder instead of a clip.
 
-Target = a crop of the photo (framing 70-100 % of each side: pairs come in varied sizes and aspect ratios);
+Target = a crop of the photo (framing 70-100 % of each side, at least 288 px: pairs come in varied sizes and aspect ratios);
 source = the same crop as a different camera would render the scene:
 
 1. linearise sRGB;
@@ -24,14 +24,16 @@ from realestate_sr.prep.family_utils import (REC709_LUMA, as_float_photo, gaussi
 
 NAME = 'camera_pipeline'
 KIND = 'capture'
-MIN_CROP_FRACTION = 0.7  # the smallest photo (400 px) still holds a 256 px training patch
+MIN_CROP_FRACTION = 0.7
+MIN_CROP_SIDE = 288  # a crop keeps 288 px (or the whole side): every pair holds a 256 px training patch
 
 
 def sample_crop(height, width, rng):
     """A crop box (top, left, height, width) covering 70-100 % of each side, even sizes."""
     crop_h = max(16, int(round(height * rng.uniform(MIN_CROP_FRACTION, 1.0))) // 2 * 2)
     crop_w = max(16, int(round(width * rng.uniform(MIN_CROP_FRACTION, 1.0))) // 2 * 2)
-    crop_h, crop_w = min(crop_h, height), min(crop_w, width)
+    crop_h = min(max(crop_h, MIN_CROP_SIDE), height)
+    crop_w = min(max(crop_w, MIN_CROP_SIDE), width)
     top = int(rng.integers(0, height - crop_h + 1))
     left = int(rng.integers(0, width - crop_w + 1))
     return top, left, crop_h, crop_w

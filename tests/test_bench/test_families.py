@@ -112,3 +112,15 @@ def test_a_family_refuses_what_is_not_an_rgb_photo():
         family('amateur').make_pair(np.zeros((32, 32)), np.random.default_rng(0))
     with pytest.raises(ValueError, match='too small'):
         family('listing_hdr').make_pair(np.zeros((8, 8, 3)), np.random.default_rng(0))
+
+
+def test_camera_crops_vary_in_size_but_always_hold_a_256_px_training_patch():
+    rng = np.random.default_rng(0)
+    boxes = [capture_camera.sample_crop(1000, 1500, rng) for _ in range(20)]
+    for top, left, height, width in boxes:
+        assert 700 <= height <= 1000 and 1050 <= width <= 1500
+        assert top + height <= 1000 and left + width <= 1500
+    assert len({box[2:] for box in boxes}) > 10  # varied sizes and aspect ratios
+    for _ in range(20):
+        _, _, height, width = capture_camera.sample_crop(300, 451, rng)
+        assert 288 <= height <= 300 and 288 <= width <= 451
