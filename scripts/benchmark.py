@@ -34,7 +34,7 @@ import realestate_sr  # noqa: F401,E402
 from realestate_sr.benchmark import report  # noqa: E402
 from realestate_sr.benchmark.macs import photo_macs  # noqa: E402
 from realestate_sr.benchmark.oracle import ORACLE_FUNCTIONS  # noqa: E402
-from realestate_sr.benchmark.recipes import RecipeError, bench_options, training_budget  # noqa: E402
+from realestate_sr.benchmark.recipes import RecipeError, bench_options, evaluate_args, training_budget  # noqa: E402
 from realestate_sr.utils.tiling import validation_tile  # noqa: E402
 
 DEFAULT_RECIPES = ('options/nafnet_demo.yml', 'options/bench/nafnet_demo_ctx256.yml')
@@ -100,9 +100,7 @@ def write_oracles(rows, data_dir, out_dir):
     import numpy as np
 
     from realestate_sr.data.image_io import read_bgr
-    folders = {}
-    for name, function in ORACLE_FUNCTIONS.items():
-        folders[name] = out_dir / name
+    folders = {name: out_dir / name for name in ORACLE_FUNCTIONS}
     for row in rows:
         src = read_bgr(data_dir / row['src'])[:, :, ::-1].astype(np.float32) / 255.0
         tar = read_bgr(data_dir / row['tar'])[:, :, ::-1].astype(np.float32) / 255.0
@@ -115,7 +113,8 @@ def write_oracles(rows, data_dir, out_dir):
     return folders
 
 
-def evaluate_command(test_manifest, data_dir, report_dir, opt=None, checkpoint=None, baselines=(), preds=()):
+def evaluate_command(test_manifest, data_dir, report_dir, opt=None, checkpoint=None, baselines=(), preds=(),
+                     extra=()):
     command = [sys.executable, str(REPO / 'scripts' / 'evaluate.py'), '--pairs', str(test_manifest),
                '--root', str(data_dir), '--baselines', ','.join(baselines), '--skip-lpips', '--no-html', '-q',
                '-o', str(report_dir), '--overwrite']
@@ -123,7 +122,7 @@ def evaluate_command(test_manifest, data_dir, report_dir, opt=None, checkpoint=N
         command += ['--opt', str(opt), '--model', str(checkpoint)]
     for folder in preds:
         command += ['--pred', str(folder)]
-    return command
+    return command + list(extra)
 
 
 def load_recipes(paths):
@@ -157,6 +156,7 @@ def main(argv=None):
         recipes = load_recipes(args.recipes)
         options = {stem: bench_options(opt, data_dir, f'{args.experiment_prefix}{stem}', iters)
                    for stem, (_, opt) in recipes.items()}
+        extra_eval_args = {stem: evaluate_args(opt) for stem, (_, opt) in recipes.items()}
         test_rows = select_test_rows(data_dir, photos)
     except (BenchmarkSetupError, RecipeError, OSError, ValueError, KeyError) as err:
         print(f'error: {err}', file=sys.stderr)
@@ -167,7 +167,7 @@ def main(argv=None):
     test_manifest.write_text(''.join(json.dumps(row) + '\n' for row in test_rows), encoding='utf-8')
     env = dict(os.environ)
     env.setdefault('GLIBC_TUNABLES', MALLOC_TUNABLES)
-    failures, costs, scores = [], {}, {}
+    failures, costs, scores, directions = [], {}, {}, {}
 
     oracle_dirs = [] if args.no_oracle else list(write_oracles(test_rows, data_dir, out_dir / 'oracle').values())
     print(f'{len(test_rows)} test pairs of {len({r["photo"] for r in test_rows})} photos; scoring baselines'
@@ -177,15 +177,18 @@ def main(argv=None):
                                              preds=oracle_dirs), out_dir / 'logs' / 'evaluate_baselines.log', env)
     if rc == 0:
         baseline_scores, _ = report.scores_by_pair(baseline_report / 'metrics.json')
+        directions.update(report.metric_directions(baseline_report / 'metrics.json'))
         for row, values in baseline_scores.items():
             scores[row.removeprefix('pred:')] = values
     else:
-        failures.append(f'baselines: evaluate.py exited {rc}: {last_lines(out_dir / "logs" / "evaluate_baselines.log")}')
+        log = last_lines(out_dir / 'logs' / 'evaluate_baselines.log')
+        failures.append(f'baselines: evaluate.py exited {rc}: {log}')
 
     for stem, opt in options.items():
         name = opt['name']
         iterations, batch, patch = training_budget(opt)
-        cost = {'budget': f'{iterations} x {batch} x {patch}²', 'training_megapixels': iterations * batch * patch**2 / 1e6}
+        cost = {'budget': f'{iterations} x {batch} x {patch}²',
+                'training_megapixels': iterations * batch * patch**2 / 1e6}
         costs[stem] = cost
         opt_path = out_dir / 'options' / f'{stem}.yml'
         opt_path.parent.mkdir(parents=True, exist_ok=True)
@@ -210,18 +213,20 @@ def main(argv=None):
         print(f'{stem}: trained in {seconds:.0f} s; scoring', flush=True)
         report_dir = out_dir / 'eval' / stem
         eval_log = out_dir / 'logs' / f'{stem}_evaluate.log'
-        rc, _, peak = run_measured(evaluate_command(test_manifest, data_dir, report_dir, opt_path, checkpoint),
-                                   eval_log, env)
+        rc, _, peak = run_measured(evaluate_command(test_manifest, data_dir, report_dir, opt_path, checkpoint,
+                                                    extra=extra_eval_args[stem]), eval_log, env)
         cost['eval_peak_mb'] = peak
         if rc != 0:
             failures.append(f'{stem}: evaluate.py exited {rc}: {last_lines(eval_log)}')
             continue
         recipe_scores, recipe_seconds = report.scores_by_pair(report_dir / 'metrics.json')
+        directions.update(report.metric_directions(report_dir / 'metrics.json'))
         label = next(iter(recipe_scores))
         scores[stem] = recipe_scores[label]
         cost.update(report.infer_cost(recipe_seconds.get(label)))
 
-    document, markdown = tables(scores, costs, test_rows, build_info, args, iters, photos)
+    document, markdown = tables(scores, costs, test_rows, build_info, args, iters, photos,
+                                report.metric_columns(directions))
     document['failures'] = failures
     document['seconds'] = time.perf_counter() - started
     (out_dir / 'benchmark.json').write_text(json.dumps(document, indent=1) + '\n', encoding='utf-8')
@@ -234,7 +239,7 @@ def main(argv=None):
     return 1 if failures else 0
 
 
-def tables(scores, costs, test_rows, build_info, args, iters, photos):
+def tables(scores, costs, test_rows, build_info, args, iters, photos, columns):
     """(benchmark.json document, benchmark.md text)."""
     held_out = build_info.get('held_out')
     families = list(dict.fromkeys(row['family'] for row in test_rows))
@@ -253,7 +258,7 @@ def tables(scores, costs, test_rows, build_info, args, iters, photos):
         summaries[title] = {m: report.family_summary(scores[m], test_rows, family) for m in methods}
         label = title if family is None else (f'{title} (held out: never trained on)' if family == held_out
                                                  else title)
-        markdown += [f'## {label}', '', report.metric_table(methods, summaries[title])]
+        markdown += [f'## {label}', '', report.metric_table(methods, summaries[title], columns)]
     markdown += ['## cost', '', report.cost_table(costs)]
     document = {'data': str(Path(args.data)), 'build_settings': build_info.get('settings'), 'held_out': held_out,
                 'train_families': build_info.get('train_families'), 'quick': args.quick, 'iters_override': iters,

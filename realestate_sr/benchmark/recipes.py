@@ -10,7 +10,9 @@ What changes in the copy (everything else is the recipe's own):
   ``periods`` are then scaled to it;
 - ``val.val_freq``: never during training (``val.tile`` and ``val.tlc`` stay: evaluation reads them);
 - ``logger``: one checkpoint at the end, no tensorboard;
-- ``path.resume_state``: none.
+- ``path.resume_state``: none;
+- a top-level ``bench`` block, read by the runner and left out of the copy: ``bench.evaluate_args``, a list
+  of extra scripts/evaluate.py arguments for this recipe's scoring (e.g. a post-processing option).
 """
 import copy
 from pathlib import Path
@@ -20,6 +22,14 @@ NEVER = 10**12
 
 class RecipeError(ValueError):
     """An option file the benchmark cannot train."""
+
+
+def evaluate_args(opt):
+    """The recipe's ``bench.evaluate_args`` (a list of strings; empty without a ``bench`` block)."""
+    extra = (opt.get('bench') or {}).get('evaluate_args') or []
+    if not isinstance(extra, list) or not all(isinstance(arg, str) for arg in extra):
+        raise RecipeError(f'bench.evaluate_args must be a list of strings, got {extra!r}')
+    return list(extra)
 
 
 def training_budget(opt):
@@ -46,6 +56,7 @@ def bench_options(opt, bench_dir, name, total_iter=None):
     except (KeyError, TypeError) as err:
         raise RecipeError(f'not a training option file (missing {err})') from err
     bench = copy.deepcopy(opt)
+    bench.pop('bench', None)
     bench['name'] = name
     bench_dir = Path(bench_dir).resolve()
     train_set.update(dataroot=str(bench_dir), meta_file=str(bench_dir / 'train.jsonl'), io_backend={'type': 'disk'})

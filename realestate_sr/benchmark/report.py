@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 METRICS = (('psnr', 'PSNR', True, 2), ('ssim', 'SSIM', True, 4), ('de00', 'dE00', False, 2),
-           ('l1', 'L1', False, 4))
+           ('l1', 'L1', False, 4))  # first, in this order; any other metric evaluate.py reports follows
 LISTING_MEGAPIXELS = 3300 * 2200 / 1e6
 
 
@@ -29,8 +29,23 @@ def _number(value):
     return float(value)
 
 
+def metric_columns(directions):
+    """(name, title, higher is better, decimals) for the metrics in ``directions`` ({name: higher is better}):
+    PSNR, SSIM, dE00, L1 first, then the others evaluate.py reported (e.g. a metric added later), by name."""
+    known = [column for column in METRICS if column[0] in directions]
+    names = {column[0] for column in METRICS}
+    extra = [(name, name, bool(directions[name]), 4) for name in sorted(directions) if name not in names]
+    return known + extra
+
+
+def metric_directions(metrics_json):
+    """{metric: higher is better} as evaluate.py's metrics.json states it."""
+    document = json.loads(Path(metrics_json).read_text(encoding='utf-8'))
+    return {name: info.get('higher_is_better', True) for name, info in document.get('metrics', {}).items()}
+
+
 def scores_by_pair(metrics_json, rows_wanted=None):
-    """{row: {pair name (relative src path): {metric: value}}} and {row: {pair name: seconds}}."""
+    """{row: {pair name (relative src path): {metric: value}}} and {row: {pair name: (seconds, megapixels)}}."""
     document = json.loads(Path(metrics_json).read_text(encoding='utf-8'))
     scores, seconds = {}, {}
     for image in document['images']:
@@ -56,7 +71,8 @@ def family_summary(pair_scores, manifest_rows, family=None):
     if not per_photo:
         return None
     summary = {}
-    for metric, *_ in METRICS:
+    metrics = sorted({name for pairs in per_photo.values() for values in pairs for name in values})
+    for metric in metrics:
         photo_means = []
         for pairs in per_photo.values():
             vals = [p[metric] for p in pairs if metric in p and math.isfinite(p[metric])]
@@ -82,14 +98,14 @@ def _best(values, higher):
     return max(finite) if higher else min(finite)
 
 
-def metric_table(methods, summaries):
-    """Markdown: one line per method, PSNR/SSIM/dE00/L1 as mean ± sd over photos, the best mean in bold
-    (oracles left out of the bold: they are references that see the target)."""
-    header = '| method | photos | ' + ' | '.join(f'{t} {"↑" if hi else "↓"}' for _, t, hi, _ in METRICS) + ' |'
-    lines = [header, '|' + '---|' * (2 + len(METRICS))]
+def metric_table(methods, summaries, columns=METRICS):
+    """Markdown: one line per method, each column (``metric_columns``) as mean ± sd over photos, the best mean
+    in bold (oracles left out of the bold: they are references that see the target)."""
+    header = '| method | photos | ' + ' | '.join(f'{t} {"↑" if hi else "↓"}' for _, t, hi, _ in columns) + ' |'
+    lines = [header, '|' + '---|' * (2 + len(columns))]
     contenders = [m for m in methods if not m.startswith('oracle')]
     best = {}
-    for metric, _, higher, _ in METRICS:
+    for metric, _, higher, _ in columns:
         best[metric] = _best([summaries[m][metric][0] if summaries.get(m) and metric in summaries[m] else None
                               for m in contenders], higher)
     for method in methods:
@@ -98,7 +114,7 @@ def metric_table(methods, summaries):
             continue
         photos = max((v[2] for v in summary.values()), default=0)
         cells = []
-        for metric, _, _, decimals in METRICS:
+        for metric, _, _, decimals in columns:
             text = format_cell(summary, metric, decimals)
             if text and method in contenders and summary[metric][0] == best[metric]:
                 text = f'**{text}**'

@@ -1,6 +1,7 @@
 """Capture family ``camera_pipeline``: another camera's rendering, with a film-like shoulder instead of a clip.
 
-Target = a crop of the photo (framing 70-100 % of each side, at least 288 px: pairs come in varied sizes and aspect ratios);
+Target = a crop of the photo (framing 70-100 % of each side, at least 288 px: pairs come in varied sizes and
+aspect ratios);
 source = the same crop as a different camera would render the scene:
 
 1. linearise sRGB;

@@ -9,8 +9,8 @@ same edit, and every photo gets the same recipe), in linear light unless said ot
    applied at 80 % strength (in log gain) and limited to 0.67-1.5x per channel: casts go, the colours of a
    brown floor or a blue wall stay;
 2. local tone mapping on log2 luminance: a base layer from a guided filter (radius 4 % of the long side,
-   edge-preserving, guided by the log luminance itself, eps 0.5 stop^2) is compressed around its median by 0.6, which lifts
-   the shadows and pulls the windows back; the median moves to 18 % grey (limited to +-1.5 EV);
+   edge-preserving, guided by the log luminance itself, eps 0.5 stop^2) is compressed around its median by
+   0.6, which lifts the shadows and pulls the windows back; the median moves to 18 % grey (limited to +-1.5 EV);
 3. mild clarity: the detail layer (log luminance minus base) is boosted by 1.2;
 4. the luminance ratio is applied to RGB, so hues stay;
 5. vibrance: chroma is scaled by ``1 + 0.3 (1 - s)`` where ``s`` = (max - min) / max is the pixel's

@@ -8,7 +8,7 @@ import torch
 from realestate_sr.benchmark import report
 from realestate_sr.benchmark.macs import forward_macs, photo_macs
 from realestate_sr.benchmark.oracle import apply_lut, fit_lut, oracle_lut, oracle_poly
-from realestate_sr.benchmark.recipes import NEVER, RecipeError, bench_options, scaled_periods
+from realestate_sr.benchmark.recipes import NEVER, RecipeError, bench_options, evaluate_args, scaled_periods
 from tests.conftest import TINY_NAFNET
 from tests.training_options import tiny_training_options
 
@@ -76,3 +76,21 @@ def test_family_summary_averages_pairs_per_photo_then_spreads_over_photos():
     assert (mean, photos) == (30.0, 2) and sd == pytest.approx(np.std([25.0, 35.0], ddof=1))
     assert report.family_summary(scores, rows, 'g') == {}  # an infinite PSNR is left out, not averaged
     assert report.family_summary(scores, rows, 'none') is None
+
+
+def test_a_recipe_bench_block_gives_extra_evaluate_args_and_stays_out_of_the_training_copy(tmp_path):
+    opt = tiny_training_options('tiny', tmp_path, total_iter=4)
+    opt['bench'] = {'evaluate_args': ['--tta']}
+    assert evaluate_args(opt) == ['--tta'] and 'bench' not in bench_options(opt, tmp_path, 'x')
+    assert evaluate_args(tiny_training_options('tiny', tmp_path, total_iter=4)) == []
+    with pytest.raises(RecipeError, match='list of strings'):
+        evaluate_args({'bench': {'evaluate_args': '--tta'}})
+
+
+def test_metrics_evaluate_adds_later_become_columns_after_the_four_known_ones():
+    columns = report.metric_columns({'l1': False, 'window_l1': False, 'psnr': True, 'lpips': False})
+    assert [c[0] for c in columns] == ['psnr', 'l1', 'lpips', 'window_l1']
+    assert columns[3][2] is False  # lower is better, as metrics.json said
+    summaries = {'m': {'psnr': (30.0, 1.0, 2), 'window_l1': (0.05, 0.01, 2)}}
+    table = report.metric_table(['m'], summaries, columns)
+    assert '| m | 2 | **30.00 ± 1.00** |  |  | **0.0500 ± 0.0100** |' in table
