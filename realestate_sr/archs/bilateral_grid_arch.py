@@ -35,7 +35,7 @@ from torch import nn
 
 from realestate_sr.archs.lut3d_arch import BasisLUTs
 from realestate_sr.archs.whole_photo_ops import DEFAULT_CHUNK_PIXELS, ThumbnailEncoder, apply_luts, \
-    check_inputs, corner_table, photo_thumbnail, run_per_pixel, trilinear_lookup
+    check_inputs, corner_table, photo_thumbnail, pixel_positions, rows_per_chunk, run_per_pixel, trilinear_lookup
 
 AFFINE = 12
 LUMA_601 = (0.299, 0.587, 0.114)
@@ -70,42 +70,44 @@ def _cells_and_fractions(coord, samples):
     return cell.long(), coord - cell
 
 
-def slice_and_apply_rows(grid, rgb, u, v, guide):
-    """``apply_affine(slice_grid(...), rgb)`` for one photo's rows, without gathering per-pixel corners.
+def slice_and_apply_rows(grid, rgb, u, v, guide, out=None):
+    """``apply_affine(slice_grid(...), rgb)`` for rows of one photo, without gathering per-pixel corners.
 
-    The fast inference path (same numbers as the gather path up to float rounding). Per row the
-    y-interpolation of the grid is one small lerp; along the guide axis each pixel's tent weights
-    times ``[r, g, b, 1]`` form 4 * Gd splat values ``s``, and for the columns of one grid column cell
-    the output is a batched matrix product of ``s`` with that cell's two column neighbours, lerped by
-    the column fraction. Columns are data-independent, so their cells are contiguous ranges.
+    The fast inference path (the same numbers as the gather path up to float rounding), channels first.
+    Per row the y-interpolation of the grid is one small lerp; along the guide axis each pixel's tent
+    weights times ``[r, g, b, 1]`` form 4 * Gd splat values ``s``, and for the columns of one grid column
+    cell the output is a batched matrix product of that cell's two column neighbours with ``s``, lerped by
+    the column fraction. Column positions do not depend on the data, so their cells are contiguous ranges.
 
-    Args: grid Gh,Gw,Gd,12 (one photo); rgb R,W,3; u W (normalised column positions, increasing);
-    v R; guide R,W. Returns R,W,3.
+    Args: grid Gh,Gw,Gd,12 (one photo); rgb 3,R,W; u W (normalised column positions, increasing);
+    v R; guide R,W; out: an optional 3,R,W tensor to write into. Returns 3,R,W.
     """
     gh, gw, gd, _ = grid.shape
     rows, width = guide.shape
     iy, fy = _cells_and_fractions(v * gh - 0.5, gh)
     grid_rows = torch.lerp(grid[iy], grid[iy + 1], fy.view(-1, 1, 1, 1))  # R,Gw,Gd,12
-    # M[r, j]: 3 x (Gd*4) so that out = M @ s with s[d*4 + k] = tent_d * [r, g, b, 1]_k
+    # mats[r, j]: 3 x (Gd*4) so that out = mats @ s with s[d*4 + k] = tent_d * [r, g, b, 1]_k
     mats = grid_rows.view(rows, gw, gd, 3, 4).permute(0, 1, 3, 2, 4).reshape(rows, gw, 3, gd * 4)
     depth = (guide * gd - 0.5).clamp_(0, gd - 1)
-    bins = torch.arange(gd, device=guide.device, dtype=guide.dtype)
-    # in place: every temporary here is a few floats per pixel of a whole row chunk
-    tents = (depth.unsqueeze(-1) - bins).abs_().neg_().add_(1).clamp_(min=0)  # R,W,Gd
-    homogeneous = torch.ones(rows, width, 1, 4, device=rgb.device, dtype=rgb.dtype)
-    homogeneous[..., 0, :3] = rgb
-    splat = (tents.unsqueeze(-1) * homogeneous).view(rows, width, gd * 4)
+    bins = torch.arange(gd, device=guide.device, dtype=guide.dtype).view(1, gd, 1)
+    # written in place into the splat buffer: each temporary here would be several floats per pixel
+    splat = torch.empty(rows, gd, 4, width, device=rgb.device, dtype=rgb.dtype)
+    tents = splat[:, :, 3]  # R,Gd,W: the weight of each depth sample, 1 - distance in cells
+    torch.sub(depth.unsqueeze(1), bins, out=tents).abs_().neg_().add_(1).clamp_(min=0)
+    torch.mul(tents.unsqueeze(2), rgb.permute(1, 0, 2).unsqueeze(1), out=splat[:, :, :3])
+    splat = splat.view(rows, gd * 4, width)
     ix, fx = _cells_and_fractions(u * gw - 0.5, gw)
-    out = torch.empty(rows, width, 3, device=rgb.device, dtype=rgb.dtype)
-    counts = torch.bincount(ix, minlength=gw - 1).tolist()
+    if out is None:
+        out = torch.empty(3, rows, width, device=rgb.device, dtype=rgb.dtype)
+    out_rows = out.permute(1, 0, 2)
     start = 0
-    for cell, count in enumerate(counts):
+    for cell, count in enumerate(torch.bincount(ix, minlength=gw - 1).tolist()):
         if not count:
             continue
         cols = slice(start, start + count)
-        pair = torch.cat([mats[:, cell], mats[:, cell + 1]], dim=1).transpose(1, 2)  # R, Gd*4, 6
-        both = torch.bmm(splat[:, cols], pair)  # R, count, 6
-        out[:, cols] = torch.lerp(both[..., :3], both[..., 3:], fx[cols].view(1, -1, 1))
+        pair = torch.cat([mats[:, cell], mats[:, cell + 1]], dim=1)  # R,6,Gd*4: left and right neighbours
+        both = torch.bmm(pair, splat[:, :, cols])  # R,6,count
+        out_rows[:, :, cols] = torch.lerp(both[:, :3], both[:, 3:], fx[cols])
         start += count
     return out
 
@@ -129,10 +131,20 @@ class PixelGuide(nn.Module):
             nn.init.zeros_(self.mlp[2].bias)
 
     def forward(self, rgb):
+        """Guide of N,...,3 pixels: N,..."""
         guide = self.mix(rgb)
         if self.mlp is not None:
             guide = guide + self.mlp(rgb)
         return guide.squeeze(-1)
+
+    def planes(self, rgb):
+        """The same guide of a 3,R,W channels-first chunk: R,W (matrix products over the pixel planes)."""
+        flat = rgb.reshape(3, -1)
+        guide = torch.addmm(self.mix.bias.view(1, 1), self.mix.weight, flat)
+        if self.mlp is not None:
+            hidden = torch.addmm(self.mlp[0].bias.view(-1, 1), self.mlp[0].weight, flat).relu_()
+            guide = guide + torch.addmm(self.mlp[2].bias.view(1, 1), self.mlp[2].weight, hidden)
+        return guide.view(rgb.shape[1:])
 
 
 @ARCH_REGISTRY.register()
@@ -191,15 +203,31 @@ class BilateralGridNet(nn.Module):
             grid_table = corner_table(grid)
             lut_table = corner_table(luts) if luts is not None else None
 
-            fast = not (torch.is_grad_enabled() or torch.jit.is_tracing())
+            if not (torch.is_grad_enabled() or torch.jit.is_tracing()):
+                return self._apply_in_row_chunks(x, box, grid, luts)
 
             def edit(rgb, u, v):
                 if luts is not None:
                     rgb = apply_luts(luts, rgb, lut_table)
-                guide = self.guide(rgb)
-                if fast:
-                    return torch.stack([slice_and_apply_rows(grid[n], rgb[n], u[n, 0], v[n, :, 0], guide[n])
-                                        for n in range(rgb.shape[0])])
-                return apply_affine(slice_grid(grid_table, grid.shape, u, v, guide), rgb)
+                return apply_affine(slice_grid(grid_table, grid.shape, u, v, self.guide(rgb)), rgb)
 
             return run_per_pixel(edit, x, box, self.chunk_pixels)
+
+    def _apply_in_row_chunks(self, x, box, grid, luts):
+        """Inference: the full-resolution stage photo by photo, ``chunk_pixels`` at a time, channels first."""
+        n, _, height, width = x.shape
+        step = rows_per_chunk(width, self.chunk_pixels) if self.chunk_pixels else height
+        out = torch.empty(n, 3, height, width, device=x.device, dtype=torch.float32)
+        for index in range(n):
+            lut_table = corner_table(luts[index:index + 1]) if luts is not None else None
+            for top in range(0, height, step):
+                count = min(step, height - top)
+                u, v = pixel_positions(None if box is None else box[index:index + 1], top, count, height, width, 1,
+                                       x.device)
+                rgb = x[index, :, top:top + count].float().clamp(0, 1)
+                if luts is not None:
+                    looked_up = apply_luts(luts[index:index + 1], rgb.permute(1, 2, 0)[None], lut_table)
+                    rgb = looked_up[0].permute(2, 0, 1).contiguous()
+                slice_and_apply_rows(grid[index], rgb, u.view(-1), v.view(-1), self.guide.planes(rgb),
+                                     out=out[index, :, top:top + count])
+        return out

@@ -103,10 +103,10 @@ def corner_table(volume):
 
 
 def _cell_and_fraction(coord, samples):
-    """Continuous index in [0, samples-1] (clamped: border mode) -> (cell index, fraction in [0, 1])."""
+    """Continuous index in [0, samples-1] (clamped: border mode) -> (cell index as float, fraction in [0, 1])."""
     coord = coord.clamp(0, samples - 1)
-    cell = coord.floor().clamp(max=samples - 2)
-    return cell.long(), coord - cell
+    cell = coord.floor().clamp_(max=samples - 2)
+    return cell, coord - cell
 
 
 def trilinear_lookup(table, shape, coord_a, coord_b, coord_c):
@@ -125,15 +125,16 @@ def trilinear_lookup(table, shape, coord_a, coord_b, coord_c):
     ia, fa = _cell_and_fraction(coord_a, a)
     ib, fb = _cell_and_fraction(coord_b, b)
     ic, fc = _cell_and_fraction(coord_c, c)
-    batch = torch.arange(n, device=ia.device).view(-1, *([1] * (ia.dim() - 1)))
-    index = ((batch * (a - 1) + ia) * (b - 1) + ib) * (c - 1) + ic
-    wa = torch.stack([1 - fa, fa], -1)
-    wb = torch.stack([1 - fb, fb], -1)
-    wc = torch.stack([1 - fc, fc], -1)
-    weights = (wa[..., :, None, None] * wb[..., None, :, None] * wc[..., None, None, :]).flatten(-3)
-    corners = table.index_select(0, index.reshape(-1)).view(-1, 8, ch)
-    out = torch.bmm(weights.reshape(-1, 1, 8), corners)
-    return out.view(*index.shape, ch)
+    batch = torch.arange(n, device=ia.device, dtype=ia.dtype).view(-1, *([1] * (ia.dim() - 1)))
+    # row numbers in float are exact below 2**24 rows (a 33^3 LUT for 500 photos); long beyond
+    dtype = ia.dtype if table.shape[0] < 2 ** 24 else torch.float64
+    index = ((batch.to(dtype) * (a - 1) + ia.to(dtype)) * (b - 1) + ib.to(dtype)) * (c - 1) + ic.to(dtype)
+    corners = table.index_select(0, index.reshape(-1).long()).view(-1, 2, 2, 2, ch)
+    # three lerps, one per axis, fewer passes than 8 weights and a weighted sum
+    corners = torch.lerp(corners[:, 0], corners[:, 1], fa.reshape(-1, 1, 1, 1))
+    corners = torch.lerp(corners[:, 0], corners[:, 1], fb.reshape(-1, 1, 1))
+    out = torch.lerp(corners[:, 0], corners[:, 1], fc.reshape(-1, 1))
+    return out.view(*ia.shape, ch)
 
 
 def identity_lut(size, device=None, dtype=torch.float32):

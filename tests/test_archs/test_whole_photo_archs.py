@@ -104,8 +104,8 @@ def test_fast_row_slicing_equals_the_gather_path():
     guide = torch.rand(1, rows, width, generator=generator) * 1.2 - 0.1
     reference = apply_affine(slice_grid(corner_table(grid), grid.shape, u.expand(1, rows, width),
                                         v.view(1, -1, 1).expand(1, rows, width), guide), rgb)
-    fast = slice_and_apply_rows(grid[0], rgb[0], u, v, guide[0])
-    torch.testing.assert_close(fast, reference[0], atol=1e-5, rtol=0)
+    fast = slice_and_apply_rows(grid[0], rgb[0].permute(2, 0, 1), u, v, guide[0].clone())
+    torch.testing.assert_close(fast, reference[0].permute(2, 0, 1), atol=1e-5, rtol=0)
 
 
 def test_trilinear_lookup_needs_no_more_than_two_samples_per_axis():
