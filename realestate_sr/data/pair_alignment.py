@@ -241,8 +241,9 @@ def similarity_matrix(params, centre):
     return np.hstack([linear, (centre + np.array([tx, ty]) - linear @ centre)[:, None]])
 
 
-def robust_fit(matches, centre, settings):
-    """Fit to the confident windows, dropping the worst while it disagrees clearly with the rest."""
+def robust_fit(matches, centre, settings, floor):
+    """Fit to the confident windows, dropping the worst while it disagrees clearly with the rest; ``floor`` is the
+    smallest per-window uncertainty at this level, in full-resolution px."""
     used = [i for i, m in enumerate(matches) if m[2] >= settings.min_confidence]
     if len(used) < settings.min_regions:
         return None, used
@@ -254,9 +255,9 @@ def robust_fit(matches, centre, settings):
         distance = np.linalg.norm(residuals, axis=1)
         if len(used) <= settings.min_regions:
             break
-        robust = max(1.4826 * float(np.median(distance)), settings.measurement_floor_px)
+        robust = max(1.4826 * float(np.median(distance)), floor)
         worst = int(np.argmax(distance))
-        if distance[worst] <= max(4.0 * robust, 0.5):
+        if distance[worst] <= max(4.0 * robust, 10 * floor):
             break
         used.pop(worst)
     return (params, cov_factor, residuals, weights), used
@@ -283,14 +284,21 @@ def estimate_alignment(src, tar, settings=AlignmentSettings()):
     if g_conf >= settings.min_confidence:
         model[:, 2] = np.array(g_tar) - np.array(g_src)
 
-    fit = used = matches = None
+    # each level starts from the last fit found; the finest level that fits gives the result (on a smooth or
+    # very noisy photo the coarse level may be the only one that matches)
+    fit = used = floor = None
+    tried = []
     for long_side in levels:
         level = Level(src_levels[long_side], tar_levels[long_side], full_shape)
-        matches = [level.match(*win, model) for win in grid_windows(level.src.shape, settings.window)]
-        fit, used = robust_fit(matches, centre, settings)
-        if fit is None:
-            break
-        model = similarity_matrix(fit[0], centre)
+        level_matches = [level.match(*win, model) for win in grid_windows(level.src.shape, settings.window)]
+        level_floor = settings.measurement_floor_px / min(level.fx, level.fy, 1.0)
+        level_fit, level_used = robust_fit(level_matches, centre, settings, level_floor)
+        tried.append(level_matches)
+        if level_fit is not None:
+            fit, used, matches, floor = level_fit, level_used, level_matches, level_floor
+            model = similarity_matrix(fit[0], centre)
+    if fit is None:  # judge by the level that saw the most structure
+        matches = max(tried, key=lambda ms: sum(m[3] >= settings.min_texture for m in ms))
 
     regions = [{'centre': [round(m[0][0], 1), round(m[0][1], 1)],
                 'displacement': [round(m[1][0] - m[0][0], 3), round(m[1][1] - m[0][1], 3)],
@@ -314,8 +322,8 @@ def estimate_alignment(src, tar, settings=AlignmentSettings()):
     dof = max(2 * n - 4, 1)
     w = weights / weights.mean()
     sigma2 = float((w * (residuals ** 2).sum(axis=1)).sum()) / dof
-    sigma2 = max(sigma2, settings.measurement_floor_px ** 2)
-    if 2 * n - 4 < 2:  # too few windows to trust their spread: assume at least a pixel
+    sigma2 = max(sigma2, floor ** 2)
+    if n <= 3:  # two degrees of freedom or fewer: their spread is no estimate, assume a pixel per window
         sigma2 = max(sigma2, 1.0)
     cov = sigma2 * cov_factor
     a, b, tx, ty = params

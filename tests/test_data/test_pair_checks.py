@@ -261,3 +261,18 @@ def test_photo_too_small_for_regions_is_unmeasurable(shape):
     img = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     align = estimate_alignment(img, img)
     assert align.status == 'unmeasurable' and 'too small' in align.reason
+
+
+def test_smooth_noisy_photo_is_measured_at_the_coarse_level_and_kept():
+    """A soft, vignetted, dark and noisy pair: the fine level finds no structure under the noise, the coarse level
+    does; its fit (with its larger uncertainty) keeps the good pair and catches a 12 px shift."""
+    photo = cv2.GaussianBlur(load_package_photos(['coffee.png'], size=(1650, 1100))['coffee'], (0, 0), 6)
+    tar = photo.astype(np.float32) / 255
+    src = PHOTOMETRIC_CHANGES['vignette_under_1ev'](tar, None)
+    src = np.clip(src + np.random.default_rng(0).normal(0, 0.02, src.shape).astype(np.float32), 0, 1)
+    src = (src * 255 + 0.5).astype(np.uint8)
+    good = estimate_alignment(src, photo)
+    assert good.status == 'measured' and good.shift_px - 3 * good.shift_sigma_px < 1.0
+    shifted = estimate_alignment(src, _warp(photo, dx=12.0))
+    assert shifted.status == 'measured' and shifted.shift_px - 3 * shifted.shift_sigma_px > 1.0
+    assert abs(shifted.shift_px - 12.0) < 3 * shifted.shift_sigma_px + 0.2
