@@ -101,14 +101,19 @@ def _first_file_part(body, boundary):
     def on_part_end():
         parts.append((state['headers'], b''.join(state['chunks'])))
 
+    def on_end():
+        state['ended'] = True
+
     parser = MultipartParser(boundary, dict(on_part_begin=on_part_begin, on_header_field=on_header_field,
                                             on_header_value=on_header_value, on_header_end=on_header_end,
-                                            on_part_data=on_part_data, on_part_end=on_part_end))
+                                            on_part_data=on_part_data, on_part_end=on_part_end, on_end=on_end))
     try:
         parser.write(body)
         parser.finalize()
     except Exception as err:  # noqa: BLE001  (python-multipart raises several error types)
         raise UploadError(400, 'bad_form', f'the multipart form does not parse: {err}') from err
+    if not state.get('ended'):  # a cut-off upload: its last part may be incomplete
+        raise UploadError(400, 'bad_form', 'the multipart form ends before its closing boundary')
     for headers, data in parts:
         _, options = parse_options_header(headers.get(b'content-disposition', b''))
         if b'filename' in options:

@@ -45,8 +45,8 @@ def free_port():
 
 
 @contextmanager
-def running(app):
-    """Serve ``app`` with uvicorn in a thread on 127.0.0.1; yields the base URL once /readyz says ready."""
+def running(app, wait_for='/readyz'):
+    """Serve ``app`` with uvicorn in a thread on 127.0.0.1; yields the base URL once ``wait_for`` answers 200."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host='127.0.0.1', port=port, log_level='warning'))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -55,12 +55,12 @@ def running(app):
     deadline = time.monotonic() + 30
     while True:
         try:
-            if httpx.get(f'{url}/readyz', timeout=2).status_code == 200:
+            if httpx.get(f'{url}{wait_for}', timeout=2).status_code == 200:
                 break
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError('the test server did not get ready in 30 s')
+            raise RuntimeError(f'the test server did not answer {wait_for} in 30 s')
         time.sleep(0.05)
     try:
         yield url
@@ -94,7 +94,9 @@ def png_bytes(array, mode=None):
 def decoded(data):
     with Image.open(io.BytesIO(data)) as im:
         im.load()
-        return im.copy()
+        image = im.copy()
+    image.format = im.format  # copy() forgets which format the bytes were
+    return image
 
 
 def metric_value(text, name, labels=''):
