@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import realestate_sr  # noqa: E402,F401  (before basicsr)
 import cv2  # noqa: E402
 
-from realestate_sr.data.pair_checks import (CheckReport, PairResult, add_threshold_arguments, contact_sheet,  # noqa: E402
-                                            explain, run_checks, thresholds_from_args)
+from realestate_sr.data.pair_checks import (  # noqa: E402
+    CheckReport, PairResult, add_threshold_arguments, contact_sheet, explain, run_checks, thresholds_from_args)
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders, write_manifest  # noqa
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs, check_distinct_outputs, \
     check_file_output, temp_sibling, write_text_atomic  # noqa: E402

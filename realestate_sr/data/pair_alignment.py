@@ -220,7 +220,10 @@ def grid_windows(shape, window):
 
 
 def fit_similarity(src_pts, tar_pts, weights, centre):
-    """Weighted least squares tar = [[a, -b], [b, a]] (src - c) + c + t; returns params, covariance factor, residuals."""
+    """Weighted least squares tar = [[a, -b], [b, a]] (src - c) + c + t.
+
+    Returns the parameters (a, b, tx, ty), the covariance factor (to multiply by the residual variance) and the
+    residuals."""
     p = src_pts - centre
     q = tar_pts - centre
     n = len(p)
