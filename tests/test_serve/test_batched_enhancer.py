@@ -9,7 +9,7 @@ def photos(*sizes):
     return [np.asarray(smooth_rgb(h, w, seed=i), np.float32) / 255 for i, (h, w) in enumerate(sizes)]
 
 
-@pytest.mark.parametrize('sizes', [[(70, 100), (40, 64), (100, 50)], [(40, 50), (40, 50), (40, 50)]])
+@pytest.mark.parametrize('sizes', [[(64, 90), (64, 100), (70, 70), (40, 50)], [(40, 50), (40, 50), (40, 50)]])
 def test_tiled_photos_in_shared_calls_equal_each_photo_alone(tiled_enhancer, sizes):
     batch = photos(*sizes)
     calls = []
