@@ -5,6 +5,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import torch
 from basicsr.models import build_model
 
@@ -100,6 +101,7 @@ model.save(epoch=0, current_iter=4)
 '''
 
 
+@pytest.mark.slow  # a fresh Python process importing torch and basicsr: ~9 s here
 def test_a_save_killed_mid_write_leaves_no_file_under_the_final_name(tmp_path):
     script = textwrap.dedent(KILLED_SAVE.format(repo=str(REPO), tmp=str(tmp_path)))
     result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=120)
