@@ -43,9 +43,12 @@ from realestate_sr.inference.network_args import (add_network_args, add_running_
                                                   network_opt_from_args, one_line, settings_from_args)
 from realestate_sr.metrics.lpips_metric import MissingWeightsError, lpips_model  # noqa: E402
 from realestate_sr.utils.network_loading import checkpoint_param_key  # noqa: E402
+from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs  # noqa: E402
 
 LOG = logging.getLogger('evaluate')
-REPORT_FILES = ('metrics.json', 'report.html')
+# everything a report writes into its folder: any of them there already is a report --overwrite replaces
+REPORT_FILES = ('metrics.json', 'per_image.csv', 'summary.csv', 'summary.md', 'report.html', 'report_files',
+                'contact_sheets')
 
 
 def build_parser():
@@ -123,6 +126,16 @@ def check_args(args):
     return baselines, labels
 
 
+def check_report_dir(report_dir, args, pairs):
+    """Refuse a report folder that is a file, an input, or a folder holding one (a manifest, a photo, a --pred
+    folder, a checkpoint): the report's files would land among, or over, what is scored."""
+    if report_dir.exists() and not report_dir.is_dir():
+        raise UnsafeOutputError(f'output {report_dir} is a file, not a folder; nothing was written: give a folder '
+                                'for the report')
+    inputs = [*args.pairs, args.root, *args.pred, *args.model, args.opt, args.lpips_weights]
+    check_clear_of_inputs(report_dir, inputs + [path for pair in pairs for path in (pair.src, pair.tar)])
+
+
 def default_primary(rows, baselines, labels, args):
     if labels:
         return labels[0]
@@ -140,6 +153,7 @@ def main(argv=None):
         baselines, labels = check_args(args)
         settings = settings_from_args(args)
         pairs = load_pairs(args)
+        check_report_dir(report_dir, args, pairs)
         rows_planned = row_names(baselines, args.pred, labels, args.tta, args.ensemble)
         if not rows_planned:
             raise ValueError('nothing to score: no baselines, --model or --pred')

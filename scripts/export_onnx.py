@@ -3,9 +3,10 @@
 
 The check runs PyTorch and ONNX Runtime (CPU) on random inputs of several sizes and prints the largest
 absolute difference. The graph is written to a temporary name and renamed to OUT only when the difference is
-within --tolerance; otherwise nothing is written (an existing OUT stays as it was) and the exit code is 1. Run
-the result with `scripts/tiled_infer.py --backend onnxruntime --model OUT.onnx`, or build a TensorRT engine from it on a GPU
-box (docs/inference.md).
+within --tolerance; otherwise nothing is written (an existing OUT stays as it was) and the exit code is 1.
+OUT may not be the checkpoint, the option file, a folder or an existing file not named .onnx (exit code 2).
+Run the result with `scripts/tiled_infer.py --backend onnxruntime --model OUT.onnx`, or build a TensorRT engine
+from it on a GPU box (docs/inference.md).
 
 The graph is the network that scripts/tiled_infer.py and scripts/evaluate.py run with the same flags: TLC
 follows --opt's val.tlc (else on), --tlc/--no-tlc win. When TLC acts at the tile size, NAFNetLocal is exported;
@@ -37,6 +38,19 @@ from realestate_sr.inference.network_args import (add_network_args, network_opt_
                                                   settings_from_args)
 from realestate_sr.inference.photo_files import atomic_write, temp_path_for  # noqa: E402
 from realestate_sr.archs.nafnet_arch import NAFNetLocal  # noqa: E402
+from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs, check_file_output  # noqa: E402
+
+
+def check_output(output, model, opt):
+    """Refuse an output that is the checkpoint or option file, a folder, or an existing file that is no ONNX
+    graph (another checkpoint, say): the export replaces OUT whole."""
+    check_file_output(output)
+    check_clear_of_inputs(output, [model, opt])
+    if Path(output).parent.exists() and not Path(output).parent.is_dir():
+        raise UnsafeOutputError(f'output {output}: {Path(output).parent} is a file, not a folder')
+    if Path(output).exists() and Path(output).suffix.lower() != '.onnx':
+        raise UnsafeOutputError(f'output {output} exists and is not an .onnx file; nothing was written: '
+                                'choose another output path')
 
 
 def main(argv=None):
@@ -54,6 +68,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not args.model and not args.random_weights:
         parser.error('give --model CKPT (or --random-weights, visibly, for tests)')
+    try:
+        check_output(args.output, args.model, args.opt)
+    except UnsafeOutputError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
 
     started = time.perf_counter()
     try:

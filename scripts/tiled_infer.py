@@ -34,6 +34,7 @@ from realestate_sr.inference.enhancer import Enhancer  # noqa: E402
 from realestate_sr.inference.network_args import (add_network_args, add_running_args,  # noqa: E402
                                                   network_opt_from_args, one_line, settings_from_args)
 from realestate_sr.inference.pipeline import run_pipeline  # noqa: E402
+from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs  # noqa: E402
 
 LOG = logging.getLogger('tiled_infer')
 TILE_PROGRESS_SECONDS = 30  # without a progress bar, a line at most this often inside a long photo
@@ -63,6 +64,9 @@ def build_parser():
     out.add_argument('--quality', type=int, default=95, help='JPEG/WebP quality (default: 95)')
     out.add_argument('--suffix', default='', help="added to each output's stem, e.g. _edit (default: none)")
     out.add_argument('--skip-existing', action='store_true', help='leave photos whose output exists')
+    out.add_argument('--overwrite', action='store_true',
+                     help='replace existing files of the planned names in an output folder tiled_infer did not '
+                     'create (in its own folder it replaces its outputs anyway)')
     out.add_argument('--dry-run', action='store_true', help='list what would be written, load nothing')
     out.add_argument('-v', '--verbose', action='store_true', help='log colour conversions and each output')
     return parser
@@ -110,6 +114,28 @@ def plan(args):
     return photo_files.plan_outputs(jobs, args.output, extension_for, args.suffix)
 
 
+def check_output_folder(args, jobs):
+    """Refuse an output that holds the input, is a file, or would replace files tiled_infer did not write.
+
+    A folder this script created carries photo_files.OUTPUT_MARKER: there a rerun replaces its own outputs. In
+    any other folder a file already under a planned name is someone else's, so it is replaced only with
+    --overwrite (or kept with --skip-existing).
+    """
+    output = Path(args.output)
+    check_clear_of_inputs(output, [args.input])  # e.g. -o DATA for -i DATA/images: outputs land beside inputs
+    if output.exists() and not output.is_dir():
+        raise UnsafeOutputError(f'output {output} is a file, not a folder; nothing was written: give a folder')
+    if args.skip_existing or args.overwrite or photo_files.is_output_folder(output):
+        return
+    clashes = [job.output for job in jobs if job.skip_reason is None and photo_files.existing_output(job)]
+    if clashes:
+        shown = ', '.join(printable(path.relative_to(output)) for path in clashes[:3])
+        more = f' and {len(clashes) - 3} more' if len(clashes) > 3 else ''
+        raise UnsafeOutputError(f'{output} already holds {len(clashes)} file(s) under the output names ({shown}{more}) '
+                                'and is not a folder tiled_infer created; nothing was written: choose a new folder, '
+                                'or pass --skip-existing to keep them or --overwrite to replace them')
+
+
 def printable(text):
     """``text`` (a path or a message naming one) safe for any console.
 
@@ -138,7 +164,8 @@ def main(argv=None):
     try:
         photo_files.check_output_outside_input(args.input, args.output)
         jobs = plan(args)
-    except (photo_files.OutputInsideInputError, FileNotFoundError) as err:
+        check_output_folder(args, jobs)
+    except (photo_files.OutputInsideInputError, UnsafeOutputError, FileNotFoundError) as err:
         LOG.error('error: %s', printable(err))
         return 2
 
@@ -194,6 +221,8 @@ def main(argv=None):
         photo_files.atomic_write(target, photo_io.encode_photo(rgb, photo, fmt, args.quality))
         return target, photo
 
+    if todo:
+        photo_files.claim_output_folder(args.output)
     enhanced, failed, megapixels = 0, [], 0.0
     with tqdm(total=len(todo), unit='img', dynamic_ncols=True, disable=True if lines else None) as bar:
         for outcome in run_pipeline(todo, decode, compute, encode, args.prefetch, args.workers):

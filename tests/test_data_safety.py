@@ -50,16 +50,9 @@ CASES = {
                     {'the checkpoint': CHECKPOINT, 'the folder of the inputs': '.'}, []),
 }
 
-# owned by the inference work, which is refactoring these scripts: expected to fail until they guard their
-# outputs; strict, so a fix shows up as an unexpected pass and the mark is removed
-NOT_YET_GUARDED = {
-    ('evaluate', 'the manifest'), ('evaluate', 'the folder of the inputs'), ('evaluate', 'the photo folder'),
-    ('evaluate', 'the src folder'), ('evaluate', 'a photo'),
-    ('export_onnx', 'the checkpoint'), ('export_onnx', 'the folder of the inputs'),
-    ('tiled_infer', 'the folder of the inputs'),
-}
-
-SLOW = {'export_onnx'}  # ~20 s a case: the ONNX export and its check run before the output is written
+# cases expected to fail until their tool guards its outputs; strict, so a fix shows up as an unexpected pass and
+# the case is removed
+NOT_YET_GUARDED = set()
 
 
 def params():
@@ -67,8 +60,6 @@ def params():
         for target_name in targets:
             marks = [pytest.mark.xfail(strict=True, reason='output not yet checked against the inputs')] \
                 if (case, target_name) in NOT_YET_GUARDED else []
-            if case in SLOW:
-                marks.append(pytest.mark.slow)
             yield pytest.param(case, target_name, id=f'{case}->{target_name}', marks=marks)
 
 

@@ -6,21 +6,31 @@ Rules:
   and files without an image extension are skipped with a reason.
 - The output folder may not be the input folder or lie inside it, so nothing
   is ever written into (or over) the input tree.
+- The output folder may not hold the input either (``-o DATA`` for
+  ``-i DATA/images`` would put outputs beside the inputs, over any file of the
+  same name).
+- A folder the script creates gets a hidden marker (OUTPUT_MARKER); in a folder
+  without it, files already under the planned names are someone else's and are
+  not replaced unless asked.
 - Every output is written to a hidden temporary name in its final folder and
   renamed when complete, so an interrupted run leaves no partial file under a
   final name, and ``--skip-existing`` can finish the rest.
 """
 import itertools
+import json
 import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from realestate_sr.inference.photo_io import ALPHA_FORMATS, format_of_suffix
+from realestate_sr.utils.output_safety import MARKER_FIELD, info_record, write_text_atomic
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.jpe', '.png', '.tif', '.tiff', '.webp', '.bmp')
 TEMP_SUFFIX = '.partial'
 ALPHA_FALLBACK_SUFFIX = '.png'
+OUTPUT_MARKER = '.tiled_infer.json'  # hidden, so a delivery sent on from the output folder does not carry it
+OUTPUT_TOOL = 'tiled_infer'
 
 
 class OutputInsideInputError(ValueError):
@@ -63,6 +73,24 @@ def check_output_outside_input(input_path, output_dir):
     if output_dir == input_root or input_root in output_dir.parents:
         raise OutputInsideInputError(
             f'output folder {output_dir} is inside the input tree {input_root}; choose a folder outside it')
+
+
+def is_output_folder(folder):
+    """Whether ``folder`` is one the inference script created (its marker is there)."""
+    try:
+        info = json.loads((Path(folder) / OUTPUT_MARKER).read_text(encoding='utf-8'))
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and info.get(MARKER_FIELD) == OUTPUT_TOOL
+
+
+def claim_output_folder(folder):
+    """Create ``folder`` with the marker, or mark it when it is empty; a folder holding anything stays unmarked,
+    since its files were not written by this script."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not any(folder.iterdir()):
+        write_text_atomic(folder / OUTPUT_MARKER, json.dumps(info_record(OUTPUT_TOOL)) + '\n')
 
 
 def discover(input_path):

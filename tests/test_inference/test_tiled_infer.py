@@ -58,6 +58,11 @@ def make_delivery(root):
     }
 
 
+def output_names(folder):
+    """The names in an output folder but the marker of a folder tiled_infer created."""
+    return sorted(p.name for p in Path(folder).iterdir() if p.name != photo_files.OUTPUT_MARKER)
+
+
 @pytest.fixture
 def delivery(tmp_path):
     return tmp_path / 'delivery', make_delivery(tmp_path / 'delivery')
@@ -74,7 +79,7 @@ def test_mixed_folder_enhances_every_valid_photo_upright_and_reports_the_rest(de
     for name in ('empty.jpg', 'notes.jpg', 'truncated.jpg'):
         assert f'failed: {source / name}' in summary
     assert 'empty file' in summary and 'not an image' in summary and 'truncated' in summary
-    written = {p.relative_to(output).as_posix() for p in output.rglob('*') if p.is_file()}
+    written = {p.relative_to(output).as_posix() for p in output.rglob('*') if p.is_file()} - {photo_files.OUTPUT_MARKER}
     assert written == {out for out, _ in expected.values()}
     for out, size in expected.values():
         with Image.open(output / out) as im:
@@ -118,7 +123,7 @@ def test_name_collisions_get_the_source_extension(tmp_path, run_infer):
     (source / 'room.jpg').write_bytes(encode_pil(smooth_rgb(20, 20, 2), 'JPEG'))
     code, _ = run_infer(source, tmp_path / 'out')
     assert code == 0
-    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['room_jpg.jpg', 'room_png.jpg']
+    assert output_names(tmp_path / 'out') == ['room_jpg.jpg', 'room_png.jpg']
 
 
 def test_interrupted_write_leaves_no_partial_file_and_skip_existing_finishes(tmp_path, run_infer, monkeypatch):
@@ -140,7 +145,7 @@ def test_interrupted_write_leaves_no_partial_file_and_skip_existing_finishes(tmp
     monkeypatch.setattr(photo_files, '_write_all', write_half_then_die)
     with pytest.raises(KeyboardInterrupt):
         run_infer(source, output, '--workers', '1', '--prefetch', '1')
-    finished = sorted(p.name for p in output.iterdir())
+    finished = output_names(output)
     assert finished == ['photo_0.jpg']  # no partial file under any name, hidden or not
     first_bytes = (output / 'photo_0.jpg').read_bytes()
 
@@ -148,7 +153,7 @@ def test_interrupted_write_leaves_no_partial_file_and_skip_existing_finishes(tmp
     code, summary = run_infer(source, output, '--skip-existing')
     assert code == 0
     assert 'enhanced 3, skipped 1 (1 output exists), failed 0' in summary
-    assert sorted(p.name for p in output.iterdir()) == [f'photo_{i}.jpg' for i in range(4)]
+    assert output_names(output) == [f'photo_{i}.jpg' for i in range(4)]
     assert (output / 'photo_0.jpg').read_bytes() == first_bytes
     for index in range(4):
         Image.open(output / f'photo_{index}.jpg').load()  # every output decodes completely
@@ -162,7 +167,7 @@ def test_stale_temporary_file_is_replaced_on_rerun(tmp_path, run_infer):
     stale.parent.mkdir()
     stale.write_bytes(b'half a jpeg from a killed run')
     assert run_infer(source, tmp_path / 'out', '--skip-existing')[0] == 0
-    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['a.jpg']
+    assert output_names(tmp_path / 'out') == ['a.jpg']
 
 
 def test_tiled_output_matches_whole_image_tlc(tmp_path, run_infer):
@@ -216,7 +221,7 @@ def test_clashing_names_differing_only_in_case_get_distinct_outputs(tmp_path, ru
         'dup.PNG': 'dup_PNG.jpg', 'dup.jpg': 'dup_jpg.jpg', 'dup.png': 'dup_png_2.jpg'}  # unique case-insensitively
     code, summary = run_infer(source, tmp_path / 'out')
     assert code == 0 and 'enhanced 3, skipped 0, failed 0' in summary
-    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['dup_PNG.jpg', 'dup_jpg.jpg', 'dup_png_2.jpg']
+    assert output_names(tmp_path / 'out') == ['dup_PNG.jpg', 'dup_jpg.jpg', 'dup_png_2.jpg']
 
 
 def test_planned_names_are_unique_with_suffixes_and_alpha_fallbacks(tmp_path):
@@ -278,7 +283,7 @@ def test_misnamed_files_get_names_that_match_their_bytes(tmp_path, run_infer, ou
     (source / 'plan.png').write_bytes(encode_pil(smooth_rgb(20, 24, 3), 'PNG'))
     code, _ = run_infer(source, tmp_path / 'out', '--format', output_format)
     assert code == 0
-    written = {p.name: Image.open(p).format for p in (tmp_path / 'out').iterdir()}
+    written = {name: Image.open(tmp_path / 'out' / name).format for name in output_names(tmp_path / 'out')}
     expected = {'logo.png': 'PNG', 'plan.jpg': 'JPEG', 'plan.png': 'PNG'}
     if output_format == 'jpeg':  # both plan files want plan.jpg
         expected = {'logo.png': 'PNG', 'plan_jpg.jpg': 'JPEG', 'plan_png.jpg': 'JPEG'}
@@ -313,3 +318,59 @@ def test_outputs_never_go_into_the_input_tree(tmp_path, run_infer):
     # one photo with an output folder beside it (docs/inference.md's single-file example)
     assert run_infer(photo, photo.parent / 'out')[0] == 0
     assert (photo.parent / 'out' / 'IMG_0042.jpg').is_file()
+
+
+def test_an_output_folder_holding_the_input_is_refused(tmp_path, run_infer, caplog, monkeypatch):
+    monkeypatch.setattr(logging.getLogger('tiled_infer'), 'handlers', [caplog.handler])
+    data = tmp_path / 'DATA'
+    (data / 'images').mkdir(parents=True)
+    (data / 'images' / '0_src.jpg').write_bytes(encode_pil(smooth_rgb(30, 40, 1), 'JPEG'))
+    (data / '0_src.jpg').write_bytes(b'a file of the name an output would take')
+    before = tree_digest(data)
+    assert run_infer(data / 'images', data)[0] == 2
+    assert run_infer(data / 'images' / '0_src.jpg', data)[0] == 2  # a single photo: its folder's parent too
+    assert tree_digest(data) == before
+    assert 'holds the input' in caplog.text
+
+
+def test_files_it_did_not_write_are_replaced_only_when_asked(tmp_path, run_infer, caplog, monkeypatch):
+    monkeypatch.setattr(logging.getLogger('tiled_infer'), 'handlers', [caplog.handler])
+    source = tmp_path / 'in'
+    source.mkdir()
+    for name in ('a.jpg', 'b.jpg'):
+        (source / name).write_bytes(encode_pil(smooth_rgb(30, 40, len(name)), 'JPEG'))
+    users = tmp_path / 'pictures'
+    users.mkdir()
+    (users / 'a.jpg').write_bytes(b'the user\'s own photo of that name')
+    assert run_infer(source, users)[0] == 2
+    errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 1 and 'a.jpg' in errors[0] and '--overwrite' in errors[0]
+    assert output_names(users) == ['a.jpg']  # nothing written, not even b.jpg
+    assert run_infer(source, users, '--skip-existing')[0] == 0
+    assert (users / 'a.jpg').read_bytes() == b'the user\'s own photo of that name'
+    assert output_names(users) == ['a.jpg', 'b.jpg']
+    assert not photo_files.is_output_folder(users)  # it held a file it did not write: never marked as its own
+    assert run_infer(source, users, '--overwrite')[0] == 0
+    Image.open(users / 'a.jpg').load()
+
+
+def test_a_folder_it_created_takes_a_rerun_without_flags(tmp_path, run_infer):
+    source = tmp_path / 'in'
+    source.mkdir()
+    (source / 'a.jpg').write_bytes(encode_pil(smooth_rgb(30, 40), 'JPEG'))
+    output = tmp_path / 'enhanced'
+    assert run_infer(source, output)[0] == 0
+    assert photo_files.is_output_folder(output)
+    (output / 'a.jpg').write_bytes(b'an output of an earlier run')
+    assert run_infer(source, output)[0] == 0
+    Image.open(output / 'a.jpg').load()
+
+
+def test_an_output_that_is_a_file_is_refused(tmp_path, run_infer, caplog, monkeypatch):
+    monkeypatch.setattr(logging.getLogger('tiled_infer'), 'handlers', [caplog.handler])
+    source = tmp_path / 'in'
+    source.mkdir()
+    (source / 'a.jpg').write_bytes(encode_pil(smooth_rgb(30, 40), 'JPEG'))
+    (tmp_path / 'notes.txt').write_text('keep me')
+    assert run_infer(source, tmp_path / 'notes.txt')[0] == 2
+    assert 'is a file' in caplog.text and (tmp_path / 'notes.txt').read_text() == 'keep me'
