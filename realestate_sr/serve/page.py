@@ -18,15 +18,16 @@ PAGE_HTML = """<!DOCTYPE html>
   .controls { display: flex; gap: 12px; align-items: center; flex-wrap: wrap; margin-bottom: 12px; }
   #status { margin: 8px 0; min-height: 1.2em; }
   #status.error { color: #b00020; }
-  #compare { position: relative; display: none; max-width: 100%; user-select: none; background: #ccc; }
-  #compare img { display: block; width: 100%; height: auto; }
-  #after { position: absolute; top: 0; left: 0; clip-path: inset(0 0 0 50%); }
+  #viewer { display: none; max-width: 100%; }
+  #compare { position: relative; user-select: none; background: #ccc; }
+  #before { display: block; max-width: 100%; height: auto; }
+  #after { position: absolute; top: 0; left: 0; width: 100%; height: 100%; clip-path: inset(0 0 0 50%); }
   #divider { position: absolute; top: 0; bottom: 0; left: 50%; width: 2px; background: #fff;
              box-shadow: 0 0 3px rgba(0,0,0,.6); pointer-events: none; }
   .tag { position: absolute; top: 8px; padding: 2px 8px; background: rgba(0,0,0,.55); color: #fff;
          font-size: 13px; border-radius: 3px; }
   #tag-before { left: 8px; } #tag-after { right: 8px; }
-  #slider { width: 100%; margin: 8px 0; display: none; }
+  #slider { width: 100%; margin: 8px 0; }
   #download { display: none; }
 </style>
 </head>
@@ -40,6 +41,7 @@ PAGE_HTML = """<!DOCTYPE html>
   <a id="download" href="#" download="enhanced.jpg">Download the enhanced photo</a>
 </div>
 <div id="status">Choose a photo (JPEG, PNG, TIFF, WebP or BMP).</div>
+<div id="viewer">
 <div id="compare">
   <img id="before" alt="before">
   <img id="after" alt="after">
@@ -47,6 +49,7 @@ PAGE_HTML = """<!DOCTYPE html>
   <span class="tag" id="tag-before">before</span><span class="tag" id="tag-after">after</span>
 </div>
 <input type="range" id="slider" min="0" max="100" value="50" aria-label="before / after">
+</div>
 <script>
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -83,7 +86,7 @@ PAGE_HTML = """<!DOCTYPE html>
       const beforeUrl = URL.createObjectURL(blob), afterUrl = URL.createObjectURL(result);
       urls = [beforeUrl, afterUrl];
       $('before').src = beforeUrl; $('after').src = afterUrl;
-      $('compare').style.display = 'inline-block'; $('slider').style.display = 'block';
+      $('viewer').style.display = 'inline-block';
       const disposition = response.headers.get('Content-Disposition') || '';
       const match = disposition.match(/filename="([^"]+)"/);
       $('download').href = afterUrl; $('download').download = match ? match[1] : 'enhanced';
