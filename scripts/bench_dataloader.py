@@ -12,6 +12,7 @@ machine as it is; never asserts a time.
 """
 import argparse
 import copy
+import json
 import os
 import runpy
 import shutil
@@ -36,9 +37,14 @@ from realestate_sr.data.lmdb_build import BuildOptions, build_lmdb  # noqa: E402
 from realestate_sr.data.pair_lists import pairs_from_folders  # noqa: E402
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset  # noqa: E402
 from realestate_sr.data.planted_pairs import amateur_version, make_photo, to_uint8, write_jpeg  # noqa: E402
+from realestate_sr.utils.output_safety import (INFO_FILE, UnsafeOutputError, is_empty_folder,  # noqa: E402
+                                               is_own_output, write_info)
 
 GB10_PATCHES_PER_S = 60  # batch 8 of 512x512 at ~7.5 steps/s
 GB10_CORES = 20
+TOOL = 'bench_dataloader'
+# what this script writes into WORKDIR/data; a rebuild deletes these and nothing else
+GENERATED = ('src', 'tar', 'stock_src.lmdb', 'stock_tar.lmdb', 'ours_whole', 'ours_sub', INFO_FILE)
 GB10_WORKERS = 16  # num_worker_per_gpu of options/nafnet_gb10.yml: 4 of the 20 cores stay with the training process
 
 
@@ -54,7 +60,8 @@ def parse_args(argv=None):
     parser.add_argument('--sub-step', type=int, default=320)
     parser.add_argument('--lmdb-encoding', default='jpg', choices=('png', 'jpg', 'raw'),
                         help='encoding of our LMDBs (stock BasicSR LMDB is always PNG level 1)')
-    parser.add_argument('--workdir', help='keep generated data here (default: a temporary folder, removed)')
+    parser.add_argument('--workdir', help='keep generated data in WORKDIR/data and reuse it (default: a temporary '
+                        'folder, removed); a WORKDIR/data this script did not write is refused')
     return parser.parse_args(argv)
 
 
@@ -100,12 +107,45 @@ class Enlarged(torch.utils.data.Dataset):
         return self.dataset[index % len(self.dataset)]
 
 
+def prepare_data(root, count, size):
+    """Generate ``count`` pairs into ``root``, or reuse the ones a previous run generated there.
+
+    ``root`` must be missing, empty or written by this script (its build_info.json): a user's folder of the
+    same name is never deleted nor added to. A rebuild removes only the GENERATED entries.
+    """
+    root = Path(root)
+    if root.exists() or root.is_symlink():
+        if not is_empty_folder(root) and not is_own_output(root, TOOL):
+            raise UnsafeOutputError(f'{root} exists and was not written by {TOOL} (no {INFO_FILE} of it); nothing '
+                                    'was changed: pass another --workdir')
+        info = json.loads((root / INFO_FILE).read_text()) if (root / INFO_FILE).is_file() else {}
+        if info.get('pairs') == count and info.get('size') == list(size):
+            return False
+        for name in GENERATED:
+            target = root / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+    root.mkdir(parents=True, exist_ok=True)
+    # marked before anything is generated, counts only at the end: a killed run leaves a folder the next run
+    # knows as its own and rebuilds
+    write_info(root, TOOL, pairs=None, size=None)
+    generate(root, count, size)
+    stock_lmdb(root)
+    write_info(root, TOOL, pairs=count, size=list(size))
+    return True
+
+
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(1)
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix='bench_dataloader_'))
     try:
         return run(args, workdir / 'data')
+    except UnsafeOutputError as err:
+        print(f'bench_dataloader: error: {err}', file=sys.stderr)
+        return 2
     finally:
         if not args.workdir:
             shutil.rmtree(workdir)
@@ -113,10 +153,7 @@ def main(argv=None):
 
 def run(args, root):
     t0 = time.time()
-    if not (root / 'tar').is_dir() or len(list((root / 'tar').iterdir())) != args.pairs:
-        shutil.rmtree(root, ignore_errors=True)
-        generate(root, args.pairs, args.size)
-        stock_lmdb(root)
+    prepare_data(root, args.pairs, args.size)
     pairs = pairs_from_folders(root / 'src', root / 'tar')
     common = dict(checks=False, val_fraction=0.0, encoding=args.lmdb_encoding, workers=min(2, os.cpu_count() or 1),
                   force=True)

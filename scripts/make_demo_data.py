@@ -9,9 +9,10 @@ so no scene leaks from training into validation.
 Writes OUT/images/<name>_v<k>_{src,tar}.jpg, OUT/train.jsonl, OUT/val.jsonl,
 OUT/capture_params.json and OUT/build_info.json. The folder is built under a
 temporary name and renamed at the end, so an interrupted run never leaves a
-half-built set. An existing demo set is kept (--force rebuilds it); any other
-existing folder is refused (exit code 2), as is --force on a folder holding
-files this script did not write.
+half-built set; the next run removes the temporary folder a killed run left.
+An existing demo set is kept (--force rebuilds it); any other existing folder
+is refused (exit code 2), as is --force on a folder holding files this script
+did not write.
 """
 import argparse
 import json
@@ -26,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from realestate_sr.data.amateur_capture import sample_capture_params, simulate_amateur_capture  # noqa: E402
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_replaceable, is_empty_folder, \
-    is_own_output, replace_folder, temp_sibling, write_info  # noqa: E402
+    is_own_output, remove_stale_temps, replace_folder, temp_sibling, write_info  # noqa: E402
 
 TOOL = 'make_demo_data'
 LAYOUT = {'images': ('*_src.jpg', '*_tar.jpg'), 'train.jsonl': None, 'val.jsonl': None, 'capture_params.json': None,
@@ -105,6 +106,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     out_dir = Path(args.out)
+    for name in remove_stale_temps(out_dir, 'partial'):
+        print(f'removed {name}, the unfinished build of a run that was killed')
     if (out_dir.exists() or out_dir.is_symlink()) and not is_empty_folder(out_dir):
         if not args.force and is_own_output(out_dir, TOOL, _older_demo_set):
             print(f'{out_dir} holds a demo set; keeping it (use --force to rebuild)')

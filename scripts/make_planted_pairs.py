@@ -6,7 +6,8 @@
 
 train.jsonl lists every pair with a "defect" field naming what was planted ("none" for good pairs); test.jsonl
 holds the test-split twin of the duplicated photo. The folder is written under a temporary name and renamed
-at the end; --force replaces only a folder this script wrote that holds nothing else (exit code 2 otherwise).
+at the end (the next run removes the temporary folder a killed run left); --force replaces only a folder this
+script wrote that holds nothing else (exit code 2 otherwise).
 """
 import argparse
 import shutil
@@ -18,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import realestate_sr  # noqa: E402,F401
 from realestate_sr.data.planted_pairs import FILE_DEFECTS, PLANTED_DEFECTS, write_planted_set  # noqa: E402
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_replaceable, is_empty_folder, \
-    replace_folder, temp_sibling, write_info  # noqa: E402
+    remove_stale_temps, replace_folder, temp_sibling, write_info  # noqa: E402
 
 TOOL = 'make_planted_pairs'
 LAYOUT = {'images': ('*_src.jpg', '*_tar.jpg'), 'train.jsonl': None, 'test.jsonl': None, 'build_info.json': None}
@@ -42,6 +43,8 @@ def main(argv=None):
     parser.add_argument('--force', action='store_true')
     args = parser.parse_args(argv)
     output = Path(args.output)
+    for name in remove_stale_temps(output, 'partial'):
+        print(f'removed {name}, the unfinished build of a run that was killed')
     if (output.exists() or output.is_symlink()) and not is_empty_folder(output):
         try:
             check_replaceable(output, TOOL, LAYOUT, accept_older=_older_planted_set)

@@ -8,6 +8,8 @@ leave every input as it was.
 """
 import hashlib
 import importlib
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -117,3 +119,58 @@ def test_force_replaces_the_tools_own_folder_and_nothing_a_user_added(delivery, 
     assert script.main(argv + ['--force']) == 2
     assert 'my_notes.txt' in capsys.readouterr().err
     assert (tmp_path / 'out' / 'my_notes.txt').read_text() == 'keep me'
+
+
+def test_bench_dataloader_never_deletes_a_data_folder_it_did_not_write(tmp_path, capsys):
+    script = importlib.import_module('bench_dataloader')
+    users = tmp_path / 'work' / 'data'
+    write_pair_set(users, good_photo_pairs(3, size=(40, 48)), ext='.jpg')
+    before = sha256_tree(users)
+    # 3 pairs there, 1 asked for: the old rule rebuilt (deleted) any data folder whose count differed
+    code = script.main(['--workdir', str(tmp_path / 'work'), '--pairs', '1', '--size', '48', '64'])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and 'not written by bench_dataloader' in err, err
+    assert sha256_tree(users) == before
+
+
+def test_bench_dataloader_rebuilds_only_what_it_generated(tmp_path):
+    script = importlib.import_module('bench_dataloader')
+    root = tmp_path / 'data'
+    assert script.prepare_data(root, 1, (48, 64)) is True
+    assert script.prepare_data(root, 1, (48, 64)) is False  # same pairs: reused
+    (root / 'my_notes.txt').write_text('keep me')
+    assert script.prepare_data(root, 2, (48, 64)) is True
+    assert sorted(p.name for p in (root / 'tar').iterdir()) == ['000.jpg', '001.jpg']
+    assert (root / 'my_notes.txt').read_text() == 'keep me'
+
+
+def dead_pid():
+    child = subprocess.Popen([sys.executable, '-c', 'pass'])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.parametrize('script_name', ['make_demo_data', 'make_planted_pairs'])
+def test_the_unfinished_build_of_a_killed_run_is_removed_at_the_next_run(tmp_path, capsys, script_name):
+    script = importlib.import_module(script_name)
+    output = tmp_path / 'out'
+    stale, live = tmp_path / f'.out.partial-{dead_pid()}', tmp_path / f'.out.partial-{os.getppid()}'
+    other = tmp_path / '.other.partial-999999999'
+    for folder in (stale, live, other):
+        (folder / 'images').mkdir(parents=True)
+        (folder / 'images' / '0_src.jpg').write_bytes(b'half a photo')
+    argv = [arg.format(DATA=tmp_path) for arg in FOLDER_BUILDERS[script_name]] + ['-o', str(output)]
+    assert script.main(argv) == 0
+    assert not stale.exists() and f'removed {stale.name}' in capsys.readouterr().out
+    assert live.is_dir() and other.is_dir()  # a running build and another output's temporary stay
+    assert (output / 'build_info.json').is_file()
+
+
+def test_export_onnx_replaces_no_file_that_is_not_an_onnx_graph(delivery, capsys):
+    script = importlib.import_module('export_onnx')
+    other = delivery.parent / 'other_model.pth'
+    other.write_bytes(b'another checkpoint')
+    assert script.main(['--model', str(delivery / 'net.pth'), *NET_FLAGS, '-o', str(other)]) == 2
+    assert 'not an .onnx file' in capsys.readouterr().err
+    assert other.read_bytes() == b'another checkpoint'

@@ -180,3 +180,40 @@ def replace_folder(temp, output):
         shutil.rmtree(old)
     else:
         temp.rename(output)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temps(path, tag):
+    """Delete the ``temp_sibling(path, tag)`` folders and files left by processes that are gone (a run killed
+    mid-build); returns the names removed.
+
+    Only names of exactly that form whose process id no longer runs are touched: a live process's temporary,
+    this process's own and anything else beside ``path`` stay. A process id that the system reused for another
+    process keeps its stale temporary until that process ends too: better left than deleted under a live run.
+    """
+    path = Path(path)
+    prefix = f'.{path.name}.{tag}-'
+    if not path.parent.is_dir():
+        return []
+    removed = []
+    for entry in sorted(path.parent.iterdir()):
+        pid = entry.name[len(prefix):]
+        if not entry.name.startswith(prefix) or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        if _pid_alive(int(pid)):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry.name)
+    return removed

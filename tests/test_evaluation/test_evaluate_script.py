@@ -114,6 +114,32 @@ def test_dry_run_and_refusing_to_overwrite(eval_pairs, tmp_path, capsys):
     assert run('--pairs', eval_pairs['manifest'], '--skip-lpips', '--no-html', '--overwrite', '-o', out) == 0
 
 
+def test_a_folder_holding_a_file_a_report_writes_is_left_alone(eval_pairs, tmp_path, capsys):
+    notes = tmp_path / 'notes'
+    notes.mkdir()
+    (notes / 'summary.md').write_text('my own summary')
+    assert run('--pairs', eval_pairs['manifest'], '--skip-lpips', '--no-html', '-o', notes) == 2
+    assert 'summary.md' in capsys.readouterr().err
+    assert (notes / 'summary.md').read_text() == 'my own summary'
+
+
+@pytest.mark.parametrize('where', ['a file', 'the --pred folder', 'the folder of a --pred folder'])
+def test_a_report_never_lands_on_or_around_what_is_scored(eval_pairs, tmp_path, capsys, where):
+    pred = tmp_path / 'outputs' / 'enhanced'
+    pred.mkdir(parents=True)
+    for name in eval_pairs['names']:
+        (pred / name).write_bytes((eval_pairs['src_dir'] / name).read_bytes())
+    (tmp_path / 'outputs' / 'notes.txt').write_text('keep me')
+    output = {'a file': tmp_path / 'outputs' / 'notes.txt', 'the --pred folder': pred,
+              'the folder of a --pred folder': tmp_path / 'outputs'}[where]
+    before = {path: path.read_bytes() for path in (tmp_path / 'outputs').rglob('*') if path.is_file()}
+    assert run('--pairs', eval_pairs['src_dir'], eval_pairs['tar_dir'], '--pred', pred, '--skip-lpips', '--no-html',
+               '--overwrite', '-o', output) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and 'nothing was written' in err, err
+    assert {path: path.read_bytes() for path in (tmp_path / 'outputs').rglob('*') if path.is_file()} == before
+
+
 @pytest.mark.parametrize('args, message', [
     (['--tta'], '--tta and --ensemble apply to --model'),
     (['--baselines', 'input,sharpen'], "unknown baseline(s) ['sharpen']"),
