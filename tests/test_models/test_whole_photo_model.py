@@ -35,7 +35,7 @@ def model_opt(tmp_path, val=None):
                   'optim_g': {'type': 'AdamW', 'lr': 1e-2, 'betas': [0.9, 0.9], 'weight_decay': 1e-4},
                   'scheduler': {'type': 'CosineAnnealingRestartLR', 'periods': [100], 'restart_weights': [1],
                                 'eta_min': 1e-7},
-                  'total_iter': 100, 'pixel_opt': {'type': 'L1PerceptualLoss', 'perceptual_weight': 0},
+                  'total_iter': 100, 'pixel_opt': {'type': 'PixelL1Loss'},
                   'lut_opt': {'type': 'LUTRegularizationLoss', 'smoothness_weight': 1e-3,
                               'monotonicity_weight': 1.0}},
         'val': dict(val or {}),
@@ -122,3 +122,17 @@ def test_train_py_trains_and_validates_a_bilateral_grid_from_an_option_file(tmp_
     photo = torch.rand(1, 3, 50, 70)
     with torch.no_grad():
         assert net(photo).shape == photo.shape
+
+
+def test_the_demo_option_file_passes_the_start_up_checks_and_builds_an_identity_network():
+    from basicsr.archs import build_network
+
+    from realestate_sr.utils.option_checks import training_option_problems
+
+    opt = yaml.safe_load((REPO / 'options' / 'whole_photo_demo.yml').read_text())
+    assert training_option_problems(opt, cuda_available=False) == []
+    assert opt['datasets']['train']['thumb_size'] == opt['network_g']['thumb_size']
+    net = build_network(dict(opt['network_g'])).eval()
+    photo = torch.rand(1, 3, 60, 80)
+    with torch.no_grad():
+        torch.testing.assert_close(net(photo), photo, atol=1e-6, rtol=0)
