@@ -5,16 +5,18 @@ A global map sends every input colour to one output colour wherever it is in the
 
 - ``oracle_poly``: a 3x10 second-order polynomial colour transform in sRGB, features
   ``(r, g, b, r^2, g^2, b^2, rg, rb, gb, 1)``, least squares over all pixels;
-- ``oracle_lut``: a 17^3 3D LUT, each node the weighted mean of the target colours of the pixels around it
-  (trilinear splatting, the weights trilinear interpolation would give), nodes no pixel reaches taken from
-  ``oracle_poly``; applied by trilinear interpolation. Any smooth function of colour, so it is the higher
-  ceiling; a model that beats it uses where a colour is (local edits, denoising), not only what it is.
+- ``oracle_lut``: a 17^3 3D LUT applied by trilinear interpolation, its nodes fitted by least squares
+  through that interpolation (the LUT whose trilinear output is closest to the target), with a weak pull
+  (``LUT_PRIOR_WEIGHT``) towards ``oracle_poly`` at each node so that nodes no pixel reaches take the
+  polynomial's value. Any smooth function of colour, so it is the higher ceiling; a model that beats it uses
+  where a colour is (local edits, denoising), not only what it is.
 
 Both map float32 RGB H,W,3 in [0, 1] to the same shape.
 """
 import numpy as np
 
 LUT_SIZE = 17
+LUT_PRIOR_WEIGHT = 1e-2  # in pixels per node: decides only where (almost) no pixel falls
 ORACLES = ('oracle_poly', 'oracle_lut')
 
 
@@ -54,20 +56,26 @@ def _corners(rgb, size):
     return np.stack(indices, axis=1), np.stack(weights, axis=1)
 
 
-def fit_lut(src, tar, size=LUT_SIZE, min_weight=1e-3):
-    """A size^3 x 3 LUT (flat node order r, g, b) fitted by trilinear splatting; empty nodes from the poly fit."""
+def fit_lut(src, tar, size=LUT_SIZE, prior_weight=None):
+    """A size^3 x 3 LUT (flat node order r, g, b): least squares through trilinear interpolation, pulled
+    weakly towards the polynomial fit (``prior_weight`` per node, in pixels; default LUT_PRIOR_WEIGHT)."""
+    from scipy.sparse import coo_matrix, identity
+    from scipy.sparse.linalg import spsolve
+    prior_weight = LUT_PRIOR_WEIGHT if prior_weight is None else prior_weight
     indices, weights = _corners(src, size)
     target = tar.reshape(-1, 3).astype(np.float64)
     nodes = size ** 3
-    weight_sum = np.bincount(indices.ravel(), weights.ravel(), minlength=nodes)
-    lut = np.stack([np.bincount(indices.ravel(), (weights * target[:, [c]]).ravel(), minlength=nodes)
-                    for c in range(3)], axis=1)
+    normal = None
+    for corner in range(8):  # one corner's rows at a time: 8x less memory than all 64 products at once
+        block = coo_matrix(((weights[:, [corner]] * weights).ravel(),
+                            (np.repeat(indices[:, corner], 8), indices.ravel())), shape=(nodes, nodes)).tocsc()
+        normal = block if normal is None else normal + block
     grid = np.stack(np.meshgrid(*[np.linspace(0, 1, size)] * 3, indexing='ij'), axis=-1).reshape(-1, 3)
-    fallback = poly_features(grid) @ fit_poly(src, tar)
-    filled = weight_sum >= min_weight
-    lut[filled] /= weight_sum[filled, None]
-    lut[~filled] = fallback[~filled]
-    return lut
+    prior = poly_features(grid) @ fit_poly(src, tar)
+    rhs = np.stack([np.bincount(indices.ravel(), (weights * target[:, [c]]).ravel(), minlength=nodes)
+                    for c in range(3)], axis=1) + prior_weight * prior
+    system = (normal + prior_weight * identity(nodes, format='csc')).tocsc()
+    return np.stack([spsolve(system, rhs[:, c]) for c in range(3)], axis=1)
 
 
 def apply_lut(lut, rgb, size=LUT_SIZE):
