@@ -35,7 +35,7 @@ def bench_opt(width, device, bf16, blocks):
         'path': {'pretrain_network_g': None},
         'train': {'ema_decay': 0.999, 'bf16': bf16, 'optim_g': {'type': 'AdamW', 'lr': 1e-4},
                   'scheduler': {'type': 'CosineAnnealingRestartLR', 'periods': [10], 'restart_weights': [1]},
-                  'pixel_opt': {'type': 'L1PerceptualLoss', 'perceptual_weight': 0}},
+                  'pixel_opt': {'type': 'PixelL1Loss'}},
     }
 
 

@@ -24,7 +24,7 @@ def test_import_realestate_sr_makes_basicsr_import_and_registers_our_names():
         'from basicsr.utils.registry import (ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY,\n'
         '                                     MODEL_REGISTRY)\n'
         'expected = {ARCH_REGISTRY: ["NAFNet", "NAFNetLocal"], DATASET_REGISTRY: ["PairedListingDataset"],\n'
-        '            LOSS_REGISTRY: ["L1PerceptualLoss"], MODEL_REGISTRY: ["EnhanceModel"],\n'
+        '            LOSS_REGISTRY: ["PixelL1Loss", "VGGPerceptualLoss"], MODEL_REGISTRY: ["EnhanceModel"],\n'
         '            METRIC_REGISTRY: ["calculate_lpips", "calculate_l1", "calculate_ciede2000"]}\n'
         'missing = [(r._name, n) for r, names in expected.items() for n in names if n not in r]\n'
         'assert not missing, missing\n'

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 from basicsr.archs import build_network
+from basicsr.losses import build_loss
 from basicsr.utils.registry import DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
 from realestate_sr import training
@@ -34,12 +35,14 @@ def test_option_file_names_registered_classes_and_a_buildable_network(path):
     assert opt['model_type'] in MODEL_REGISTRY
     for phase, dataset in opt['datasets'].items():
         assert dataset['type'] in DATASET_REGISTRY, (phase, dataset['type'])
-    assert opt['train']['pixel_opt']['type'] in LOSS_REGISTRY
+    for loss in ('pixel_opt', 'perceptual_opt'):
+        assert opt['train'].get(loss, {'type': 'PixelL1Loss'})['type'] in LOSS_REGISTRY
     assert opt['train']['optim_g']['type'] in OPTIMIZERS
     for metric in opt['val']['metrics'].values():
         assert metric['type'] in METRIC_REGISTRY, metric['type']
     train_set = opt['datasets']['train']
-    assert train_set['gt_size'] % 2**len(opt['network_g']['enc_blk_nums']) == 0
+    if 'enc_blk_nums' in opt['network_g']:  # a U-Net's patches divide by 2 per encoder stage
+        assert train_set['gt_size'] % 2**len(opt['network_g']['enc_blk_nums']) == 0
     scheduler = opt['train']['scheduler']
     assert sum(scheduler['periods']) == opt['train']['total_iter']
     net = build_network(dict(opt['network_g']))
@@ -65,7 +68,7 @@ def test_the_cpu_check_is_the_gb10_recipe_with_only_sizes_device_and_random_trun
         'datasets.train.dataset_enlarge_ratio', 'datasets.train.pin_memory', 'datasets.train.prefetch_mode',
         'network_g.width', 'network_g.middle_blk_num', 'network_g.enc_blk_nums', 'network_g.dec_blk_nums',
         'train.bf16', 'train.ema_decay', 'train.total_iter', 'train.scheduler.periods',
-        'train.pixel_opt.use_random_vgg_weights_for_testing',
+        'train.perceptual_opt.use_random_vgg_weights_for_testing',
         'val.val_freq', 'val.tile.size', 'val.tile.overlap', 'val.tile.batch',
         'val.metrics.lpips.device', 'val.metrics.lpips.random_backbone_for_testing',
         'logger.print_freq', 'logger.save_checkpoint_freq'}
@@ -86,9 +89,10 @@ def test_gb10_recipe_is_the_one_the_readme_promises():
     assert opt['train']['scheduler'] == {'type': 'CosineAnnealingRestartLR', 'periods': [46000, 46000],
                                          'restart_weights': [1, 0.5], 'eta_min': 1e-7}
     assert opt['train']['total_iter'] == 92000
-    loss = opt['train']['pixel_opt']
-    assert (loss['type'], loss['l1_weight'], loss['perceptual_weight']) == ('L1PerceptualLoss', 1.0, 0.1)
-    assert set(loss['layer_weights']) == {'conv3_4', 'conv4_4', 'conv5_4'}
+    assert opt['train']['pixel_opt'] == {'type': 'PixelL1Loss', 'loss_weight': 1.0}
+    perceptual = opt['train']['perceptual_opt']
+    assert (perceptual['type'], perceptual['perceptual_weight']) == ('VGGPerceptualLoss', 0.1)
+    assert set(perceptual['layer_weights']) == {'conv3_4', 'conv4_4', 'conv5_4'}
     assert opt['datasets']['train']['use_hflip'] and opt['datasets']['train']['use_rot']
     assert opt['val']['val_freq'] == 2000 and opt['logger']['use_tb_logger'] is True
 
@@ -138,8 +142,10 @@ TYPOS = [  # (edit of the gb10 recipe, the one line it must give)
      "unknown key 'total_iters' in train (did you mean 'total_iter'?)"),
     (lambda o: rename_key(o, 'network_g', 'netwrok_g'),
      "unknown key 'netwrok_g' in the option file (did you mean 'network_g'?)"),
-    (lambda o: rename_key(o['train']['pixel_opt'], 'perceptual_weight', 'perceptual_wieght'),
-     "unknown key 'perceptual_wieght' in train.pixel_opt (L1PerceptualLoss) (did you mean 'perceptual_weight'?)"),
+    (lambda o: rename_key(o['train']['perceptual_opt'], 'perceptual_weight', 'perceptual_wieght'),
+     "unknown key 'perceptual_wieght' in train.perceptual_opt (VGGPerceptualLoss) (did you mean 'perceptual_weight'?)"),
+    (lambda o: rename_key(o['train']['pixel_opt'], 'loss_weight', 'loss_wieght'),
+     "unknown key 'loss_wieght' in train.pixel_opt (PixelL1Loss) (did you mean 'loss_weight'?)"),
     (lambda o: rename_key(o['datasets']['train'], 'use_hflip', 'use_hfilp'),
      "unknown key 'use_hfilp' in datasets.train (did you mean 'use_hflip'?)"),
     (lambda o: o['network_g'].update(widht=64), "unknown key 'widht' in network_g (NAFNet) (did you mean 'width'?)"),
@@ -156,8 +162,8 @@ TYPOS = [  # (edit of the gb10 recipe, the one line it must give)
      "unknown key 'pretrain_network' in path (did you mean 'pretrain_network_g'?)"),
     (lambda o: o['dist_params'].update(timeout=5),
      "unknown key 'timeout' in dist_params (did you mean 'timeout_minutes'?)"),
-    (lambda o: o['train']['pixel_opt'].update(type='L1PerceptualLos'),
-     "unknown type 'L1PerceptualLos' in train.pixel_opt (did you mean 'L1PerceptualLoss'?)"),
+    (lambda o: o['train']['perceptual_opt'].update(type='VGGPerceptualLos'),
+     "unknown type 'VGGPerceptualLos' in train.perceptual_opt (did you mean 'VGGPerceptualLoss'?)"),
     (lambda o: o['datasets']['train'].update(type='PairedListingDatset'),
      "unknown type 'PairedListingDatset' in datasets.train (did you mean 'PairedListingDataset'?)"),
     (lambda o: o['datasets']['val']['io_backend'].update(typ='lmdb'),
@@ -170,6 +176,40 @@ def test_a_typo_in_any_block_we_read_is_one_line_with_a_suggestion(edit, expecte
     opt = load_option_file('nafnet_gb10.yml')
     edit(opt)
     assert training_option_problems(opt, cuda_available=True) == [expected]
+
+
+RETIRED_LOSSES = [  # (the loss block of an option file written before the split, the one line it must give)
+    ({'type': 'L1PerceptualLoss', 'l1_weight': 1.0, 'perceptual_weight': 0.1, 'vgg_weights': '/w/vgg19.pth'},
+     'train.pixel_opt: L1PerceptualLoss is now two losses; write pixel_opt: {type: PixelL1Loss, loss_weight: 1.0} '
+     'and perceptual_opt: {type: VGGPerceptualLoss, perceptual_weight: 0.1, vgg_weights: /w/vgg19.pth}'),
+    ({'type': 'L1PerceptualLoss', 'l1_weight': 2.0, 'perceptual_weight': 0},
+     'train.pixel_opt: L1PerceptualLoss is now two losses; write pixel_opt: {type: PixelL1Loss, loss_weight: 2.0} '
+     'and no perceptual_opt'),
+]
+
+
+@pytest.mark.parametrize('block, expected', RETIRED_LOSSES, ids=['with_vgg', 'l1_only'])
+def test_an_l1_perceptual_loss_left_in_an_option_file_says_what_to_write_instead(block, expected):
+    opt = load_option_file('nafnet_gb10.yml')
+    del opt['train']['perceptual_opt']
+    opt['train']['pixel_opt'] = block
+    assert training_option_problems(opt, cuda_available=True) == [expected]
+    with pytest.raises(OptionKeyError, match=r'^old\.yml: train\.pixel_opt: L1PerceptualLoss is now two losses'):
+        check_training_options(opt, 'old.yml', cuda_available=True)
+
+
+def test_the_suggested_loss_blocks_pass_the_checks_and_build():
+    opt = load_option_file('nafnet_gb10.yml')
+    opt['train']['pixel_opt'] = RETIRED_LOSSES[0][0]
+    del opt['train']['perceptual_opt']
+    suggested = training_option_problems(opt, cuda_available=True)[0].split('; write ')[1]
+    pixel, perceptual = suggested.split(' and perceptual_opt: ')
+    opt['train']['pixel_opt'] = yaml.safe_load(pixel[len('pixel_opt: '):])
+    opt['train']['perceptual_opt'] = dict(yaml.safe_load(perceptual), vgg_weights=None,
+                                          use_random_vgg_weights_for_testing=True)
+    assert training_option_problems(opt, cuda_available=True) == []
+    for loss in ('pixel_opt', 'perceptual_opt'):
+        build_loss(opt['train'][loss])
 
 
 def test_network_keys_of_nafnet_local_include_its_base_class_keys():

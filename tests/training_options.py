@@ -5,11 +5,15 @@ from tests.conftest import TINY_NAFNET
 
 
 def tiny_training_options(name, data_dir, total_iter, train_dataset=None, perceptual_weight=0, tile=None):
-    """Option dict: tiny NAFNet on CPU, L1(+perceptual) loss, validation and checkpoints every 2 iterations.
+    """Option dict: tiny NAFNet on CPU, L1 loss (+ VGG perceptual when ``perceptual_weight``), validation and
+    checkpoints every 2 iterations.
 
     ``train_dataset`` overrides keys of ``datasets.train``; validation datasets are named ``tiny_val``.
     """
     dataset = {'type': 'PairedListingDataset', 'dataroot': str(data_dir), 'io_backend': {'type': 'disk'}}
+    losses = {'pixel_opt': {'type': 'PixelL1Loss'}}
+    if perceptual_weight:
+        losses['perceptual_opt'] = {'type': 'VGGPerceptualLoss', 'perceptual_weight': perceptual_weight}
     return {
         'name': name, 'model_type': 'EnhanceModel', 'scale': 1, 'num_gpu': 0, 'manual_seed': 0,
         'datasets': {
@@ -24,8 +28,7 @@ def tiny_training_options(name, data_dir, total_iter, train_dataset=None, percep
         'train': {'ema_decay': 0.9, 'optim_g': {'type': 'AdamW', 'lr': 1e-3, 'betas': [0.9, 0.9]},
                   'scheduler': {'type': 'CosineAnnealingRestartLR', 'periods': [100], 'restart_weights': [1],
                                 'eta_min': 1e-7},
-                  'total_iter': total_iter, 'warmup_iter': -1,
-                  'pixel_opt': {'type': 'L1PerceptualLoss', 'perceptual_weight': perceptual_weight}},
+                  'total_iter': total_iter, 'warmup_iter': -1, **losses},
         'val': {'val_freq': 2, 'save_img': True, 'tile': tile,
                 'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': False}}},
         'logger': {'print_freq': 1, 'save_checkpoint_freq': 2, 'use_tb_logger': True,

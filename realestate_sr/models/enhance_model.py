@@ -204,15 +204,14 @@ class EnhanceModel(SRModel):
         return torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
 
     def compute_losses(self, output, gt):
-        """Total loss and the named terms to log."""
+        """Total loss and the named terms to log: ``l_pix`` (``train.pixel_opt``), ``l_percep`` and ``l_style``
+        (``train.perceptual_opt``), each as its loss returns it, weight included. Subclasses add their terms."""
         total = 0
         terms = OrderedDict()
         if self.cri_pix:
-            l_pix = self.cri_pix(output, gt)
-            total = total + l_pix
-            terms['l_pix'] = l_pix
-            terms.update(getattr(self.cri_pix, 'last_terms', {}))
-        if self.cri_perceptual:  # BasicSR's own PerceptualLoss returns (perceptual, style)
+            terms['l_pix'] = self.cri_pix(output, gt)
+            total = total + terms['l_pix']
+        if self.cri_perceptual:  # (perceptual, style), as BasicSR's PerceptualLoss returns them; None: not computed
             for name, value in zip(('l_percep', 'l_style'), self.cri_perceptual(output, gt)):
                 if value is not None:
                     total = total + value

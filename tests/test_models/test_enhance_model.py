@@ -19,7 +19,7 @@ def model_opt(tmp_path, train=None, val=None, network=None):
         'optim_g': {'type': 'AdamW', 'lr': 2e-3, 'betas': [0.9, 0.9], 'weight_decay': 1e-4},
         'scheduler': {'type': 'CosineAnnealingRestartLR', 'periods': [100], 'restart_weights': [1], 'eta_min': 1e-7},
         'total_iter': 100,
-        'pixel_opt': {'type': 'L1PerceptualLoss', 'perceptual_weight': 0},
+        'pixel_opt': {'type': 'PixelL1Loss'},
     }
     train_opt.update(train or {})
     return {
@@ -79,21 +79,40 @@ def one_step_losses(tmp_path, bf16):
     """The logged loss terms of one optimisation step of a random tiny NAFNet with L1 + 0.1 x perceptual
     (random VGG) on the fixed batch."""
     torch.manual_seed(0)
-    pixel_opt = {'type': 'L1PerceptualLoss', 'perceptual_weight': 0.1, 'use_random_vgg_weights_for_testing': True}
-    model = build_model(model_opt(tmp_path, train={'bf16': bf16, 'pixel_opt': pixel_opt}))
+    model = build_model(model_opt(tmp_path, train={'bf16': bf16, 'perceptual_opt': PERCEPTUAL_OPT}))
     randomize_(model.net_g, scale=0.1)
     model.feed_data(fixed_batch())
     model.optimize_parameters(1)
     return {name: float(value) for name, value in model.log_dict.items()}
 
 
+PERCEPTUAL_OPT = {'type': 'VGGPerceptualLoss', 'perceptual_weight': 0.1, 'use_random_vgg_weights_for_testing': True}
+
+
 def test_bf16_step_loss_matches_the_float32_step(tmp_path):
     full, low = one_step_losses(tmp_path, bf16=False), one_step_losses(tmp_path, bf16=True)
-    assert set(full) == set(low) == {'l_pix', 'l_l1', 'l_percep'}
+    assert set(full) == set(low) == {'l_pix', 'l_percep'}
     # Only the network's bf16 convolutions may move the loss: measured relative differences 2.8e-4 (L1),
-    # 5.0e-4 (perceptual), 2.8e-4 (total). With the VGG features in bfloat16 the perceptual term moved 2.1e-3.
+    # 5.0e-4 (perceptual). With the VGG features in bfloat16 the perceptual term moved 2.1e-3.
     for name in full:
         assert low[name] == pytest.approx(full[name], rel=1e-3), (name, full[name], low[name])
+
+
+def test_pixel_and_perceptual_losses_are_logged_as_each_returns_them(tmp_path):
+    """l_pix is pixel_opt's value, l_percep perceptual_opt's (weights included), the step minimises their sum."""
+    torch.manual_seed(0)
+    model = build_model(model_opt(tmp_path, train={'pixel_opt': {'type': 'PixelL1Loss', 'loss_weight': 2.0},
+                                                   'perceptual_opt': PERCEPTUAL_OPT}))
+    randomize_(model.net_g, scale=0.1)
+    batch = fixed_batch()
+    model.feed_data(batch)
+    model.optimize_parameters(1)
+    output = model.output.detach()
+    assert model.log_dict['l_pix'] == pytest.approx(2.0 * (output - batch['gt']).abs().mean().item(), rel=1e-5)
+    assert model.log_dict['l_percep'] == pytest.approx(model.cri_perceptual(output, batch['gt'])[0].item(), rel=1e-5)
+    total, terms = model.compute_losses(output, batch['gt'])
+    assert list(terms) == ['l_pix', 'l_percep']
+    torch.testing.assert_close(total, terms['l_pix'] + terms['l_percep'])
 
 
 def test_gradient_clipping_bounds_the_update(tmp_path):
