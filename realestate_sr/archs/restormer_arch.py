@@ -45,9 +45,11 @@ PAD_MULTIPLE = 8  # three pixel-unshuffle steps
 def without_autocast(tensor):
     """A context that switches autocast off on ``tensor``'s device, where it is on (statistics stay float32)."""
     device_type = tensor.device.type
-    if torch.is_autocast_enabled(device_type):
-        return torch.autocast(device_type, enabled=False)
-    return nullcontext()
+    try:
+        enabled = torch.is_autocast_enabled(device_type)
+    except RuntimeError:  # a device autocast does not know (meta, used to count MACs) has no autocast to leave
+        enabled = False
+    return torch.autocast(device_type, enabled=False) if enabled else nullcontext()
 
 
 class _WithBiasNorm(nn.Module):

@@ -221,3 +221,12 @@ def test_onnx_export_matches_pytorch(tmp_path):
     assert engines.onnx_network_opt(session)['type'] == 'Restormer'
     # 27x37 is not a multiple of 8: the padding must follow the input size, not the traced one
     assert engines.max_onnx_difference(net, session, sizes=((1, 3, 32, 32), (1, 3, 27, 37))) < 1e-4
+
+
+
+def test_macs_count_on_the_meta_device_and_grow_linearly_with_the_pixels():
+    from realestate_sr.benchmark.macs import forward_macs
+
+    net = Restormer(**TINY).to('meta')
+    # transposed attention: a C x C map per head, so four times the pixels cost exactly four times the MACs
+    assert forward_macs(net, 64, 64) == 4 * forward_macs(net, 32, 32) > 0
