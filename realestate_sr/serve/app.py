@@ -86,7 +86,7 @@ def create_app(enhancer, config=None):
             side = max(side, enhancer.settings.tile_size)
         photo = np.full((side, side, 3), 0.5, np.float32)
         try:
-            await asyncio.get_running_loop().run_in_executor(batcher._device, batcher.run_now, [photo])
+            await batcher.warm_up([photo])
             state['ready'] = True
         except Exception as err:  # noqa: BLE001  (reported by /readyz; the process stays up for /healthz)
             state['warmup_error'] = f'{type(err).__name__}: {err}'

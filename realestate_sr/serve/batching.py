@@ -11,7 +11,6 @@ A group whose shared run fails is retried photo by photo, so one photo that brea
 cannot take, memory) fails alone and the others of its group still get their result.
 """
 import asyncio
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -59,7 +58,6 @@ class Batcher:
         self._task = None
         # one thread owns the network: calls never overlap on the device
         self._device = ThreadPoolExecutor(max_workers=1, thread_name_prefix='device')
-        self._lock = threading.Lock()
 
     @property
     def depth(self):
@@ -83,11 +81,6 @@ class Batcher:
             if not waiting.future.done():
                 waiting.future.set_exception(RuntimeError('the server is shutting down'))
         self._device.shutdown(wait=True)
-
-    def run_now(self, photos):
-        """Run ``photos`` on the device thread's network at once, outside the queue (the warm-up)."""
-        with self._lock:
-            return self.enhancer.run_photos(photos, on_call=self.on_call)
 
     async def enhance(self, rgb):
         """Enhanced float32 H,W,3 for ``rgb`` and how it ran (GroupResult). Raises QueueFullError at once when
@@ -114,10 +107,10 @@ class Batcher:
                 left = deadline - loop.time()
                 if left <= 0:
                     break
-                try:
-                    group.append(await asyncio.wait_for(self._queue.get(), left))
-                except asyncio.TimeoutError:
+                waiting = await self._next_within(left)
+                if waiting is None:
                     break
+                group.append(waiting)
             group = [waiting for waiting in group if not waiting.future.done()]  # timed out while waiting
             if not group:
                 continue
@@ -135,18 +128,42 @@ class Batcher:
                     waiting.future.set_result(GroupResult(outcome, len(group), started - waiting.queued_at,
                                                           seconds))
 
+    async def _next_within(self, seconds):
+        """The next waiting photo if one comes within ``seconds``, else None.
+
+        Not ``asyncio.wait_for(queue.get())``: on Python 3.11 a get that completes as the timeout fires can
+        be dropped, and with it a request.
+        """
+        getter = asyncio.ensure_future(self._queue.get())
+        done, _ = await asyncio.wait({getter}, timeout=seconds)
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+        try:
+            return await getter  # it took a photo before the cancel arrived
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling():  # the batcher itself is being stopped
+                raise
+            return None
+
+    async def warm_up(self, photos):
+        """Run ``photos`` once on the device thread, outside the queue (start-up, before /readyz says ready)."""
+        return await asyncio.get_running_loop().run_in_executor(self._device, self._run_all, photos)
+
+    def _run_all(self, photos):
+        return self.enhancer.run_photos(photos, on_call=self.on_call)
+
     def _run_group(self, photos):
         """Outputs (or exceptions) per photo: the whole group in shared calls, else photo by photo."""
-        with self._lock:
+        try:
+            return self._run_all(photos)
+        except Exception as err:  # noqa: BLE001  (one photo's failure must not fail its group)
+            if len(photos) == 1:
+                return [err]
+        outcomes = []
+        for rgb in photos:
             try:
-                return self.enhancer.run_photos(photos, on_call=self.on_call)
-            except Exception as err:  # noqa: BLE001  (one photo's failure must not fail its group)
-                if len(photos) == 1:
-                    return [err]
-            outcomes = []
-            for rgb in photos:
-                try:
-                    outcomes.append(self.enhancer.run_photos([rgb], on_call=self.on_call)[0])
-                except Exception as err:  # noqa: BLE001
-                    outcomes.append(err)
-            return outcomes
+                outcomes.append(self._run_all([rgb])[0])
+            except Exception as err:  # noqa: BLE001
+                outcomes.append(err)
+        return outcomes
