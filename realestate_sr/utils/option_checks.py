@@ -26,15 +26,18 @@ class OptionKeyError(ValueError):
 # keys BasicSR's parse_options and train_pipeline add to the parsed options
 BASICSR_ADDED = {'dist', 'rank', 'world_size', 'auto_resume', 'is_train', 'root_path'}
 TOP_LEVEL = {'name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'network_g', 'path', 'train',
-             'val', 'logger', 'dist_params', 'find_unused_parameters'} | BASICSR_ADDED
+             'val', 'logger', 'dist_params', 'find_unused_parameters',
+             'network_d'} | BASICSR_ADDED  # network_d: GANEnhanceModel
 # basicsr.data.build_dataloader, basicsr.train and its prefetchers
 DATALOADER_KEYS = {'name', 'type', 'phase', 'scale', 'use_shuffle', 'num_worker_per_gpu', 'batch_size_per_gpu',
                    'dataset_enlarge_ratio', 'pin_memory', 'persistent_workers', 'prefetch_mode', 'num_prefetch_queue'}
 PATH_KEYS = {'pretrain_network_g', 'strict_load_g', 'param_key_g', 'resume_state', 'ignore_resume_networks',
+             'pretrain_network_d', 'strict_load_d', 'param_key_d',  # GANEnhanceModel
              # set by parse_options
              'experiments_root', 'models', 'training_states', 'log', 'visualization'}
 TRAIN_KEYS = {'ema_decay', 'bf16', 'channels_last', 'grad_clip_norm', 'optim_g', 'scheduler', 'total_iter',
-              'warmup_iter', 'pixel_opt', 'perceptual_opt', 'lut_opt'}  # lut_opt: WholePhotoModel
+              'warmup_iter', 'pixel_opt', 'perceptual_opt', 'lut_opt',  # lut_opt: WholePhotoModel
+              'optim_d', 'gan_opt', 'net_d_iters', 'net_d_init_iters'}  # GANEnhanceModel
 VAL_KEYS = {'val_freq', 'save_img', 'suffix', 'pbar', 'tile', 'tlc', 'tb_images', 'tb_image_side', 'metrics'}
 LOGGER_KEYS = {'print_freq', 'save_checkpoint_freq', 'use_tb_logger', 'wandb'}
 WANDB_KEYS = {'project', 'resume_id'}
@@ -147,13 +150,15 @@ def training_option_problems(opt, cuda_available=None):
         if kind == PairedListingDataset.__name__:
             problems.keys(dataset.get('io_backend'), f'{where}.io_backend', {'type'})
     problems.typed(opt.get('network_g'), 'network_g', ARCH_REGISTRY)
+    problems.typed(opt.get('network_d'), 'network_d', ARCH_REGISTRY)
     problems.keys(opt.get('path'), 'path', PATH_KEYS)
     train = opt.get('train')
     problems.keys(train, 'train', TRAIN_KEYS)
     if isinstance(train, dict):
         problems.typed(train.get('optim_g'), 'train.optim_g', OPTIMIZERS, skip={'params'})
+        problems.typed(train.get('optim_d'), 'train.optim_d', OPTIMIZERS, skip={'params'})
         problems.typed(train.get('scheduler'), 'train.scheduler', SCHEDULERS, skip={'optimizer', 'last_epoch'})
-        for loss in ('pixel_opt', 'perceptual_opt', 'lut_opt'):
+        for loss in ('pixel_opt', 'perceptual_opt', 'lut_opt', 'gan_opt'):
             if isinstance(train.get(loss), dict) and train[loss].get('type') == 'L1PerceptualLoss':
                 problems.append(retired_l1_perceptual_message(f'train.{loss}', train[loss]))
             else:
