@@ -28,14 +28,13 @@ from pathlib import Path
 
 import yaml
 
+from realestate_sr.benchmark import report
+from realestate_sr.benchmark.macs import photo_macs
+from realestate_sr.benchmark.oracle import ORACLE_FUNCTIONS
+from realestate_sr.benchmark.recipes import RecipeError, bench_options, evaluate_args, training_budget
+from realestate_sr.utils.tiling import validation_tile
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-import realestate_sr  # noqa: F401,E402
-from realestate_sr.benchmark import report  # noqa: E402
-from realestate_sr.benchmark.macs import photo_macs  # noqa: E402
-from realestate_sr.benchmark.oracle import ORACLE_FUNCTIONS  # noqa: E402
-from realestate_sr.benchmark.recipes import RecipeError, bench_options, evaluate_args, training_budget  # noqa: E402
-from realestate_sr.utils.tiling import validation_tile  # noqa: E402
 
 DEFAULT_RECIPES = ('options/nafnet_demo.yml', 'options/bench/nafnet_demo_ctx256.yml')
 BASELINES = ('input', 'auto_correct')
@@ -101,16 +100,32 @@ def write_oracles(rows, data_dir, out_dir):
 
     from realestate_sr.data.image_io import read_bgr
     folders = {name: out_dir / name for name in ORACLE_FUNCTIONS}
+    failures = []
     for row in rows:
-        src = read_bgr(data_dir / row['src'])[:, :, ::-1].astype(np.float32) / 255.0
-        tar = read_bgr(data_dir / row['tar'])[:, :, ::-1].astype(np.float32) / 255.0
-        for name, function in ORACLE_FUNCTIONS.items():
-            path = (folders[name] / row['src']).with_suffix('.png')
-            path.parent.mkdir(parents=True, exist_ok=True)
-            bgr = (np.clip(function(src, tar), 0, 1) * 255.0 + 0.5).astype(np.uint8)[:, :, ::-1]
-            if not cv2.imwrite(str(path), bgr):
-                raise OSError(f'cannot write {path}')
-    return folders
+        try:
+            src = read_bgr(data_dir / row['src'])[:, :, ::-1].astype(np.float32) / 255.0
+            tar = read_bgr(data_dir / row['tar'])[:, :, ::-1].astype(np.float32) / 255.0
+            for name, function in ORACLE_FUNCTIONS.items():
+                path = (folders[name] / row['src']).with_suffix('.png')
+                path.parent.mkdir(parents=True, exist_ok=True)
+                bgr = (np.clip(function(src, tar), 0, 1) * 255.0 + 0.5).astype(np.uint8)[:, :, ::-1]
+                if not cv2.imwrite(str(path), bgr):
+                    raise OSError(f'cannot write {path}')
+        except Exception as err:  # noqa: BLE001  one bad pair costs its oracle rows, not the run
+            failures.append(f'oracles for {row["src"]}: {err}')
+    return folders, failures
+
+
+def read_report(report_dir, rc, log_path, what, failures):
+    """Scores of an evaluate.py run: all of them when it succeeded, the scored pairs when some failed (exit 1),
+    none when it could not run; what went wrong goes to ``failures``."""
+    metrics = report_dir / 'metrics.json'
+    if rc not in (0, 1) or not metrics.is_file():
+        failures.append(f'{what}: evaluate.py exited {rc}: {last_lines(log_path)}')
+        return None
+    if rc == 1:
+        failures.append(f'{what}: some pairs failed (listed in {metrics})')
+    return report.scores_by_pair(metrics) + (report.metric_directions(metrics),)
 
 
 def evaluate_command(test_manifest, data_dir, report_dir, opt=None, checkpoint=None, baselines=(), preds=(),
@@ -169,20 +184,21 @@ def main(argv=None):
     env.setdefault('GLIBC_TUNABLES', MALLOC_TUNABLES)
     failures, costs, scores, directions = [], {}, {}, {}
 
-    oracle_dirs = [] if args.no_oracle else list(write_oracles(test_rows, data_dir, out_dir / 'oracle').values())
+    oracle_dirs = []
+    if not args.no_oracle:
+        folders, oracle_failures = write_oracles(test_rows, data_dir, out_dir / 'oracle')
+        oracle_dirs = list(folders.values())
+        failures += oracle_failures
     print(f'{len(test_rows)} test pairs of {len({r["photo"] for r in test_rows})} photos; scoring baselines'
           f'{"" if args.no_oracle else " and oracles"}', flush=True)
-    baseline_report = out_dir / 'eval' / 'baselines'
+    baseline_report, baseline_log = out_dir / 'eval' / 'baselines', out_dir / 'logs' / 'evaluate_baselines.log'
     rc, _, _ = run_measured(evaluate_command(test_manifest, data_dir, baseline_report, baselines=BASELINES,
-                                             preds=oracle_dirs), out_dir / 'logs' / 'evaluate_baselines.log', env)
-    if rc == 0:
-        baseline_scores, _ = report.scores_by_pair(baseline_report / 'metrics.json')
-        directions.update(report.metric_directions(baseline_report / 'metrics.json'))
-        for row, values in baseline_scores.items():
+                                             preds=oracle_dirs), baseline_log, env)
+    scored = read_report(baseline_report, rc, baseline_log, 'baselines', failures)
+    if scored:
+        directions.update(scored[2])
+        for row, values in scored[0].items():
             scores[row.removeprefix('pred:')] = values
-    else:
-        log = last_lines(out_dir / 'logs' / 'evaluate_baselines.log')
-        failures.append(f'baselines: evaluate.py exited {rc}: {log}')
 
     for stem, opt in options.items():
         name = opt['name']
@@ -216,13 +232,14 @@ def main(argv=None):
         rc, _, peak = run_measured(evaluate_command(test_manifest, data_dir, report_dir, opt_path, checkpoint,
                                                     extra=extra_eval_args[stem]), eval_log, env)
         cost['eval_peak_mb'] = peak
-        if rc != 0:
-            failures.append(f'{stem}: evaluate.py exited {rc}: {last_lines(eval_log)}')
+        scored = read_report(report_dir, rc, eval_log, stem, failures)
+        if not scored:
             continue
-        recipe_scores, recipe_seconds = report.scores_by_pair(report_dir / 'metrics.json')
-        directions.update(report.metric_directions(report_dir / 'metrics.json'))
+        recipe_scores, recipe_seconds, recipe_directions = scored
+        directions.update(recipe_directions)
         label = next(iter(recipe_scores))
-        scores[stem] = recipe_scores[label]
+        for row, values in recipe_scores.items():  # the checkpoint's row, then any that evaluate_args add (+tta)
+            scores[stem + row.removeprefix(label) if row.startswith(label) else f'{stem}:{row}'] = values
         cost.update(report.infer_cost(recipe_seconds.get(label)))
 
     document, markdown = tables(scores, costs, test_rows, build_info, args, iters, photos,
@@ -243,7 +260,8 @@ def tables(scores, costs, test_rows, build_info, args, iters, photos, columns):
     """(benchmark.json document, benchmark.md text)."""
     held_out = build_info.get('held_out')
     families = list(dict.fromkeys(row['family'] for row in test_rows))
-    methods = [m for m in (*BASELINES, *ORACLE_FUNCTIONS, *costs) if m in scores]
+    references = [m for m in (*BASELINES, *ORACLE_FUNCTIONS) if m in scores]
+    methods = references + [m for m in scores if m not in references]
     sections = [('overall', None)] + [(family, family) for family in families]
     summaries = {}
     markdown = ['# Benchmark', '',

@@ -94,3 +94,29 @@ def test_metrics_evaluate_adds_later_become_columns_after_the_four_known_ones():
     summaries = {'m': {'psnr': (30.0, 1.0, 2), 'window_l1': (0.05, 0.01, 2)}}
     table = report.metric_table(['m'], summaries, columns)
     assert '| m | 2 | **30.00 ± 1.00** |  |  | **0.0500 ± 0.0100** |' in table
+
+
+def load_benchmark_script():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / 'scripts' / 'benchmark.py'
+    spec = importlib.util.spec_from_file_location('benchmark_script', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_evaluation_with_some_failed_pairs_still_counts_the_scored_ones(tmp_path):
+    import json
+    script = load_benchmark_script()
+    (tmp_path / 'metrics.json').write_text(json.dumps({
+        'metrics': {'psnr': {'higher_is_better': True}},
+        'images': [{'name': 'a.jpg', 'width': 10, 'height': 10, 'seconds': {'m': 0.5}, 'scores': {'m': {'psnr': 20}}}],
+    }))
+    failures = []
+    scores, seconds, directions = script.read_report(tmp_path, 1, tmp_path / 'log', 'recipe', failures)
+    assert scores == {'m': {'a.jpg': {'psnr': 20.0}}} and directions == {'psnr': True}
+    assert len(failures) == 1 and 'some pairs failed' in failures[0]
+    (tmp_path / 'log').write_text('Traceback\nerror: cannot set up the evaluation: boom\n')
+    assert script.read_report(tmp_path, 2, tmp_path / 'log', 'recipe', failures) is None
+    assert 'exited 2' in failures[1] and 'boom' in failures[1]
