@@ -3,8 +3,9 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
-from tests.test_inference.conftest import load_script
+from tests.test_inference.conftest import TINY_FLAGS, load_script
 
 
 @pytest.fixture(scope='module')
@@ -38,3 +39,25 @@ def test_a_wrong_answer_size_is_an_error(load_test):
 def test_only_loopback_targets(load_test, url, capsys):
     assert load_test.main(['--url', url]) == 2
     assert 'not on this machine' in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_load_test_starts_serve_py_per_max_batch(load_test, tmp_path, tiny_net, capsys):
+    """scripts/serve.py end to end: started as a process with a checkpoint, batching on and off."""
+    checkpoint = tmp_path / 'tiny.pth'
+    torch.save({'params': tiny_net.state_dict()}, checkpoint)
+    code = load_test.main(['--model', str(checkpoint), *TINY_FLAGS, '--tile-size', '64', '--overlap', '16',
+                           '--no-tlc', '--device', 'cpu', '--max-batch', '1', '4', '--concurrency', '2',
+                           '--requests', '5', '--bad-share', '0.2', '--sizes', '64x48', '--ready-timeout', '120'])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert re.findall(r'^\| (\d) \| 2 \| 5 \| 4 \| 1 \| 0 \|', out, re.MULTILINE) == ['1', '4']
+
+
+def test_serve_py_start_up_errors_are_one_line_and_exit_2(tmp_path, capsys):
+    serve_script = load_script('serve')
+    assert serve_script.main(['--model', str(tmp_path / 'missing.pth'), *TINY_FLAGS]) == 2
+    assert serve_script.main(['--model', str(tmp_path / 'missing.pth'), '--max-batch', '0']) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith('error: cannot start the service: ') for line in lines)
+    assert 'missing.pth' in lines[0] and '--max-batch must be >= 1' in lines[1]
