@@ -13,6 +13,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from realestate_sr.archs.checkpoint import CheckpointMismatchError, describe_mismatch, read_state_dict
 from realestate_sr.losses.vgg_features import MissingWeightsError
 from realestate_sr.models.enhance_model import EnhanceModel
+from realestate_sr.utils.option_checks import OptionKeyError
 
 
 @MODEL_REGISTRY.register()
@@ -51,12 +52,11 @@ class GANEnhanceModel(EnhanceModel):
 
     def init_training_settings(self):
         train_opt = self.opt['train']
-        if not self.opt.get('network_d'):
-            raise KeyError('GANEnhanceModel needs a network_d block (e.g. {type: PatchGANDiscriminator})')
-        if not train_opt.get('gan_opt'):
-            raise KeyError('GANEnhanceModel needs train.gan_opt (e.g. {type: GANLoss, gan_type: vanilla})')
-        if not train_opt.get('optim_d'):
-            raise KeyError('GANEnhanceModel needs train.optim_d (e.g. {type: AdamW, lr: 1.0e-4})')
+        for name, block, example in (('network_d', self.opt.get('network_d'), '{type: PatchGANDiscriminator}'),
+                                     ('train.optim_d', train_opt.get('optim_d'), '{type: AdamW, lr: 1.0e-4}'),
+                                     ('train.gan_opt', train_opt.get('gan_opt'), '{type: GANLoss, gan_type: vanilla}')):
+            if not block:
+                raise OptionKeyError(f'model_type GANEnhanceModel needs {name} (e.g. {example})')
         self.net_d = self.model_to_device(build_network(self.opt['network_d']))
         self.print_network(self.net_d)
         load_path = self.opt['path'].get('pretrain_network_d')

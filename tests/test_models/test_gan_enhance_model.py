@@ -14,7 +14,7 @@ from basicsr.archs import build_network
 from basicsr.models import build_model
 
 from realestate_sr.archs.patchgan_arch import PatchGANDiscriminator, patch_size
-from realestate_sr.utils.option_checks import training_option_problems
+from realestate_sr.utils.option_checks import OptionKeyError, training_option_problems
 from tests.conftest import TINY_NAFNET, randomize_
 from tests.test_data.synthetic_pairs import good_photo_pairs, write_pair_set
 from tests.training_options import tiny_training_options
@@ -172,6 +172,18 @@ def test_option_checks_know_the_gan_keys_and_check_their_blocks(tmp_path):
     problems = training_option_problems(opt, cuda_available=False)
     assert any("'widht' in network_d" in line for line in problems), problems
     assert any("'gan_tpye' in train.gan_opt" in line for line in problems), problems
+
+
+@pytest.mark.parametrize('missing', ['network_d', 'train.optim_d', 'train.gan_opt'])
+def test_a_missing_gan_block_is_named_at_start_up_and_by_the_model(tmp_path, missing):
+    opt = model_opt(tmp_path)
+    if missing == 'network_d':
+        del opt['network_d']
+    else:
+        del opt['train'][missing.split('.')[1]]
+    assert f'model_type GANEnhanceModel needs {missing}' in training_option_problems(opt, cuda_available=False)
+    with pytest.raises(OptionKeyError, match=f'needs {missing}'):
+        build_model(opt)
 
 
 def write_photo_pairs(data_dir):
