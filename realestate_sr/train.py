@@ -9,14 +9,14 @@ import runpy
 import sys
 from pathlib import Path
 
-if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
+if __name__ == '__main__':
+    # glibc reads its malloc settings only at start-up: re-exec before torch loads
     runpy.run_path(str(Path(__file__).resolve().parent / 'utils' / 'malloc_tuning.py'), run_name='__main__')
+    # python puts this file's folder first on sys.path, where realestate_sr/data, models, utils... would shadow
+    # top-level modules of those names; the package itself comes from the installation
+    sys.path[:] = [entry for entry in sys.path if Path(entry or '.').resolve() != Path(__file__).resolve().parent]
 
-# run from a checkout without installing; replacing (not prepending) keeps realestate_sr/data etc. from
-# shadowing top-level modules named data, models, utils
-sys.path[0] = str(Path(__file__).resolve().parents[1])
-
-from realestate_sr.training import main  # noqa: E402
+from realestate_sr.training import main
 
 if __name__ == '__main__':
     sys.exit(main())

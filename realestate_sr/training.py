@@ -1,23 +1,12 @@
-"""Run BasicSR's training pipeline with the few fixes our users need.
+"""Run BasicSR's training pipeline with the few fixes our users need: the entry point of ``realestate_sr/train.py``.
 
-``basicsr.train.train_pipeline`` is used as it is. Some of its helpers assume a
-CUDA machine and the current directory, so we replace them for this process:
+``basicsr.train.train_pipeline`` is used as it is. Some of its helpers assume a CUDA machine and the current
+directory, so we replace them for this process:
 
-- ``load_resume_state``: basicsr maps the state to ``torch.cuda.current_device()``
-  (fails on CPU) and finds auto-resume states relative to the current directory.
-  Ours loads to the CPU with ``weights_only=True`` (optimizers move their state to
-  their parameters' device), reads ``opt['path']['training_states']`` and, in a
-  distributed run, checks that every rank resumes from the same iteration. ``--auto_resume``
-  takes the newest state that loads together with its ``net_g_<iter>.pth``, printing one line
-  for each newer one it skips (EnhanceModel writes both through a temporary name, so only a
-  file written by an older version or a damaged disk can be truncated).
-- ``init_dist`` (in ``basicsr.utils.dist_util`` and as imported by ``basicsr.utils.options``): basicsr always calls
-  ``torch.cuda.set_device`` and uses NCCL. Ours picks NCCL when CUDA is available
-  and ``num_gpu`` is not 0, Gloo otherwise (CPU runs, tests, debugging), pins each
-  process to its ``LOCAL_RANK`` GPU, and leaves the multiprocessing start method
-  alone (basicsr forces ``spawn``; ``fork`` keeps ``cache: memory`` shared with
-  DataLoader workers).
-
+- ``load_resume_state``: ours from ``realestate_sr.resume`` (loads on the CPU, reads
+  ``opt['path']['training_states']``, skips states that do not load, same iteration on every rank).
+- ``init_dist`` (in ``basicsr.utils.dist_util`` and as imported by ``basicsr.utils.options``): ours from
+  ``realestate_sr.distributed`` (NCCL on GPUs, Gloo on CPUs, ``LOCAL_RANK`` pinning, ``dist_params``).
 - ``parse_options``: basicsr's, plus ``--force_yml KEY=~`` deleting KEY, then the start-up checks of
   ``realestate_sr.utils.option_checks`` (unknown keys, CUDA settings without CUDA), before any data is read.
 - ``create_train_val_dataloader`` and ``MessageLogger``: basicsr's, plus a line once the data sets are built
@@ -34,223 +23,41 @@ print one message and exit with code 2; anything else keeps its traceback.
 See docs/distributed.md for multi-GPU, multi-node and SLURM runs.
 """
 import argparse
-import datetime
 import os
-import socket
-import subprocess
 import sys
 from functools import partial
 from pathlib import Path
 
-import torch
-import torch.distributed as dist
-import yaml
-
-import realestate_sr  # noqa: F401  (compat alias + registrations before basicsr.train is imported)
 import basicsr.train as basicsr_train
 import basicsr.utils.dist_util as basicsr_dist_util
 import basicsr.utils.options as basicsr_options
+import torch.distributed as dist
 from basicsr.models import build_model
-from basicsr.utils import check_resume, scandir
 
-from realestate_sr.archs.checkpoint import CheckpointMismatchError, read_state_dict, save_atomically
+from realestate_sr.archs.checkpoint import CheckpointMismatchError
 from realestate_sr.data.lmdb_io import LmdbFormatError
 from realestate_sr.data.memory_cache import CacheTooLargeError
 from realestate_sr.data.pair_lists import PairListError
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError
+from realestate_sr.distributed import (DEFAULT_MASTER_PORT, DistributedSetupError, export_slurm_environment,
+                                       gpu_index, init_dist, launch_settings, slurm_master_address, wants_cuda)
 from realestate_sr.losses.vgg_features import MissingWeightsError
+from realestate_sr.resume import ResumeStateError, load_resume_state
 from realestate_sr.utils.option_checks import OptionKeyError, check_training_options, unknown_key_message
 
+# The process-group names lived here before realestate_sr.distributed: imports of them from this module still work.
+__all__ = ['DEFAULT_MASTER_PORT', 'DistributedSetupError', 'export_slurm_environment', 'gpu_index', 'init_dist',
+           'launch_settings', 'slurm_master_address', 'wants_cuda',
+           'ResumeStateError', 'load_resume_state',
+           'REPO_ROOT', 'OptionFileError', 'DELETE_VALUE', 'split_force_yml', 'delete_option',
+           'parse_and_check_options', 'create_dataloaders_and_say_so', 'LearningRateMessageLogger',
+           'basicsr_argument_parser', 'canonical_argv', 'run_training', 'CLEAR_ERRORS', 'main']
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MASTER_PORT = 29500
-# Debugging aid for distributed runs: when set to a folder, every rank writes its final
-# network and optimizer state there as rank<r>.pth, so one can check that the ranks agree.
-RANK_STATE_DIR_ENV = 'REALESTATE_SR_RANK_STATE_DIR'
-DIST_PARAM_KEYS = ('backend', 'port', 'timeout_minutes')
-
-
-class DistributedSetupError(RuntimeError):
-    """The launcher's environment or the option file's ``dist_params`` do not describe a usable process group."""
 
 
 class OptionFileError(FileNotFoundError):
     """``-opt`` names no file."""
-
-
-# --- process group ----------------------------------------------------------------------------------------------
-def wants_cuda(num_gpu):
-    """Whether this run trains on GPUs: ``num_gpu`` (an int or 'auto') is not 0 and CUDA is there."""
-    return num_gpu != 0 and torch.cuda.is_available()
-
-
-def slurm_master_address(node_list):
-    """First host name of a SLURM node list such as ``gpu[01-04]``, expanded by ``scontrol``."""
-    try:
-        result = subprocess.run(['scontrol', 'show', 'hostnames', node_list], capture_output=True, text=True,
-                                check=True)
-    except (OSError, subprocess.CalledProcessError) as error:
-        raise DistributedSetupError(f'cannot expand SLURM_NODELIST={node_list!r} with scontrol ({error}); '
-                                    'export MASTER_ADDR in the sbatch script instead') from error
-    hosts = result.stdout.split()
-    if not hosts:
-        raise DistributedSetupError(f'scontrol returned no host for SLURM_NODELIST={node_list!r}')
-    return hosts[0]
-
-
-def export_slurm_environment(port=None):
-    """Translate ``srun``'s variables into the ``env://`` ones torch reads; return the local rank.
-
-    One task per GPU (``--ntasks-per-node`` = GPUs per node). ``MASTER_ADDR`` / ``MASTER_PORT`` already
-    in the environment win over the node list and the default port; ``port`` (``dist_params.port``)
-    wins over ``MASTER_PORT``.
-    """
-    try:
-        rank, world_size = int(os.environ['SLURM_PROCID']), int(os.environ['SLURM_NTASKS'])
-    except KeyError as error:
-        raise DistributedSetupError(f'--launcher slurm needs {error.args[0]} in the environment: '
-                                    'start the training with srun inside an allocation') from error
-    local_rank = int(os.environ.get('SLURM_LOCALID', rank % max(1, torch.cuda.device_count())))
-    if 'MASTER_ADDR' not in os.environ:
-        os.environ['MASTER_ADDR'] = slurm_master_address(os.environ['SLURM_NODELIST'])
-    if port is not None:
-        os.environ['MASTER_PORT'] = str(port)
-    os.environ.setdefault('MASTER_PORT', str(DEFAULT_MASTER_PORT))
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(local_rank))
-    return local_rank
-
-
-def gpu_index(launcher, local_rank, visible_gpus):
-    """The CUDA device a process with this local rank trains on.
-
-    ``srun --gpus-per-task=1`` shows each task only its own GPU (index 0 for every local rank), while
-    ``--gpus-per-node`` shows all of them; torchrun always shows all of them.
-    """
-    if launcher == 'slurm' and visible_gpus == 1:
-        return 0
-    if local_rank >= visible_gpus:
-        raise DistributedSetupError(f'local rank {local_rank} but only {visible_gpus} GPU(s) visible: '
-                                    'start at most one process per GPU on each node')
-    return local_rank
-
-
-def init_dist(launcher, num_gpu=0, backend=None, port=None, timeout_minutes=None):
-    """Join the process group started by ``torchrun`` (launcher 'pytorch') or ``srun`` (launcher 'slurm').
-
-    Backend: ``backend`` if given, else NCCL when training on GPUs, Gloo on CPUs. On GPUs each process
-    is pinned to GPU ``LOCAL_RANK`` (right on nodes with any number of GPUs, unlike ``RANK % GPUs``).
-    ``timeout_minutes`` bounds how long a rank waits in a collective, e.g. for rank 0 to finish
-    validating (torch's defaults: 10 min NCCL, 30 min Gloo).
-    """
-    if launcher == 'pytorch':
-        if 'LOCAL_RANK' not in os.environ:
-            raise DistributedSetupError('--launcher pytorch needs the variables torchrun sets (RANK, LOCAL_RANK, '
-                                        'WORLD_SIZE, MASTER_ADDR, MASTER_PORT): start it with torchrun')
-        local_rank = int(os.environ['LOCAL_RANK'])
-    elif launcher == 'slurm':
-        local_rank = export_slurm_environment(port)
-    else:
-        raise ValueError(f'unknown launcher {launcher!r}: use pytorch or slurm')
-    use_cuda = wants_cuda(num_gpu)
-    if use_cuda:
-        torch.cuda.set_device(gpu_index(launcher, local_rank, torch.cuda.device_count()))
-    options = {'timeout': datetime.timedelta(minutes=float(timeout_minutes))} if timeout_minutes else {}
-    dist.init_process_group(backend=backend or ('nccl' if use_cuda else 'gloo'), **options)
-
-
-def launch_settings(opt_path):
-    """``num_gpu`` and ``dist_params`` of an option file: they decide the backend before basicsr parses it."""
-    with open(opt_path, encoding='utf-8') as file:
-        opt = yaml.load(file, Loader=basicsr_options.ordered_yaml()[0]) or {}
-    params = dict(opt.get('dist_params') or {})
-    unknown = sorted(set(params) - set(DIST_PARAM_KEYS))
-    if unknown:
-        raise DistributedSetupError(f'{opt_path}: unknown dist_params {unknown}; known: {list(DIST_PARAM_KEYS)}')
-    return {'num_gpu': opt.get('num_gpu', 1), **params}
-
-
-# --- resume -----------------------------------------------------------------------------------------------------
-class ResumeStateError(RuntimeError):
-    """``path.resume_state`` names a training state that does not load."""
-
-
-def state_paths_newest_first(states_dir):
-    """The ``<iter>.state`` files of ``states_dir``, highest iteration first (temporary files are not states)."""
-    if not os.path.isdir(states_dir):
-        return []
-    names = [name for name in scandir(states_dir, suffix='state', recursive=False)
-             if name[:-len('.state')].isdigit()]
-    return [os.path.join(states_dir, name) for name in sorted(names, key=lambda n: -int(n[:-len('.state')]))]
-
-
-def first_line(error):
-    """``error`` as one short line: its type and the first line of its message."""
-    message = str(error).strip().splitlines()
-    return f'{type(error).__name__}: {message[0][:200]}' if message else type(error).__name__
-
-
-def load_state_and_weights(state_path, models_dir):
-    """The training state at ``state_path``, once it and the ``net_g_<iter>.pth`` resuming loads from it read back
-    completely; raises whatever stops either from loading."""
-    state = torch.load(state_path, map_location='cpu', weights_only=True)
-    if not isinstance(state, dict) or not {'iter', 'epoch', 'optimizers', 'schedulers'} <= set(state):
-        raise ValueError('not a BasicSR training state (needs iter, epoch, optimizers, schedulers)')
-    read_state_dict(os.path.join(models_dir, f'net_g_{state["iter"]}.pth'))
-    return state
-
-
-def newest_loadable_state(states_dir, models_dir, report=print):
-    """(path, state) of the newest training state that loads with its network weights, or (None, None).
-
-    A state (or its ``net_g_<iter>.pth``) that does not load, e.g. truncated by a kill of an older version that
-    wrote in place, is skipped with one ``report`` line naming the file and the reason.
-    """
-    for path in state_paths_newest_first(states_dir):
-        try:
-            return path, load_state_and_weights(path, models_dir)
-        except Exception as error:  # noqa: BLE001 (torch raises RuntimeError, EOFError, pickle errors...)
-            report(f'auto_resume: skipping {path}: {first_line(error)}')
-    return None, None
-
-
-def resume_mismatch(points):
-    """A message when ranks would resume from different points, else None.
-
-    ``points``: one ``(rank, host, iter or None)`` per rank. Typical cause: a multi-node run whose
-    ``experiments/`` folder is not on a filesystem shared by all nodes.
-    """
-    if len({point[2] for point in points}) <= 1:
-        return None
-    lines = ', '.join(f'rank {rank} on {host}: {"no state" if it is None else f"iter {it}"}'
-                      for rank, host, it in points)
-    return ('ranks would resume from different training states (' + lines + '); every node must see the same '
-            'experiments/<name>/training_states (a shared filesystem) or be given the same path.resume_state')
-
-
-def load_resume_state(opt):
-    """Training state to resume from (``--auto_resume`` or ``path.resume_state``), loaded on the CPU; or None."""
-    if opt['auto_resume']:
-        report = partial(print, file=sys.stderr, flush=True)
-        path, state = newest_loadable_state(opt['path']['training_states'], opt['path']['models'], report)
-        if path is not None:
-            opt['path']['resume_state'] = path
-    else:
-        path = opt['path'].get('resume_state')
-        try:
-            state = None if path is None else torch.load(path, map_location='cpu', weights_only=True)
-        except Exception as error:  # noqa: BLE001
-            raise ResumeStateError(f'path.resume_state: {path} does not load ({first_line(error)}); '
-                                   'give an older training_states/<iter>.state or use --auto_resume') from error
-    if dist.is_available() and dist.is_initialized():
-        # a rank starting afresh next to resumed ones would silently train with other optimizer moments
-        points = [None] * dist.get_world_size()
-        resume_iter = None if state is None else state['iter']
-        dist.all_gather_object(points, (dist.get_rank(), socket.gethostname(), resume_iter))
-        message = resume_mismatch(points)
-        if message:
-            raise DistributedSetupError(message)
-    if state is not None:
-        check_resume(opt, state['iter'])
-    return state
 
 
 # --- option file ------------------------------------------------------------------------------------------------
@@ -357,17 +164,6 @@ def canonical_argv(argv):
     return canonical, opt_path
 
 
-def save_rank_state(model, folder):
-    """Write this rank's network (and EMA) weights and optimizer states to ``folder/rank<r>.pth``."""
-    rank = dist.get_rank() if dist.is_initialized() else 0
-    state = {'params': model.get_bare_model(model.net_g).state_dict(),
-             'optimizers': [optimizer.state_dict() for optimizer in model.optimizers]}
-    if hasattr(model, 'net_g_ema'):
-        state['params_ema'] = model.net_g_ema.state_dict()
-    os.makedirs(folder, exist_ok=True)
-    save_atomically(state, os.path.join(folder, f'rank{rank}.pth'))
-
-
 def run_training(root=REPO_ROOT):
     """Train as ``realestate_sr/train.py`` does with the current ``sys.argv``; return the trained model."""
     sys.argv, opt_path = canonical_argv(sys.argv)
@@ -388,8 +184,6 @@ def run_training(root=REPO_ROOT):
     basicsr_train.build_model = build_and_keep
     basicsr_train.train_pipeline(str(root))
     model = built[-1]
-    if os.environ.get(RANK_STATE_DIR_ENV):
-        save_rank_state(model, os.environ[RANK_STATE_DIR_ENV])
     if dist.is_initialized():
         dist.destroy_process_group()
     return model

@@ -25,19 +25,14 @@ if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: 
     runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
                    run_name='__main__')
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from torch.utils.data import DataLoader
 
-import realestate_sr  # noqa: E402,F401  (before basicsr)
-import torch  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-
-from basicsr.data.paired_image_dataset import PairedImageDataset  # noqa: E402
-from basicsr.utils.lmdb_util import make_lmdb_from_imgs  # noqa: E402
-from realestate_sr.data.lmdb_build import BuildOptions, build_lmdb  # noqa: E402
-from realestate_sr.data.pair_lists import pairs_from_folders  # noqa: E402
-from realestate_sr.data.paired_listing_dataset import PairedListingDataset  # noqa: E402
-from realestate_sr.data.planted_pairs import amateur_version, make_photo, to_uint8, write_jpeg  # noqa: E402
-from realestate_sr.utils.output_safety import (INFO_FILE, UnsafeOutputError, is_empty_folder,  # noqa: E402
+from realestate_sr.data.lmdb_build import BuildOptions, build_lmdb
+from realestate_sr.data.pair_lists import pairs_from_folders
+from realestate_sr.data.paired_listing_dataset import PairedListingDataset
+from realestate_sr.data.planted_pairs import amateur_version, make_photo, to_uint8, write_jpeg
+from realestate_sr.utils.output_safety import (INFO_FILE, UnsafeOutputError, is_empty_folder,
                                                is_own_output, write_info)
 
 GB10_PATCHES_PER_S = 60  # batch 8 of 512x512 at ~7.5 steps/s
@@ -73,6 +68,8 @@ def generate(root, count, size):
 
 
 def stock_lmdb(root):
+    from basicsr.utils.lmdb_util import make_lmdb_from_imgs  # stock BasicSR: importable once realestate_sr is
+
     for role in ('src', 'tar'):
         names = sorted(p.name for p in (root / role).iterdir())
         make_lmdb_from_imgs(str(root / role), str(root / f'stock_{role}.lmdb'), names,
@@ -152,6 +149,8 @@ def main(argv=None):
 
 
 def run(args, root):
+    from basicsr.data.paired_image_dataset import PairedImageDataset  # stock BasicSR: importable once realestate_sr is
+
     t0 = time.time()
     prepare_data(root, args.pairs, args.size)
     pairs = pairs_from_folders(root / 'src', root / 'tar')

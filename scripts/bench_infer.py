@@ -34,16 +34,14 @@ if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: 
     runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
                    run_name='__main__')
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import realestate_sr  # noqa: F401,E402
-from realestate_sr.inference import engines  # noqa: E402
-from realestate_sr.inference.enhancer import Enhancer, network_to_run  # noqa: E402
-from realestate_sr.inference.settings import InferenceSettings  # noqa: E402
-from realestate_sr.utils.malloc_tuning import MALLOC_TUNABLES  # noqa: E402
-from realestate_sr.utils.network_loading import build_inference_network  # noqa: E402
+from realestate_sr.inference import engines
+from realestate_sr.inference.enhancer import Enhancer, network_to_run
+from realestate_sr.inference.settings import InferenceSettings
+from realestate_sr.utils.malloc_tuning import MALLOC_TUNABLES
+from realestate_sr.utils.network_loading import build_inference_network
 
 FULL_SIZE = (2200, 3300)  # height, width of a listing photo
 TILE = 512

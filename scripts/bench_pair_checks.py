@@ -19,12 +19,9 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import realestate_sr  # noqa: E402,F401
-from realestate_sr.data.pair_checks import CHECKS, NOTES, CheckThresholds, run_checks  # noqa: E402
-from realestate_sr.data.pair_lists import load_manifest  # noqa: E402
-from realestate_sr.data.planted_pairs import PACKAGE_PHOTOS, load_package_photos, write_photo_test_set  # noqa
+from realestate_sr.data.pair_checks import CHECKS, NOTES, CheckThresholds, run_checks
+from realestate_sr.data.pair_lists import load_manifest
+from realestate_sr.data.planted_pairs import PACKAGE_PHOTOS, load_package_photos, write_photo_test_set
 
 
 def confusion(rows, results):

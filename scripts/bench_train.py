@@ -18,11 +18,9 @@ if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: 
     runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
                    run_name='__main__')
 
-import torch  # noqa: E402
+import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import realestate_sr  # noqa: F401,E402
-from basicsr.models import build_model  # noqa: E402
+from realestate_sr.models.enhance_model import EnhanceModel
 
 
 def bench_opt(width, device, bf16, blocks):
@@ -88,7 +86,7 @@ def main(argv=None):
     print('| width | params (M) | batch | s / iter | iters / s | patches / s |')
     print('|---|---|---|---|---|---|')
     for width in args.widths:
-        model = build_model(bench_opt(width, device, args.bf16, (args.enc, args.middle, args.dec)))
+        model = EnhanceModel(bench_opt(width, device, args.bf16, (args.enc, args.middle, args.dec)))
         params = sum(p.numel() for p in model.net_g.parameters()) / 1e6
         for batch in args.batches:
             seconds = time_iterations(model, batch, args.patch, device, args.warmup, args.iters, args.fwd_bwd_only)

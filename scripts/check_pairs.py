@@ -24,16 +24,13 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import cv2
 
-import realestate_sr  # noqa: E402,F401  (before basicsr)
-import cv2  # noqa: E402
-
-from realestate_sr.data.pair_checks import (  # noqa: E402
+from realestate_sr.data.pair_checks import (
     CheckReport, PairResult, add_threshold_arguments, contact_sheet, explain, run_checks, thresholds_from_args)
-from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders, write_manifest  # noqa
+from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders, write_manifest
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs, check_distinct_outputs, \
-    check_file_output, temp_sibling, write_text_atomic  # noqa: E402
+    check_file_output, temp_sibling, write_text_atomic
 
 
 def parse_args(argv=None):

@@ -28,22 +28,20 @@ if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: 
     runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
                    run_name='__main__')
 
-import yaml  # noqa: E402
+import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import realestate_sr  # noqa: F401,E402
-from realestate_sr.archs.checkpoint import CheckpointMismatchError  # noqa: E402
-from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders  # noqa: E402
-from realestate_sr.evaluation.methods import BASELINES, CheckpointPredictor, checkpoint_label  # noqa: E402
-from realestate_sr.evaluation.runner import evaluate_pairs, row_names  # noqa: E402
-from realestate_sr.evaluation.scoring import metric_options  # noqa: E402
-from realestate_sr.evaluation.tables import markdown_table, write_tables  # noqa: E402
-from realestate_sr.evaluation.visual_report import VisualReport  # noqa: E402
-from realestate_sr.inference.network_args import (add_network_args, add_running_args,  # noqa: E402
+from realestate_sr.archs.checkpoint import CheckpointMismatchError
+from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders
+from realestate_sr.evaluation.methods import BASELINES, CheckpointPredictor, checkpoint_label
+from realestate_sr.evaluation.runner import evaluate_pairs, row_names
+from realestate_sr.evaluation.scoring import metric_options
+from realestate_sr.evaluation.tables import markdown_table, write_tables
+from realestate_sr.evaluation.visual_report import VisualReport
+from realestate_sr.inference.network_args import (add_network_args, add_running_args,
                                                   network_opt_from_args, one_line, settings_from_args)
-from realestate_sr.metrics.lpips_metric import MissingWeightsError, lpips_model  # noqa: E402
-from realestate_sr.utils.network_loading import checkpoint_param_key  # noqa: E402
-from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs  # noqa: E402
+from realestate_sr.metrics.lpips_metric import MissingWeightsError, lpips_model
+from realestate_sr.utils.network_loading import checkpoint_param_key
+from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs
 
 LOG = logging.getLogger('evaluate')
 # everything a report writes into its folder: any of them there already is a report --overwrite replaces

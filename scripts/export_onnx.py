@@ -28,17 +28,15 @@ if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: 
     runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
                    run_name='__main__')
 
-import yaml  # noqa: E402
+import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import realestate_sr  # noqa: F401,E402
-from realestate_sr.inference import engines  # noqa: E402
-from realestate_sr.inference.enhancer import Enhancer, network_to_run, tlc_note  # noqa: E402
-from realestate_sr.inference.network_args import (add_network_args, network_opt_from_args, one_line,  # noqa: E402
+from realestate_sr.archs.nafnet_arch import NAFNetLocal
+from realestate_sr.inference import engines
+from realestate_sr.inference.enhancer import Enhancer, network_to_run, tlc_note
+from realestate_sr.inference.network_args import (add_network_args, network_opt_from_args, one_line,
                                                   settings_from_args)
-from realestate_sr.inference.photo_files import atomic_write, temp_path_for  # noqa: E402
-from realestate_sr.archs.nafnet_arch import NAFNetLocal  # noqa: E402
-from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs, check_file_output  # noqa: E402
+from realestate_sr.inference.photo_files import atomic_write, temp_path_for
+from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs, check_file_output
 
 
 def check_output(output, model, opt):

@@ -19,12 +19,10 @@ Examples:
 import argparse
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from realestate_sr.prep.bench_build import BenchExistsError, BenchSettings, PhotoReadError, build_bench  # noqa: E402
-from realestate_sr.prep.families import DEFAULT_HELD_OUT, FAMILIES  # noqa: E402
-from realestate_sr.prep.photo_sources import (SourceError, check_sources, default_sources,  # noqa: E402
+from realestate_sr.prep.bench_build import BenchExistsError, BenchSettings, PhotoReadError, build_bench
+from realestate_sr.prep.families import DEFAULT_HELD_OUT, FAMILIES
+from realestate_sr.prep.photo_sources import (SourceError, check_sources, default_sources,
                                               load_source_list)
 
 

@@ -24,10 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from realestate_sr.data.amateur_capture import sample_capture_params, simulate_amateur_capture  # noqa: E402
+from realestate_sr.data.amateur_capture import sample_capture_params, simulate_amateur_capture
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_replaceable, is_empty_folder, \
-    is_own_output, remove_stale_temps, replace_folder, temp_sibling, write_info  # noqa: E402
+    is_own_output, remove_stale_temps, replace_folder, temp_sibling, write_info
 
 TOOL = 'make_demo_data'
 LAYOUT = {'images': ('*_src.jpg', '*_tar.jpg'), 'train.jsonl': None, 'val.jsonl': None, 'capture_params.json': None,

@@ -23,14 +23,11 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import realestate_sr  # noqa: E402,F401  (before basicsr)
 from realestate_sr.data.lmdb_build import BuildError, BuildOptions, LeakageError, assign_splits, build_lmdb, \
-    check_output, check_train_not_empty, map_size_for, planned_bytes, read_test_list, split_counts_line  # noqa: E402
-from realestate_sr.data.lmdb_io import ENCODINGS  # noqa: E402
-from realestate_sr.data.pair_checks import add_threshold_arguments, thresholds_from_args  # noqa: E402
-from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders  # noqa: E402
+    check_output, check_train_not_empty, map_size_for, planned_bytes, read_test_list, split_counts_line
+from realestate_sr.data.lmdb_io import ENCODINGS
+from realestate_sr.data.pair_checks import add_threshold_arguments, thresholds_from_args
+from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders
 
 
 def parse_args(argv=None):

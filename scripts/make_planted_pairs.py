@@ -14,12 +14,9 @@ import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import realestate_sr  # noqa: E402,F401
-from realestate_sr.data.planted_pairs import FILE_DEFECTS, PLANTED_DEFECTS, write_planted_set  # noqa: E402
+from realestate_sr.data.planted_pairs import FILE_DEFECTS, PLANTED_DEFECTS, write_planted_set
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_replaceable, is_empty_folder, \
-    remove_stale_temps, replace_folder, temp_sibling, write_info  # noqa: E402
+    remove_stale_temps, replace_folder, temp_sibling, write_info
 
 TOOL = 'make_planted_pairs'
 LAYOUT = {'images': ('*_src.jpg', '*_tar.jpg'), 'train.jsonl': None, 'test.jsonl': None, 'build_info.json': None}

@@ -19,12 +19,10 @@ if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: 
     runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
                    run_name='__main__')
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import realestate_sr  # noqa: F401,E402
-from realestate_sr.inference.enhancer import Enhancer  # noqa: E402
-from realestate_sr.inference.network_args import (add_network_args, add_running_args,  # noqa: E402
+from realestate_sr.inference.enhancer import Enhancer
+from realestate_sr.inference.network_args import (add_network_args, add_running_args,
                                                   network_opt_from_args, one_line, settings_from_args)
-from realestate_sr.serve.app import ServeConfig  # noqa: E402
+from realestate_sr.serve.app import ServeConfig
 
 LOG = logging.getLogger('serve')
 DEFAULTS = ServeConfig()

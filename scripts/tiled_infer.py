@@ -24,17 +24,15 @@ if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: 
     runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
                    run_name='__main__')
 
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import numpy as np
+from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import realestate_sr  # noqa: F401,E402
-from realestate_sr.inference import photo_files, photo_io  # noqa: E402
-from realestate_sr.inference.enhancer import Enhancer  # noqa: E402
-from realestate_sr.inference.network_args import (add_network_args, add_running_args,  # noqa: E402
+from realestate_sr.inference import photo_files, photo_io
+from realestate_sr.inference.enhancer import Enhancer
+from realestate_sr.inference.network_args import (add_network_args, add_running_args,
                                                   network_opt_from_args, one_line, settings_from_args)
-from realestate_sr.inference.pipeline import run_pipeline  # noqa: E402
-from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs  # noqa: E402
+from realestate_sr.inference.pipeline import run_pipeline
+from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs
 
 LOG = logging.getLogger('tiled_infer')
 TILE_PROGRESS_SECONDS = 30  # without a progress bar, a line at most this often inside a long photo

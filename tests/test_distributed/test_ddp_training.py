@@ -4,8 +4,8 @@ One module-scoped run of 4 iterations (checkpoint and validation at 2 and 4), an
 continuation to 6, and a single-process run with the same total batch. Training pairs are exactly
 ``gt_size`` and unaugmented, so a batch's content depends only on the sampler: the single process's
 batch of 4 is the union of the two ranks' batches of 2, and its losses must match.
-Each rank dumps its final weights and optimizer states (``REALESTATE_SR_RANK_STATE_DIR``) and,
-through the audit hook in ``rank_writes/``, the list of files it opened for writing.
+Each rank dumps its final weights and optimizer states (``train_and_dump_rank_state.py``, train.py's
+``main`` plus the dump) and, through the audit hook in ``rank_writes/``, the list of files it opened for writing.
 """
 import json
 import os
@@ -25,7 +25,7 @@ import torch
 from tests.training_options import write_tiny_training_options
 
 REPO = Path(__file__).resolve().parents[2]
-TRAIN_PY = REPO / 'realestate_sr' / 'train.py'
+TRAIN_AND_DUMP = Path(__file__).resolve().parent / 'train_and_dump_rank_state.py'
 RANK_WRITES_SITE = Path(__file__).resolve().parent / 'rank_writes'
 PATCH = 32
 TRAIN_PAIRS = 8
@@ -64,9 +64,10 @@ def free_port():
 
 
 def train(opt_path, run_dir, nproc, *extra):
-    """Run train.py (under torchrun when nproc > 1); return the combined output. Per-rank dumps go to run_dir."""
+    """Run train.py's main (under torchrun when nproc > 1); return the combined output. Per-rank dumps go to
+    run_dir."""
     run_dir.mkdir()
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'REALESTATE_SR_RANK_STATE_DIR': str(run_dir),
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'RANK_STATE_DIR': str(run_dir),
            'RANK_WRITES_DIR': str(run_dir), 'PYTHONPATH': str(RANK_WRITES_SITE)}
     if nproc > 1:
         launcher = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(nproc),
@@ -74,8 +75,8 @@ def train(opt_path, run_dir, nproc, *extra):
         extra = ('--launcher', 'pytorch', *extra)
     else:
         launcher = [sys.executable]
-        env['RANK'] = '0'  # only for the write recorder; train.py runs without a process group
-    command = [*launcher, str(TRAIN_PY), '-opt', str(opt_path), *extra]
+        env['RANK'] = '0'  # only for the write recorder and the dump; train.py runs without a process group
+    command = [*launcher, str(TRAIN_AND_DUMP), '-opt', str(opt_path), *extra]
     result = subprocess.run(command, cwd=run_dir, env=env, capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]

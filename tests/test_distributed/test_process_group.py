@@ -1,4 +1,5 @@
-"""Backend choice, SLURM environment and resume agreement of realestate_sr.training, in one process (world size 1)."""
+"""Backend choice, SLURM environment (realestate_sr.distributed), resume agreement (realestate_sr.resume) and the
+training entry point (realestate_sr.training), in one process (world size 1)."""
 import os
 import socket
 import stat
@@ -7,7 +8,7 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from realestate_sr import training
+from realestate_sr import distributed, resume, training
 
 DIST_ENV = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT')
 
@@ -38,7 +39,7 @@ def slurm_task(monkeypatch, **extra):
 
 def test_slurm_launcher_exports_the_torch_variables_and_uses_gloo_on_cpu(clean_dist_env):
     slurm_task(clean_dist_env, MASTER_ADDR='127.0.0.1')
-    training.init_dist('slurm', num_gpu=0, port=free_port(), timeout_minutes=1)
+    distributed.init_dist('slurm', num_gpu=0, port=free_port(), timeout_minutes=1)
     assert dist.get_backend() == 'gloo'
     assert (dist.get_rank(), dist.get_world_size()) == (0, 1)
     assert (os.environ['RANK'], os.environ['WORLD_SIZE'], os.environ['LOCAL_RANK']) == ('0', '1', '0')
@@ -50,39 +51,39 @@ def test_slurm_master_address_is_the_first_host_of_the_node_list(clean_dist_env,
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     clean_dist_env.setenv('PATH', f'{tmp_path}{os.pathsep}{os.environ["PATH"]}')
     slurm_task(clean_dist_env, MASTER_PORT='12345')
-    assert training.export_slurm_environment() == 0
+    assert distributed.export_slurm_environment() == 0
     assert (os.environ['MASTER_ADDR'], os.environ['MASTER_PORT']) == ('node07', '12345')
 
 
 def test_missing_launcher_variables_are_named(clean_dist_env):
     for name in ('SLURM_PROCID', 'SLURM_NTASKS'):
         clean_dist_env.delenv(name, raising=False)
-    with pytest.raises(training.DistributedSetupError, match='torchrun'):
-        training.init_dist('pytorch')
-    with pytest.raises(training.DistributedSetupError, match='SLURM_PROCID.*srun'):
-        training.init_dist('slurm')
+    with pytest.raises(distributed.DistributedSetupError, match='torchrun'):
+        distributed.init_dist('pytorch')
+    with pytest.raises(distributed.DistributedSetupError, match='SLURM_PROCID.*srun'):
+        distributed.init_dist('slurm')
 
 
 @pytest.mark.parametrize('num_gpu, expected', [(0, False), (1, torch.cuda.is_available()),
                                                ('auto', torch.cuda.is_available())])
 def test_gpus_are_used_only_when_asked_for_and_present(num_gpu, expected):
-    assert training.wants_cuda(num_gpu) is expected
+    assert distributed.wants_cuda(num_gpu) is expected
 
 
 def test_launch_settings_read_num_gpu_and_refuse_unknown_dist_params(tmp_path):
     good = tmp_path / 'good.yml'
     good.write_text('num_gpu: auto\ndist_params:\n  backend: gloo\n  timeout_minutes: 60\n')
-    assert training.launch_settings(good) == {'num_gpu': 'auto', 'backend': 'gloo', 'timeout_minutes': 60}
+    assert distributed.launch_settings(good) == {'num_gpu': 'auto', 'backend': 'gloo', 'timeout_minutes': 60}
     bad = tmp_path / 'bad.yml'
     bad.write_text('num_gpu: 1\ndist_params:\n  master_port: 1234\n')
-    with pytest.raises(training.DistributedSetupError, match='master_port'):
-        training.launch_settings(bad)
+    with pytest.raises(distributed.DistributedSetupError, match='master_port'):
+        distributed.launch_settings(bad)
 
 
 def test_ranks_resuming_from_different_states_are_described():
-    assert training.resume_mismatch([(0, 'a', 4), (1, 'b', 4)]) is None
-    assert training.resume_mismatch([(0, 'a', None), (1, 'b', None)]) is None
-    message = training.resume_mismatch([(0, 'a', 4), (1, 'b', None)])
+    assert resume.resume_mismatch([(0, 'a', 4), (1, 'b', 4)]) is None
+    assert resume.resume_mismatch([(0, 'a', None), (1, 'b', None)]) is None
+    message = resume.resume_mismatch([(0, 'a', 4), (1, 'b', None)])
     assert 'rank 0 on a: iter 4' in message and 'rank 1 on b: no state' in message and 'shared filesystem' in message
 
 
@@ -91,7 +92,7 @@ def test_load_resume_state_in_a_process_group(clean_dist_env, tmp_path):
     for name, value in (('RANK', '0'), ('WORLD_SIZE', '1'), ('MASTER_ADDR', '127.0.0.1'),
                         ('MASTER_PORT', str(free_port()))):
         clean_dist_env.setenv(name, value)
-    training.init_dist('pytorch', num_gpu=0)
+    distributed.init_dist('pytorch', num_gpu=0)
     states = tmp_path / 'training_states'
     states.mkdir()
     (tmp_path / 'models').mkdir()
@@ -100,16 +101,16 @@ def test_load_resume_state_in_a_process_group(clean_dist_env, tmp_path):
         torch.save({'params': {}}, tmp_path / 'models' / f'net_g_{iteration}.pth')  # resume loads it too
     opt = {'auto_resume': True, 'network_g': {}, 'path': {'training_states': str(states), 'resume_state': None,
                                                           'models': str(tmp_path / 'models')}}
-    assert training.load_resume_state(opt)['iter'] == 10
+    assert resume.load_resume_state(opt)['iter'] == 10
     assert opt['path']['pretrain_network_g'].endswith('net_g_10.pth')
 
 
 def test_each_process_gets_its_own_gpu():
-    assert training.gpu_index('pytorch', 3, 4) == 3
-    assert training.gpu_index('slurm', 3, 4) == 3
-    assert training.gpu_index('slurm', 3, 1) == 0  # srun --gpus-per-task=1: each task sees one GPU
-    with pytest.raises(training.DistributedSetupError, match='one process per GPU'):
-        training.gpu_index('pytorch', 2, 2)
+    assert distributed.gpu_index('pytorch', 3, 4) == 3
+    assert distributed.gpu_index('slurm', 3, 4) == 3
+    assert distributed.gpu_index('slurm', 3, 1) == 0  # srun --gpus-per-task=1: each task sees one GPU
+    with pytest.raises(distributed.DistributedSetupError, match='one process per GPU'):
+        distributed.gpu_index('pytorch', 2, 2)
 
 
 @pytest.mark.parametrize('opt_args', [['-opt', 'opts/run.yml'], ['-opt=opts/run.yml']])
@@ -157,6 +158,14 @@ def test_run_training_with_opt_equals_gets_our_init_dist_and_an_absolute_path(tm
         training.run_training(root=tmp_path.parent)
     assert seen['argv'][1:3] == ['-opt', str(tmp_path / 'cpu.yml')]
     assert seen['cwd'] == str(tmp_path.parent)
-    assert seen['init_dist'].func is training.init_dist
+    assert seen['init_dist'].func is distributed.init_dist
     assert seen['init_dist'].keywords == {'num_gpu': 0, 'timeout_minutes': 5}
     assert basicsr_dist_util.init_dist is seen['init_dist']
+
+
+def test_the_process_group_names_are_still_importable_from_training():
+    """Code written when training.py held the process-group code keeps working."""
+    from realestate_sr.training import DistributedSetupError, gpu_index, init_dist, wants_cuda
+
+    assert (init_dist, gpu_index, wants_cuda) == (distributed.init_dist, distributed.gpu_index, distributed.wants_cuda)
+    assert DistributedSetupError is distributed.DistributedSetupError

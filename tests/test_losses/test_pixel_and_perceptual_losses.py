@@ -29,6 +29,7 @@ def reference_features(features, x):
 def test_pixel_loss_equals_hand_computation_in_float32():
     pred, target = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
     loss = build_loss({'type': 'PixelL1Loss', 'loss_weight': 2.0})
+    assert isinstance(loss, PixelL1Loss)
     expected = 2.0 * (pred - target).abs().mean()
     torch.testing.assert_close(loss(pred, target), expected)
     low = loss(pred.bfloat16(), target)

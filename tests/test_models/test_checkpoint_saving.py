@@ -9,7 +9,7 @@ import pytest
 import torch
 from basicsr.models import build_model
 
-from realestate_sr import training
+from realestate_sr import resume, training
 from tests.test_models.test_enhance_model import fixed_batch, model_opt
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ def test_auto_resume_skips_a_truncated_newest_state_and_resumes_from_the_one_bef
     newest = tmp_path / 'training_states' / '4.state'
     newest.write_bytes(newest.read_bytes()[:200])
     opt = resume_opt(tmp_path)
-    state = training.load_resume_state(opt)
+    state = resume.load_resume_state(opt)
     assert state['iter'] == 2
     assert opt['path']['resume_state'] == str(tmp_path / 'training_states' / '2.state')
     assert opt['path']['pretrain_network_g'] == str(tmp_path / 'models' / 'net_g_2.pth')
@@ -50,7 +50,7 @@ def test_auto_resume_skips_a_state_whose_network_weights_are_truncated(tmp_path,
     trained_model(tmp_path, [2, 4])
     weights = tmp_path / 'models' / 'net_g_4.pth'
     weights.write_bytes(weights.read_bytes()[:300])
-    assert training.load_resume_state(resume_opt(tmp_path))['iter'] == 2
+    assert resume.load_resume_state(resume_opt(tmp_path))['iter'] == 2
     assert str(tmp_path / 'training_states' / '4.state') in capsys.readouterr().err
 
 
@@ -58,7 +58,7 @@ def test_auto_resume_without_any_loadable_state_starts_afresh(tmp_path, capsys):
     trained_model(tmp_path, [2])
     (tmp_path / 'training_states' / '2.state').write_bytes(b'')
     opt = resume_opt(tmp_path)
-    assert training.load_resume_state(opt) is None
+    assert resume.load_resume_state(opt) is None
     assert opt['path']['resume_state'] is None
     assert capsys.readouterr().err.count('auto_resume: skipping') == 1
 
@@ -71,8 +71,8 @@ def test_an_explicit_resume_state_that_does_not_load_is_one_clear_error(tmp_path
     opt['auto_resume'] = False
     opt['path']['resume_state'] = str(broken)
     try:
-        training.load_resume_state(opt)
-    except training.ResumeStateError as error:
+        resume.load_resume_state(opt)
+    except resume.ResumeStateError as error:
         assert str(broken) in str(error) and '\n' not in str(error)
     else:
         raise AssertionError('a truncated resume_state loaded')
@@ -109,5 +109,5 @@ def test_a_save_killed_mid_write_leaves_no_file_under_the_final_name(tmp_path):
     assert (tmp_path / 'models' / 'net_g_4.pth').is_file()  # the networks are saved before the state
     assert not (tmp_path / 'training_states' / '4.state').exists()
     assert sorted(p.name for p in (tmp_path / 'training_states').glob('*.state')) == ['2.state']
-    state = training.load_resume_state(resume_opt(tmp_path))
+    state = resume.load_resume_state(resume_opt(tmp_path))
     assert state['iter'] == 2
