@@ -6,7 +6,6 @@ import time
 from contextlib import contextmanager
 
 import httpx
-import numpy as np
 import pytest
 import uvicorn
 from PIL import Image
@@ -105,8 +104,3 @@ def metric_value(text, name, labels=''):
         if line.startswith(f'{name}{labels} ') or (not labels and line.startswith(f'{name} ')):
             return float(line.rsplit(' ', 1)[1])
     return 0.0
-
-
-@pytest.fixture
-def photo_rgb():
-    return np.asarray(smooth_rgb(96, 128), np.float32) / 255

@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from realestate_sr.inference.enhancer import Enhancer
-from tests.test_serve.conftest import WHOLE, ServeConfig, create_app, decoded, jpeg_bytes, metric_value, png_bytes, running
+from realestate_sr.serve.app import ServeConfig, create_app
+from tests.test_serve.conftest import WHOLE, decoded, jpeg_bytes, metric_value, png_bytes, running
 
 GOOD = jpeg_bytes(40, 60)
 

@@ -30,8 +30,9 @@ def post_together(url, bodies, path='/v1/enhance?format=png'):
 
 def batch_histogram(url):
     text = httpx.get(f'{url}/metrics').text
-    return (metric_value(text, 'realestate_sr_batch_photos_count'), metric_value(text, 'realestate_sr_batch_photos_sum'),
-            metric_value(text, 'realestate_sr_batch_photos_bucket', '{le="1.0"}'), text)
+    name = 'realestate_sr_batch_photos'
+    return (metric_value(text, f'{name}_count'), metric_value(text, f'{name}_sum'),
+            metric_value(text, f'{name}_bucket', '{le="1.0"}'), text)
 
 
 def test_concurrent_requests_are_grouped_and_match_unbatched_answers(serve, tiled_enhancer):
