@@ -56,7 +56,7 @@ class GANEnhanceModel(EnhanceModel):
                                      ('train.optim_d', train_opt.get('optim_d'), '{type: AdamW, lr: 1.0e-4}'),
                                      ('train.gan_opt', train_opt.get('gan_opt'), '{type: GANLoss, gan_type: vanilla}')):
             if not block:
-                raise OptionKeyError(f'model_type GANEnhanceModel needs {name} (e.g. {example})')
+                raise OptionKeyError(f'model_type {type(self).__name__} needs {name} (e.g. {example})')
         self.net_d = self.model_to_device(build_network(self.opt['network_d']))
         self.print_network(self.net_d)
         load_path = self.opt['path'].get('pretrain_network_d')

@@ -151,9 +151,9 @@ def training_option_problems(opt, cuda_available=None):
             problems.keys(dataset.get('io_backend'), f'{where}.io_backend', {'type'})
     problems.typed(opt.get('network_g'), 'network_g', ARCH_REGISTRY)
     problems.typed(opt.get('network_d'), 'network_d', ARCH_REGISTRY)
-    if opt.get('model_type') == 'GANEnhanceModel':
+    if opt.get('model_type') in ('GANEnhanceModel', 'WholePhotoGANModel'):
         gan_train = opt.get('train') if isinstance(opt.get('train'), dict) else {}
-        problems.extend(f'model_type GANEnhanceModel needs {name}' for name, block in (
+        problems.extend(f'model_type {opt["model_type"]} needs {name}' for name, block in (
             ('network_d', opt.get('network_d')), ('train.optim_d', gan_train.get('optim_d')),
             ('train.gan_opt', gan_train.get('gan_opt'))) if not block)
     problems.keys(opt.get('path'), 'path', PATH_KEYS)

@@ -231,3 +231,26 @@ def test_train_py_trains_g_and_d_from_an_option_file_and_resumes_both(tmp_path, 
     log = run_train(opt, tmp_path, '--auto_resume')
     assert 'Resuming training from epoch' in log and 'iter: 2.' in log
     assert (root / 'models' / 'net_d_4.pth').is_file() and (root / 'training_states' / '4.state').is_file()
+
+
+def test_whole_photo_networks_train_adversarially_with_their_thumbnails(tmp_path):
+    from tests.test_models.test_whole_photo_model import GRID, crop_batch
+
+    torch.manual_seed(0)
+    opt = model_opt(tmp_path, network_g=GRID, lut_opt={'type': 'LUTRegularizationLoss'})
+    opt['model_type'] = 'WholePhotoGANModel'
+    opt['datasets']['train']['gt_size'] = 24
+    assert training_option_problems(opt, cuda_available=False) == []
+    model = build_model(opt)
+    thumbs = []
+    model.get_bare_model(model.net_g).register_forward_hook(  # after the model's own pre-hook
+        lambda module, args, kwargs, out: thumbs.append(kwargs.get('thumb') is not None), with_kwargs=True)
+    d_before = flat(model.net_d)
+    model.feed_data(crop_batch())
+    for step in (1, 2):
+        model.optimize_parameters(step)
+    assert {'l_pix', 'l_lut', 'l_g_gan', 'l_d_real', 'l_d_fake'} <= set(model.log_dict)
+    assert thumbs == [True, True] and not torch.equal(flat(model.net_d), d_before)
+    del opt['network_d']
+    assert 'model_type WholePhotoGANModel needs network_d' in training_option_problems(opt, cuda_available=False)
+

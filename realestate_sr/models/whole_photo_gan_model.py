@@ -1,0 +1,16 @@
+"""WholePhotoGANModel: adversarial training of the whole-photo networks (ImageAdaptiveLUT, BilateralGridNet)."""
+from basicsr.utils.registry import MODEL_REGISTRY
+
+from realestate_sr.models.gan_enhance_model import GANEnhanceModel
+from realestate_sr.models.whole_photo_model import WholePhotoModel
+
+
+@MODEL_REGISTRY.register()
+class WholePhotoGANModel(WholePhotoModel, GANEnhanceModel):
+    """WholePhotoModel's training steps (the whole photo's thumbnail and the crop's box reach the generator,
+    ``train.lut_opt``) with GANEnhanceModel's discriminator (``network_d``, ``train.optim_d``, ``gan_opt``,
+    ``net_d_iters``, ``net_d_init_iters``, checkpoints and resume of both). Every key of both models applies.
+
+    Python's method order runs WholePhotoModel first, then GANEnhanceModel: the thumbnail hook wraps the GAN
+    step, whose generator call is the only one that gets the thumbnail; the discriminator sees crops.
+    """
