@@ -235,8 +235,9 @@ class EnhanceModel(SRModel):
             self.model_ema(decay=self.ema_decay)
         if first_step:  # the first print_freq line can be far away; say the loop runs
             print_freq = (self.opt.get('logger') or {}).get('print_freq')
-            get_root_logger().info(f'first iteration (iter {current_iter}) done in '
-                                   f'{time.time() - self._first_step_start:.1f} s; losses every {print_freq} iterations')
+            seconds = time.time() - self._first_step_start
+            get_root_logger().info(f'first iteration (iter {current_iter}) done in {seconds:.1f} s; '
+                                   f'losses every {print_freq} iterations')
 
     def load_network(self, net, load_path, strict=True, param_key='params'):
         """BaseModel's, after checking that ``load_path`` loads and fits ``net``: a file that is not a PyTorch
