@@ -8,7 +8,7 @@ another's fresh output would otherwise shift its share, and a photo could be ski
 At the end the ranks exchange their summaries (``all_gather_object``) and rank 0 prints the combined one;
 every rank exits 1 when any rank failed a photo, so the launcher's exit code says so.
 
-The process group is the one training uses (``realestate_sr.training.init_dist``: torchrun's or SLURM's
+The process group is the one training uses (``realestate_sr.distributed.init_dist``: torchrun's or SLURM's
 variables, NCCL on GPUs, Gloo on CPUs); each GPU process is pinned to its local rank's GPU.
 """
 import os
@@ -57,7 +57,7 @@ def join(launcher=None, device='auto', timeout_minutes=None):
 
     ``device`` decides the backend as in training: NCCL when the run uses CUDA, else Gloo.
     """
-    from realestate_sr.training import init_dist  # training's process-group code, imported only when needed
+    from realestate_sr.distributed import init_dist  # training's process-group code, imported only when needed
 
     launcher = launcher_from_environment(launcher)
     if launcher == 'none':
@@ -79,3 +79,9 @@ def gather(shard, summary):
 def leave(shard):
     if shard.distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def barrier(shard):
+    """Wait until every rank got here (nothing for a single process)."""
+    if shard.distributed:
+        dist.barrier()
