@@ -52,7 +52,7 @@ def test_quick_run_trains_scores_and_writes_the_tables(tmp_path, source_list, pr
     overall = document['summaries']['overall']
     assert set(overall) == {'input', 'auto_correct', 'oracle_poly', 'oracle_lut', 'tiny_recipe'}
     for method in overall.values():
-        assert set(method) == {'psnr', 'ssim', 'de00', 'l1'}
+        assert {'psnr', 'ssim', 'de00', 'l1'} <= set(method)  # and any metric evaluate.py adds
     assert overall['oracle_poly']['psnr'][0] > overall['input']['psnr'][0]  # fitted on the target: the ceiling
     cost = document['costs']['tiny_recipe']
     assert cost['budget'] == '2 x 2 x 32²' and cost['train_s'] > 0 and cost['gmac_per_listing_photo'] > 0
