@@ -40,7 +40,7 @@ from realestate_sr.evaluation.visual_report import VisualReport
 from realestate_sr.inference.network_args import (add_network_args, add_running_args,
                                                   network_opt_from_args, one_line, settings_from_args)
 from realestate_sr.metrics.lpips_metric import MissingWeightsError, lpips_model
-from realestate_sr.utils.network_loading import checkpoint_param_key
+from realestate_sr.archs.network_loading import checkpoint_param_key
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs
 
 LOG = logging.getLogger('evaluate')

@@ -9,7 +9,7 @@ on the photo in one pass.
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from realestate_sr.utils.network_loading import arch_runs_whole_photos, build_inference_network
+from realestate_sr.archs.network_loading import arch_runs_whole_photos, build_inference_network
 from realestate_sr.utils.tiling import tile_starts
 
 LISTING_PHOTO = (2200, 3300)  # height, width

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from realestate_sr.archs.nafnet_arch import TLC_BASE_SCALE
-from realestate_sr.utils.network_loading import DEFAULT_TRAIN_SIZE
+from realestate_sr.archs.network_loading import DEFAULT_TRAIN_SIZE
 
 AMP_DTYPES = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 ONNX_INPUT, ONNX_OUTPUT = 'src', 'out'

@@ -8,7 +8,7 @@ Every flag that can override the option file therefore defaults to None ("not gi
 """
 from realestate_sr.inference.engines import AMP_DTYPES, network_opt_from_flags
 from realestate_sr.inference.settings import InferenceSettings
-from realestate_sr.utils.network_loading import network_opt_from_yaml
+from realestate_sr.archs.network_loading import network_opt_from_yaml
 from realestate_sr.utils.tiling import TILE_DEFAULTS
 
 SETTINGS_HELP = ('With --opt, tiling and TLC default to its val block (val.tile, val.tlc), the precision to its '

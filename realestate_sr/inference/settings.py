@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from realestate_sr.utils.network_loading import training_patch_size
+from realestate_sr.archs.network_loading import training_patch_size
 from realestate_sr.utils.tiling import TILE_DEFAULTS, validation_tile
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')

@@ -19,7 +19,7 @@ from realestate_sr.losses.vgg_features import MissingWeightsError
 from realestate_sr.metrics.lpips_metric import preload_lpips
 from realestate_sr.inference.enhancer import Enhancer, module_to_run, tlc_note, tlc_warning
 from realestate_sr.inference.settings import InferenceSettings
-from realestate_sr.utils.network_loading import training_patch_size
+from realestate_sr.archs.network_loading import training_patch_size
 from realestate_sr.utils.tiling import validation_tile  # noqa: F401  (tests read val.tile through this module)
 
 OPTIMIZERS = {'Adam': torch.optim.Adam, 'AdamW': torch.optim.AdamW}

@@ -14,7 +14,7 @@ from realestate_sr.evaluation.runner import bgr_to_rgb_float, evaluate_pairs, fi
 from realestate_sr.evaluation.scoring import metric_options
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.settings import InferenceSettings
-from realestate_sr.utils.network_loading import network_opt_from_yaml
+from realestate_sr.archs.network_loading import network_opt_from_yaml
 from tests.conftest import TINY_NAFNET, randomize_
 
 NO_LPIPS = metric_options(skip=('lpips',))

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from realestate_sr.utils.network_loading import build_inference_network
+from realestate_sr.archs.network_loading import build_inference_network
 from tests.conftest import TINY_NAFNET, randomize_
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from realestate_sr.inference import engines
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.pipeline import run_pipeline
 from realestate_sr.inference.settings import InferenceSettings
-from realestate_sr.utils.network_loading import build_inference_network
+from realestate_sr.archs.network_loading import build_inference_network
 from tests.conftest import TINY_NAFNET, randomize_
 
 

@@ -12,7 +12,7 @@ import yaml
 from basicsr.models import build_model
 
 from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
-from realestate_sr.utils.network_loading import build_inference_network
+from realestate_sr.archs.network_loading import build_inference_network
 from tests.test_data.synthetic_pairs import good_photo_pairs, write_pair_set
 from tests.training_options import tiny_training_options
 

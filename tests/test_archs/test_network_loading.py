@@ -3,7 +3,7 @@ import torch
 import yaml
 
 from realestate_sr.archs.nafnet_arch import NAFNet, NAFNetLocal
-from realestate_sr.utils.network_loading import build_inference_network, network_opt_from_yaml
+from realestate_sr.archs.network_loading import build_inference_network, network_opt_from_yaml
 from tests.conftest import TINY_NAFNET, randomize_
 
 
