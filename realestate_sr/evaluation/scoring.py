@@ -9,15 +9,21 @@ import math
 import numpy as np
 from basicsr.metrics import calculate_metric
 
-# name -> (BasicSR metric options, whether higher is better). Order = column order of every table.
+HIGHER, LOWER, ZERO = 'higher', 'lower', 'zero'  # which value is best: the largest, the smallest, the nearest 0
+
+# name -> (BasicSR metric options, which value is best). Order = column order of every table.
 METRICS = {
-    'psnr': ({'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': False}, True),
-    'ssim': ({'type': 'calculate_ssim', 'crop_border': 0, 'test_y_channel': False}, True),
-    'lpips': ({'type': 'calculate_lpips', 'net': 'alex'}, False),
-    'l1': ({'type': 'calculate_l1'}, False),
-    'de00': ({'type': 'calculate_ciede2000'}, False),
+    'psnr': ({'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': False}, HIGHER),
+    'ssim': ({'type': 'calculate_ssim', 'crop_border': 0, 'test_y_channel': False}, HIGHER),
+    'lpips': ({'type': 'calculate_lpips', 'net': 'alex'}, LOWER),
+    'l1': ({'type': 'calculate_l1'}, LOWER),
+    'de00': ({'type': 'calculate_ciede2000'}, LOWER),
+    'highlight_l1': ({'type': 'calculate_highlight_l1'}, LOWER),
+    'highlight_shift': ({'type': 'calculate_highlight_shift'}, ZERO),  # signed: negative = dimmer windows
 }
 PRIMARY_METRIC = 'l1'  # the earlier experiments on listing edits report MAE first
+# NaN for a photo whose target has no highlights: such a photo has nothing to judge, so means skip it
+NAN_WHEN_UNDEFINED = ('highlight_l1', 'highlight_shift')
 
 
 def metric_options(lpips_net='alex', lpips_weights=None, lpips_random_backbone_for_testing=False,
@@ -35,8 +41,25 @@ def metric_options(lpips_net='alex', lpips_weights=None, lpips_random_backbone_f
     return options
 
 
-def higher_is_better(name):
+def better(name):
+    """``HIGHER``, ``LOWER`` or ``ZERO`` (the smallest absolute value is best)."""
     return METRICS[name][1]
+
+
+def higher_is_better(name):
+    return METRICS[name][1] == HIGHER
+
+
+def best_value(name, values):
+    """The best of ``values`` for metric ``name`` (NaN left out); None when none is a number."""
+    values = [value for value in values if value is not None and not math.isnan(value)]
+    if not values:
+        return None
+    if better(name) == HIGHER:
+        return max(values)
+    if better(name) == ZERO:
+        return min(values, key=abs)
+    return min(values)
 
 
 def rgb_to_uint8_bgr(rgb):
@@ -51,10 +74,31 @@ def score(output_bgr, target_bgr, options):
 
 
 def mean_scores(per_image):
-    """Mean of each metric over a list of {name: value} dicts (BasicSR averages PSNR per image too)."""
+    """Mean of each metric over a list of {name: value} dicts (BasicSR averages PSNR per image too).
+
+    The ``NAN_WHEN_UNDEFINED`` metrics average over the photos where they are defined (NaN when none is);
+    ``scored_photos`` counts those photos.
+    """
     if not per_image:
         return {}
-    return {name: float(np.mean([scores[name] for scores in per_image])) for name in per_image[0]}
+    means = {}
+    for name in per_image[0]:
+        values = np.array([scores[name] for scores in per_image], dtype=np.float64)
+        if name in NAN_WHEN_UNDEFINED:
+            defined = values[~np.isnan(values)]
+            means[name] = float(defined.mean()) if defined.size else float('nan')
+        else:
+            means[name] = float(values.mean())
+    return means
+
+
+def scored_photos(per_image):
+    """{metric: how many photos it has a value for} for the ``NAN_WHEN_UNDEFINED`` metrics present (for the
+    highlight metrics: the photos whose target has highlights)."""
+    if not per_image:
+        return {}
+    return {name: sum(1 for scores in per_image if not math.isnan(scores[name]))
+            for name in per_image[0] if name in NAN_WHEN_UNDEFINED}
 
 
 def json_number(value):

@@ -3,11 +3,16 @@ import csv
 import io
 import json
 
-from realestate_sr.evaluation.scoring import METRICS, higher_is_better, json_number
+import math
+
+from realestate_sr.evaluation.scoring import (HIGHER, LOWER, METRICS, best_value, better, higher_is_better,
+                                              json_number, scored_photos)
 from realestate_sr.inference.photo_files import atomic_write
 
-METRIC_TITLES = {'psnr': 'PSNR', 'ssim': 'SSIM', 'lpips': 'LPIPS', 'l1': 'L1', 'de00': 'dE00'}
-METRIC_DECIMALS = {'psnr': 2, 'ssim': 4, 'lpips': 4, 'l1': 4, 'de00': 2}
+METRIC_TITLES = {'psnr': 'PSNR', 'ssim': 'SSIM', 'lpips': 'LPIPS', 'l1': 'L1', 'de00': 'dE00',
+                 'highlight_l1': 'Highlight L1', 'highlight_shift': 'Highlight shift'}
+METRIC_DECIMALS = {'psnr': 2, 'ssim': 4, 'lpips': 4, 'l1': 4, 'de00': 2, 'highlight_l1': 4, 'highlight_shift': 4}
+DIRECTION_MARKS = {HIGHER: '↑', LOWER: '↓'}  # anything else: nearest zero is best
 
 
 def metric_columns(result):
@@ -20,19 +25,35 @@ def metric_columns(result):
 
 
 def format_value(name, value):
+    if math.isnan(value):
+        return 'n/a'  # a highlight metric on a photo without highlights
     return f'{value:.{METRIC_DECIMALS.get(name, 4)}f}'
 
 
+def column_title(name, photos_scored=None, photos=None):
+    """``PSNR ↑``, ``Highlight shift →0``; with ``(n/N photos)`` when a metric skipped some photos."""
+    title = f'{METRIC_TITLES[name]} {DIRECTION_MARKS.get(better(name), "→0")}'
+    if photos_scored is not None and photos is not None and photos_scored != photos:
+        title += f' ({photos_scored}/{photos} photos)'
+    return title
+
+
+def photos_scored(result):
+    """{metric: photos it has a value for} for the metrics that skip photos (the highlight metrics); the
+    highlight mask is the target's, so every row counts the same photos and the first row stands for all."""
+    if not result.images or not result.rows:
+        return {}
+    return scored_photos([image.scores[result.rows[0]] for image in result.images])
+
+
 def markdown_table(result):
-    """Mean of each metric per row; arrows say which way is better; the best value of each column in bold."""
+    """Mean of each metric per row; arrows say which way is better (→0: nearest zero); the best value of each
+    column in bold. A metric that photos without highlights leave undefined says over how many it averages."""
     columns = metric_columns(result)
     means = result.means()
-    header = ['method', 'images'] + [f'{METRIC_TITLES[c]} {"↑" if higher_is_better(c) else "↓"}' for c in columns]
-    best = {}
-    for column in columns:
-        values = [means[row][column] for row in result.rows if column in means[row]]
-        if values:
-            best[column] = max(values) if higher_is_better(column) else min(values)
+    counts = photos_scored(result)
+    header = ['method', 'images'] + [column_title(c, counts.get(c), len(result.images)) for c in columns]
+    best = {column: best_value(column, [means[row].get(column) for row in result.rows]) for column in columns}
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for row in result.rows:
         cells = [row, str(len(result.images))]
@@ -76,9 +97,12 @@ def metrics_json(result, config):
         return {name: json_number(value) for name, value in scores.items()}
 
     means = result.means()
+    counts = photos_scored(result)
     document = {
         'config': config,
-        'metrics': {name: {'higher_is_better': higher_is_better(name)} for name in metric_columns(result)},
+        'metrics': {name: {'higher_is_better': higher_is_better(name), 'better': better(name),
+                           **({'photos_scored': counts[name]} if name in counts else {})}
+                    for name in metric_columns(result)},
         'rows': [{'method': row, 'images': len(result.images), 'mean': clean(means[row])} for row in result.rows],
         'images': [{'name': image.name, 'src': image.src, 'tar': image.tar, 'width': image.width,
                     'height': image.height, 'seconds': image.seconds,

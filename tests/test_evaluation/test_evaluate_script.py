@@ -45,7 +45,7 @@ def test_models_tta_and_ensemble_write_consistent_tables(eval_pairs, tiny_model,
     document = json.loads((out / 'metrics.json').read_text())
     assert [row['method'] for row in document['rows']] == rows
     assert len(document['images']) == 3 and document['failures'] == []
-    assert set(document['metrics']) == {'psnr', 'ssim', 'lpips', 'l1', 'de00'}
+    assert set(document['metrics']) == {'psnr', 'ssim', 'lpips', 'l1', 'de00', 'highlight_l1', 'highlight_shift'}
     assert document['config']['metrics']['lpips']['random_backbone_for_testing'] is True
     assert document['config']['param_keys'] == {'fold0/net_g_latest@params_ema': 'params_ema',
                                                 'fold1/net_g_latest@params_ema': 'params_ema'}
@@ -60,7 +60,8 @@ def test_models_tta_and_ensemble_write_consistent_tables(eval_pairs, tiny_model,
             json_mean = next(r['mean'][metric] for r in document['rows'] if r['method'] == row)
             assert json_mean == pytest.approx(np.mean(values), rel=1e-9)
     table = (out / 'summary.md').read_text()
-    assert table.startswith('| method | images | PSNR ↑ | SSIM ↑ | LPIPS ↓ | L1 ↓ | dE00 ↓ |')
+    assert table.startswith('| method | images | PSNR ↑ | SSIM ↑ | LPIPS ↓ | L1 ↓ | dE00 ↓ | Highlight L1 ↓ | '
+                            'Highlight shift →0 |')
     assert all(f'| {row} | 3 |' in table for row in rows)
     assert table in capsys.readouterr().out  # the table is also the summary on screen
 
