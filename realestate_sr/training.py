@@ -8,7 +8,7 @@ directory, so we replace them for this process:
 - ``init_dist`` (in ``basicsr.utils.dist_util`` and as imported by ``basicsr.utils.options``): ours from
   ``realestate_sr.distributed`` (NCCL on GPUs, Gloo on CPUs, ``LOCAL_RANK`` pinning, ``dist_params``).
 - ``parse_options``: basicsr's, plus ``--force_yml KEY=~`` deleting KEY, then the start-up checks of
-  ``realestate_sr.utils.option_checks`` (unknown keys, CUDA settings without CUDA), before any data is read.
+  ``realestate_sr.models.option_checks`` (unknown keys, CUDA settings without CUDA), before any data is read.
 - ``create_train_val_dataloader`` and ``MessageLogger``: basicsr's, plus a line once the data sets are built
   and the learning rate in tensorboard.
 
@@ -43,7 +43,7 @@ from realestate_sr.distributed import (DEFAULT_MASTER_PORT, DistributedSetupErro
                                        gpu_index, init_dist, launch_settings, slurm_master_address, wants_cuda)
 from realestate_sr.losses.vgg_features import MissingWeightsError
 from realestate_sr.resume import ResumeStateError, load_resume_state
-from realestate_sr.utils.option_checks import OptionKeyError, check_training_options, unknown_key_message
+from realestate_sr.models.option_checks import OptionKeyError, check_training_options, unknown_key_message
 
 # The process-group names lived here before realestate_sr.distributed: imports of them from this module still work.
 __all__ = ['DEFAULT_MASTER_PORT', 'DistributedSetupError', 'export_slurm_environment', 'gpu_index', 'init_dist',
@@ -94,7 +94,7 @@ def delete_option(opt, keys):
 
 def parse_and_check_options(root_path, is_train=True, parse=basicsr_options.parse_options):
     """basicsr's ``parse_options`` plus ``--force_yml KEY=~`` deletions, then the option checks of
-    realestate_sr.utils.option_checks: a typo stops the run here, before any data is read."""
+    realestate_sr.models.option_checks: a typo stops the run here, before any data is read."""
     args = basicsr_argument_parser().parse_args(sys.argv[1:])
     deletions, kept = split_force_yml(args.force_yml)
     full_argv = sys.argv

@@ -14,7 +14,7 @@ from realestate_sr.data.lmdb_build import BuildOptions, build_lmdb
 from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
 from realestate_sr.models.enhance_model import OPTIMIZERS
-from realestate_sr.utils.option_checks import OptionKeyError, check_training_options, training_option_problems
+from realestate_sr.models.option_checks import OptionKeyError, check_training_options, training_option_problems
 from tests.test_data.synthetic_pairs import make_pair_set
 
 OPTION_DIR = Path(__file__).resolve().parents[1] / 'options'

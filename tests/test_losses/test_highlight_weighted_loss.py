@@ -6,7 +6,7 @@ from basicsr.losses.basic_loss import L1Loss
 
 from realestate_sr.losses.highlight_weighted_loss import HighlightWeightedLoss
 from realestate_sr.utils.highlights import highlight_mask
-from realestate_sr.utils.option_checks import training_option_problems
+from realestate_sr.models.option_checks import training_option_problems
 
 
 def pixels(*rgb):

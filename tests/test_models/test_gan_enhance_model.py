@@ -14,7 +14,7 @@ from basicsr.archs import build_network
 from basicsr.models import build_model
 
 from realestate_sr.archs.patchgan_arch import PatchGANDiscriminator, patch_size
-from realestate_sr.utils.option_checks import OptionKeyError, training_option_problems
+from realestate_sr.models.option_checks import OptionKeyError, training_option_problems
 from tests.conftest import TINY_NAFNET, randomize_
 from tests.test_data.synthetic_pairs import good_photo_pairs, write_pair_set
 from tests.training_options import tiny_training_options

@@ -127,7 +127,7 @@ def test_train_py_trains_and_validates_a_bilateral_grid_from_an_option_file(tmp_
 def test_the_demo_option_file_passes_the_start_up_checks_and_builds_an_identity_network():
     from basicsr.archs import build_network
 
-    from realestate_sr.utils.option_checks import training_option_problems
+    from realestate_sr.models.option_checks import training_option_problems
 
     opt = yaml.safe_load((REPO / 'options' / 'whole_photo_demo.yml').read_text())
     assert training_option_problems(opt, cuda_available=False) == []

@@ -16,6 +16,7 @@ from basicsr.models import lr_scheduler
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY
 
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
+from realestate_sr.models.enhance_model import OPTIMIZERS
 from realestate_sr.utils.tiling import TILE_DEFAULTS
 
 
@@ -131,8 +132,6 @@ def _check_cuda_settings(opt, problems):
 
 def training_option_problems(opt, cuda_available=None):
     """One line per problem of the training options ``opt`` (a dict as parsed from the YAML); empty when none."""
-    from realestate_sr.models.enhance_model import OPTIMIZERS  # the model module imports this package's loaders
-
     problems = _Problems()
     problems.keys(opt, 'the option file', TOP_LEVEL)
     for phase, dataset in (opt.get('datasets') or {}).items():
