@@ -122,7 +122,8 @@ class Enhancer:
         if min_side == 0 and is_nafnet(graph_opt) and settings.tlc and tlc_note(graph_opt, settings) is None:
             notes.append(f'{path} was exported without TLC while these settings ask for TLC: the graph decides, '
                          'so it runs plain NAFNet (export with TLC on to match the PyTorch backend)')
-        return cls(engines.make_onnx_runner(session), settings, 'cpu',
+        # a whole-photo graph makes its own thumbnail: tiles would each see only themselves
+        return cls(engines.make_onnx_runner(session), settings, 'cpu', whole_photo=arch_runs_whole_photos(graph_opt),
                    description=f'ONNX Runtime {session.get_providers()[0]} fp32' + (', TLC graph' if min_side else ''),
                    notes=notes)
 
