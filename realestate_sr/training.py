@@ -41,7 +41,7 @@ from realestate_sr.data.pair_lists import PairListError
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError
 from realestate_sr.distributed import (DEFAULT_MASTER_PORT, DistributedSetupError, export_slurm_environment,
                                        gpu_index, init_dist, launch_settings, slurm_master_address, wants_cuda)
-from realestate_sr.losses.vgg_features import MissingWeightsError
+from realestate_sr.utils.weights import MissingWeightsError
 from realestate_sr.resume import ResumeStateError, load_resume_state
 from realestate_sr.models.option_checks import OptionKeyError, check_training_options, unknown_key_message
 

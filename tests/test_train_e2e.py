@@ -12,7 +12,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from realestate_sr import training
-from realestate_sr.losses.vgg_features import MissingWeightsError
+from realestate_sr.utils.weights import MissingWeightsError
 from tests.training_options import write_tiny_training_options
 
 REPO = Path(__file__).resolve().parents[1]

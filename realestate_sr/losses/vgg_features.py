@@ -5,38 +5,16 @@ for it at the path the option file gives, else in the torch hub cache
 (``$TORCH_HOME/hub/checkpoints/``); when it is in neither, the error says which
 file, where we looked and where to download it.
 """
-import os
-from pathlib import Path
-
 import torch
 from torch import nn
 from torchvision.models import vgg19
+
+from realestate_sr.utils.weights import find_weights
 
 VGG19_FILE = 'vgg19-dcbb9e9d.pth'
 VGG19_URL = f'https://download.pytorch.org/models/{VGG19_FILE}'
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class MissingWeightsError(FileNotFoundError):
-    """Pretrained weights are not on this machine; the message says how to get them."""
-
-
-def hub_checkpoint_path(file_name):
-    return Path(torch.hub.get_dir()) / 'checkpoints' / file_name
-
-
-def find_weights(file_name, url, explicit_path=None):
-    """Path of pretrained weights: ``explicit_path`` if given, else the torch hub cache copy."""
-    candidates = [Path(explicit_path).expanduser()] if explicit_path else [hub_checkpoint_path(file_name)]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    looked = ', '.join(str(c) for c in candidates)
-    raise MissingWeightsError(
-        f'Pretrained weights {file_name} not found (looked in: {looked}). Download {url} and put it there '
-        f'(or set its path in the option file); TORCH_HOME={os.environ.get("TORCH_HOME", "<unset>")} '
-        'moves the hub cache.')
 
 
 def vgg19_layer_names(features):

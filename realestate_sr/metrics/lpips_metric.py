@@ -17,10 +17,10 @@ import lpips
 import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 
-from realestate_sr.losses.vgg_features import MissingWeightsError, find_weights
+from realestate_sr.utils.weights import MissingWeightsError, find_weights
 from realestate_sr.metrics.metric_inputs import bgr_to_rgb, metric_pair
 
-__all__ = ['calculate_lpips', 'lpips_model', 'preload_lpips', 'LPIPS_BACKBONES', 'MissingWeightsError']
+__all__ = ['calculate_lpips', 'lpips_model', 'preload_lpips', 'LPIPS_BACKBONES']
 
 # LPIPS ``net`` name -> torchvision ImageNet weights file of its backbone.
 LPIPS_BACKBONES = {'alex': 'alexnet-owt-7be5be79.pth', 'vgg': 'vgg16-397923af.pth'}

@@ -15,7 +15,7 @@ from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 from realestate_sr.archs.checkpoint import CheckpointMismatchError, describe_mismatch, read_state_dict, \
     save_atomically, training_state_message
-from realestate_sr.losses.vgg_features import MissingWeightsError
+from realestate_sr.utils.weights import MissingWeightsError
 from realestate_sr.metrics.lpips_metric import preload_lpips
 from realestate_sr.inference.enhancer import Enhancer, module_to_run, tlc_note, tlc_warning
 from realestate_sr.inference.settings import InferenceSettings

@@ -11,7 +11,7 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
 from realestate_sr.archs.checkpoint import CheckpointMismatchError, describe_mismatch, read_state_dict
-from realestate_sr.losses.vgg_features import MissingWeightsError
+from realestate_sr.utils.weights import MissingWeightsError
 from realestate_sr.models.enhance_model import EnhanceModel
 from realestate_sr.models.option_checks import OptionKeyError
 

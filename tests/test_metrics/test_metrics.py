@@ -10,7 +10,8 @@ from torchvision.models import alexnet
 
 import realestate_sr  # noqa: F401  (registers the metrics)
 from realestate_sr.metrics.ciede2000_metric import mean_ciede2000_rgb
-from realestate_sr.metrics.lpips_metric import LPIPS_BACKBONES, MissingWeightsError, lpips_model, preload_lpips
+from realestate_sr.metrics.lpips_metric import LPIPS_BACKBONES, lpips_model, preload_lpips
+from realestate_sr.utils.weights import MissingWeightsError
 
 RANDOM_LPIPS = {'type': 'calculate_lpips', 'net': 'alex', 'random_backbone_for_testing': True}
 # Sharma, Wu & Dalal (2005), "The CIEDE2000 color-difference formula: implementation notes, supplementary

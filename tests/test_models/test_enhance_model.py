@@ -5,7 +5,7 @@ import torch
 from basicsr.models import build_model
 
 from realestate_sr.archs.checkpoint import CheckpointMismatchError
-from realestate_sr.losses.vgg_features import MissingWeightsError
+from realestate_sr.utils.weights import MissingWeightsError
 from realestate_sr.archs.nafnet_arch import NAFNetLocal
 from realestate_sr.models.enhance_model import validation_tile
 from tests.conftest import TINY_NAFNET, randomize_
