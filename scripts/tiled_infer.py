@@ -32,6 +32,7 @@ from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.network_args import (add_network_args, add_running_args,
                                                   network_opt_from_args, one_line, settings_from_args)
 from realestate_sr.inference.pipeline import run_pipeline
+from realestate_sr.inference.postprocess import PostProcessError, add_postprocess_args, postprocess_from_args
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs
 
 LOG = logging.getLogger('tiled_infer')
@@ -56,6 +57,7 @@ def build_parser():
     run = add_running_args(parser)
     run.add_argument('--workers', type=int, default=2, help='decode/encode threads (default: 2)')
     run.add_argument('--prefetch', type=int, default=2, help='photos decoded ahead / encodes queued (default: 2)')
+    add_postprocess_args(parser)
     out = parser.add_argument_group('output')
     out.add_argument('--format', choices=['jpeg', 'png', 'same'], default='jpeg',
                      help='jpeg (default; 4:4:4, photos with alpha go to PNG), png, or same as the input')
@@ -163,7 +165,8 @@ def main(argv=None):
         photo_files.check_output_outside_input(args.input, args.output)
         jobs = plan(args)
         check_output_folder(args, jobs)
-    except (photo_files.OutputInsideInputError, UnsafeOutputError, FileNotFoundError) as err:
+        postprocess = postprocess_from_args(args)
+    except (photo_files.OutputInsideInputError, UnsafeOutputError, FileNotFoundError, PostProcessError) as err:
         LOG.error('error: %s', printable(err))
         return 2
 
@@ -191,8 +194,8 @@ def main(argv=None):
             return 2
         for warning in enhancer.warnings():
             LOG.warning('warning: %s', warning)
-        print(f'network: {enhancer.description}, runs {settings.describe()}; {len(todo)} photos to enhance',
-              flush=True)
+        print(f'network: {enhancer.description}, runs {settings.describe()}; post-processing: '
+              f'{postprocess.describe()}; {len(todo)} photos to enhance', flush=True)
 
     def decode(job):
         return job, photo_io.read_photo(job.source)
@@ -200,7 +203,7 @@ def main(argv=None):
     def compute(item):
         job, photo = item
         progress = None if lines is None else lambda done, total: lines.tiles(printable(job.source), done, total)
-        return np.clip(enhancer.run_photo(photo.rgb, progress), 0, 1)
+        return postprocess.apply(np.clip(enhancer.run_photo(photo.rgb, progress), 0, 1))
 
     written, written_lock = set(), threading.Lock()
 

@@ -15,6 +15,7 @@ import numpy as np
 from realestate_sr.data.image_io import PairSizeMismatchError, is_image_file, read_bgr
 from realestate_sr.evaluation.methods import BASELINES, mean_of
 from realestate_sr.evaluation.scoring import mean_scores, rgb_to_uint8_bgr, score
+from realestate_sr.inference.postprocess import POSTPROCESS_ROW_SUFFIX
 
 logger = logging.getLogger(__name__)
 
@@ -62,18 +63,23 @@ def find_prediction(pred_dir, pair_name):
     raise MissingPredictionError(f'{pred_dir} has no output named {relative.stem}.* for pair {pair_name}')
 
 
-def row_names(baselines=tuple(BASELINES), pred_dirs=(), model_labels=(), tta=False, ensemble=False):
-    """Table rows in order: baselines, saved outputs, each checkpoint (+TTA), the checkpoint ensemble (+TTA)."""
+def row_names(baselines=tuple(BASELINES), pred_dirs=(), model_labels=(), tta=False, ensemble=False,
+              postprocess=False):
+    """Table rows in order: baselines, saved outputs, each checkpoint (+TTA), the checkpoint ensemble (+TTA);
+    with ``postprocess`` each network row is followed by its post-processed twin (``+pp``)."""
     rows = list(baselines)
     rows += [pred_row(p) for p in pred_dirs]
+    network_rows = []
     for label in model_labels:
-        rows.append(label)
+        network_rows.append(label)
         if tta:
-            rows.append(label + '+tta')
+            network_rows.append(label + '+tta')
     if ensemble:
-        rows.append(ensemble_row(model_labels))
+        network_rows.append(ensemble_row(model_labels))
         if tta:
-            rows.append(ensemble_row(model_labels) + '+tta')
+            network_rows.append(ensemble_row(model_labels) + '+tta')
+    for row in network_rows:
+        rows += [row, row + POSTPROCESS_ROW_SUFFIX] if postprocess else [row]
     return rows
 
 
@@ -134,7 +140,7 @@ def outputs_for(src_rgb, pair_name, baselines, pred_dirs, predictors, tta, ensem
 
 
 def evaluate_pairs(pairs, metric_opts, predictors=(), baselines=tuple(BASELINES), pred_dirs=(), tta=False,
-                   ensemble=False, on_outputs=None, progress_seconds=30):
+                   ensemble=False, on_outputs=None, progress_seconds=30, postprocess=None):
     """Score every row on every pair.
 
     Args:
@@ -148,13 +154,16 @@ def evaluate_pairs(pairs, metric_opts, predictors=(), baselines=tuple(BASELINES)
         on_outputs (callable | None): ``on_outputs(index, image_result, src_rgb, tar_rgb, outputs)``
             after each photo, e.g. the HTML report's thumbnail writer.
         progress_seconds (float): Inside a photo, a ``tiles k/N`` log line at most this often.
+        postprocess (PostProcessSettings | None): When enabled, each network row gets a ``+pp`` row: its output
+            post-processed as ``scripts/tiled_infer.py`` does (``PostProcessSettings.apply``).
 
     Returns:
         EvaluationResult.
     """
     if ensemble and len(predictors) < 2:
         raise ValueError(f'an ensemble needs two or more checkpoints, got {len(predictors)}')
-    rows = row_names(baselines, pred_dirs, [p.label for p in predictors], tta, ensemble)
+    postprocessing = postprocess is not None and postprocess.enabled
+    rows = row_names(baselines, pred_dirs, [p.label for p in predictors], tta, ensemble, postprocessing)
     images, failures = [], []
     for index, pair in enumerate(pairs):
         try:
@@ -166,6 +175,9 @@ def evaluate_pairs(pairs, metric_opts, predictors=(), baselines=tuple(BASELINES)
             progress = TileProgress(f'[{index + 1}/{len(pairs)}]', pair.name, progress_seconds)
             outputs = outputs_for(src_rgb, pair.name, baselines, pred_dirs, predictors, tta, ensemble,
                                   result.seconds, progress)
+            if postprocessing:  # in row order, so the report's columns follow the table's rows
+                outputs = {row: outputs[row] if row in outputs else
+                           postprocess.apply(outputs[row.removesuffix(POSTPROCESS_ROW_SUFFIX)]) for row in rows}
             for row in rows:
                 # The identity row scores the file's own bytes, without a float round trip.
                 output_bgr = src_bgr if row == 'input' else rgb_to_uint8_bgr(outputs[row])

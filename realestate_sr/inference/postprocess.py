@@ -142,11 +142,13 @@ class PostProcessSettings:
         strength (float): 0..1, how far to move the histograms.
         saturation (float): chroma gain - 1 for every colour (0.1: +10 %).
         vibrance (float): extra chroma gain for muted colours (0.2: +20 % for grey-ish ones, 0 for vivid).
+        reference_name (str | None): the reference's file, shown by ``describe``.
     """
     reference: LabReference | None = None
     strength: float = 1.0
     saturation: float = 0.0
     vibrance: float = 0.0
+    reference_name: str | None = None  # where the reference came from, for describe()
 
     @property
     def enabled(self):
@@ -162,3 +164,72 @@ class PostProcessSettings:
         if self.saturation or self.vibrance:
             out = adjust_chroma(out, self.saturation, self.vibrance)
         return out
+
+    def describe(self):
+        """One line for logs and reports, e.g. ``CIELAB histogram matching to ref.json (strength 1), saturation
+        +0.1``; ``off`` when nothing is on."""
+        if not self.enabled:
+            return 'off'
+        parts = []
+        if self.reference is not None and self.strength > 0:
+            parts.append(f'CIELAB histogram matching to {self.reference_name or "a reference"} '
+                         f'(strength {self.strength:g})')
+        if self.saturation:
+            parts.append(f'saturation {self.saturation:+g}')
+        if self.vibrance:
+            parts.append(f'vibrance {self.vibrance:+g}')
+        return ', '.join(parts)
+
+
+# ------------------------------------------------------------ the tools' flags (tiled_infer.py, evaluate.py)
+
+MATCH_LAB = 'match-lab'
+POSTPROCESS_ROW_SUFFIX = '+pp'  # evaluate.py's row of a checkpoint's post-processed output
+
+
+def load_reference(path):
+    """A ``LabReference`` from a JSON file that ``LabReference.save`` wrote, or from one photo (any format the
+    tools read: EXIF orientation applied, ICC profiles converted to sRGB)."""
+    path = Path(path)
+    if path.suffix.lower() == '.json':
+        return LabReference.load(path)
+    from realestate_sr.inference.photo_io import read_photo  # PIL and the decoders only where a photo is read
+    from realestate_sr.utils.photo_decode import PhotoReadError
+    try:
+        return LabReference.from_photo(read_photo(path).rgb)
+    except PhotoReadError as error:
+        raise PostProcessError(f'cannot use {path} as the histogram reference: {error}') from error
+
+
+def add_postprocess_args(parser):
+    """The post-processing flags, one group, shared by every tool that runs a network."""
+    group = parser.add_argument_group('post-processing after the network (off by default; docs/models.md)')
+    group.add_argument('--postprocess', choices=['none', MATCH_LAB], default='none',
+                       help=f'{MATCH_LAB}: move each CIELAB channel\'s histogram onto --reference\'s (default: none)')
+    group.add_argument('--reference', metavar='PHOTO|STATS.json',
+                       help=f'with --postprocess {MATCH_LAB}: a target-style photo, or a set\'s mean histogram '
+                       'written by scripts/make_lab_reference.py')
+    group.add_argument('--match-strength', type=float, default=1.0,
+                       help='0..1: how far to move the histograms (default: 1, the full match)')
+    group.add_argument('--saturation', type=float, default=0.0,
+                       help='chroma gain - 1 for every colour, after any matching: 0.1 = +10%% (default: 0)')
+    group.add_argument('--vibrance', type=float, default=0.0,
+                       help='extra chroma gain for muted colours, none for vivid ones: 0.2 = up to +20%% '
+                       '(default: 0)')
+    return group
+
+
+def postprocess_from_args(args):
+    """``PostProcessSettings`` from ``add_postprocess_args``'s flags; PostProcessError on a wrong combination
+    or an unreadable reference, before any photo is read."""
+    if args.postprocess == MATCH_LAB and not args.reference:
+        raise PostProcessError(f'--postprocess {MATCH_LAB} needs --reference PHOTO or STATS.json')
+    if args.reference and args.postprocess != MATCH_LAB:
+        raise PostProcessError(f'--reference is used only with --postprocess {MATCH_LAB}')
+    if not 0.0 <= args.match_strength <= 1.0:
+        raise PostProcessError(f'--match-strength must be in [0, 1], got {args.match_strength}')
+    if args.saturation <= -1:
+        raise PostProcessError(f'--saturation must be above -1 (which removes all colour), got {args.saturation}')
+    reference = load_reference(args.reference) if args.postprocess == MATCH_LAB else None
+    return PostProcessSettings(reference, args.match_strength, args.saturation, args.vibrance,
+                               reference_name=str(args.reference) if reference is not None else None)
