@@ -13,6 +13,7 @@ import numpy as np
 METRICS = (('psnr', 'PSNR', True, 2), ('ssim', 'SSIM', True, 4), ('de00', 'dE00', False, 2),
            ('l1', 'L1', False, 4))  # first, in this order; any other metric evaluate.py reports follows
 LISTING_MEGAPIXELS = 3300 * 2200 / 1e6
+NEAREST_ZERO = 'zero'  # a signed metric's direction (e.g. highlight_shift): the value nearest 0 is best
 
 
 def read_manifest(path):
@@ -34,14 +35,17 @@ def metric_columns(directions):
     PSNR, SSIM, dE00, L1 first, then the others evaluate.py reported (e.g. a metric added later), by name."""
     known = [column for column in METRICS if column[0] in directions]
     names = {column[0] for column in METRICS}
-    extra = [(name, name, bool(directions[name]), 4) for name in sorted(directions) if name not in names]
+    extra = [(name, name, directions[name] if directions[name] == NEAREST_ZERO else bool(directions[name]), 4)
+             for name in sorted(directions) if name not in names]
     return known + extra
 
 
 def metric_directions(metrics_json):
-    """{metric: higher is better} as evaluate.py's metrics.json states it."""
+    """{metric: higher is better, or NEAREST_ZERO for a signed metric (``better: zero``)} as evaluate.py's
+    metrics.json states it."""
     document = json.loads(Path(metrics_json).read_text(encoding='utf-8'))
-    return {name: info.get('higher_is_better', True) for name, info in document.get('metrics', {}).items()}
+    return {name: NEAREST_ZERO if info.get('better') == NEAREST_ZERO else info.get('higher_is_better', True)
+            for name, info in document.get('metrics', {}).items()}
 
 
 def scores_by_pair(metrics_json, rows_wanted=None):
@@ -95,13 +99,16 @@ def _best(values, higher):
     finite = [v for v in values if v is not None]
     if not finite:
         return None
+    if higher == NEAREST_ZERO:
+        return min(finite, key=abs)
     return max(finite) if higher else min(finite)
 
 
 def metric_table(methods, summaries, columns=METRICS):
     """Markdown: one line per method, each column (``metric_columns``) as mean ± sd over photos, the best mean
     in bold (oracles left out of the bold: they are references that see the target)."""
-    header = '| method | photos | ' + ' | '.join(f'{t} {"↑" if hi else "↓"}' for _, t, hi, _ in columns) + ' |'
+    header = '| method | photos | ' + ' | '.join(
+        f'{t} {"→0" if hi == NEAREST_ZERO else "↑" if hi else "↓"}' for _, t, hi, _ in columns) + ' |'
     lines = [header, '|' + '---|' * (2 + len(columns))]
     contenders = [m for m in methods if not m.startswith('oracle')]
     best = {}
