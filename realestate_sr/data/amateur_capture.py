@@ -20,14 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-
-def srgb_to_linear(img):
-    return np.where(img <= 0.04045, img / 12.92, ((img + 0.055) / 1.055)**2.4)
-
-
-def linear_to_srgb(img):
-    img = np.clip(img, 0.0, 1.0)
-    return np.where(img <= 0.0031308, img * 12.92, 1.055 * np.power(img, 1 / 2.4) - 0.055)
+from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
 
 
 @dataclass(frozen=True)

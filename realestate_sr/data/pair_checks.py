@@ -31,6 +31,7 @@ import numpy as np
 
 from realestate_sr.data.image_io import ImageReadError, decode_bgr, exif_orientation, read_bytes
 from realestate_sr.data.pair_alignment import AlignmentSettings, estimate_alignment, resize_long
+from realestate_sr.utils.colour import LUMA_601, luma, srgb_to_linear
 from realestate_sr.utils.photo_decode import colour_space_name, embedded_profile
 
 CHECKS = {
@@ -147,8 +148,8 @@ class CheckReport:
 
 
 def luminance(img_bgr):
-    img = img_bgr.astype(np.float32) / 255.0
-    return img[..., 0] * 0.114 + img[..., 1] * 0.587 + img[..., 2] * 0.299
+    # BT.601, not the project's BT.709: the thresholds were calibrated on it (docs/data.md)
+    return luma(img_bgr[..., ::-1].astype(np.float32) / 255.0, LUMA_601)
 
 
 def shrink(img, work_size):
@@ -203,10 +204,6 @@ def monotone_curve_r2(src_y, tar_y, bins=64):
     total = float(((target - target.mean()) ** 2).sum())
     residual = float(((target - curve[index]) ** 2).sum())
     return 1.0 - residual / total if total > 0 else float('nan')
-
-
-def srgb_to_linear(y):
-    return np.where(y <= 0.04045, y / 12.92, ((y + 0.055) / 1.055) ** 2.4)
 
 
 def exposure_change_stops(src_y, tar_y, percentile=80.0):

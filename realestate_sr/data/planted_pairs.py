@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageCms
 
+from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear, to_uint8
+
 
 def make_photo(height, width, seed):
     """float32 BGR in [0.05, 0.95]: low-frequency shading, rectangles and lines, fine texture."""
@@ -47,10 +49,6 @@ def amateur_version(tar, seed, gamma=1.6, gain=0.8, noise=0.01):
     rng = np.random.default_rng(seed)
     src = gain * np.power(tar, gamma) + rng.normal(0.0, noise, tar.shape).astype(np.float32)
     return np.clip(src, 0.0, 1.0)
-
-
-def to_uint8(img):
-    return (np.clip(img, 0, 1) * 255.0 + 0.5).astype(np.uint8)
 
 
 def _shift(img, fraction):
@@ -194,15 +192,6 @@ def load_package_photos(names=PACKAGE_PHOTOS, size=None):
             img = cv2.resize(img, tuple(size), interpolation=cv2.INTER_CUBIC)
         photos[Path(name).stem] = img
     return photos
-
-
-def srgb_to_linear(img):
-    return np.where(img <= 0.04045, img / 12.92, ((img + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def linear_to_srgb(img):
-    img = np.clip(img, 0, 1)
-    return np.where(img <= 0.0031308, img * 12.92, 1.055 * img ** (1 / 2.4) - 0.055).astype(np.float32)
 
 
 def _exposure(img, ev):

@@ -11,23 +11,13 @@ import numpy as np
 import torch
 
 from realestate_sr.inference.enhancer import Enhancer
+from realestate_sr.utils.colour import linear_to_srgb, luma, srgb_to_linear
 
 # Auto-correction baseline constants (see docs/evaluation.md).
 AUTO_TARGET_MEAN_LUMINANCE = 0.18  # linear-light mean luminance after exposure: photographers' middle grey
 AUTO_EXPOSURE_GAIN_RANGE = (0.5, 4.0)
 AUTO_WHITE_BALANCE_GAIN_RANGE = (0.5, 2.0)
 AUTO_CLIPPED_LEVEL = 0.98  # sRGB values above this are clipped highlights: left out of the gray-world means
-REC709_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-
-
-def srgb_to_linear(rgb):
-    rgb = np.clip(rgb, 0.0, 1.0)
-    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def linear_to_srgb(lin):
-    lin = np.clip(lin, 0.0, 1.0)
-    return np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055).astype(np.float32)
 
 
 def identity(rgb):
@@ -49,9 +39,9 @@ def auto_correct(rgb):
     channel_means = np.maximum(sample.mean(axis=0), 1e-6)
     gains = np.clip(channel_means.mean() / channel_means, *AUTO_WHITE_BALANCE_GAIN_RANGE)
     lin = lin * gains
-    mean_luminance = max(float((lin @ REC709_LUMA).mean()), 1e-6)
+    mean_luminance = max(float(luma(lin).mean()), 1e-6)
     exposure = np.clip(AUTO_TARGET_MEAN_LUMINANCE / mean_luminance, *AUTO_EXPOSURE_GAIN_RANGE)
-    return linear_to_srgb(lin * exposure).reshape(rgb.shape)
+    return linear_to_srgb(lin * exposure).astype(np.float32).reshape(rgb.shape)
 
 
 BASELINES = {'input': identity, 'auto_correct': auto_correct}

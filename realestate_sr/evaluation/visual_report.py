@@ -19,6 +19,7 @@ import numpy as np
 from realestate_sr.evaluation.scoring import PRIMARY_METRIC, higher_is_better
 from realestate_sr.evaluation.tables import METRIC_TITLES, format_value, metric_columns
 from realestate_sr.inference.photo_files import atomic_write
+from realestate_sr.utils.colour import luma, to_bgr_uint8
 
 FILES_DIR = 'report_files'
 SHEETS_DIR = 'contact_sheets'
@@ -34,10 +35,6 @@ class PhotoVisuals:
     sheet_row: list = field(default_factory=list)  # small uint8 BGR images for the contact sheet
 
 
-def luminance(rgb):
-    return rgb @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-
-
 def extreme_windows(rgb, side):
     """Top-left corners of the ``side`` x ``side`` windows with the highest and the lowest mean luminance.
 
@@ -46,7 +43,7 @@ def extreme_windows(rgb, side):
     """
     height, width = rgb.shape[:2]
     scale = min(1.0, 128 / min(height, width))
-    small = cv2.resize(luminance(rgb), (max(1, round(width * scale)), max(1, round(height * scale))),
+    small = cv2.resize(luma(rgb), (max(1, round(width * scale)), max(1, round(height * scale))),
                        interpolation=cv2.INTER_AREA)
     small_side = max(1, round(side * scale))
     means = cv2.boxFilter(small, -1, (small_side, small_side), normalize=True, borderType=cv2.BORDER_REFLECT)
@@ -58,10 +55,6 @@ def extreme_windows(rgb, side):
         y, x = np.unravel_index(pick(valid), valid.shape)
         corners[region] = (min(round(y / scale), height - side), min(round(x / scale), width - side))
     return corners
-
-
-def to_bgr_uint8(rgb):
-    return np.ascontiguousarray((np.clip(rgb, 0.0, 1.0) * 255.0).round().astype(np.uint8)[..., ::-1])
 
 
 def resize_to(bgr, long_side):

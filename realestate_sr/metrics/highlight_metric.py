@@ -12,7 +12,8 @@ import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 
 from realestate_sr.metrics.metric_inputs import bgr_to_rgb, metric_pair
-from realestate_sr.utils.highlights import LUMA_709, highlight_mask
+from realestate_sr.utils.colour import LUMA_709
+from realestate_sr.utils.highlights import highlight_mask
 
 
 def _masked_pair(img, img2, crop_border, input_order, thresholds):

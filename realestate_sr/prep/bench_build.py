@@ -30,6 +30,8 @@ import numpy as np
 from realestate_sr.prep import family_utils
 from realestate_sr.prep.families import DEFAULT_HELD_OUT, FAMILIES, family
 from realestate_sr.prep.photo_sources import PackageCache, check_sources, sources_digest
+from realestate_sr.utils import colour
+from realestate_sr.utils.colour import to_bgr_uint8
 
 FORMAT_VERSION = 1
 PHOTO_JPEG_QUALITY = 95
@@ -73,9 +75,9 @@ class BuildResult:
 
 
 def code_digest():
-    """sha256 of the code that makes pairs (the families and this builder): a change rebuilds the benchmark."""
+    """sha256 of the code that makes pairs (families, colour curves, this builder): a change rebuilds the benchmark."""
     digest = hashlib.sha256()
-    for module in [*FAMILIES.values(), family_utils, sys.modules[__name__]]:
+    for module in [*FAMILIES.values(), family_utils, colour, sys.modules[__name__]]:
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()
 
@@ -123,7 +125,7 @@ def read_photo(path, rotate_cw=0, max_side=0):
 
 
 def write_jpeg(path, rgb, quality):
-    bgr = cv2.cvtColor((np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), cv2.COLOR_RGB2BGR)
+    bgr = to_bgr_uint8(rgb)
     if not cv2.imwrite(str(path), bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)]):
         raise OSError(f'cannot write {path}')
 

@@ -20,8 +20,8 @@ undo) and tone is compressed by a curve that depends on the white point rather t
 """
 import numpy as np
 
-from realestate_sr.prep.family_utils import (REC709_LUMA, as_float_photo, gaussian_blur, linear_to_srgb, record,
-                                             shot_and_read_noise, srgb_to_linear)
+from realestate_sr.prep.family_utils import as_float_photo, gaussian_blur, record, shot_and_read_noise
+from realestate_sr.utils.colour import LUMA_709, linear_to_srgb, srgb_to_linear
 
 NAME = 'camera_pipeline'
 KIND = 'capture'
@@ -42,7 +42,7 @@ def sample_crop(height, width, rng):
 
 def colour_matrix(saturation, cross_talk):
     """Saturation around the luminance axis times a cross-talk matrix; each row sums to 1 (white is kept)."""
-    luma = np.tile(REC709_LUMA, (3, 1))
+    luma = np.tile(LUMA_709, (3, 1))
     saturate = luma + saturation * (np.eye(3) - luma)
     mixing = np.eye(3) + cross_talk
     mixing -= np.diag(mixing.sum(axis=1) - 1.0)

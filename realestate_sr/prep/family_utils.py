@@ -1,12 +1,5 @@
-"""Small helpers the pair families share: colour transfer functions, smooth maps, parameter records."""
+"""Small helpers the pair families share: photo checks, smooth maps, noise, parameter records."""
 import numpy as np
-
-from realestate_sr.data.amateur_capture import linear_to_srgb, srgb_to_linear
-
-REC709_LUMA = np.array([0.2126, 0.7152, 0.0722])
-
-__all__ = ['REC709_LUMA', 'as_float_photo', 'gaussian_blur', 'linear_to_srgb', 'normalised_coords', 'record',
-           'srgb_to_linear', 'shot_and_read_noise']
 
 
 def as_float_photo(photo):

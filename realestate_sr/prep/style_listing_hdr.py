@@ -21,8 +21,8 @@ The constants are this module's; changing them makes a different benchmark (reco
 """
 import numpy as np
 
-from realestate_sr.prep.family_utils import (REC709_LUMA, as_float_photo, linear_to_srgb, record,
-                                             srgb_to_linear)
+from realestate_sr.prep.family_utils import as_float_photo, record
+from realestate_sr.utils.colour import linear_to_srgb, luma, srgb_to_linear
 
 NAME = 'listing_hdr'
 KIND = 'style'
@@ -77,7 +77,7 @@ def make_pair(photo, rng=None):
     photo = as_float_photo(photo)
     recipe = RECIPE
     linear = srgb_to_linear(photo)
-    luminance = linear @ REC709_LUMA
+    luminance = luma(linear)
     low, high = np.percentile(luminance, [5, 99])
     neutral = ((luminance >= low) & (luminance <= high)
                & (pixel_saturation(linear)[..., 0] < recipe['neutral_saturation']))
@@ -88,7 +88,7 @@ def make_pair(photo, rng=None):
         gains = np.ones(3)
     linear = linear * gains
 
-    luminance = np.maximum(linear @ REC709_LUMA, 1e-5)
+    luminance = np.maximum(luma(linear), 1e-5)
     log_lum = np.log2(luminance).astype(np.float32)
     radius = max(2, int(round(recipe['base_radius_fraction'] * max(photo.shape[:2]))))
     base = guided_filter(log_lum, log_lum, radius, recipe['guided_eps'])
@@ -98,7 +98,7 @@ def make_pair(photo, rng=None):
     new_log = median + exposure_ev + recipe['base_compression'] * (base - median) + recipe['clarity'] * detail
     linear = linear * (2.0**(new_log - log_lum))[..., None]
 
-    new_luminance = (linear @ REC709_LUMA)[..., None]
+    new_luminance = luma(linear)[..., None]
     saturation = pixel_saturation(linear)
     linear = new_luminance + (linear - new_luminance) * (1.0 + recipe['vibrance'] * (1.0 - saturation))
     target = linear_to_srgb(soft_shoulder(np.clip(linear, 0.0, None), recipe['shoulder_start']))

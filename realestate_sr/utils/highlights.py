@@ -16,8 +16,9 @@ the editor's), so the loss ``HighlightWeightedLoss`` weights them and the metric
 """
 import torch
 
+from realestate_sr.utils.colour import LUMA_709
+
 HIGHLIGHT_THRESHOLDS = {'luma_low': 0.6, 'luma_high': 0.8, 'saturation_low': 0.2, 'saturation_high': 0.4}
-LUMA_709 = (0.2126, 0.7152, 0.0722)
 
 
 def smoothstep(low, high, x):

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
+from realestate_sr.utils.colour import to_uint8
 from realestate_sr.utils.tiff_ifd import first_value, ifd_entries, tiff_header
 
 ORIENTATION_TAG = 0x0112
@@ -216,10 +217,6 @@ def _decode_eight_bit(im, icc, notes):
     return np.asarray(to_srgb(colour, icc, notes)), alpha
 
 
-def _to_uint8(array):
-    return np.clip(np.rint(array * 255.0), 0, 255).astype(np.uint8)
-
-
 def _decode_sixteen_bit(data, icc, notes, name):
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None or array.dtype != np.uint16:
@@ -235,7 +232,7 @@ def _decode_sixteen_bit(data, icc, notes, name):
     if icc:
         # Pillow's LittleCMS binding has no 16-bit RGB mode: convert at 8 bits and keep the
         # 16-bit detail by carrying the per-pixel rounding residual through (a first-order fix).
-        eight = _to_uint8(rgb)
+        eight = to_uint8(rgb)
         notes_before = len(notes)
         converted = to_srgb(Image.fromarray(eight, 'RGB'), icc, notes)
         if len(notes) > notes_before and notes[-1].startswith('converted'):

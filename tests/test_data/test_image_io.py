@@ -138,7 +138,7 @@ def test_eight_bit_conversion_skips_the_float_round_trip(monkeypatch):
     data = encode_pil(smooth_rgb(16, 16), 'PNG', icc_profile=display_p3_profile())
     pixels = photo_decode.decode_srgb(data, as_uint8=True)
     assert pixels.rgb.dtype == np.uint8 and pixels.bit_depth == 8
-    monkeypatch.setattr(photo_decode, '_to_uint8', lambda array: pytest.fail('float round trip on an 8-bit file'))
+    monkeypatch.setattr(photo_decode, 'to_uint8', lambda array: pytest.fail('float round trip on an 8-bit file'))
     image_io.decode_bgr(data, to_srgb=True)
 
 
