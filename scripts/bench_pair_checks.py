@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Confusion table of the pair checks on real photographs: good pairs and planted geometric defects.
 
-The photographs that ship in the scikit-image wheel (realestate_sr.data.planted_pairs.PACKAGE_PHOTOS) are the
+The photographs that ship in the scikit-image wheel (realestate_sr.prep.planted_pairs.PACKAGE_PHOTOS) are the
 edits (tar); each gets one good pair per photometric change of its src (exposure -2..+1 EV, white-balance casts,
 contrast, lifted blacks, shadow recovery, noise, JPEG, vignetting) and one pair per planted defect (shift 2, 4,
 12 px; rotation 0.5, 2 deg; scale 2 %; crop-rescale; swapped pair; EXIF orientation on src). Prints the table
@@ -19,9 +19,9 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from realestate_sr.data.pair_checks import CHECKS, NOTES, CheckThresholds, run_checks
+from realestate_sr.prep.pair_checks import CHECKS, NOTES, CheckThresholds, run_checks
 from realestate_sr.data.pair_lists import load_manifest
-from realestate_sr.data.planted_pairs import PACKAGE_PHOTOS, load_package_photos, write_photo_test_set
+from realestate_sr.prep.planted_pairs import PACKAGE_PHOTOS, load_package_photos, write_photo_test_set
 
 
 def confusion(rows, results):

@@ -2,7 +2,7 @@
 """Build the embedded demo set: before/after pairs from real photographs shipped inside scikit-image.
 
 Each bundled colour photo plays the professional edit (``tar``); the amateur
-capture model of ``realestate_sr/data/amateur_capture.py`` makes its ``src``.
+capture model of ``realestate_sr/prep/capture_amateur.py`` makes its ``src``.
 Photos of the same scene (the two motorcycle stereo views) stay in one split,
 so no scene leaks from training into validation.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realestate_sr.data.amateur_capture import sample_capture_params, simulate_amateur_capture
+from realestate_sr.prep.capture_amateur import sample_capture_params, simulate_amateur_capture
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_replaceable, is_empty_folder, \
     is_own_output, remove_stale_temps, replace_folder, temp_sibling, write_info
 

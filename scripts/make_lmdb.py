@@ -23,10 +23,10 @@ import os
 import sys
 from pathlib import Path
 
-from realestate_sr.data.lmdb_build import BuildError, BuildOptions, LeakageError, assign_splits, build_lmdb, \
+from realestate_sr.prep.lmdb_build import BuildError, BuildOptions, LeakageError, assign_splits, build_lmdb, \
     check_output, check_train_not_empty, map_size_for, planned_bytes, read_test_list, split_counts_line
 from realestate_sr.data.lmdb_io import ENCODINGS
-from realestate_sr.data.pair_checks import add_threshold_arguments, thresholds_from_args
+from realestate_sr.prep.pair_checks import add_threshold_arguments, thresholds_from_args
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders
 
 

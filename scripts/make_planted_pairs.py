@@ -14,7 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from realestate_sr.data.planted_pairs import FILE_DEFECTS, PLANTED_DEFECTS, write_planted_set
+from realestate_sr.prep.planted_pairs import FILE_DEFECTS, PLANTED_DEFECTS, write_planted_set
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_replaceable, is_empty_folder, \
     remove_stale_temps, replace_folder, temp_sibling, write_info
 

@@ -10,7 +10,7 @@ from basicsr.losses import build_loss
 from basicsr.utils.registry import DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
 from realestate_sr import training
-from realestate_sr.data.lmdb_build import BuildOptions, build_lmdb
+from realestate_sr.prep.lmdb_build import BuildOptions, build_lmdb
 from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
 from realestate_sr.models.enhance_model import OPTIMIZERS

@@ -1,12 +1,17 @@
-"""Offline data preparation: nothing here runs during training or inference.
+"""Offline data preparation: nothing here runs during training or inference (``realestate_sr.data`` is what
+training reads).
 
-The benchmark's pieces live here (docs/benchmark.md):
+- ``lmdb_build``: pair lists -> the LMDB and manifests training reads (``scripts/make_lmdb.py``);
+- ``pair_checks`` and ``pair_alignment``: the checks that flag a bad pair before it is trained on
+  (``scripts/check_pairs.py``); ``planted_pairs``: sets with known defects that test and calibrate them;
+
+The benchmark's pieces (docs/benchmark.md):
 
 - ``photo_sources``: which packaged photographs the benchmark is built from, their licences, how they are
   fetched (PyPI wheels, Debian packages, local folders) and which packages are reserved and refused;
 - one module per pair family, each a function ``(photo, rng) -> (src, tar, params)`` on float32 RGB in
-  [0, 1]: ``capture_amateur``, ``capture_camera``, ``capture_mixed_light`` (capture families: the target is
-  the photo) and ``style_listing_hdr`` (the style family: the source is the photo); ``families`` lists them;
+  [0, 1]: ``capture_amateur`` (also the demo's capture model), ``capture_camera``, ``capture_mixed_light``
+  (capture families: the target is the photo) and ``style_listing_hdr`` (the style family: the source is the photo); ``families`` lists them;
 - ``bench_build``: photos -> splits by scene -> pairs -> JSONL manifests that ``PairedListingDataset`` and
   ``scripts/make_lmdb.py`` read.
 """

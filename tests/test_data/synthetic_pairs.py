@@ -5,7 +5,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realestate_sr.data.planted_pairs import amateur_version, make_photo
+from realestate_sr.prep.planted_pairs import amateur_version, make_photo
 from realestate_sr.utils.colour import to_uint8
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-import realestate_sr.data.lmdb_build as lmdb_build
-from realestate_sr.data.lmdb_build import BuildError, BuildOptions, assign_splits, build_lmdb, planned_bytes
+import realestate_sr.prep.lmdb_build as lmdb_build
+from realestate_sr.prep.lmdb_build import BuildError, BuildOptions, assign_splits, build_lmdb, planned_bytes
 from realestate_sr.data.lmdb_io import LmdbFormatError, LmdbImageReader, read_meta_info
 from realestate_sr.data.pair_lists import load_manifest, pairs_from_folders
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
@@ -331,7 +331,7 @@ def test_threads_opening_one_lmdb_at_once_share_one_environment(tmp_path):
 
 def test_validation_is_drawn_after_exclusion(tmp_path):
     """An excluded pair must not take a validation slot: the README's --val-fraction with --exclude gave val 0."""
-    from realestate_sr.data.pair_checks import CheckThresholds
+    from realestate_sr.prep.pair_checks import CheckThresholds
     manifest, _, _ = write_pair_set(tmp_path / 'p', good_photo_pairs(6), ext='.jpg', manifest_name='all.jsonl')
     (tmp_path / 'p' / 'images' / '2_tar.jpg').write_bytes(b'broken export')
     pairs = load_manifest(manifest)
@@ -350,7 +350,7 @@ def test_validation_is_drawn_after_exclusion(tmp_path):
 
 def test_a_photo_in_train_and_val_is_still_caught_after_the_late_draw(tmp_path):
     """Validation is drawn after the checks ran; the duplicate test is redone for the final splits."""
-    from realestate_sr.data.pair_checks import CheckThresholds
+    from realestate_sr.prep.pair_checks import CheckThresholds
     photos = good_photo_pairs(4)
     manifest, _, _ = write_pair_set(tmp_path / 'p', photos + [retaken_pair(photos[0], seed=77)], ext='.jpg',
                                     manifest_name='all.jsonl')

@@ -8,7 +8,7 @@ more than any exposure fix, shadows crushed to black, blur). Each check has its 
 
 The photos are decoded as training reads them (``to_srgb=True``: a profiled file converted to sRGB), so the measures
 see the pixels the network learns from. Alignment is measured on image structure at up to ``align_size`` px
-(``realestate_sr.data.pair_alignment``), in full-resolution pixels, with an uncertainty; a pair is flagged only when
+(``realestate_sr.prep.pair_alignment``), in full-resolution pixels, with an uncertainty; a pair is flagged only when
 its misalignment is above the threshold by more than ``confidence_sigmas`` of that uncertainty. Tone measures run on
 luminance Y (Rec. 601 weights on sRGB values in [0, 1]) of both photos shrunk to ``work_size``. How the tone
 thresholds were chosen is in docs/data.md (pair checks, calibration).
@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from realestate_sr.data.image_io import ImageReadError, decode_bgr, exif_orientation, read_bytes
-from realestate_sr.data.pair_alignment import AlignmentSettings, estimate_alignment, resize_long
+from realestate_sr.prep.pair_alignment import AlignmentSettings, estimate_alignment, resize_long
 from realestate_sr.utils.colour import LUMA_601, luma, srgb_to_linear
 from realestate_sr.utils.photo_decode import colour_space_name, embedded_profile
 

@@ -22,8 +22,8 @@ from realestate_sr.data.image_io import ImageReadError, PairSizeMismatchError, c
     image_shape_from_header, read_bgr
 from realestate_sr.data.lmdb_io import ENCODINGS, META_INFO, RecordInfo, encode_image, meta_info_line, \
     sub_image_boxes
-from realestate_sr.data.pair_checks import CheckThresholds, flag_duplicates_across_splits, run_checks
 from realestate_sr.data.pair_lists import write_manifest
+from realestate_sr.prep.pair_checks import CheckThresholds, flag_duplicates_across_splits, run_checks
 from realestate_sr.utils.output_safety import check_clear_of_inputs, check_replaceable, info_record, is_empty_folder
 
 SPLITS = ('train', 'val', 'test')
