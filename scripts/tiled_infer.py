@@ -27,7 +27,7 @@ if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: 
 import numpy as np
 from tqdm import tqdm
 
-from realestate_sr.inference import photo_files, photo_io
+from realestate_sr.inference import photo_files, photo_io, sharding
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.network_args import (add_network_args, add_running_args,
                                                   network_opt_from_args, one_line, settings_from_args)
@@ -69,6 +69,9 @@ def build_parser():
                      'create (in its own folder it replaces its outputs anyway)')
     out.add_argument('--dry-run', action='store_true', help='list what would be written, load nothing')
     out.add_argument('-v', '--verbose', action='store_true', help='log colour conversions and each output')
+    parser.add_argument('--launcher', choices=sharding.LAUNCHERS, default=None,
+                        help='share the photos among processes: pytorch (torchrun; the default when torchrun '
+                        'started several), slurm (srun, one task per GPU), none (default otherwise)')
     return parser
 
 
@@ -85,15 +88,15 @@ class ProgressLines:
     """Line-based progress for logs (stdout not a terminal): one line per photo with an ETA, and a line at most
     every TILE_PROGRESS_SECONDS inside a long photo."""
 
-    def __init__(self, total):
-        self.total, self.done, self.started = total, 0, time.perf_counter()
+    def __init__(self, total, label=''):
+        self.total, self.done, self.started, self.label = total, 0, time.perf_counter(), label
         self.last_line = self.started
 
     def tiles(self, name, done, total):
         now = time.perf_counter()
         if done < total and now - self.last_line >= TILE_PROGRESS_SECONDS:
             self.last_line = now
-            print(f'[{self.done + 1}/{self.total}] {name}: tiles {done}/{total}', flush=True)
+            print(f'{self.label}[{self.done + 1}/{self.total}] {name}: tiles {done}/{total}', flush=True)
 
     def photo(self, name, status):
         self.done += 1
@@ -101,7 +104,8 @@ class ProgressLines:
         self.last_line = now
         elapsed = now - self.started
         eta = elapsed / self.done * (self.total - self.done)
-        print(f'[{self.done}/{self.total}] {status} {name} ({elapsed:.1f} s elapsed, ETA {eta:.0f} s)', flush=True)
+        print(f'{self.label}[{self.done}/{self.total}] {status} {name} ({elapsed:.1f} s elapsed, ETA {eta:.0f} s)',
+              flush=True)
 
 
 def plan(args):
@@ -162,39 +166,78 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format='%(message)s',
                         handlers=[TqdmHandler()], force=True)
     try:
+        shard = sharding.join(args.launcher, args.device or 'auto')
+    except (RuntimeError, ValueError) as err:  # DistributedSetupError is a RuntimeError
+        LOG.error('error: cannot join the other processes: %s', printable(one_line(err)))
+        return 2
+    try:
+        return run(args, shard)
+    finally:
+        sharding.leave(shard)
+
+
+def run(args, shard):
+    """Plan the whole delivery, enhance this process's share, print the run's summary (rank 0); the exit code."""
+    try:
         photo_files.check_output_outside_input(args.input, args.output)
         jobs = plan(args)
+        # every rank checks before any rank writes (they all see the same folder), and only rank 0 marks it
         check_output_folder(args, jobs)
         postprocess = postprocess_from_args(args)
     except (photo_files.OutputInsideInputError, UnsafeOutputError, FileNotFoundError, PostProcessError) as err:
-        LOG.error('error: %s', printable(err))
+        LOG.error('%serror: %s', shard.label, printable(err))
         return 2
+    if shard.distributed and not args.dry_run:
+        sharding.barrier(shard)
+        if shard.rank == 0 and any(job.skip_reason is None for job in jobs):
+            photo_files.claim_output_folder(args.output)
+        sharding.barrier(shard)
+    summaries = sharding.gather(shard, run_shard(args, shard, jobs, postprocess))
+    if args.dry_run:
+        return 0
+    load_errors = [(rank, summary['load_error']) for rank, summary in enumerate(summaries) if summary['load_error']]
+    if load_errors:
+        if shard.rank == 0:
+            for rank, error in load_errors:
+                where = f' (rank {rank})' if shard.distributed else ''
+                LOG.error('error: cannot load the network%s: %s', where, error)
+        return 2
+    if shard.rank == 0:
+        print_summary(args, summaries)
+    return 1 if any(summary['failed'] for summary in summaries) else 0
 
-    skipped, todo = [], []
-    for job in jobs:
-        if job.skip_reason is None and args.skip_existing and photo_files.existing_output(job):
+
+def run_shard(args, shard, jobs, postprocess):
+    """Enhance this process's share of the planned ``jobs``; its summary (a dict of plain values)."""
+    summary = {'enhanced': 0, 'skipped': [], 'failed': [], 'megapixels': 0.0, 'seconds': 0.0, 'load_error': None}
+    # the share is cut from the plan before --skip-existing looks at the outputs, which other ranks are writing
+    skipped = [job for job in jobs if job.skip_reason] if shard.rank == 0 else []
+    todo = []
+    for job in shard.take(job for job in jobs if job.skip_reason is None):
+        if args.skip_existing and photo_files.existing_output(job):
             job.skip_reason = 'output exists'
         (skipped if job.skip_reason else todo).append(job)
+    summary['skipped'] = [job.skip_reason for job in skipped]
     for job in skipped:
-        LOG.info('skip %s: %s', printable(job.source), job.skip_reason)
+        LOG.info('%sskip %s: %s', shard.label, printable(job.source), job.skip_reason)
     if args.dry_run:
         for job in todo:
-            print(f'{printable(job.source)} -> {printable(job.output)}')
-        print(f'dry run: {len(todo)} to enhance, {len(skipped)} skipped; nothing written')
-        return 0
+            print(f'{shard.label}{printable(job.source)} -> {printable(job.output)}')
+        print(f'{shard.label}dry run: {len(todo)} to enhance, {len(skipped)} skipped; nothing written')
+        return summary
 
     started = time.perf_counter()
-    lines = None if sys.stdout.isatty() else ProgressLines(len(todo))
+    lines = None if sys.stdout.isatty() and not shard.distributed else ProgressLines(len(todo), shard.label)
     if todo:
         try:
             settings = settings_from_args(args)
             enhancer = make_enhancer(args, settings)
         except (OSError, ValueError, KeyError, RuntimeError) as err:
-            LOG.error('error: cannot load the network: %s', printable(one_line(err)))
-            return 2
+            summary['load_error'] = printable(one_line(err))
+            return summary
         for warning in enhancer.warnings():
-            LOG.warning('warning: %s', warning)
-        print(f'network: {enhancer.description}, runs {settings.describe()}; post-processing: '
+            LOG.warning('%swarning: %s', shard.label, warning)
+        print(f'{shard.label}network: {enhancer.description}, runs {settings.describe()}; post-processing: '
               f'{postprocess.describe()}; {len(todo)} photos to enhance', flush=True)
 
     def decode(job):
@@ -222,36 +265,49 @@ def main(argv=None):
         photo_files.atomic_write(target, photo_io.encode_photo(rgb, photo, fmt, args.quality))
         return target, photo
 
-    if todo:
+    if todo and not shard.distributed:  # several processes: rank 0 marked the folder before any wrote
         photo_files.claim_output_folder(args.output)
-    enhanced, failed, megapixels = 0, [], 0.0
     with tqdm(total=len(todo), unit='img', dynamic_ncols=True, disable=True if lines else None) as bar:
         for outcome in run_pipeline(todo, decode, compute, encode, args.prefetch, args.workers):
             if outcome.status == 'done':
                 target, photo = outcome.value
-                enhanced += 1
-                megapixels += photo.megapixels
+                summary['enhanced'] += 1
+                summary['megapixels'] += photo.megapixels
                 for note in photo.notes:
-                    LOG.info('%s: %s', printable(outcome.job.source), note)
-                LOG.info('wrote %s', printable(target))
+                    LOG.info('%s%s: %s', shard.label, printable(outcome.job.source), note)
+                LOG.info('%swrote %s', shard.label, printable(target))
             else:
-                failed.append(outcome)
-                LOG.error('FAILED %s (%s): %s', printable(outcome.job.source), outcome.stage, describe(outcome))
+                summary['failed'].append((printable(outcome.job.source), describe(outcome)))
+                LOG.error('%sFAILED %s (%s): %s', shard.label, printable(outcome.job.source), outcome.stage,
+                          describe(outcome))
             if lines is not None:
                 lines.photo(printable(outcome.job.source), 'enhanced' if outcome.status == 'done' else 'FAILED')
             bar.update(1)
-    seconds = time.perf_counter() - started
+    summary['seconds'] = time.perf_counter() - started
+    return summary
 
+
+def print_summary(args, summaries):
+    """The run's one summary: every rank's counts added, the slowest rank's time, then each failed file."""
+    enhanced = sum(summary['enhanced'] for summary in summaries)
+    skipped = [reason for summary in summaries for reason in summary['skipped']]
+    failed = [failure for summary in summaries for failure in summary['failed']]
+    seconds = max(summary['seconds'] for summary in summaries)
+    megapixels = sum(summary['megapixels'] for summary in summaries)
     reasons = {}
-    for job in skipped:
-        key = 'not an image extension' if job.skip_reason.startswith('not an image') else job.skip_reason
+    for reason in skipped:
+        key = 'not an image extension' if reason.startswith('not an image') else reason
         reasons[key] = reasons.get(key, 0) + 1
     why = ', '.join(f'{count} {reason}' for reason, count in sorted(reasons.items()))
+    processes = f' by {len(summaries)} processes' if len(summaries) > 1 else ''
     print(f'enhanced {enhanced}, skipped {len(skipped)}{f" ({why})" if why else ""}, failed {len(failed)} '
-          f'in {seconds:.1f} s ({megapixels / max(seconds, 1e-9):.2f} MP/s); outputs in {printable(args.output)}')
-    for outcome in failed:
-        print(f'  failed: {printable(outcome.job.source)}: {describe(outcome)}')
-    return 1 if failed else 0
+          f'in {seconds:.1f} s{processes} ({megapixels / max(seconds, 1e-9):.2f} MP/s); outputs in '
+          f'{printable(args.output)}')
+    if len(summaries) > 1:
+        print('  per rank: ' + ', '.join(f'{rank}: {summary["enhanced"]} enhanced, {len(summary["failed"])} failed '
+                                         f'in {summary["seconds"]:.1f} s' for rank, summary in enumerate(summaries)))
+    for source, reason in failed:
+        print(f'  failed: {source}: {reason}')
 
 
 if __name__ == '__main__':
