@@ -11,6 +11,8 @@ Examples:
   python scripts/tiled_infer.py -i delivery/ -o enhanced/ --model net_g_latest.pth --opt options/nafnet_demo.yml
   python scripts/tiled_infer.py -i IMG_0042.JPG -o out/ --model NAFNet-SIDD-width32.pth --width 32
   python scripts/tiled_infer.py -i delivery/ -o enhanced/ --backend onnxruntime --model nafnet.onnx
+  torchrun --nproc_per_node 4 scripts/tiled_infer.py -i delivery/ -o enhanced/ --model ... --skip-existing
+      (the photos shared among 4 processes, one per GPU; docs/serving.md)
 """
 import argparse
 import logging
