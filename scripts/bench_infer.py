@@ -1,10 +1,13 @@
 #!/usr/bin/env python
-"""Inference speed and tiling error of NAFNet on one listing-sized photo: prints one table.
+"""Inference speed and tiling error of NAFNet and the whole-photo networks on one listing-sized photo: one table.
 
-For each width: whole-image inference, tiled inference (512 px tiles, overlap 32/64, several tile batches)
-through the shared tiler, and ONNX Runtime through the same tiler, per precision. Columns: seconds per image,
-megapixels/s, peak memory of the process (CPU: max RSS; GPU: max allocated), and the PSNR of each output
-against the whole-image output of the same width and precision.
+For each NAFNet width: whole-image inference, tiled inference (512 px tiles, overlap 32/64, several tile
+batches) through the shared tiler, and ONNX Runtime through the same tiler, per precision. For each
+whole-photo network (--whole-photo: ImageAdaptiveLUT, BilateralGridNet, BilateralGridNet + LUT, as in
+docs/whole_photo.md): one pass through PyTorch and through ONNX Runtime (they run whole photos whatever the
+tile settings). Columns: wall seconds per image, process CPU seconds (all threads), megapixels/s, peak memory of
+the process (CPU: max RSS; GPU: max allocated), and the PSNR of each output against the whole-image output of
+the same network and precision.
 
 Every case runs in a fresh process, so peak memory is per case. NAFNet uses the SIDD layout
 (enc 2,2,4,8 / middle 12 / dec 2,2,2,2) with TLC as tiled_infer.py does. The image is generated (smooth
@@ -17,6 +20,8 @@ Examples:
   python scripts/bench_infer.py                                   # CPU: widths 32 64 at 1/4 scale
   python scripts/bench_infer.py --scale 1 --widths 32 --modes tiled  # full size, tiled only
   python scripts/bench_infer.py --precisions fp32 bf16 fp16        # on a GPU
+  python scripts/bench_infer.py --scale 1 --widths 32 --modes tiled onnx --tile-batches 4   # NAFNet 32 tiled
+                                                                  # next to every whole-photo network
 """
 import argparse
 import json
@@ -46,6 +51,12 @@ from realestate_sr.archs.network_loading import build_inference_network
 FULL_SIZE = (2200, 3300)  # height, width of a listing photo
 TILE = 512
 TILED_CASES = ((32, 1), (64, 1), (64, 4), (64, 8))  # (overlap, tile batch); a batch runs if in --tile-batches
+# the whole-photo networks at their documented defaults (docs/whole_photo.md), by the name rows show
+WHOLE_PHOTO_NETWORKS = {
+    'lut': {'type': 'ImageAdaptiveLUT', 'num_basis': 3, 'lut_size': 17, 'thumb_size': 256},
+    'grid': {'type': 'BilateralGridNet', 'thumb_size': 256},
+    'grid+lut': {'type': 'BilateralGridNet', 'thumb_size': 256, 'lut_basis': 3, 'lut_size': 17},
+}
 
 
 def listing_like_image(height, width, seed=0):
@@ -61,9 +72,20 @@ def listing_like_image(height, width, seed=0):
     return np.clip(img, 0, 1).astype(np.float32)
 
 
-def bench_network(width, weights, seed=0):
-    network_opt = engines.network_opt_from_flags('NAFNet', width)
+def bench_network(width, weights, seed=0, network=None):
+    """NAFNet of ``width`` (TLC form), or the whole-photo network named ``network`` (WHOLE_PHOTO_NETWORKS)."""
     torch.manual_seed(seed)  # every case runs in its own process: same default init everywhere
+    if network:
+        network_opt = dict(WHOLE_PHOTO_NETWORKS[network])
+        net = build_inference_network(network_opt, None if weights == 'random' else weights)
+        if weights == 'random':
+            # they start as the identity: random weights make the grid and LUTs vary (same cost either way)
+            generator = torch.Generator().manual_seed(seed)
+            with torch.no_grad():
+                for param in net.parameters():
+                    param.add_(torch.randn(param.shape, generator=generator) * 0.02)
+        return net, network_opt
+    network_opt = engines.network_opt_from_flags('NAFNet', width)
     net = build_inference_network(network_to_run(network_opt, InferenceSettings(tlc=True)),
                                   None if weights == 'random' else weights)
     if weights == 'random':
@@ -82,29 +104,29 @@ def run_case(case):
     device = engines.resolve_device(case['device'])
     height, width = case['size']
     rgb = listing_like_image(height, width)
-    net, network_opt = bench_network(case['width'], case['weights'])
+    net, network_opt = bench_network(case['width'], case['weights'], network=case.get('network'))
     settings = InferenceSettings(tile_size=case['tile'] or None, overlap=case['overlap'],
                                  tile_batch=case['tile_batch'], tlc=True, precision=case['precision'],
                                  device=str(device))
     if case['backend'] == 'onnxruntime':
-        path = Path(case['workdir']) / f'w{case["width"]}.onnx'
-        engines.export_onnx(net, path, min_side=engines.tlc_min_side(), network_opt=network_to_run(network_opt,
-                                                                                                   settings))
+        path = Path(case['workdir']) / f'{case.get("network") or case["width"]}.onnx'
+        min_side = 0 if case.get('network') else engines.tlc_min_side()
+        engines.export_onnx(net, path, min_side=min_side, network_opt=network_to_run(network_opt, settings))
         enhancer = Enhancer.from_onnx(path, settings)
     else:
         enhancer = Enhancer.from_module(net.to(device), settings)
     if device.type == 'cuda':
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     out = np.clip(enhancer.run_photo(rgb), 0, 1)
     if device.type == 'cuda':
         torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     np.save(case['output'], out.astype(np.float32))
     peak_gb = (torch.cuda.max_memory_allocated() if device.type == 'cuda' else
                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**30
-    return {'seconds': seconds, 'peak_gb': peak_gb, 'device': str(device)}
+    return {'seconds': seconds, 'cpu_seconds': cpu_seconds, 'peak_gb': peak_gb, 'device': str(device)}
 
 
 def psnr(a, b):
@@ -131,12 +153,23 @@ def plan_cases(args, device):
             if 'onnx' in args.modes and precision == 'fp32':
                 cases.append(dict(base, mode='tiled', backend='onnxruntime', tile=TILE, overlap=64,
                                   tile_batch=max(args.tile_batches)))
+    for network in args.whole_photo:
+        for precision in args.precisions:
+            # one pass whatever the modes say: tiles do not apply to these networks
+            base = dict(width=0, network=network, precision=precision, backend='torch', tile=0, overlap=0,
+                        tile_batch=1, mode='whole')
+            cases.append(base)
+            if 'onnx' in args.modes and precision == 'fp32':
+                cases.append(dict(base, backend='onnxruntime'))
     return cases
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--widths', type=int, nargs='+', default=[32, 64])
+    parser.add_argument('--widths', type=int, nargs='*', default=[32, 64], help='NAFNet widths (none: no NAFNet rows)')
+    parser.add_argument('--whole-photo', nargs='*', choices=sorted(WHOLE_PHOTO_NETWORKS),
+                        default=list(WHOLE_PHOTO_NETWORKS), help='whole-photo networks to time, one pass each '
+                        '(default: all; none: NAFNet only)')
     parser.add_argument('--modes', nargs='+', choices=['whole', 'tiled', 'onnx'], default=['whole', 'tiled', 'onnx'])
     parser.add_argument('--tile-batches', type=int, nargs='+', default=None,
                         help='tile batches to time among 1, 4, 8 (default: 1 4 on CPU, 1 4 8 on CUDA)')
@@ -165,19 +198,22 @@ def main(argv=None):
     env = dict(os.environ, GLIBC_TUNABLES=os.environ.get('GLIBC_TUNABLES', MALLOC_TUNABLES))
     failures = 0
     label = '' if args.scale >= 0.99 else f' (3300x2200 scaled by {args.scale:.3g} for this {device.type.upper()})'
-    print(f'NAFNet SIDD layout, TLC, image {size[1]}x{size[0]}{label}, device {device}, '
-          f'weights: {args.weights}{" (speed only; PSNR measures tiling)" if args.weights == "random" else ""}')
-    print('| width | precision | mode | backend | tile/overlap | tile batch | s/image | MP/s | peak mem GB '
+    print(f'NAFNet SIDD layout, TLC; whole-photo networks at their defaults; image {size[1]}x{size[0]}{label}, '
+          f'device {device}, {torch.get_num_threads() if not args.threads else args.threads} threads, weights: '
+          f'{args.weights}{" (speed only; PSNR measures tiling)" if args.weights == "random" else ""}; '
+          f'load average {os.getloadavg()[0]:.1f} at the start')
+    print('| network | precision | mode | backend | tile/overlap | tile batch | s/image | CPU s | MP/s | peak mem GB '
           '| PSNR vs whole (dB) |')
-    print('|---|---|---|---|---|---|---|---|---|---|')
+    print('|---|---|---|---|---|---|---|---|---|---|---|')
     with tempfile.TemporaryDirectory(prefix='bench_infer_') as workdir:
         whole_outputs = {}
         for index, case in enumerate(cases):
             tiles = f'{case["tile"]}/{case["overlap"]}' if case['tile'] else 'whole'
-            row = f'| {case["width"]} | {case["precision"]} | {case["mode"]} | {case["backend"]} | {tiles} | ' \
+            label_of = case.get('network') or f'NAFNet w{case["width"]}'
+            row = f'| {label_of} | {case["precision"]} | {case["mode"]} | {case["backend"]} | {tiles} | ' \
                   f'{case["tile_batch"] if case["tile"] else "-"} |'
             if case.get('skip'):
-                print(f'{row} - | - | - | {case["skip"]} |', flush=True)
+                print(f'{row} - | - | - | - | {case["skip"]} |', flush=True)
                 continue
             case.update(size=size, device=str(device), threads=args.threads, weights=args.weights, workdir=workdir,
                         output=str(Path(workdir) / f'case{index}.npy'))
@@ -186,19 +222,20 @@ def main(argv=None):
             if result.returncode != 0:
                 failures += 1
                 reason = (result.stderr.strip().splitlines() or ['no output'])[-1][:80]
-                print(f'{row} failed | - | - | {reason} |', flush=True)
+                print(f'{row} failed | - | - | - | {reason} |', flush=True)
                 continue
             measured = json.loads(result.stdout.strip().splitlines()[-1])
-            key = (case['width'], case['precision'])
+            key = (case.get('network') or case['width'], case['precision'])
             output = np.load(case['output'])
-            if case['mode'] == 'whole':
+            if case['mode'] == 'whole' and key not in whole_outputs:
                 whole_outputs[key] = output
                 quality = 'reference'
             elif key in whole_outputs:
                 quality = f'{psnr(output, whole_outputs[key]):.1f}'
             else:
                 quality = 'n/a (no whole run)'
-            print(f'{row} {measured["seconds"]:.1f} | {megapixels / measured["seconds"]:.3f} | '
+            print(f'{row} {measured["seconds"]:.1f} | {measured["cpu_seconds"]:.1f} | '
+                  f'{megapixels / measured["seconds"]:.3f} | '
                   f'{measured["peak_gb"]:.2f} | {quality} |', flush=True)
     return 1 if failures else 0
 
