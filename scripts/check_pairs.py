@@ -30,7 +30,7 @@ from realestate_sr.prep.pair_checks import (
     CheckReport, PairResult, add_threshold_arguments, contact_sheet, explain, run_checks, thresholds_from_args)
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders, write_manifest
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs, check_distinct_outputs, \
-    check_file_output, temp_sibling, write_text_atomic
+    atomic_write, check_file_output
 
 
 def parse_args(argv=None):
@@ -82,12 +82,7 @@ def check_outputs(args, pairs):
 
 
 def write_clean_manifest(pairs, path, root):
-    temp = temp_sibling(path, 'tmp')
-    try:
-        write_manifest(pairs, temp, root)
-        temp.replace(path)
-    finally:
-        temp.unlink(missing_ok=True)
+    write_manifest(pairs, path, root)
 
 
 def main(argv=None):
@@ -102,7 +97,7 @@ def main(argv=None):
         return explain_one(args, pairs, splits)
     report = run_checks(pairs, splits, thresholds_from_args(args), workers=max(1, args.workers), progress=True)
     output = Path(args.output)
-    write_text_atomic(output, report.to_json())
+    atomic_write(output, report.to_json().encode('utf-8'))
     print(report.summary(max_listed=args.max_listed))
     print(f'report: {output}')
     if args.exclude:
@@ -136,12 +131,7 @@ def write_contact_sheet(results, path, max_pairs):
     ok, png = cv2.imencode('.png', contact_sheet(results, max_pairs=max_pairs))
     if not ok:
         raise OSError(f'could not encode {path}')
-    temp = temp_sibling(path, 'tmp')
-    try:
-        temp.write_bytes(png.tobytes())
-        temp.replace(path)
-    finally:
-        temp.unlink(missing_ok=True)
+    atomic_write(path, png.tobytes())
 
 
 if __name__ == '__main__':

@@ -13,11 +13,12 @@ one); ``param_key='params'`` picks the raw weights. A BasicSR training state
 (``training_states/<iter>.state``: optimizer and scheduler state, no network) is
 refused with a message naming the matching ``models/net_g_<iter>.pth``.
 """
-import os
 from collections import OrderedDict
 from pathlib import Path
 
 import torch
+
+from realestate_sr.utils.output_safety import atomic_write
 
 PARAM_KEYS_BY_PREFERENCE = ('params_ema', 'params')
 TRAINING_STATE_KEYS = {'iter', 'optimizers', 'schedulers'}  # what basicsr's save_training_state writes
@@ -30,20 +31,10 @@ class CheckpointMismatchError(ValueError):
 def save_atomically(obj, path):
     """``torch.save(obj, path)`` through a temporary file in the same folder, renamed when complete.
 
-    A process killed mid-write leaves ``.<name>.<pid>.tmp`` behind, never a truncated file under ``path``:
+    A process killed mid-write leaves at most ``.<name>.partial`` behind, never a truncated file under ``path``:
     auto-resume and the tools pick files by their final names (``<iter>.state``, ``net_g_<iter>.pth``).
     """
-    path = Path(path)
-    temp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        with open(temp, 'wb') as file:
-            torch.save(obj, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    finally:
-        if temp.exists():
-            temp.unlink()
+    return atomic_write(path, obj, write=lambda handle, state: torch.save(state, handle))
 
 
 def training_state_message(path, iteration=None):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from realestate_sr.data.image_io import is_image_file
+from realestate_sr.utils.output_safety import atomic_write
 
 
 class PairListError(ValueError):
@@ -100,4 +101,4 @@ def write_manifest(pairs, path, dataroot):
         entry = {key: Path(os.path.relpath(Path(getattr(pair, key)).resolve(), root)).as_posix()
                  for key in ('src', 'tar')}
         lines.append(json.dumps(entry) + '\n')
-    Path(path).write_text(''.join(lines), encoding='utf-8')
+    atomic_write(path, ''.join(lines).encode('utf-8'))

@@ -7,7 +7,7 @@ import math
 
 from realestate_sr.evaluation.scoring import (HIGHER, LOWER, METRICS, best_value, better, higher_is_better,
                                               json_number, scored_photos)
-from realestate_sr.inference.photo_files import atomic_write
+from realestate_sr.utils.output_safety import atomic_write
 
 METRIC_TITLES = {'psnr': 'PSNR', 'ssim': 'SSIM', 'lpips': 'LPIPS', 'l1': 'L1', 'de00': 'dE00',
                  'highlight_l1': 'Highlight L1', 'highlight_shift': 'Highlight shift'}

@@ -18,8 +18,8 @@ import numpy as np
 
 from realestate_sr.evaluation.scoring import PRIMARY_METRIC, higher_is_better
 from realestate_sr.evaluation.tables import METRIC_TITLES, format_value, metric_columns
-from realestate_sr.inference.photo_files import atomic_write
 from realestate_sr.utils.colour import luma, to_bgr_uint8
+from realestate_sr.utils.output_safety import atomic_write
 
 FILES_DIR = 'report_files'
 SHEETS_DIR = 'contact_sheets'

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from realestate_sr.inference.photo_io import ALPHA_FORMATS, format_of_suffix
-from realestate_sr.utils.output_safety import MARKER_FIELD, info_record, write_text_atomic
+from realestate_sr.utils.output_safety import MARKER_FIELD, atomic_write, info_record
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.jpe', '.png', '.tif', '.tiff', '.webp', '.bmp')
-TEMP_SUFFIX = '.partial'
 ALPHA_FALLBACK_SUFFIX = '.png'
 OUTPUT_MARKER = '.tiled_infer.json'  # hidden, so a delivery sent on from the output folder does not carry it
 OUTPUT_TOOL = 'tiled_infer'
@@ -90,7 +89,7 @@ def claim_output_folder(folder):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if not any(folder.iterdir()):
-        write_text_atomic(folder / OUTPUT_MARKER, json.dumps(info_record(OUTPUT_TOOL)) + '\n')
+        atomic_write(folder / OUTPUT_MARKER, (json.dumps(info_record(OUTPUT_TOOL)) + '\n').encode('utf-8'))
 
 
 def discover(input_path):
@@ -193,35 +192,3 @@ def existing_output(job):
         if path is not None and path.is_file():
             return path
     return None
-
-
-def temp_path_for(path):
-    """Hidden sibling that holds ``path`` while it is written; deterministic, so a re-run replaces a stale one."""
-    path = Path(path)
-    return path.with_name(f'.{path.name}{TEMP_SUFFIX}')
-
-
-def atomic_write(path, data, write=None):
-    """Write ``data`` (bytes) to ``path`` via a temporary sibling and a rename.
-
-    ``write`` (file object, bytes) -> None does the writing; tests use it to
-    interrupt a write halfway. On any exception, KeyboardInterrupt included,
-    the temporary file is removed and the exception re-raised.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = temp_path_for(path)
-    try:
-        with open(temp, 'wb') as handle:
-            (write or _write_all)(handle, data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _write_all(handle, data):
-    handle.write(data)

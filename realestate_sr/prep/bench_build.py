@@ -32,6 +32,7 @@ from realestate_sr.prep.families import DEFAULT_HELD_OUT, FAMILIES, family
 from realestate_sr.prep.photo_sources import PackageCache, check_sources, sources_digest
 from realestate_sr.utils import colour
 from realestate_sr.utils.colour import to_bgr_uint8
+from realestate_sr.utils.output_safety import replace_folder
 
 FORMAT_VERSION = 1
 PHOTO_JPEG_QUALITY = 95
@@ -184,13 +185,7 @@ def build_bench(out, photos, cache_dir, settings=None, force=False, log=print):
     partial = out.parent / f'.{out.name}{PARTIAL_PREFIX}{os.getpid()}'
     try:
         counts = _build_into(partial, usable, skipped, PackageCache(cache_dir), settings, log)
-        if out.exists():
-            old = out.parent / f'.{out.name}{PARTIAL_PREFIX}old-{os.getpid()}'
-            out.rename(old)
-            partial.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            partial.rename(out)
+        replace_folder(partial, out)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return BuildResult(out, reused=False, counts=counts, skipped=skipped, seconds=time.perf_counter() - started)

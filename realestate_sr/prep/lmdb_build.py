@@ -24,7 +24,8 @@ from realestate_sr.data.lmdb_io import ENCODINGS, META_INFO, RecordInfo, encode_
     sub_image_boxes
 from realestate_sr.data.pair_lists import write_manifest
 from realestate_sr.prep.pair_checks import CheckThresholds, flag_duplicates_across_splits, run_checks
-from realestate_sr.utils.output_safety import check_clear_of_inputs, check_replaceable, info_record, is_empty_folder
+from realestate_sr.utils.output_safety import check_clear_of_inputs, check_replaceable, info_record, is_empty_folder, \
+    pid_alive, replace_folder
 
 SPLITS = ('train', 'val', 'test')
 PARTIAL_TAG = '.partial-'
@@ -244,16 +245,6 @@ def leakage_message(pairs, report):
             'to keep them anyway')
 
 
-def _process_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_partials(output):
     """Delete what interrupted builds of ``output`` left behind (not the folder of a build still running)."""
     output = Path(output)
@@ -262,7 +253,7 @@ def remove_stale_partials(output):
         pid = folder.name.rsplit(PARTIAL_TAG, 1)[1]
         if not pid.isdigit() or not folder.is_dir() or folder.is_symlink():
             continue  # not a name a build gives its temporary folder: someone else's
-        if int(pid) != os.getpid() and _process_alive(int(pid)):
+        if int(pid) != os.getpid() and pid_alive(int(pid)):
             raise BuildError(f'another build of {output} is running (pid {pid}, folder {folder})')
         shutil.rmtree(folder)
         removed.append(str(folder))
@@ -401,13 +392,7 @@ def build_lmdb(pairs, output, options, progress=False, inputs=()):
         excluded=excluded, leakage_allowed=leakage_kept, failed=failed)
     (temp / 'build_info.json').write_text(json.dumps(info, indent=1, default=str), encoding='utf-8')
 
-    if output.exists():  # --force (or an empty folder): swap in the new folder, then drop the old one
-        old = output.parent / f'.{output.name}.old-{os.getpid()}'
-        output.rename(old)
-        temp.rename(output)
-        shutil.rmtree(old)
-    else:
-        temp.rename(output)
+    replace_folder(temp, output)  # --force (or an empty folder): the old one goes once the new one is in place
     return BuildSummary(output=str(output), split_counts=split_counts, record_counts=record_counts,
                         excluded=excluded, leakage_allowed=leakage_kept, failed=failed, bytes_written=written,
                         seconds=time.time() - started, removed_partial=removed, manifests=manifests, report=report)

@@ -22,6 +22,8 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from realestate_sr.utils.output_safety import atomic_write
+
 RESERVED_PACKAGES = ('lomiri-wallpapers*', 'plasma-workspace-wallpapers', 'mate-backgrounds', 'opencv-doc')
 UNCLEAR_LICENCES = ('', 'unclear', 'unknown')
 SOURCE_KINDS = ('pypi', 'debian', 'local')
@@ -251,10 +253,7 @@ class PackageCache:
                         data = archive.read(member)
                 except (KeyError, zipfile.BadZipFile, OSError) as err:
                     raise SourceFetchError(f'{wheel.name} has no readable {member}: {err}') from err
-                path.parent.mkdir(parents=True, exist_ok=True)
-                partial = path.with_name(path.name + '.partial')
-                partial.write_bytes(data)
-                partial.rename(path)
+                atomic_write(path, data)
         if not path.is_file():
             raise SourceFetchError(f'{photo.source} {photo.package} {photo.version}: no file {member}')
         return path

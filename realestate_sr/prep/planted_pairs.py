@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageCms
 
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear, to_uint8
+from realestate_sr.utils.output_safety import atomic_write
 
 
 def make_photo(height, width, seed):
@@ -105,9 +106,7 @@ def write_jpeg(path, img_bgr_uint8, quality=92, exif_orientation=None, icc_profi
         exif = Image.Exif()
         exif[0x0112] = exif_orientation
         kwargs['exif'] = exif.tobytes()
-    tmp = path.with_name(path.name + '.tmp')
-    pil.save(tmp, format='JPEG', **kwargs)
-    tmp.replace(path)
+    atomic_write(path, pil, write=lambda handle, image: image.save(handle, format='JPEG', **kwargs))
 
 
 def write_planted_set(root, good=10, size=(384, 512), seed=0, quality=92, foreign_icc=None):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 MARKER_FIELD = 'written_by'
 INFO_FILE = 'build_info.json'
+TEMP_SUFFIX = '.partial'
 
 
 class UnsafeOutputError(ValueError):
@@ -158,15 +159,36 @@ def temp_sibling(path, tag):
     return path.parent / f'.{path.name}.{tag}-{os.getpid()}'
 
 
-def write_text_atomic(path, text, encoding='utf-8'):
-    """Write ``text`` to a temporary sibling, then rename it to ``path``: never a half-written file."""
+def temp_path_for(path):
+    """Hidden sibling that holds ``path`` while it is written; deterministic, so a re-run replaces a stale one."""
     path = Path(path)
-    temp = temp_sibling(path, 'tmp')
+    return path.with_name(f'.{path.name}{TEMP_SUFFIX}')
+
+
+def atomic_write(path, data, write=None):
+    """Write ``data`` (bytes) to ``path`` via a temporary sibling and a rename.
+
+    ``write`` (file object, data) -> None does the writing when ``data`` is not bytes (``torch.save``, a PIL
+    image's ``save``); tests use it to interrupt a write halfway. On any exception, KeyboardInterrupt
+    included, the temporary file is removed and the exception re-raised.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = temp_path_for(path)
     try:
-        temp.write_text(text, encoding=encoding)
+        with open(temp, 'wb') as handle:
+            (write or _write_all)(handle, data)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(temp, path)
-    finally:
+    except BaseException:
         temp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_all(handle, data):
+    handle.write(data)
 
 
 def replace_folder(temp, output):
@@ -182,7 +204,7 @@ def replace_folder(temp, output):
         temp.rename(output)
 
 
-def _pid_alive(pid):
+def pid_alive(pid):
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -209,7 +231,7 @@ def remove_stale_temps(path, tag):
         pid = entry.name[len(prefix):]
         if not entry.name.startswith(prefix) or not pid.isdigit() or int(pid) == os.getpid():
             continue
-        if _pid_alive(int(pid)):
+        if pid_alive(int(pid)):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)

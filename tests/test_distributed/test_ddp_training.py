@@ -148,7 +148,7 @@ def test_rank_0_writes_checkpoints_logs_and_validation_rank_1_writes_nothing(run
     for run in ('first', 'resumed'):
         rank0 = written(runs['tmp'] / run, 0)
         final = 'net_g_4.pth' if run == 'first' else 'net_g_6.pth'
-        # written through a temporary name beside it (.net_g_4.pth.<pid>.tmp), then renamed
+        # written through a temporary name beside it (.net_g_4.pth.partial), then renamed
         assert any(os.path.basename(path) == final or os.path.basename(path).startswith(f'.{final}.')
                    for path in rank0)
         assert any(path.endswith('.log') for path in rank0)
