@@ -25,8 +25,6 @@ from PIL import Image, UnidentifiedImageError
 from realestate_sr.utils.photo_decode import (PhotoReadError, decode_srgb, embedded_profile, exif_orientation_of,
                                               needs_srgb_conversion, unsupported_reason)
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-
 
 class ImageReadError(OSError):
     """A file is missing or its bytes do not decode to an image."""
@@ -34,10 +32,6 @@ class ImageReadError(OSError):
 
 class PairSizeMismatchError(ValueError):
     """The two images of a pair have different sizes (after EXIF orientation)."""
-
-
-def is_image_file(path):
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
 def read_bytes(path):

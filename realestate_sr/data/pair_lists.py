@@ -8,8 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from realestate_sr.data.image_io import is_image_file
 from realestate_sr.utils.output_safety import atomic_write
+from realestate_sr.utils.photo_decode import is_image_file
 
 
 class PairListError(ValueError):

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from realestate_sr.inference.photo_io import ALPHA_FORMATS, format_of_suffix
 from realestate_sr.utils.output_safety import MARKER_FIELD, atomic_write, info_record
+from realestate_sr.utils.photo_decode import is_image_file
 
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.jpe', '.png', '.tif', '.tiff', '.webp', '.bmp')
 ALPHA_FALLBACK_SUFFIX = '.png'
 OUTPUT_MARKER = '.tiled_infer.json'  # hidden, so a delivery sent on from the output folder does not carry it
 OUTPUT_TOOL = 'tiled_infer'
@@ -115,7 +115,7 @@ def _candidate(source, relative):
     job = PhotoJob(source=source, relative=relative)
     if is_hidden(source.name):
         job.skip_reason = 'hidden file'
-    elif source.suffix.lower() not in IMAGE_SUFFIXES:
+    elif not is_image_file(source):
         job.skip_reason = f'not an image extension ({source.suffix or "none"})'
     return job
 

@@ -29,7 +29,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from realestate_sr.utils.photo_decode import ORIENTATION_TAG, SRGB_PROFILE_BYTES, PhotoReadError, decode_srgb
+from realestate_sr.utils.photo_decode import IMAGE_FORMATS, ORIENTATION_TAG, SRGB_PROFILE_BYTES, PhotoReadError, \
+    decode_srgb
 from realestate_sr.utils.tiff_ifd import SHORT, first_value, ifd_entries, next_ifd_link, tiff_header
 
 # Pillow format name of the decoded file -> format we write for --format same.
@@ -225,12 +226,7 @@ def output_format(photo_or_none, requested, source_suffix):
 
 def format_of_suffix(suffix):
     """The Pillow format a file extension names ('.JPG' -> 'JPEG'), None for an unknown one."""
-    suffix = suffix.lower()
-    for fmt, extensions in (('JPEG', ('.jpg', '.jpeg', '.jpe')), ('PNG', ('.png',)), ('TIFF', ('.tif', '.tiff')),
-                            ('WEBP', ('.webp',)), ('BMP', ('.bmp',))):
-        if suffix in extensions:
-            return fmt
-    return None
+    return IMAGE_FORMATS.get(suffix.lower())
 
 
 def _quantise(array, bit_depth):

@@ -17,6 +17,7 @@ Pixels are float32 H,W,3 RGB in [0, 1], the project's convention.
 import io
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -26,8 +27,16 @@ from realestate_sr.utils.colour import to_uint8
 from realestate_sr.utils.tiff_ifd import first_value, ifd_entries, tiff_header
 
 ORIENTATION_TAG = 0x0112
+# file extension (lower case) -> Pillow format: the photos every tool reads, training's pair folders included
+IMAGE_FORMATS = {'.jpg': 'JPEG', '.jpeg': 'JPEG', '.jpe': 'JPEG', '.png': 'PNG', '.tif': 'TIFF', '.tiff': 'TIFF',
+                 '.webp': 'WEBP', '.bmp': 'BMP'}
 SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile('sRGB'))
 SRGB_PROFILE_BYTES = SRGB_PROFILE.tobytes()
+
+
+def is_image_file(path):
+    """Whether ``path``'s extension is one of IMAGE_FORMATS (any case)."""
+    return Path(path).suffix.lower() in IMAGE_FORMATS
 
 
 class PhotoReadError(OSError):

@@ -30,3 +30,17 @@ def test_write_manifest_reaches_files_outside_its_root(pair_set, tmp_path):
     assert out.read_text().splitlines()[0] == '{"src": "../../pairs/src/0.png", "tar": "../../pairs/tar/0.png"}'
     loaded = load_manifest(out)
     assert list(map(resolved_paths, loaded)) == list(map(resolved_paths, pairs))
+
+
+def test_folders_take_every_extension_the_photo_reader_takes(tmp_path):
+    # one extension table for training's folders and tiled_infer: '.jpe' (a JPEG) used to be left out here only
+    from realestate_sr.inference.photo_io import format_of_suffix
+    src_dir, tar_dir = tmp_path / 'src', tmp_path / 'tar'
+    names = ['a.jpe', 'b.JPG', 'c.tiff', 'd.webp', 'notes.txt']
+    for folder in (src_dir, tar_dir):
+        folder.mkdir()
+        for name in names:
+            (folder / name).write_bytes(b'listed by name only')
+    pairs = pairs_from_folders(src_dir, tar_dir)
+    assert [p.name for p in pairs] == names[:4]
+    assert [format_of_suffix(name[name.index('.'):]) for name in names] == ['JPEG', 'JPEG', 'TIFF', 'WEBP', None]
