@@ -1,8 +1,10 @@
 #!/usr/bin/env python
-"""The demo, end to end on a laptop CPU: build the embedded demo pairs, train a small NAFNet, evaluate it.
+"""The demo, end to end on a laptop CPU: build the embedded demo pairs, train a small model, evaluate it.
 
 1. scripts/make_demo_data.py      -> datasets/demo/ (skipped when it exists)
-2. realestate_sr/train.py -opt options/nafnet_demo.yml   -> experiments/<name>/ (resumes when interrupted)
+2. realestate_sr/train.py -opt options/demo.yml   -> experiments/<name>/ (resumes when interrupted); the
+   benchmark's best recipe, a whole-photo bilateral grid + LUT (docs/benchmark.md). The NAFNet demo:
+   --opt options/nafnet_demo.yml
 3. scripts/evaluate.py on the validation pairs: input (identity), auto_correct baseline and model, with the
    report and before/after/target images under results/demo/
 
@@ -28,7 +30,7 @@ def run_step(title, command):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--opt', default='options/nafnet_demo.yml', help='training options (default: %(default)s)')
+    parser.add_argument('--opt', default='options/demo.yml', help='training options (default: %(default)s)')
     parser.add_argument('--out', default='results/demo', help='evaluation report folder (default: %(default)s)')
     args = parser.parse_args(argv)
 
