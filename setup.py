@@ -1,4 +1,5 @@
 """Static packaging metadata: nothing here imports torch or runs project code."""
+import re
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -11,9 +12,17 @@ def read_requirements(name):
     return [line.strip() for line in lines if line.strip() and not line.startswith('#')]
 
 
+def read_version():
+    """``__version__`` of the package, read from its file as text: the package itself is not imported."""
+    match = re.search(r"^__version__ = '([^']+)'$", (HERE / 'realestate_sr' / '__init__.py').read_text(), re.M)
+    if not match:
+        raise RuntimeError("realestate_sr/__init__.py has no line __version__ = '...'")
+    return match.group(1)
+
+
 setup(
     name='realestate_sr',
-    version='0.1.0',
+    version=read_version(),
     description='Learn the editing style of real-estate photo editors: a BasicSR plugin with NAFNet',
     long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',

@@ -70,3 +70,16 @@ def test_install_goes_on_with_a_supported_python(tmp_path):
     assert result.returncode != 0  # the fake cannot make a venv
     assert 'needs Python 3.10-3.12' not in result.stderr
     assert '-m venv' in log.read_text().splitlines()[-1]
+
+
+def test_setup_reads_the_version_from_the_package_file_without_importing_it(tmp_path):
+    # one source: a version written in realestate_sr/__init__.py is the one packaging reports
+    for name in ('setup.py', 'README.md', 'requirements.txt', 'requirements-test.txt'):
+        (tmp_path / name).write_bytes((REPO / name).read_bytes())
+    (tmp_path / 'realestate_sr').mkdir()
+    # a package that cannot be imported: setup.py must only read the file
+    (tmp_path / 'realestate_sr' / '__init__.py').write_text("raise ImportError('imported')\n__version__ = '9.8.7'\n")
+    result = subprocess.run([sys.executable, 'setup.py', '--version'], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == '9.8.7'
