@@ -26,10 +26,6 @@ from realestate_sr.utils.photo_decode import (PhotoReadError, decode_srgb, embed
                                               needs_srgb_conversion, unsupported_reason)
 
 
-class ImageReadError(OSError):
-    """A file is missing or its bytes do not decode to an image."""
-
-
 class PairSizeMismatchError(ValueError):
     """The two images of a pair have different sizes (after EXIF orientation)."""
 
@@ -38,7 +34,7 @@ def read_bytes(path):
     try:
         return Path(path).read_bytes()
     except OSError as err:
-        raise ImageReadError(f'cannot read {path}: {err.strerror or err}') from err
+        raise PhotoReadError(f'cannot read {path}: {err.strerror or err}') from err
 
 
 def decode_bgr(buf, name='<bytes>', to_srgb=False):
@@ -51,24 +47,21 @@ def decode_bgr(buf, name='<bytes>', to_srgb=False):
     16-bit images are scaled to 8 bits by OpenCV (IMREAD_COLOR).
     """
     if buf is None or len(buf) == 0:
-        raise ImageReadError(f'{name}: empty image data')
+        raise PhotoReadError(f'{name}: empty image data')
     if to_srgb and needs_srgb_conversion(embedded_profile(buf)):
         return _decode_converted_to_srgb(buf, name)
     try:
         img = cv2.imdecode(np.frombuffer(buf, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as err:  # some OpenCV builds raise on a corrupt WebP header instead of returning None
-        raise ImageReadError(f'{name}: not a decodable image ({str(err).strip().splitlines()[-1]})') from err
+        raise PhotoReadError(f'{name}: not a decodable image ({str(err).strip().splitlines()[-1]})') from err
     if img is None:
-        raise ImageReadError(f'{name}: {unsupported_reason(buf) or "not a decodable image"}')
+        raise PhotoReadError(f'{name}: {unsupported_reason(buf) or "not a decodable image"}')
     return img
 
 
 def _decode_converted_to_srgb(buf, name):
     """The inference reader's upright sRGB pixels, rounded to uint8 BGR."""
-    try:
-        rgb = decode_srgb(buf, name, as_uint8=True).rgb
-    except PhotoReadError as err:
-        raise ImageReadError(str(err)) from err
+    rgb = decode_srgb(buf, name, as_uint8=True).rgb
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
@@ -90,7 +83,7 @@ def _header(path):
                 size = (img.tag_v2.get(TIFF_IMAGE_WIDTH, size[0]), img.tag_v2.get(TIFF_IMAGE_LENGTH, size[1]))
             return size, exif_orientation_of(img)
     except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise ImageReadError(f'{path}: cannot read the image header: {err}') from err
+        raise PhotoReadError(f'{path}: cannot read the image header: {err}') from err
 
 
 def exif_orientation(path):

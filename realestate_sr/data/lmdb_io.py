@@ -25,7 +25,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realestate_sr.data.image_io import ImageReadError, decode_bgr
+from realestate_sr.data.image_io import decode_bgr
+from realestate_sr.utils.photo_decode import PhotoReadError
 
 ENCODINGS = ('png', 'jpg', 'raw')
 META_INFO = 'meta_info.txt'
@@ -74,7 +75,7 @@ def decode_record(buf, info, name):
     if info.encoding == 'raw':
         expected = int(np.prod(info.shape))
         if buf is None or len(buf) != expected:
-            raise ImageReadError(f'{name}: raw record has {0 if buf is None else len(buf)} bytes, expected {expected}')
+            raise PhotoReadError(f'{name}: raw record has {0 if buf is None else len(buf)} bytes, expected {expected}')
         return np.frombuffer(buf, np.uint8).reshape(info.shape)
     return decode_bgr(buf, name)
 
@@ -187,7 +188,7 @@ class LmdbImageReader:
         with self._env.begin(write=False) as txn:
             buf = txn.get(key.encode('ascii'))
         if buf is None:
-            raise ImageReadError(f'key {key!r} is listed in {self.path}/{META_INFO} but missing from the database')
+            raise PhotoReadError(f'key {key!r} is listed in {self.path}/{META_INFO} but missing from the database')
         return buf
 
     def read(self, key):

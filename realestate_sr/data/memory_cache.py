@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from realestate_sr.data.image_io import ImageReadError
+from realestate_sr.utils.photo_decode import PhotoReadError
 
 
 class CacheTooLargeError(MemoryError):
@@ -73,7 +73,7 @@ class SharedPairCache:
     def _fill(self, source, index):
         for (offset, shape), img in zip(self._slots[index], source.read(index)):
             if tuple(img.shape) != shape:
-                raise ImageReadError(f'pair {source.name(index)}: decoded {img.shape}, header said {shape}')
+                raise PhotoReadError(f'pair {source.name(index)}: decoded {img.shape}, header said {shape}')
             self.buffer[offset:offset + img.size] = img.reshape(-1)
 
     def __len__(self):

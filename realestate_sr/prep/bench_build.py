@@ -33,6 +33,7 @@ from realestate_sr.prep.photo_sources import PackageCache, check_sources, source
 from realestate_sr.utils import colour
 from realestate_sr.utils.colour import to_bgr_uint8
 from realestate_sr.utils.output_safety import replace_folder
+from realestate_sr.utils.photo_decode import PhotoReadError
 
 FORMAT_VERSION = 1
 PHOTO_JPEG_QUALITY = 95
@@ -41,10 +42,6 @@ PARTIAL_PREFIX = '.partial-'
 
 class BenchExistsError(Exception):
     """``out`` holds a benchmark built with other settings."""
-
-
-class PhotoReadError(Exception):
-    """A fetched photo cannot be decoded."""
 
 
 @dataclass

@@ -18,14 +18,14 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from realestate_sr.data.image_io import ImageReadError, PairSizeMismatchError, check_same_size, \
-    image_shape_from_header, read_bgr
+from realestate_sr.data.image_io import PairSizeMismatchError, check_same_size, image_shape_from_header, read_bgr
 from realestate_sr.data.lmdb_io import ENCODINGS, META_INFO, RecordInfo, encode_image, meta_info_line, \
     sub_image_boxes
 from realestate_sr.data.pair_lists import write_manifest
 from realestate_sr.prep.pair_checks import CheckThresholds, flag_duplicates_across_splits, run_checks
 from realestate_sr.utils.output_safety import check_clear_of_inputs, check_replaceable, info_record, is_empty_folder, \
     pid_alive, replace_folder
+from realestate_sr.utils.photo_decode import PhotoReadError
 
 SPLITS = ('train', 'val', 'test')
 PARTIAL_TAG = '.partial-'
@@ -174,7 +174,7 @@ def _encode_job(job):
     try:
         src, tar = read_bgr(pair.src), read_bgr(pair.tar)
         check_same_size(src, tar, pair.name)
-    except (ImageReadError, PairSizeMismatchError) as err:
+    except (PhotoReadError, PairSizeMismatchError) as err:
         return index, [], str(err)
     height, width = tar.shape[:2]
     if split == 'train' and options.sub_size:
@@ -201,7 +201,7 @@ def planned_bytes(pairs, splits, options):
     for pair, split in zip(pairs, splits):
         try:
             height, width, channels = image_shape_from_header(pair.tar)
-        except ImageReadError:
+        except PhotoReadError:
             continue
         if split == 'train' and options.sub_size:
             boxes = sub_image_boxes(height, width, options.sub_size, options.sub_step or options.sub_size // 2)

@@ -29,10 +29,10 @@ from multiprocessing import get_context
 import cv2
 import numpy as np
 
-from realestate_sr.data.image_io import ImageReadError, decode_bgr, exif_orientation, read_bytes
+from realestate_sr.data.image_io import decode_bgr, exif_orientation, read_bytes
 from realestate_sr.prep.pair_alignment import AlignmentSettings, estimate_alignment, resize_long
 from realestate_sr.utils.colour import LUMA_601, luma, srgb_to_linear
-from realestate_sr.utils.photo_decode import colour_space_name, embedded_profile
+from realestate_sr.utils.photo_decode import PhotoReadError, colour_space_name, embedded_profile
 
 CHECKS = {
     'unreadable': 'file missing or not a decodable image',
@@ -276,7 +276,7 @@ def measure_pair(args):
             buf = read_bytes(path)
             images.append(decode_bgr(buf, path, to_srgb=True))
             tags.append(exif_orientation(path))
-        except ImageReadError as err:
+        except PhotoReadError as err:
             result.flags['unreadable'] = f'{role}: {err}'
             return result
         profiles.append(colour_space_name(embedded_profile(buf)))
@@ -423,7 +423,7 @@ def explain(result):
 def _thumbnail(path, size):
     try:
         img = decode_bgr(read_bytes(path), path, to_srgb=True)
-    except ImageReadError:
+    except PhotoReadError:
         img = np.full((size * 2 // 3, size, 3), 96, np.uint8)
         cv2.putText(img, 'unreadable', (10, size // 3), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
         return img

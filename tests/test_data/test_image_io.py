@@ -111,7 +111,7 @@ def test_memory_cache_equals_disk_for_a_rotated_pair(tmp_path, ext):
 def test_float_tiff_is_named_in_the_error(tmp_path):
     path = tmp_path / 'hdr.tif'
     Image.fromarray(np.random.default_rng(0).random((8, 8), dtype=np.float32), 'F').save(path)
-    with pytest.raises(image_io.ImageReadError, match='32-bit float TIFF is not supported; convert to 16-bit integer'):
+    with pytest.raises(photo_decode.PhotoReadError, match='32-bit float TIFF is not supported; convert to 16-bit integer'):
         read_bgr(path)
 
 
@@ -152,5 +152,5 @@ def test_corrupt_webp_raises_image_read_error_naming_the_file(tmp_path, monkeypa
             raise cv2.error("OpenCV(4.9.0) grfmt_webp.cpp:131: error: (-2) in function 'readHeader'\n"
                             "> Buffer is too small (expected: 'm_buf.total() >= WEBP_HEADER_SIZE')")
         monkeypatch.setattr(image_io.cv2, 'imdecode', imdecode)
-    with pytest.raises(image_io.ImageReadError, match=f'^{re.escape(str(path))}: not a decodable image'):
+    with pytest.raises(photo_decode.PhotoReadError, match=f'^{re.escape(str(path))}: not a decodable image'):
         read_bgr(path)
