@@ -27,6 +27,7 @@ import numpy as np
 
 from realestate_sr.data.image_io import decode_bgr
 from realestate_sr.utils.photo_decode import PhotoReadError
+from realestate_sr.utils.tiling import tile_starts
 
 ENCODINGS = ('png', 'jpg', 'raw')
 META_INFO = 'meta_info.txt'
@@ -200,19 +201,9 @@ class LmdbImageReader:
         return decode_record(self.get_bytes(key), info, f'{self.path}:{key}')
 
 
-def sub_image_starts(length, size, step):
-    """Start offsets of windows of ``size`` every ``step`` that together cover [0, length)."""
-    if length <= size:
-        return [0]
-    starts = list(range(0, length - size + 1, step))
-    if starts[-1] != length - size:
-        starts.append(length - size)  # one more window flush with the far border, so no pixel is left out
-    return starts
-
-
 def sub_image_boxes(height, width, size, step):
     """(top, left, h, w) boxes of overlapping sub-images covering a height x width image."""
     if step <= 0 or step > size:
         raise ValueError(f'sub-image step must be in 1..size ({size}), got {step}; a larger step leaves gaps')
     return [(top, left, min(size, height), min(size, width))
-            for top in sub_image_starts(height, size, step) for left in sub_image_starts(width, size, step)]
+            for top in tile_starts(height, size, step) for left in tile_starts(width, size, step)]
