@@ -46,23 +46,32 @@ def photos_scored(result):
     return scored_photos([image.scores[result.rows[0]] for image in result.images])
 
 
-def markdown_table(result):
-    """Mean of each metric per row; arrows say which way is better (→0: nearest zero); the best value of each
-    column in bold. A metric that photos without highlights leave undefined says over how many it averages."""
+def summary_table(result):
+    """(header, rows) of the summary: per row its name, the photo count and each metric's mean as text, each cell
+    a (text, best) pair. Arrows in the header say which way is better (→0: nearest zero); ``best`` marks the best
+    value of a column (when there are rows to compare). A metric that photos without highlights leave undefined
+    says over how many it averages. summary.md and report.html both show this table."""
     columns = metric_columns(result)
     means = result.means()
     counts = photos_scored(result)
     header = ['method', 'images'] + [column_title(c, counts.get(c), len(result.images)) for c in columns]
     best = {column: best_value(column, [means[row].get(column) for row in result.rows]) for column in columns}
-    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    rows = []
     for row in result.rows:
-        cells = [row, str(len(result.images))]
+        cells = [(row, False), (str(len(result.images)), False)]
         for column in columns:
             value = means[row].get(column)
-            text = '' if value is None else format_value(column, value)
-            cells.append(f'**{text}**' if value is not None and value == best[column] and len(result.rows) > 1
-                         else text)
-        lines.append('| ' + ' | '.join(cells) + ' |')
+            cells.append(('' if value is None else format_value(column, value),
+                          value is not None and value == best[column] and len(result.rows) > 1))
+        rows.append(cells)
+    return header, rows
+
+
+def markdown_table(result):
+    """:func:`summary_table` as markdown, the best value of each column in bold."""
+    header, rows = summary_table(result)
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    lines += ['| ' + ' | '.join(f'**{text}**' if best else text for text, best in cells) + ' |' for cells in rows]
     return '\n'.join(lines) + '\n'
 
 

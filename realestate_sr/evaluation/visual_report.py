@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from realestate_sr.evaluation.scoring import PRIMARY_METRIC, higher_is_better
-from realestate_sr.evaluation.tables import METRIC_TITLES, format_value, metric_columns
+from realestate_sr.evaluation.tables import METRIC_TITLES, format_value, metric_columns, summary_table
 from realestate_sr.utils.colour import luma, to_bgr_uint8
 from realestate_sr.utils.output_safety import atomic_write
 
@@ -119,11 +119,11 @@ class VisualReport:
         sign = 1 if higher_is_better(metric) else -1
         return sorted(result.images, key=lambda image: sign * image.scores[self.primary_row][metric]), metric
 
-    def write(self, result, title, summary_markdown, sheet_rows=6):
+    def write(self, result, title, sheet_rows=6):
         """Write report.html and contact_sheets/*.png; return their paths."""
         images, sort_metric = self.worst_first(result)
         images = [image for image in images if image.name in self.visuals]
-        page = render_html(result, images, self.visuals, title, summary_markdown, self.primary_row, sort_metric)
+        page = render_html(result, images, self.visuals, title, self.primary_row, sort_metric)
         paths = [atomic_write(self.report_dir / 'report.html', page.encode('utf-8'))]
         for number, start in enumerate(range(0, len(images), sheet_rows), 1):
             sheet = contact_sheet([self.visuals[image.name].sheet_row for image in images[start:start + sheet_rows]],
@@ -175,16 +175,10 @@ def _table(header, rows):
     return f'<table><tr>{head}</tr>{body}</table>'
 
 
-def _markdown_to_table(markdown):
-    """Our own summary.md table as HTML (header, separator, rows; **bold** kept)."""
-    lines = [line.strip().strip('|').split('|') for line in markdown.strip().splitlines()]
-    header, rows = [c.strip() for c in lines[0]], lines[2:]
-
-    def cell(text):
-        text = html.escape(text.strip())
-        return re.sub(r'\*\*(.+?)\*\*', r'<b>\1</b>', text)
-
-    return _table(header, [[cell(c) for c in row] for row in rows])
+def _summary_html(result):
+    header, rows = summary_table(result)
+    return _table(header, [[f'<b>{html.escape(text)}</b>' if best else html.escape(text) for text, best in cells]
+                           for cells in rows])
 
 
 def _figure(path, caption, primary=False):
@@ -193,11 +187,11 @@ def _figure(path, caption, primary=False):
             f'<figcaption>{html.escape(caption)}</figcaption></figure>')
 
 
-def render_html(result, images, visuals, title, summary_markdown, primary_row, sort_metric):
+def render_html(result, images, visuals, title, primary_row, sort_metric):
     columns = metric_columns(result)
     parts = [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>',
              f'<style>{PAGE_STYLE}</style></head><body>', f'<h1>{html.escape(title)}</h1>',
-             '<h2>Mean over all photos</h2>', _markdown_to_table(summary_markdown),
+             '<h2>Mean over all photos</h2>', _summary_html(result),
              f'<p>{len(images)} photos, sorted worst first by {METRIC_TITLES[sort_metric]} of '
              f'<b>{html.escape(primary_row)}</b>. Crops: the brightest and the darkest '
              'window of the target, at full resolution.</p>']

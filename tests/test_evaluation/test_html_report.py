@@ -85,3 +85,21 @@ def images_loaded(report, tmp_path):
     match = re.search(r'<div id="probe">loaded=(\d+) total=(\d+)</div>', done.stdout)
     assert match, f'no probe in the rendered page; chromium said: {done.stderr[-2000:]}'
     return int(match.group(1)), int(match.group(2))
+
+
+def test_summary_table_is_built_from_the_scores_not_from_markdown():
+    # a row label with '|' (a --pred folder may be called so) split the re-parsed markdown into an extra column
+    from realestate_sr.evaluation.runner import EvaluationResult, ImageResult
+    from realestate_sr.evaluation.tables import markdown_table
+    from realestate_sr.evaluation.visual_report import render_html
+    rows = ['input', 'edits|v2']
+    images = [ImageResult(name=f'{i}.png', src='', tar='', height=8, width=8,
+                          scores={'input': {'psnr': 20.0 + i, 'l1': 0.1}, 'edits|v2': {'psnr': 30.0 + i, 'l1': 0.05}})
+              for i in range(2)]
+    result = EvaluationResult(rows=rows, images=images, failures=[])
+    page = render_html(result, [], {}, 'title', 'edits|v2', 'psnr')
+    summary = page.split('<h2>Mean over all photos</h2>')[1].split('</table>')[0]
+    assert summary.count('<tr>') == 3
+    row_cells = [re.findall(r'<td>(.*?)</td>', row) for row in summary.split('<tr>')[2:]]
+    assert row_cells == [['input', '2', '20.50', '0.1000'], ['edits|v2', '2', '<b>30.50</b>', '<b>0.0500</b>']]
+    assert '**30.50**' in markdown_table(result) and '**0.0500**' in markdown_table(result)
