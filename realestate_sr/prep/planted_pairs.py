@@ -30,7 +30,7 @@ def make_photo(height, width, seed):
             cv2.line(img, (x0, y0), (x1, y1), colour, thickness=max(1, min(height, width) // 60))
     medium = cv2.resize(rng.random((max(2, height // 8), max(2, width // 8), 1)).astype(np.float32),
                         (width, height), interpolation=cv2.INTER_LINEAR)
-    img = 0.75 * img + 0.25 * medium[..., None] if medium.ndim == 2 else 0.75 * img + 0.25 * medium.reshape(height, width, 1)
+    img = 0.75 * img + 0.25 * medium[..., None]  # cv2.resize drops the single channel: medium is H,W
     return np.clip(0.05 + 0.9 * img, 0.0, 1.0).astype(np.float32)
 
 
