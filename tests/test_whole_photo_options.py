@@ -5,8 +5,8 @@ from pathlib import Path
 import yaml
 
 from realestate_sr.data.pair_lists import load_manifest
-from realestate_sr.data.whole_photo_dataset import WholePhotoDataset
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
+from realestate_sr.data.whole_photo_dataset import WholePhotoDataset
 from realestate_sr.models.option_checks import training_option_problems
 from realestate_sr.prep.lmdb_build import BuildOptions, build_lmdb
 from tests.test_data.synthetic_pairs import make_pair_set

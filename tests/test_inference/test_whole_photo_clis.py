@@ -15,8 +15,8 @@ from basicsr.archs import build_network
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.settings import InferenceSettings
 from tests.conftest import randomize_
-from tests.test_evaluation.conftest import amateur_version, make_target
 from tests.test_data.synthetic_pairs import write_pair_set
+from tests.test_evaluation.conftest import amateur_version, make_target
 from tests.test_inference.conftest import load_script
 
 TINY_GRID = {'type': 'BilateralGridNet', 'thumb_size': 32, 'width': 8, 'levels': 2, 'max_width': 16,
@@ -43,7 +43,7 @@ def photo(height=90, width=130, seed=0):
 
 
 def test_tiles_asked_for_change_nothing(grid_model):
-    opt_file, checkpoint, net = grid_model
+    _, checkpoint, net = grid_model
     rgb = photo()
     with torch.no_grad():
         expected = net(torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None])[0].permute(1, 2, 0).numpy()
