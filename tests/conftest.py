@@ -1,10 +1,27 @@
-"""Shared fixtures: tiny networks that run in milliseconds on a CPU."""
+"""Shared fixtures: tiny networks that run in milliseconds on a CPU, and experiment names cleaned up after."""
+import shutil
+import uuid
+from pathlib import Path
+
 import pytest
 import torch
 
 import realestate_sr  # noqa: F401  (registers our classes, installs the torchvision alias)
 
 TINY_NAFNET = dict(img_channel=3, width=8, middle_blk_num=1, enc_blk_nums=[1, 1], dec_blk_nums=[1, 1])
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def experiment_name(request):
+    """A fresh experiment name (``pytest_<test module>_<hex>``); its experiments/ and tb_logger/ folders go after
+    the test."""
+    name = f'pytest_{request.module.__name__.rsplit(".", 1)[-1]}_{uuid.uuid4().hex[:8]}'
+    yield name
+    for folder in (REPO / 'experiments' / name, REPO / 'tb_logger' / name):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

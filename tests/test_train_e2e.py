@@ -1,9 +1,7 @@
 """realestate_sr/train.py end to end: data -> training -> tiled validation -> checkpoints -> auto-resume."""
 import os
-import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -38,13 +36,6 @@ def make_data(data_dir):
     subprocess.run([sys.executable, str(REPO / 'scripts' / 'make_demo_data.py'), '-o', str(data_dir),
                     '--train-variants', '1', '--val-variants', '1'], check=True, capture_output=True)
 
-
-@pytest.fixture
-def experiment_name():
-    name = f'pytest_e2e_{uuid.uuid4().hex[:8]}'
-    yield name
-    for folder in (REPO / 'experiments' / name, REPO / 'tb_logger' / name):
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.slow

@@ -1,7 +1,10 @@
 """A tiny, complete training option file for tests that run realestate_sr/train.py."""
+import json
+
 import yaml
 
 from tests.conftest import TINY_NAFNET
+from tests.test_data.synthetic_pairs import good_photo_pairs, write_pair_set
 
 
 def tiny_training_options(name, data_dir, total_iter, train_dataset=None, perceptual_weight=0, tile=None):
@@ -39,3 +42,15 @@ def tiny_training_options(name, data_dir, total_iter, train_dataset=None, percep
 def write_tiny_training_options(path, *args, **kwargs):
     path.write_text(yaml.safe_dump(tiny_training_options(*args, **kwargs), sort_keys=False))
     return path
+
+
+def write_held_out_pairs(data_dir, count, size):
+    """``count`` good photo pairs of ``size`` (H, W): all but the last listed in ``data_dir/train.jsonl``, the last
+    stored under ``data_dir/held_out/`` and listed in ``data_dir/val.jsonl`` (validation outside the training
+    files' folder)."""
+    pairs = good_photo_pairs(count, size=size)
+    write_pair_set(data_dir, pairs[:-1], manifest_name='train.jsonl')
+    write_pair_set(data_dir / 'held_out', pairs[-1:], manifest_name='val.jsonl')
+    lines = [json.loads(line) for line in (data_dir / 'held_out' / 'val.jsonl').read_text().splitlines()]
+    (data_dir / 'val.jsonl').write_text(''.join(
+        json.dumps({side: f'held_out/{path}' for side, path in line.items()}) + '\n' for line in lines))

@@ -1,10 +1,7 @@
 """GANEnhanceModel with EditUNet / PatchGAN: G and D steps, warm-up, BF16, checkpoints of both, resume."""
 import copy
-import json
-import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -16,8 +13,7 @@ from basicsr.models import build_model
 from realestate_sr.archs.patchgan_arch import PatchGANDiscriminator, patch_size
 from realestate_sr.models.option_checks import OptionKeyError, training_option_problems
 from tests.conftest import TINY_NAFNET, randomize_
-from tests.test_data.synthetic_pairs import good_photo_pairs, write_pair_set
-from tests.training_options import tiny_training_options
+from tests.training_options import tiny_training_options, write_held_out_pairs
 
 REPO = Path(__file__).resolve().parents[2]
 UNET = {'type': 'EditUNet', 'width': 8, 'levels': 2, 'max_width': 16, 'num_res_blocks': 1}
@@ -186,21 +182,6 @@ def test_a_missing_gan_block_is_named_at_start_up_and_by_the_model(tmp_path, mis
         build_model(opt)
 
 
-def write_photo_pairs(data_dir):
-    pairs = good_photo_pairs(3, size=(48, 64))
-    write_pair_set(data_dir, pairs[:2], manifest_name='train.jsonl')
-    write_pair_set(data_dir / 'held_out', pairs[2:], manifest_name='val.jsonl')
-    lines = [json.loads(line) for line in (data_dir / 'held_out' / 'val.jsonl').read_text().splitlines()]
-    (data_dir / 'val.jsonl').write_text(''.join(
-        json.dumps({side: f'held_out/{path}' for side, path in line.items()}) + '\n' for line in lines))
-
-
-@pytest.fixture
-def experiment_name():
-    name = f'pytest_gan_{uuid.uuid4().hex[:8]}'
-    yield name
-    for folder in (REPO / 'experiments' / name, REPO / 'tb_logger' / name):
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_train(opt, tmp_path, *extra):
@@ -216,7 +197,7 @@ def run_train(opt, tmp_path, *extra):
 @pytest.mark.slow
 def test_train_py_trains_g_and_d_from_an_option_file_and_resumes_both(tmp_path, experiment_name):
     data_dir = tmp_path / 'data'
-    write_photo_pairs(data_dir)
+    write_held_out_pairs(data_dir, 3, size=(48, 64))
     opt = tiny_training_options(experiment_name, data_dir, total_iter=2, train_dataset={'gt_size': 32})
     opt['model_type'] = 'GANEnhanceModel'
     opt['network_g'] = dict(UNET)

@@ -1,9 +1,6 @@
 """WholePhotoModel: thumbnail + box training steps, LUT regulariser, one-pass whole-photo validation."""
-import json
-import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -13,8 +10,7 @@ from basicsr.models import build_model
 
 from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
 from realestate_sr.archs.network_loading import build_inference_network
-from tests.test_data.synthetic_pairs import good_photo_pairs, write_pair_set
-from tests.training_options import tiny_training_options
+from tests.training_options import tiny_training_options, write_held_out_pairs
 
 REPO = Path(__file__).resolve().parents[2]
 GRID = {'type': 'BilateralGridNet', 'thumb_size': 32, 'width': 4, 'levels': 2, 'max_width': 8, 'grid_depth': 4,
@@ -82,27 +78,12 @@ def test_validation_runs_each_whole_photo_in_one_pass_even_when_tiles_are_asked(
     assert (expected - photo).abs().max() > 1e-3  # trained: not the identity any more
 
 
-def write_photo_pairs(data_dir):
-    pairs = good_photo_pairs(4, size=(96, 128))
-    write_pair_set(data_dir, pairs[:3], manifest_name='train.jsonl')
-    write_pair_set(data_dir / 'held_out', pairs[3:], manifest_name='val.jsonl')
-    lines = [json.loads(line) for line in (data_dir / 'held_out' / 'val.jsonl').read_text().splitlines()]
-    (data_dir / 'val.jsonl').write_text(''.join(
-        json.dumps({side: f'held_out/{path}' for side, path in line.items()}) + '\n' for line in lines))
-
-
-@pytest.fixture
-def experiment_name():
-    name = f'pytest_whole_photo_{uuid.uuid4().hex[:8]}'
-    yield name
-    for folder in (REPO / 'experiments' / name, REPO / 'tb_logger' / name):
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.slow
 def test_train_py_trains_and_validates_a_bilateral_grid_from_an_option_file(tmp_path, experiment_name):
     data_dir = tmp_path / 'data'
-    write_photo_pairs(data_dir)
+    write_held_out_pairs(data_dir, 4, size=(96, 128))
     opt = tiny_training_options(experiment_name, data_dir, total_iter=4,
                                 train_dataset={'type': 'WholePhotoDataset', 'thumb_size': 32, 'gt_size': 48,
                                                'src_jitter': {'exposure_ev': 0.2, 'white_balance': 0.05}})
