@@ -22,7 +22,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from realestate_sr.utils.output_safety import atomic_write
+from realestate_sr.utils.output_safety import atomic_write, replace_folder
 
 RESERVED_PACKAGES = ('lomiri-wallpapers*', 'plasma-workspace-wallpapers', 'mate-backgrounds', 'opencv-doc')
 UNCLEAR_LICENCES = ('', 'unclear', 'unknown')
@@ -216,8 +216,7 @@ class PackageCache:
                   f'{package}=={version}', '-d', str(partial)], cwd=partial, what=f'PyPI {package}=={version}')
             if not list(partial.glob('*.whl')):
                 raise SourceFetchError(f'cannot fetch PyPI {package}=={version}: pip wrote no wheel')
-            shutil.rmtree(folder, ignore_errors=True)
-            partial.rename(folder)
+            replace_folder(partial, folder)  # a folder left without its wheel goes once the new one is in place
             wheels = sorted(folder.glob('*.whl'))
         return wheels[0]
 
@@ -235,7 +234,7 @@ class PackageCache:
             _run(['dpkg-deb', '-x', str(debs[0]), str(partial / 'files')], cwd=partial,
                  what=f'Debian {package}={version} (unpacking)')
             shutil.rmtree(partial / 'deb')
-            partial.rename(root)
+            replace_folder(partial, root)
         return root / 'files'
 
     def path(self, photo, member):
