@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from realestate_sr.data.image_io import PairSizeMismatchError, is_image_file, read_bgr
+from realestate_sr.data.image_io import PairSizeMismatchError, read_bgr
 from realestate_sr.evaluation.methods import BASELINES, mean_of
 from realestate_sr.evaluation.scoring import mean_scores, rgb_to_uint8_bgr, score
 from realestate_sr.inference.postprocess import POSTPROCESS_ROW_SUFFIX
+from realestate_sr.utils.photo_decode import is_image_file
 
 logger = logging.getLogger(__name__)
 
