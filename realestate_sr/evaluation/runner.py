@@ -14,8 +14,9 @@ import numpy as np
 
 from realestate_sr.data.image_io import PairSizeMismatchError, read_bgr
 from realestate_sr.evaluation.methods import BASELINES, mean_of
-from realestate_sr.evaluation.scoring import mean_scores, rgb_to_uint8_bgr, score
+from realestate_sr.evaluation.scoring import mean_scores, score
 from realestate_sr.inference.postprocess import POSTPROCESS_ROW_SUFFIX
+from realestate_sr.utils.colour import to_bgr_uint8
 from realestate_sr.utils.photo_decode import is_image_file
 
 logger = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ def evaluate_pairs(pairs, metric_opts, predictors=(), baselines=tuple(BASELINES)
                            postprocess.apply(outputs[row.removesuffix(POSTPROCESS_ROW_SUFFIX)]) for row in rows}
             for row in rows:
                 # The identity row scores the file's own bytes, without a float round trip.
-                output_bgr = src_bgr if row == 'input' else rgb_to_uint8_bgr(outputs[row])
+                output_bgr = src_bgr if row == 'input' else to_bgr_uint8(outputs[row])
                 result.scores[row] = score(output_bgr, tar_bgr, metric_opts)
             if on_outputs is not None:
                 on_outputs(index, result, src_rgb, bgr_to_rgb_float(tar_bgr), outputs)

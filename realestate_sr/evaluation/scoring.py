@@ -62,11 +62,6 @@ def best_value(name, values):
     return min(values)
 
 
-def rgb_to_uint8_bgr(rgb):
-    """float RGB H,W,3 -> uint8 BGR, rounding like ``basicsr.utils.tensor2img``."""
-    return np.ascontiguousarray((np.clip(rgb, 0.0, 1.0) * 255.0).round().astype(np.uint8)[..., ::-1])
-
-
 def score(output_bgr, target_bgr, options):
     """{metric name: value} for one uint8 BGR output against its uint8 BGR target."""
     data = {'img': output_bgr, 'img2': target_bgr}
