@@ -15,12 +15,13 @@ One seed system finished its outputs this way (+0-0.5 dB for them). Everything h
   chroma, clipped at 100), so muted colours gain more than vivid ones and skin or wood do not glow.
 """
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from realestate_sr.utils.output_safety import atomic_write
 
 QUANTILE_LEVELS = 257
 CHROMA_FULL = 100.0  # vibrance leaves colours at or above this chroma (a very saturated sRGB red is ~104)
@@ -84,12 +85,8 @@ class LabReference:
 
     def save(self, path):
         """Write as JSON through a temporary name, renamed when complete."""
-        path = Path(path)
-        temp = path.with_name(f'.{path.name}.partial-{os.getpid()}')
-        temp.write_text(json.dumps({'kind': 'lab_quantiles', 'photos': self.photos,
-                                    'quantiles': self.quantiles.round(4).tolist()}))
-        os.replace(temp, path)
-        return path
+        return atomic_write(path, json.dumps({'kind': 'lab_quantiles', 'photos': self.photos,
+                                              'quantiles': self.quantiles.round(4).tolist()}).encode('utf-8'))
 
     @classmethod
     def load(cls, path):

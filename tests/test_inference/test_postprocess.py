@@ -116,3 +116,12 @@ def test_apply_runs_matching_then_chroma_and_clips():
     assert settings.enabled and out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1
     np.testing.assert_allclose(out, expected)
     assert np.array_equal(rgb, photo(5))  # the input is not modified
+
+
+def test_a_reference_save_that_fails_leaves_no_temporary_file(tmp_path):
+    # the renaming fails (a folder holds the name): the half-done save must not leave its temporary beside it
+    target = tmp_path / 'style.json'
+    target.mkdir()
+    with pytest.raises(OSError):
+        LabReference(np.tile(np.linspace(0.0, 1.0, 5), (3, 1))).save(target)
+    assert [path.name for path in tmp_path.iterdir()] == ['style.json'] and target.is_dir()
