@@ -17,7 +17,7 @@ import lpips
 import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 
-from realestate_sr.utils.weights import MissingWeightsError, find_weights
+from realestate_sr.utils.weights import find_weights
 from realestate_sr.metrics.metric_inputs import bgr_to_rgb, metric_pair
 
 __all__ = ['calculate_lpips', 'lpips_model', 'preload_lpips', 'LPIPS_BACKBONES']
