@@ -307,7 +307,7 @@ def decode_srgb(data, name='<bytes>', as_uint8=False):
     if sixteen_bit:
         rgb, alpha = _decode_sixteen_bit(data, icc, notes, name)
         if as_uint8:
-            rgb, alpha = _to_uint8(rgb), None if alpha is None else _to_uint8(alpha)
+            rgb, alpha = to_uint8(rgb), None if alpha is None else to_uint8(alpha)
         bit_depth = 16
     else:
         rgb, alpha = _decode_eight_bit(im, icc, notes)

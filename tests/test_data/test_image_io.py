@@ -154,3 +154,15 @@ def test_corrupt_webp_raises_image_read_error_naming_the_file(tmp_path, monkeypa
         monkeypatch.setattr(image_io.cv2, 'imdecode', imdecode)
     with pytest.raises(photo_decode.PhotoReadError, match=f'^{re.escape(str(path))}: not a decodable image'):
         read_bgr(path)
+
+
+def test_sixteen_bit_png_decodes_to_uint8_for_training():
+    """The uint8 training path (memory cache) takes 16-bit files too, rounded as the float path rounds them."""
+    rng = np.random.default_rng(0)
+    bgr16 = rng.integers(0, 65536, size=(12, 20, 3), dtype=np.uint16)
+    ok, encoded = cv2.imencode('.png', bgr16)
+    assert ok
+    pixels = photo_decode.decode_srgb(encoded.tobytes(), as_uint8=True)
+    assert pixels.rgb.dtype == np.uint8 and pixels.bit_depth == 16
+    expected = np.clip(np.rint(bgr16[:, :, ::-1] / 65535.0 * 255.0), 0, 255).astype(np.uint8)
+    assert np.abs(pixels.rgb.astype(int) - expected).max() <= 1
