@@ -22,6 +22,7 @@ if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: 
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.network_args import (add_network_args, add_running_args,
                                                   network_opt_from_args, one_line, settings_from_args)
+from realestate_sr.inference.postprocess import add_postprocess_args, postprocess_from_args
 from realestate_sr.serve.app import ServeConfig
 
 LOG = logging.getLogger('serve')
@@ -35,6 +36,7 @@ def build_parser():
                         'folder and checkpoint file, e.g. NAFNet_w16_demo_cpu/net_g_latest)')
     add_network_args(parser)
     add_running_args(parser)
+    add_postprocess_args(parser)
     http = parser.add_argument_group('service')
     http.add_argument('--host', default='127.0.0.1', help='address to listen on (default: 127.0.0.1; 0.0.0.0 '
                       'for all interfaces, e.g. behind a load balancer)')
@@ -83,12 +85,13 @@ def check_args(args):
 def build(args):
     """(Enhancer, ServeConfig) from the flags; raises with a one-line message what the CLI reports."""
     check_args(args)
+    postprocess = postprocess_from_args(args)
     settings = settings_from_args(args)
     enhancer = Enhancer.from_checkpoint(network_opt_from_args(args), args.model, settings, param_key=args.param_key)
     config = ServeConfig(model_name=args.model_name or default_model_name(args.model), max_batch=args.max_batch,
                          max_wait_ms=args.max_wait_ms, queue_size=args.queue_size, timeout_s=args.timeout_s,
                          max_bytes=args.max_bytes, max_megapixels=args.max_megapixels, quality=args.quality,
-                         io_threads=args.io_threads)
+                         io_threads=args.io_threads, postprocess=postprocess)
     return enhancer, config
 
 
@@ -108,7 +111,7 @@ def main(argv=None):
 
     print(f'serving {config.model_name}: {enhancer.description}, runs {enhancer.settings.describe()}; batches of '
           f'up to {config.max_batch} photos within {config.max_wait_ms:g} ms, queue {config.queue_size}, on '
-          f'http://{args.host}:{args.port}/', flush=True)
+          f'http://{args.host}:{args.port}/; post-processing: {config.postprocess.describe()}', flush=True)
     uvicorn.run(create_app(enhancer, config), host=args.host, port=args.port, log_level=args.log_level,
                 access_log=args.log_level == 'debug')
     return 0

@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from realestate_sr.inference import photo_io
+from realestate_sr.inference.postprocess import PostProcessSettings
 from realestate_sr.serve import uploads
 from realestate_sr.serve.batching import Batcher, QueueFullError
 from realestate_sr.serve.metrics import ServiceMetrics
@@ -48,6 +49,7 @@ class ServeConfig:
         quality (int): default JPEG/WebP quality (the ``quality`` query parameter overrides it).
         io_threads (int): threads that decode and encode photos.
         warmup_side (int): side of the square photo run once at start-up (/readyz waits for it).
+        postprocess (PostProcessSettings): colour finishing after the network, as tiled_infer.py's flags (off).
     """
     model_name: str = 'model'
     max_batch: int = 4
@@ -59,6 +61,7 @@ class ServeConfig:
     quality: int = 95
     io_threads: int = 2
     warmup_side: int = 64
+    postprocess: PostProcessSettings = PostProcessSettings()
 
 
 def _error(status, reason, message, headers=None):
@@ -132,7 +135,7 @@ def create_app(enhancer, config=None):
         return str(max(1, math.ceil(per_group * config.queue_size / config.max_batch)))
 
     def encode(result, photo, fmt, quality):
-        return photo_io.encode_photo(np.clip(result, 0, 1), photo, fmt, quality)
+        return photo_io.encode_photo(config.postprocess.apply(np.clip(result, 0, 1)), photo, fmt, quality)
 
     async def process(data, requested, quality, timings):
         loop = asyncio.get_running_loop()
