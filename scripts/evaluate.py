@@ -39,6 +39,7 @@ from realestate_sr.evaluation.tables import markdown_table, write_tables
 from realestate_sr.evaluation.visual_report import VisualReport
 from realestate_sr.inference.network_args import (add_network_args, add_running_args,
                                                   network_opt_from_args, one_line, settings_from_args)
+from realestate_sr.inference.postprocess import add_postprocess_args, postprocess_from_args
 from realestate_sr.metrics.lpips_metric import MissingWeightsError, lpips_model
 from realestate_sr.archs.network_loading import checkpoint_param_key
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs
@@ -70,6 +71,7 @@ def build_parser():
                       '(default: the first checkpoint or --pred row, else auto_correct)')
     add_network_args(parser)
     add_running_args(parser)
+    add_postprocess_args(parser)
     lp = parser.add_argument_group('LPIPS')
     lp.add_argument('--lpips-net', choices=['alex', 'vgg'], default='alex', help='LPIPS backbone (default: alex)')
     lp.add_argument('--lpips-weights', help='torchvision backbone file (default: $TORCH_HOME/hub/checkpoints/)')
@@ -150,9 +152,12 @@ def main(argv=None):
     try:
         baselines, labels = check_args(args)
         settings = settings_from_args(args)
+        postprocess = postprocess_from_args(args)
+        if postprocess.enabled and not args.model:
+            raise ValueError('post-processing applies to --model rows (each gets a +pp row); add --model')
         pairs = load_pairs(args)
         check_report_dir(report_dir, args, pairs)
-        rows_planned = row_names(baselines, args.pred, labels, args.tta, args.ensemble)
+        rows_planned = row_names(baselines, args.pred, labels, args.tta, args.ensemble, postprocess.enabled)
         if not rows_planned:
             raise ValueError('nothing to score: no baselines, --model or --pred')
         primary = args.primary or default_primary(rows_planned, baselines, labels, args)
@@ -189,6 +194,8 @@ def main(argv=None):
             LOG.info('network: %s, runs %s', enhancer.description, settings.describe())
             for warning in enhancer.warnings():
                 LOG.warning('warning: %s', warning)
+            if postprocess.enabled:
+                LOG.info('post-processing (the +pp rows): %s', postprocess.describe())
     except MissingWeightsError as err:
         LOG.error('error: %s\nOn the command line: --lpips-weights PATH names the file; --skip-lpips leaves '
                   'LPIPS out.', err)
@@ -199,7 +206,7 @@ def main(argv=None):
 
     visuals = None if args.no_html else VisualReport(report_dir, primary)
     result = evaluate_pairs(pairs, options, predictors, baselines, [Path(p) for p in args.pred], args.tta,
-                            args.ensemble, on_outputs=visuals)
+                            args.ensemble, on_outputs=visuals, postprocess=postprocess)
     written = []
     if result.images:
         first = predictors[0].enhancer if predictors else None
@@ -209,7 +216,8 @@ def main(argv=None):
                   'tile': settings.tile_dict(), 'tile_and_tlc_defaults_from': settings.source,
                   'tlc_without_effect': first.tlc_note if first else None, 'precision': settings.precision,
                   'channels_last': settings.channels_last, 'device': str(first.device) if first else None,
-                  'tta': args.tta, 'ensemble': args.ensemble, 'primary': primary, 'metrics': options}
+                  'tta': args.tta, 'ensemble': args.ensemble, 'primary': primary, 'metrics': options,
+                  'postprocess': postprocess.describe()}
         written = write_tables(result, report_dir, config)
         if visuals is not None:
             written += visuals.write(result, args.title or report_dir.name, markdown_table(result))
