@@ -40,8 +40,9 @@ from realestate_sr.evaluation.visual_report import VisualReport
 from realestate_sr.inference.network_args import (add_network_args, add_running_args,
                                                   network_opt_from_args, one_line, settings_from_args)
 from realestate_sr.inference.postprocess import add_postprocess_args, postprocess_from_args
-from realestate_sr.metrics.lpips_metric import MissingWeightsError, lpips_model
+from realestate_sr.metrics.lpips_metric import lpips_model
 from realestate_sr.archs.network_loading import checkpoint_param_key
+from realestate_sr.utils.weights import MissingWeightsError
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs
 
 LOG = logging.getLogger('evaluate')
@@ -220,7 +221,7 @@ def main(argv=None):
                   'postprocess': postprocess.describe()}
         written = write_tables(result, report_dir, config)
         if visuals is not None:
-            written += visuals.write(result, args.title or report_dir.name, markdown_table(result))
+            written += visuals.write(result, args.title or report_dir.name)
         print(markdown_table(result))
     seconds = time.perf_counter() - started
     print(f'{len(result.images)}/{len(pairs)} pairs scored, {len(result.failures)} failed, '
