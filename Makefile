@@ -18,4 +18,5 @@ demo: $(STAMP)
 	$(PY) scripts/run_demo.py
 
 test: $(STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m pytest tests

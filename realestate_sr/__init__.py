@@ -6,6 +6,8 @@ our architectures, datasets, losses, metrics and models into BasicSR's
 registries, so YAML option files can name them.
 """
 from realestate_sr import compat  # noqa: F401  (must run before basicsr is imported)
+
+# isort: split
 from realestate_sr import archs, data, losses, metrics, models  # noqa: F401
 
 __version__ = '0.1.0'

@@ -14,6 +14,7 @@ import subprocess
 import torch
 import torch.distributed as dist
 import yaml
+
 from basicsr.utils.options import ordered_yaml
 
 DEFAULT_MASTER_PORT = 29500

@@ -15,10 +15,11 @@ from functools import partial
 
 import torch
 import torch.distributed as dist
-from basicsr.utils import check_resume, scandir
 
 from realestate_sr.archs.checkpoint import read_state_dict
 from realestate_sr.distributed import DistributedSetupError
+
+from basicsr.utils import check_resume, scandir
 
 
 class ResumeStateError(RuntimeError):

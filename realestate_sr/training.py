@@ -28,22 +28,31 @@ import sys
 from functools import partial
 from pathlib import Path
 
-import basicsr.train as basicsr_train
-import basicsr.utils.dist_util as basicsr_dist_util
-import basicsr.utils.options as basicsr_options
 import torch.distributed as dist
-from basicsr.models import build_model
 
 from realestate_sr.archs.checkpoint import CheckpointMismatchError
 from realestate_sr.data.lmdb_io import LmdbFormatError
 from realestate_sr.data.memory_cache import CacheTooLargeError
 from realestate_sr.data.pair_lists import PairListError
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError
-from realestate_sr.distributed import (DEFAULT_MASTER_PORT, DistributedSetupError, export_slurm_environment,
-                                       gpu_index, init_dist, launch_settings, slurm_master_address, wants_cuda)
-from realestate_sr.utils.weights import MissingWeightsError
-from realestate_sr.resume import ResumeStateError, load_resume_state
+from realestate_sr.distributed import (
+    DEFAULT_MASTER_PORT,
+    DistributedSetupError,
+    export_slurm_environment,
+    gpu_index,
+    init_dist,
+    launch_settings,
+    slurm_master_address,
+    wants_cuda,
+)
 from realestate_sr.models.option_checks import OptionKeyError, check_training_options, unknown_key_message
+from realestate_sr.resume import ResumeStateError, load_resume_state
+from realestate_sr.utils.weights import MissingWeightsError
+
+import basicsr.train as basicsr_train
+import basicsr.utils.dist_util as basicsr_dist_util
+import basicsr.utils.options as basicsr_options
+from basicsr.models import build_model
 
 # The process-group names lived here before realestate_sr.distributed: imports of them from this module still work.
 __all__ = ['DEFAULT_MASTER_PORT', 'DistributedSetupError', 'export_slurm_environment', 'gpu_index', 'init_dist',

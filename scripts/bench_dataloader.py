@@ -28,13 +28,12 @@ if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: 
 import torch
 from torch.utils.data import DataLoader
 
-from realestate_sr.prep.lmdb_build import BuildOptions, build_lmdb
 from realestate_sr.data.pair_lists import pairs_from_folders
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
+from realestate_sr.prep.lmdb_build import BuildOptions, build_lmdb
 from realestate_sr.prep.planted_pairs import amateur_version, make_photo, write_jpeg
 from realestate_sr.utils.colour import to_uint8
-from realestate_sr.utils.output_safety import (INFO_FILE, UnsafeOutputError, is_empty_folder,
-                                               is_own_output, write_info)
+from realestate_sr.utils.output_safety import INFO_FILE, UnsafeOutputError, is_empty_folder, is_own_output, write_info
 
 GB10_PATCHES_PER_S = 60  # batch 8 of 512x512 at ~7.5 steps/s
 GB10_CORES = 20
@@ -80,7 +79,7 @@ def stock_lmdb(root):
 def time_loader(dataset, workers, patches, batch):
     loader = DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers, drop_last=False,
                         persistent_workers=False, multiprocessing_context='fork' if workers else None)
-    seen, started, iterator = 0, None, None
+    seen, started = 0, None
     while seen < patches:
         for data in loader:  # epochs repeat: a few pairs give few items per epoch
             if started is None:  # first batch is the warm-up (worker start, page cache)

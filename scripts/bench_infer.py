@@ -42,11 +42,11 @@ if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: 
 import numpy as np
 import torch
 
+from realestate_sr.archs.network_loading import build_inference_network
 from realestate_sr.inference import engines
 from realestate_sr.inference.enhancer import Enhancer, network_to_run
 from realestate_sr.inference.settings import InferenceSettings
 from realestate_sr.utils.malloc_tuning import MALLOC_TUNABLES
-from realestate_sr.archs.network_loading import build_inference_network
 
 FULL_SIZE = (2200, 3300)  # height, width of a listing photo
 TILE = 512

@@ -19,8 +19,8 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from realestate_sr.prep.pair_checks import CHECKS, NOTES, CheckThresholds, run_checks
 from realestate_sr.data.pair_lists import load_manifest
+from realestate_sr.prep.pair_checks import CHECKS, NOTES, CheckThresholds, run_checks
 from realestate_sr.prep.planted_pairs import PACKAGE_PHOTOS, load_package_photos, write_photo_test_set
 
 

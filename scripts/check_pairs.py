@@ -26,11 +26,23 @@ from pathlib import Path
 
 import cv2
 
-from realestate_sr.prep.pair_checks import (
-    CheckReport, PairResult, add_threshold_arguments, contact_sheet, explain, run_checks, thresholds_from_args)
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders, write_manifest
-from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs, check_distinct_outputs, \
-    atomic_write, check_file_output
+from realestate_sr.prep.pair_checks import (
+    CheckReport,
+    PairResult,
+    add_threshold_arguments,
+    contact_sheet,
+    explain,
+    run_checks,
+    thresholds_from_args,
+)
+from realestate_sr.utils.output_safety import (
+    UnsafeOutputError,
+    atomic_write,
+    check_clear_of_inputs,
+    check_distinct_outputs,
+    check_file_output,
+)
 
 
 def parse_args(argv=None):

@@ -31,19 +31,24 @@ if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: 
 import yaml
 
 from realestate_sr.archs.checkpoint import CheckpointMismatchError
+from realestate_sr.archs.network_loading import checkpoint_param_key
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders
 from realestate_sr.evaluation.methods import BASELINES, CheckpointPredictor, checkpoint_label
 from realestate_sr.evaluation.runner import evaluate_pairs, row_names
 from realestate_sr.evaluation.scoring import metric_options
 from realestate_sr.evaluation.tables import markdown_table, write_tables
 from realestate_sr.evaluation.visual_report import VisualReport
-from realestate_sr.inference.network_args import (add_network_args, add_running_args,
-                                                  network_opt_from_args, one_line, settings_from_args)
+from realestate_sr.inference.network_args import (
+    add_network_args,
+    add_running_args,
+    network_opt_from_args,
+    one_line,
+    settings_from_args,
+)
 from realestate_sr.inference.postprocess import add_postprocess_args, postprocess_from_args
 from realestate_sr.metrics.lpips_metric import lpips_model
-from realestate_sr.archs.network_loading import checkpoint_param_key
-from realestate_sr.utils.weights import MissingWeightsError
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs
+from realestate_sr.utils.weights import MissingWeightsError
 
 LOG = logging.getLogger('evaluate')
 # everything a report writes into its folder: any of them there already is a report --overwrite replaces

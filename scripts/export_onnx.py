@@ -33,10 +33,14 @@ import yaml
 from realestate_sr.archs.nafnet_arch import NAFNetLocal
 from realestate_sr.inference import engines
 from realestate_sr.inference.enhancer import Enhancer, network_to_run, tlc_note
-from realestate_sr.inference.network_args import (add_network_args, network_opt_from_args, one_line,
-                                                  settings_from_args)
-from realestate_sr.utils.output_safety import UnsafeOutputError, atomic_write, check_clear_of_inputs, check_file_output, \
-    temp_path_for
+from realestate_sr.inference.network_args import add_network_args, network_opt_from_args, one_line, settings_from_args
+from realestate_sr.utils.output_safety import (
+    UnsafeOutputError,
+    atomic_write,
+    check_clear_of_inputs,
+    check_file_output,
+    temp_path_for,
+)
 
 
 def check_output(output, model, opt):

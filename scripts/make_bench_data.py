@@ -22,8 +22,7 @@ import time
 
 from realestate_sr.prep.bench_build import BenchExistsError, BenchSettings, build_bench
 from realestate_sr.prep.families import DEFAULT_HELD_OUT, FAMILIES
-from realestate_sr.prep.photo_sources import (SourceError, check_sources, default_sources,
-                                              load_source_list)
+from realestate_sr.prep.photo_sources import SourceError, check_sources, default_sources, load_source_list
 from realestate_sr.utils.photo_decode import PhotoReadError
 
 

@@ -25,8 +25,16 @@ import cv2
 import numpy as np
 
 from realestate_sr.prep.capture_amateur import sample_capture_params, simulate_amateur_capture
-from realestate_sr.utils.output_safety import UnsafeOutputError, check_replaceable, is_empty_folder, \
-    is_own_output, remove_stale_temps, replace_folder, temp_sibling, write_info
+from realestate_sr.utils.output_safety import (
+    UnsafeOutputError,
+    check_replaceable,
+    is_empty_folder,
+    is_own_output,
+    remove_stale_temps,
+    replace_folder,
+    temp_sibling,
+    write_info,
+)
 
 TOOL = 'make_demo_data'
 LAYOUT = {'images': ('*_src.jpg', '*_tar.jpg'), 'train.jsonl': None, 'val.jsonl': None, 'capture_params.json': None,

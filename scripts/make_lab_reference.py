@@ -17,11 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-from realestate_sr.utils.photo_decode import is_image_file
 from realestate_sr.data.pair_lists import PairListError, load_manifest
 from realestate_sr.inference.photo_io import read_photo
 from realestate_sr.inference.postprocess import LabReference, PostProcessError
-from realestate_sr.utils.photo_decode import PhotoReadError
+from realestate_sr.utils.photo_decode import PhotoReadError, is_image_file
 
 
 def build_parser():

@@ -23,11 +23,22 @@ import os
 import sys
 from pathlib import Path
 
-from realestate_sr.prep.lmdb_build import BuildError, BuildOptions, LeakageError, assign_splits, build_lmdb, \
-    check_output, check_train_not_empty, map_size_for, planned_bytes, read_test_list, split_counts_line
 from realestate_sr.data.lmdb_io import ENCODINGS
-from realestate_sr.prep.pair_checks import add_threshold_arguments, thresholds_from_args
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders
+from realestate_sr.prep.lmdb_build import (
+    BuildError,
+    BuildOptions,
+    LeakageError,
+    assign_splits,
+    build_lmdb,
+    check_output,
+    check_train_not_empty,
+    map_size_for,
+    planned_bytes,
+    read_test_list,
+    split_counts_line,
+)
+from realestate_sr.prep.pair_checks import add_threshold_arguments, thresholds_from_args
 
 
 def parse_args(argv=None):
@@ -125,7 +136,8 @@ def main(argv=None):
         return 1
 
     if summary.removed_partial:
-        print(f'removed {len(summary.removed_partial)} unfinished earlier build(s): {", ".join(summary.removed_partial)}')
+        removed = ', '.join(summary.removed_partial)
+        print(f'removed {len(summary.removed_partial)} unfinished earlier build(s): {removed}')
     if summary.report is not None:
         print(summary.report.summary(max_listed=20))
     out = Path(summary.output)

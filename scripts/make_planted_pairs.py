@@ -15,8 +15,15 @@ import sys
 from pathlib import Path
 
 from realestate_sr.prep.planted_pairs import FILE_DEFECTS, PLANTED_DEFECTS, write_planted_set
-from realestate_sr.utils.output_safety import UnsafeOutputError, check_replaceable, is_empty_folder, \
-    remove_stale_temps, replace_folder, temp_sibling, write_info
+from realestate_sr.utils.output_safety import (
+    UnsafeOutputError,
+    check_replaceable,
+    is_empty_folder,
+    remove_stale_temps,
+    replace_folder,
+    temp_sibling,
+    write_info,
+)
 
 TOOL = 'make_planted_pairs'
 LAYOUT = {'images': ('*_src.jpg', '*_tar.jpg'), 'train.jsonl': None, 'test.jsonl': None, 'build_info.json': None}

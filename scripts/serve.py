@@ -20,8 +20,13 @@ if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: 
                    run_name='__main__')
 
 from realestate_sr.inference.enhancer import Enhancer
-from realestate_sr.inference.network_args import (add_network_args, add_running_args,
-                                                  network_opt_from_args, one_line, settings_from_args)
+from realestate_sr.inference.network_args import (
+    add_network_args,
+    add_running_args,
+    network_opt_from_args,
+    one_line,
+    settings_from_args,
+)
 from realestate_sr.inference.postprocess import add_postprocess_args, postprocess_from_args
 from realestate_sr.serve.app import ServeConfig
 

@@ -31,8 +31,13 @@ from tqdm import tqdm
 
 from realestate_sr.inference import photo_files, photo_io, sharding
 from realestate_sr.inference.enhancer import Enhancer
-from realestate_sr.inference.network_args import (add_network_args, add_running_args,
-                                                  network_opt_from_args, one_line, settings_from_args)
+from realestate_sr.inference.network_args import (
+    add_network_args,
+    add_running_args,
+    network_opt_from_args,
+    one_line,
+    settings_from_args,
+)
 from realestate_sr.inference.pipeline import run_pipeline
 from realestate_sr.inference.postprocess import PostProcessError, add_postprocess_args, postprocess_from_args
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs

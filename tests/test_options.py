@@ -5,17 +5,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from basicsr.archs import build_network
-from basicsr.losses import build_loss
-from basicsr.utils.registry import DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
 from realestate_sr import training
-from realestate_sr.prep.lmdb_build import BuildOptions, build_lmdb
 from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
 from realestate_sr.models.enhance_model import OPTIMIZERS
 from realestate_sr.models.option_checks import OptionKeyError, check_training_options, training_option_problems
+from realestate_sr.prep.lmdb_build import BuildOptions, build_lmdb
 from tests.test_data.synthetic_pairs import make_pair_set
+
+from basicsr.archs import build_network
+from basicsr.losses import build_loss
+from basicsr.utils.registry import DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
 OPTION_DIR = Path(__file__).resolve().parents[1] / 'options'
 OPTION_FILES = sorted(OPTION_DIR.glob('*.yml'))

@@ -30,12 +30,23 @@ guide, slicing and colour transforms always run in float32 (a bfloat16 position 
 """
 import torch
 import torch.nn.functional as F
-from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
 from realestate_sr.archs.lut3d_arch import BasisLUTs
-from realestate_sr.archs.whole_photo_ops import DEFAULT_CHUNK_PIXELS, ThumbnailEncoder, apply_luts, \
-    check_inputs, corner_table, photo_thumbnail, pixel_positions, rows_per_chunk, run_per_pixel, trilinear_lookup
+from realestate_sr.archs.whole_photo_ops import (
+    DEFAULT_CHUNK_PIXELS,
+    ThumbnailEncoder,
+    apply_luts,
+    check_inputs,
+    corner_table,
+    photo_thumbnail,
+    pixel_positions,
+    rows_per_chunk,
+    run_per_pixel,
+    trilinear_lookup,
+)
+
+from basicsr.utils.registry import ARCH_REGISTRY
 
 AFFINE = 12
 LUMA_601 = (0.299, 0.587, 0.114)

@@ -20,8 +20,9 @@ YAML (``network_g``)::
 """
 import torch
 import torch.nn.functional as F
-from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
+
+from basicsr.utils.registry import ARCH_REGISTRY
 
 
 def _conv(in_channels, out_channels, stride=1):

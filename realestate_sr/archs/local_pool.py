@@ -10,7 +10,6 @@ The window sums come from 2-D cumulative sums. In bfloat16 those lose almost
 all precision on large maps (errors ~0.1 on a 1100x1650 map), so they are
 always computed in at least float32 and cast back to the input dtype.
 """
-import torch
 import torch.nn.functional as F
 from torch import nn
 

@@ -18,11 +18,20 @@ thumbnail of the whole photo (``photo_thumbnail``). ``box`` (N,4, see ``whole_ph
 for the interface all whole-photo networks share; a global LUT does not depend on where a pixel is.
 """
 import torch
-from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
-from realestate_sr.archs.whole_photo_ops import DEFAULT_CHUNK_PIXELS, ThumbnailEncoder, apply_luts, \
-    check_inputs, corner_table, identity_lut, photo_thumbnail, run_per_pixel
+from realestate_sr.archs.whole_photo_ops import (
+    DEFAULT_CHUNK_PIXELS,
+    ThumbnailEncoder,
+    apply_luts,
+    check_inputs,
+    corner_table,
+    identity_lut,
+    photo_thumbnail,
+    run_per_pixel,
+)
+
+from basicsr.utils.registry import ARCH_REGISTRY
 
 
 class BasisLUTs(nn.Module):

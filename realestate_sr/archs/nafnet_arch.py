@@ -13,11 +13,12 @@ YAML (``network_g``)::
     fast_imp: false
 """
 import torch.nn.functional as F
-from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
 from realestate_sr.archs.local_pool import local_pool_for_depth, replace_global_pools
 from realestate_sr.archs.nafnet_blocks import NAFBlock
+
+from basicsr.utils.registry import ARCH_REGISTRY
 
 TLC_BASE_SCALE = 1.5
 

@@ -9,12 +9,17 @@ from pathlib import Path
 
 import torch
 import yaml
+
+from realestate_sr.archs.checkpoint import (
+    PARAM_KEYS_BY_PREFERENCE,
+    CheckpointMismatchError,
+    load_checkpoint,
+    read_state_dict,
+)
+from realestate_sr.archs.nafnet_arch import TLC_BASE_SCALE, tlc_geometry, tlc_pools_globally
+
 from basicsr.archs import build_network
 from basicsr.utils.registry import ARCH_REGISTRY
-
-from realestate_sr.archs.checkpoint import PARAM_KEYS_BY_PREFERENCE, CheckpointMismatchError, load_checkpoint, \
-    read_state_dict
-from realestate_sr.archs.nafnet_arch import TLC_BASE_SCALE, tlc_geometry, tlc_pools_globally
 
 DEFAULT_TRAIN_SIZE = (1, 3, 256, 256)
 NAFNET_TYPES = ('NAFNet', 'NAFNetLocal')

@@ -14,9 +14,10 @@ YAML (``network_d``)::
     num_layers: 3         # stride-2 layers (3: 70x70 patches; 2: 34x34; 4: 142x142)
     norm: spectral        # spectral (default: stable at small batches and in BF16), instance, or none
 """
-from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 from torch.nn.utils import spectral_norm
+
+from basicsr.utils.registry import ARCH_REGISTRY
 
 NORMS = ('spectral', 'instance', 'none')
 

@@ -33,10 +33,11 @@ from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
-from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
 from realestate_sr.archs.nafnet_blocks import at_least_float32
+
+from basicsr.utils.registry import ARCH_REGISTRY
 
 LAYERNORM_EPS = 1e-5
 PAD_MULTIPLE = 8  # three pixel-unshuffle steps

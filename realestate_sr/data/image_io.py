@@ -22,8 +22,14 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from realestate_sr.utils.photo_decode import (PhotoReadError, decode_srgb, embedded_profile, exif_orientation_of,
-                                              needs_srgb_conversion, unsupported_reason)
+from realestate_sr.utils.photo_decode import (
+    PhotoReadError,
+    decode_srgb,
+    embedded_profile,
+    exif_orientation_of,
+    needs_srgb_conversion,
+    unsupported_reason,
+)
 
 
 class PairSizeMismatchError(ValueError):

@@ -63,7 +63,8 @@ def encode_image(img_bgr, encoding, png_level=1, jpg_quality=95):
     elif encoding == 'jpg':
         # 4:4:4 sampling keeps colour edges of the target: chroma subsampling would blur what the network learns
         ok, buf = cv2.imencode('.jpg', img_bgr, [cv2.IMWRITE_JPEG_QUALITY, int(jpg_quality),
-                                                 cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444])
+                                                 cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+                                                 cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444])
         param = str(jpg_quality)
     else:
         raise ValueError(f'unknown encoding {encoding!r}; expected one of {ENCODINGS}')

@@ -51,6 +51,6 @@ def augment_pair(src, tar, use_hflip, use_rot, rng=random):
 
 
 def bgr_uint8_to_tensor(img, as_float=True):
-    """uint8 BGR (H, W, 3) -> RGB (3, H, W): float32 in [0, 1], or uint8 when not ``as_float``; always a fresh tensor."""
+    """uint8 BGR (H, W, 3) -> RGB (3, H, W): float32 in [0, 1], or uint8 when not ``as_float``; a fresh tensor."""
     rgb_chw = torch.from_numpy(np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1)))
     return rgb_chw.float().div_(255.0) if as_float else rgb_chw

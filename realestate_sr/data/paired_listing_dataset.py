@@ -4,13 +4,14 @@ from pathlib import Path
 
 from torch.utils import data
 
-from basicsr.utils import get_root_logger
-from basicsr.utils.registry import DATASET_REGISTRY
 from realestate_sr.data.image_io import check_same_size, image_shape_from_header, read_bgr
 from realestate_sr.data.lmdb_io import LmdbFormatError, LmdbImageReader, read_split_file
 from realestate_sr.data.memory_cache import SharedPairCache
 from realestate_sr.data.pair_lists import load_manifest, pairs_from_folders, require_existing_files
 from realestate_sr.data.pair_transforms import augment_pair, bgr_uint8_to_tensor, random_crop_pair
+
+from basicsr.utils import get_root_logger
+from basicsr.utils.registry import DATASET_REGISTRY
 
 PHASES = ('train', 'val', 'test')
 
@@ -198,7 +199,8 @@ class PairedListingDataset(data.Dataset):
             logger = get_root_logger()
             self.source_uncached = self.source
             self.source = CachedSource(self.source, SharedPairCache(
-                self.source, num_threads=opt.get('cache_threads'), log=lambda msg: logger.info(f'[{opt.get("name")}] {msg}')))
+                self.source, num_threads=opt.get('cache_threads'),
+                log=lambda msg: logger.info(f'[{opt.get("name")}] {msg}')))
         elif cache != 'none':
             raise DatasetOptionError(f'dataset {opt.get("name")!r}: cache must be none or memory, got {cache!r}')
 

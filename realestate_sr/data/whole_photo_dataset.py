@@ -8,13 +8,14 @@ import random
 
 import cv2
 import numpy as np
-from basicsr.utils.registry import DATASET_REGISTRY
 
 from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
-from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
 from realestate_sr.data.image_io import check_same_size
-from realestate_sr.data.paired_listing_dataset import DatasetOptionError, PairedListingDataset
 from realestate_sr.data.pair_transforms import PatchTooLargeError, augment_pair, bgr_uint8_to_tensor
+from realestate_sr.data.paired_listing_dataset import DatasetOptionError, PairedListingDataset
+from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
+
+from basicsr.utils.registry import DATASET_REGISTRY
 
 
 def random_crop_offset(height, width, size, pair_name, rng=random):

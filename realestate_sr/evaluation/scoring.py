@@ -7,6 +7,7 @@ and the same metric logged during training's validation mean the same thing.
 import math
 
 import numpy as np
+
 from basicsr.metrics import calculate_metric
 
 HIGHER, LOWER, ZERO = 'higher', 'lower', 'zero'  # which value is best: the largest, the smallest, the nearest 0

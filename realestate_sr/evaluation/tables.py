@@ -2,11 +2,18 @@
 import csv
 import io
 import json
-
 import math
 
-from realestate_sr.evaluation.scoring import (HIGHER, LOWER, METRICS, best_value, better, higher_is_better,
-                                              json_number, scored_photos)
+from realestate_sr.evaluation.scoring import (
+    HIGHER,
+    LOWER,
+    METRICS,
+    best_value,
+    better,
+    higher_is_better,
+    json_number,
+    scored_photos,
+)
 from realestate_sr.utils.output_safety import atomic_write
 
 METRIC_TITLES = {'psnr': 'PSNR', 'ssim': 'SSIM', 'lpips': 'LPIPS', 'l1': 'L1', 'de00': 'dE00',

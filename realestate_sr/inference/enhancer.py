@@ -19,10 +19,17 @@ import numpy as np
 import torch
 
 from realestate_sr.archs.nafnet_arch import NAFNetLocal
+from realestate_sr.archs.network_loading import (
+    arch_runs_whole_photos,
+    build_inference_network,
+    checkpoint_param_key,
+    is_nafnet,
+    tlc_without_effect,
+    with_tlc,
+    without_tlc,
+)
 from realestate_sr.inference import engines
 from realestate_sr.inference.settings import InferenceSettings, SettingsError
-from realestate_sr.archs.network_loading import arch_runs_whole_photos, build_inference_network, \
-    checkpoint_param_key, is_nafnet, tlc_without_effect, with_tlc, without_tlc
 from realestate_sr.utils.tiling import make_torch_runner, tiled_forward, tiled_forward_many
 
 

@@ -6,9 +6,9 @@ from ``--model`` (BasicSR ``params``/``params_ema``, an official NAFNet release 
 How it runs is an ``InferenceSettings`` built by ``settings_from_args``: flags given > ``--opt`` > defaults.
 Every flag that can override the option file therefore defaults to None ("not given").
 """
+from realestate_sr.archs.network_loading import network_opt_from_yaml
 from realestate_sr.inference.engines import AMP_DTYPES, network_opt_from_flags
 from realestate_sr.inference.settings import InferenceSettings
-from realestate_sr.archs.network_loading import network_opt_from_yaml
 from realestate_sr.utils.tiling import TILE_DEFAULTS
 
 SETTINGS_HELP = ('With --opt, tiling and TLC default to its val block (val.tile, val.tlc), the precision to its '

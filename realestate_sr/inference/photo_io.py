@@ -29,8 +29,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from realestate_sr.utils.photo_decode import IMAGE_FORMATS, ORIENTATION_TAG, SRGB_PROFILE_BYTES, PhotoReadError, \
-    decode_srgb
+from realestate_sr.utils.photo_decode import (
+    IMAGE_FORMATS,
+    ORIENTATION_TAG,
+    SRGB_PROFILE_BYTES,
+    PhotoReadError,
+    decode_srgb,
+)
 from realestate_sr.utils.tiff_ifd import SHORT, first_value, ifd_entries, next_ifd_link, tiff_header
 
 # Pillow format name of the decoded file -> format we write for --format same.

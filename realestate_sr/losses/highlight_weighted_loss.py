@@ -1,11 +1,12 @@
 """HighlightWeightedLoss: any per-pixel loss, weighted up where the target is bright and nearly colourless."""
 import inspect
 
-from basicsr.losses import build_loss
-from basicsr.utils.registry import LOSS_REGISTRY
 from torch import nn
 
 from realestate_sr.utils.highlights import HIGHLIGHT_THRESHOLDS, highlight_mask
+
+from basicsr.losses import build_loss
+from basicsr.utils.registry import LOSS_REGISTRY
 
 
 @LOSS_REGISTRY.register()

@@ -1,10 +1,11 @@
 """Smoothness and monotonicity of learned 3D LUTs (the regulariser of image-adaptive LUT training)."""
 import torch
-from basicsr.utils.registry import LOSS_REGISTRY
 from torch import nn
 
 from realestate_sr.archs.lut3d_arch import BasisLUTs
 from realestate_sr.archs.whole_photo_ops import identity_lut
+
+from basicsr.utils.registry import LOSS_REGISTRY
 
 
 def lut_smoothness(luts):

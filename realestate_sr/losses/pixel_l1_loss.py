@@ -1,7 +1,8 @@
 """The pixel term of our recipes: L1 in float32, whatever precision the network's output comes in."""
 import torch.nn.functional as F
-from basicsr.utils.registry import LOSS_REGISTRY
 from torch import nn
+
+from basicsr.utils.registry import LOSS_REGISTRY
 
 
 @LOSS_REGISTRY.register()

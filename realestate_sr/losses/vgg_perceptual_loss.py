@@ -1,10 +1,11 @@
 """VGG19 feature distance, the perceptual term of the NAFNet recipe, with weights from a local file only."""
 import torch
 import torch.nn.functional as F
-from basicsr.utils.registry import LOSS_REGISTRY
 from torch import nn
 
 from realestate_sr.losses.vgg_features import VGG19Features
+
+from basicsr.utils.registry import LOSS_REGISTRY
 
 DEFAULT_LAYER_WEIGHTS = {'conv3_4': 1.0, 'conv4_4': 1.0, 'conv5_4': 1.0}
 

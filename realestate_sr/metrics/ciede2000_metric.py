@@ -5,11 +5,11 @@ an editor would notice it. Pixels are read as sRGB (D65) and converted to CIELAB
 with scikit-image; about 1 dE00 is a just-noticeable difference.
 """
 import numpy as np
-from basicsr.utils.registry import METRIC_REGISTRY
 from skimage.color import deltaE_ciede2000, rgb2lab
 
 from realestate_sr.metrics.metric_inputs import bgr_to_rgb, metric_pair
 
+from basicsr.utils.registry import METRIC_REGISTRY
 
 # Rows per chunk: scikit-image's formula makes ~30 float64 temporaries per pixel, so a whole
 # 3300x2200 photo at once would need a couple of GB; 256-row chunks need ~150 MB.

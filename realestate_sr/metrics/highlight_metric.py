@@ -9,11 +9,12 @@ mean then reads NaN, so use these metrics on validation sets of photos with wind
 """
 import numpy as np
 import torch
-from basicsr.utils.registry import METRIC_REGISTRY
 
 from realestate_sr.metrics.metric_inputs import bgr_to_rgb, metric_pair
 from realestate_sr.utils.colour import LUMA_709
 from realestate_sr.utils.highlights import highlight_mask
+
+from basicsr.utils.registry import METRIC_REGISTRY
 
 
 def _masked_pair(img, img2, crop_border, input_order, thresholds):

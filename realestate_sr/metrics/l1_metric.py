@@ -1,8 +1,9 @@
 """L1 (mean absolute error on [0, 1]): the primary metric of earlier experiments on listing edits."""
 import numpy as np
-from basicsr.utils.registry import METRIC_REGISTRY
 
 from realestate_sr.metrics.metric_inputs import metric_pair
+
+from basicsr.utils.registry import METRIC_REGISTRY
 
 
 @METRIC_REGISTRY.register()

@@ -15,10 +15,11 @@ from functools import lru_cache
 
 import lpips
 import torch
-from basicsr.utils.registry import METRIC_REGISTRY
 
-from realestate_sr.utils.weights import find_weights
 from realestate_sr.metrics.metric_inputs import bgr_to_rgb, metric_pair
+from realestate_sr.utils.weights import find_weights
+
+from basicsr.utils.registry import METRIC_REGISTRY
 
 __all__ = ['calculate_lpips', 'lpips_model', 'preload_lpips', 'LPIPS_BACKBONES']
 

@@ -6,6 +6,7 @@ from ``tensor2img``. ``metric_pair`` checks the shapes, applies ``input_order`` 
 ``crop_border`` like BasicSR's PSNR does, and returns float64 arrays in [0, 1].
 """
 import numpy as np
+
 from basicsr.metrics.metric_util import reorder_image
 
 

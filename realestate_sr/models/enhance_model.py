@@ -7,20 +7,26 @@ from pathlib import Path
 
 import cv2
 import torch
+from torch.nn.parallel import DataParallel, DistributedDataParallel
+
+from realestate_sr.archs.checkpoint import (
+    CheckpointMismatchError,
+    describe_mismatch,
+    read_state_dict,
+    save_atomically,
+    training_state_message,
+)
+from realestate_sr.archs.network_loading import training_patch_size
+from realestate_sr.inference.enhancer import Enhancer, module_to_run, tlc_note, tlc_warning
+from realestate_sr.inference.settings import InferenceSettings
+from realestate_sr.metrics.lpips_metric import preload_lpips
+from realestate_sr.utils.tiling import validation_tile  # noqa: F401  (tests read val.tile through this module)
+from realestate_sr.utils.weights import MissingWeightsError
+
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import master_only
 from basicsr.utils.registry import METRIC_REGISTRY, MODEL_REGISTRY
-from torch.nn.parallel import DataParallel, DistributedDataParallel
-
-from realestate_sr.archs.checkpoint import CheckpointMismatchError, describe_mismatch, read_state_dict, \
-    save_atomically, training_state_message
-from realestate_sr.utils.weights import MissingWeightsError
-from realestate_sr.metrics.lpips_metric import preload_lpips
-from realestate_sr.inference.enhancer import Enhancer, module_to_run, tlc_note, tlc_warning
-from realestate_sr.inference.settings import InferenceSettings
-from realestate_sr.archs.network_loading import training_patch_size
-from realestate_sr.utils.tiling import validation_tile  # noqa: F401  (tests read val.tile through this module)
 
 OPTIMIZERS = {'Adam': torch.optim.Adam, 'AdamW': torch.optim.AdamW}
 

@@ -4,16 +4,17 @@ import time
 from collections import OrderedDict
 
 import torch
+
+from realestate_sr.archs.checkpoint import CheckpointMismatchError, describe_mismatch, read_state_dict
+from realestate_sr.models.enhance_model import EnhanceModel
+from realestate_sr.models.option_checks import OptionKeyError
+from realestate_sr.utils.weights import MissingWeightsError
+
 from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
-
-from realestate_sr.archs.checkpoint import CheckpointMismatchError, describe_mismatch, read_state_dict
-from realestate_sr.utils.weights import MissingWeightsError
-from realestate_sr.models.enhance_model import EnhanceModel
-from realestate_sr.models.option_checks import OptionKeyError
 
 
 @MODEL_REGISTRY.register()

@@ -12,12 +12,13 @@ import inspect
 
 import torch
 import yaml
-from basicsr.models import lr_scheduler
-from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY
 
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
 from realestate_sr.models.enhance_model import OPTIMIZERS
 from realestate_sr.utils.tiling import TILE_DEFAULTS
+
+from basicsr.models import lr_scheduler
+from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY
 
 
 class OptionKeyError(ValueError):

@@ -1,8 +1,8 @@
 """WholePhotoGANModel: adversarial training of the whole-photo networks (ImageAdaptiveLUT, BilateralGridNet)."""
-from basicsr.utils.registry import MODEL_REGISTRY
-
 from realestate_sr.models.gan_enhance_model import GANEnhanceModel
 from realestate_sr.models.whole_photo_model import WholePhotoModel
+
+from basicsr.utils.registry import MODEL_REGISTRY
 
 
 @MODEL_REGISTRY.register()

@@ -1,9 +1,9 @@
 """WholePhotoModel: EnhanceModel for networks that see the whole photo (ImageAdaptiveLUT, BilateralGridNet)."""
+from realestate_sr.models.enhance_model import EnhanceModel
+
 from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
-
-from realestate_sr.models.enhance_model import EnhanceModel
 
 
 @MODEL_REGISTRY.register()

@@ -11,7 +11,8 @@ The benchmark's pieces (docs/benchmark.md):
   fetched (PyPI wheels, Debian packages, local folders) and which packages are reserved and refused;
 - one module per pair family, each a function ``(photo, rng) -> (src, tar, params)`` on float32 RGB in
   [0, 1]: ``capture_amateur`` (also the demo's capture model), ``capture_camera``, ``capture_mixed_light``
-  (capture families: the target is the photo) and ``style_listing_hdr`` (the style family: the source is the photo); ``families`` lists them;
+  (capture families: the target is the photo) and ``style_listing_hdr`` (the style family: the source is the
+  photo); ``families`` lists them;
 - ``bench_build``: photos -> splits by scene -> pairs -> JSONL manifests that ``PairedListingDataset`` and
   ``scripts/make_lmdb.py`` read.
 """

@@ -19,12 +19,17 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from realestate_sr.data.image_io import PairSizeMismatchError, check_same_size, image_shape_from_header, read_bgr
-from realestate_sr.data.lmdb_io import ENCODINGS, META_INFO, RecordInfo, encode_image, meta_info_line, \
-    sub_image_boxes
+from realestate_sr.data.lmdb_io import ENCODINGS, META_INFO, RecordInfo, encode_image, meta_info_line, sub_image_boxes
 from realestate_sr.data.pair_lists import write_manifest
 from realestate_sr.prep.pair_checks import CheckThresholds, flag_duplicates_across_splits, run_checks
-from realestate_sr.utils.output_safety import check_clear_of_inputs, check_replaceable, info_record, is_empty_folder, \
-    pid_alive, replace_folder
+from realestate_sr.utils.output_safety import (
+    check_clear_of_inputs,
+    check_replaceable,
+    info_record,
+    is_empty_folder,
+    pid_alive,
+    replace_folder,
+)
 from realestate_sr.utils.photo_decode import PhotoReadError
 
 SPLITS = ('train', 'val', 'test')

@@ -319,7 +319,8 @@ def measure_pair(args):
         result.flags['tone_curve'] = f'monotone tone-curve R^2 {r2:.3f} < {th.min_tone_r2:g}'
     if stops < -th.max_darkening_stops:
         result.flags['darkening_edit'] = (f'src highlights {stops:+.2f} stops in tar '
-                                          f'(limit -{th.max_darkening_stops:g}; mean Y {mean_src:.3f} -> {mean_tar:.3f})')
+                                          f'(limit -{th.max_darkening_stops:g}; '
+                                          f'mean Y {mean_src:.3f} -> {mean_tar:.3f})')
     if crushed > th.max_crushed_shadows:
         result.flags['darker_shadows'] = (f'{100 * crushed:.0f}% of the src shadow detail (src Y <= '
                                           f'p{th.shadow_percentile:g}) is black in tar (limit '

@@ -19,7 +19,6 @@ from contextlib import nullcontext
 import torch
 import torch.nn.functional as F
 
-
 # The tiling every caller starts from: validation (val.tile), tiled_infer.py and evaluate.py flags.
 TILE_DEFAULTS = {'size': 512, 'overlap': 64, 'batch': 4, 'border_pad': 0}
 

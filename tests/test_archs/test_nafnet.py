@@ -2,14 +2,14 @@ import copy
 
 import pytest
 import torch
-from basicsr.archs import build_network
 
 from realestate_sr.archs import local_pool, nafnet_blocks
 from realestate_sr.archs.local_pool import LocalAvgPool2d
-
 from realestate_sr.archs.nafnet_arch import NAFNet, NAFNetLocal, tlc_pools_globally
 from realestate_sr.archs.nafnet_blocks import LayerNorm2d
 from tests.conftest import TINY_NAFNET, randomize_
+
+from basicsr.archs import build_network
 
 SIDD = dict(enc_blk_nums=[2, 2, 4, 8], middle_blk_num=12, dec_blk_nums=[2, 2, 2, 2])
 GOPRO = dict(enc_blk_nums=[1, 1, 1, 28], middle_blk_num=1, dec_blk_nums=[1, 1, 1, 1])

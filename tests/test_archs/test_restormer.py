@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from basicsr.archs import build_network
 
 from realestate_sr.archs import restormer_arch
 from realestate_sr.archs.restormer_arch import ChannelAttentionWeights, ChannelLayerNorm, Restormer
@@ -13,6 +12,8 @@ from realestate_sr.inference import engines
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.settings import InferenceSettings
 from tests.conftest import randomize_
+
+from basicsr.archs import build_network
 
 TINY = dict(dim=8, num_blocks=[1, 1, 1, 1], num_refinement_blocks=1, heads=[1, 2, 4, 8], ffn_expansion_factor=2.66)
 

@@ -5,12 +5,20 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from basicsr.archs import build_network
 
 from realestate_sr.archs.bilateral_grid_arch import apply_affine, slice_and_apply_rows, slice_grid
-from realestate_sr.archs.whole_photo_ops import WholePhotoInputError, apply_luts, corner_table, crop_box, \
-    identity_lut, photo_thumbnail, trilinear_lookup
+from realestate_sr.archs.whole_photo_ops import (
+    WholePhotoInputError,
+    apply_luts,
+    corner_table,
+    crop_box,
+    identity_lut,
+    photo_thumbnail,
+    trilinear_lookup,
+)
 from tests.conftest import randomize_
+
+from basicsr.archs import build_network
 
 TINY = {'thumb_size': 32, 'width': 4, 'levels': 2, 'max_width': 8}
 ARCHS = [

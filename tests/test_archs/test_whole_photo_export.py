@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from basicsr.archs import build_network
 
 from realestate_sr.inference import engines
 from tests.conftest import randomize_
+
+from basicsr.archs import build_network
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = {'thumb_size': 64, 'width': 8, 'levels': 3, 'max_width': 16}

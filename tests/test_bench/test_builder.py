@@ -11,8 +11,15 @@ import pytest
 from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.prep import bench_build, capture_amateur
 from realestate_sr.prep.bench_build import BenchExistsError, BenchSettings, build_bench, split_scenes
-from realestate_sr.prep.photo_sources import (PackageCache, PhotoSource, ReservedSourceError, SourceFetchError,
-                                              check_sources, default_sources, load_source_list)
+from realestate_sr.prep.photo_sources import (
+    PackageCache,
+    PhotoSource,
+    ReservedSourceError,
+    SourceFetchError,
+    check_sources,
+    default_sources,
+    load_source_list,
+)
 from tests.test_bench.conftest import TINY_SIDE, local_entry, skimage_data_dir, write_source_list
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from realestate_sr.prep.capture_amateur import CaptureParams, simulate_amateur_capture
 from realestate_sr.prep import capture_camera, capture_mixed_light, style_listing_hdr
+from realestate_sr.prep.capture_amateur import CaptureParams, simulate_amateur_capture
 from realestate_sr.prep.families import DEFAULT_HELD_OUT, FAMILIES, capture_families, family
 
 

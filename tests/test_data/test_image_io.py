@@ -111,7 +111,8 @@ def test_memory_cache_equals_disk_for_a_rotated_pair(tmp_path, ext):
 def test_float_tiff_is_named_in_the_error(tmp_path):
     path = tmp_path / 'hdr.tif'
     Image.fromarray(np.random.default_rng(0).random((8, 8), dtype=np.float32), 'F').save(path)
-    with pytest.raises(photo_decode.PhotoReadError, match='32-bit float TIFF is not supported; convert to 16-bit integer'):
+    message = '32-bit float TIFF is not supported; convert to 16-bit integer'
+    with pytest.raises(photo_decode.PhotoReadError, match=message):
         read_bgr(path)
 
 

@@ -10,12 +10,20 @@ import pytest
 import torch
 
 import realestate_sr.prep.lmdb_build as lmdb_build
-from realestate_sr.prep.lmdb_build import BuildError, BuildOptions, assign_splits, build_lmdb, planned_bytes
 from realestate_sr.data.lmdb_io import LmdbFormatError, LmdbImageReader, read_meta_info
 from realestate_sr.data.pair_lists import load_manifest, pairs_from_folders
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
-from tests.test_data.synthetic_pairs import good_photo_pairs, make_pair_set, make_tar_image, resolved_paths, \
-    retaken_pair, src_from_tar, write_image, write_pair_set
+from realestate_sr.prep.lmdb_build import BuildError, BuildOptions, assign_splits, build_lmdb, planned_bytes
+from tests.test_data.synthetic_pairs import (
+    good_photo_pairs,
+    make_pair_set,
+    make_tar_image,
+    resolved_paths,
+    retaken_pair,
+    src_from_tar,
+    write_image,
+    write_pair_set,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'scripts'))
 import make_lmdb  # noqa: E402

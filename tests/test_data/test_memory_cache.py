@@ -9,8 +9,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from realestate_sr.data.memory_cache import CacheTooLargeError, SharedPairCache
-from realestate_sr.data.paired_listing_dataset import DiskPairSource, PairedListingDataset
 from realestate_sr.data.pair_lists import load_manifest
+from realestate_sr.data.paired_listing_dataset import DiskPairSource, PairedListingDataset
 
 
 def opt_for(manifest, cache):

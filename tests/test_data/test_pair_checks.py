@@ -4,19 +4,25 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-import cv2
-
 from realestate_sr.data.image_io import decode_bgr
+from realestate_sr.data.pair_lists import PairPaths, load_manifest
 from realestate_sr.prep.pair_alignment import estimate_alignment, gray_float
 from realestate_sr.prep.pair_checks import CHECKS, NOTES, CheckThresholds, run_checks
-from realestate_sr.data.pair_lists import PairPaths, load_manifest
-from realestate_sr.prep.planted_pairs import (EXIF_DEFECTS, FILE_DEFECTS, GEOMETRIC_DEFECTS, PHOTOMETRIC_CHANGES,
-                                              PLANTED_DEFECTS, load_package_photos, write_photo_test_set,
-                                              write_planted_set)
+from realestate_sr.prep.planted_pairs import (
+    EXIF_DEFECTS,
+    FILE_DEFECTS,
+    GEOMETRIC_DEFECTS,
+    PHOTOMETRIC_CHANGES,
+    PLANTED_DEFECTS,
+    load_package_photos,
+    write_photo_test_set,
+    write_planted_set,
+)
 from tests.test_data.synthetic_pairs import good_photo_pairs, write_pair_set
 from tests.test_inference.icc_profiles import adobe_rgb_profile, display_p3_profile, renamed_profile
 from tests.test_inference.photo_makers import encode_pil

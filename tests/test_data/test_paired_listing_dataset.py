@@ -7,11 +7,11 @@ import pytest
 import torch
 from PIL import Image
 
-from basicsr.data import build_dataset
 from realestate_sr.data.image_io import PairSizeMismatchError
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError, PairedListingDataset
-
 from tests.test_data.synthetic_pairs import make_tar_image, write_image
+
+from basicsr.data import build_dataset
 
 
 def train_opt(manifest, **extra):
@@ -153,8 +153,9 @@ def test_patch_larger_than_image_names_the_pair(pair_set):
 
 
 def test_uint8_output_carries_the_same_pixels_and_the_model_converts_them(pair_set, tmp_path):
-    from basicsr.models import build_model
     from tests.test_models.test_enhance_model import model_opt
+
+    from basicsr.models import build_model
 
     manifest, _, _ = pair_set
     as_float = PairedListingDataset(train_opt(manifest, phase='val', gt_size=None))[0]

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from realestate_sr.archs.whole_photo_ops import photo_thumbnail
-from realestate_sr.data.paired_listing_dataset import DatasetOptionError
 from realestate_sr.data.pair_transforms import bgr_uint8_to_tensor
+from realestate_sr.data.paired_listing_dataset import DatasetOptionError
 from realestate_sr.data.whole_photo_dataset import WholePhotoDataset, exposure_wb_table
 from tests.test_data.synthetic_pairs import make_tar_image, write_pair_set
 

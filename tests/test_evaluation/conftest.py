@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from basicsr.archs import build_network
 
 from tests.conftest import TINY_NAFNET, randomize_
 from tests.test_data.synthetic_pairs import write_pair_set
+
+from basicsr.archs import build_network
 
 PAIR_SIZES = ((48, 64), (40, 56), (52, 44))
 

@@ -3,10 +3,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from basicsr.archs import build_network
-from basicsr.metrics import calculate_metric
 
 import realestate_sr  # noqa: F401
+from realestate_sr.archs.network_loading import network_opt_from_yaml
 from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.evaluation.methods import CheckpointPredictor, auto_correct, checkpoint_label, dihedral_transforms
 from realestate_sr.evaluation.runner import bgr_to_rgb_float, evaluate_pairs, find_prediction
@@ -14,8 +13,10 @@ from realestate_sr.evaluation.scoring import metric_options
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.settings import InferenceSettings
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
-from realestate_sr.archs.network_loading import network_opt_from_yaml
 from tests.conftest import TINY_NAFNET, randomize_
+
+from basicsr.archs import build_network
+from basicsr.metrics import calculate_metric
 
 NO_LPIPS = metric_options(skip=('lpips',))
 

@@ -10,7 +10,8 @@ from tests.conftest import TINY_NAFNET, randomize_
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_FLAGS = ['--width', str(TINY_NAFNET['width']), '--middle-blk-num', str(TINY_NAFNET['middle_blk_num']),
-              '--enc-blks', *map(str, TINY_NAFNET['enc_blk_nums']), '--dec-blks', *map(str, TINY_NAFNET['dec_blk_nums'])]
+              '--enc-blks', *map(str, TINY_NAFNET['enc_blk_nums']),
+              '--dec-blks', *map(str, TINY_NAFNET['dec_blk_nums'])]
 # small tiles and a small TLC window keep every case to a fraction of a second on a CPU
 FAST_FLAGS = ['--tile-size', '128', '--overlap', '32', '--train-size', '64', '--workers', '2']
 

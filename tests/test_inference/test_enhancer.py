@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from basicsr.utils.registry import ARCH_REGISTRY
 from PIL import Image
 from torch import nn
 
@@ -19,6 +18,8 @@ from realestate_sr.inference.settings import InferenceSettings, SettingsError
 from tests.conftest import TINY_NAFNET, randomize_
 from tests.test_inference.conftest import TINY_FLAGS
 from tests.test_inference.photo_makers import encode_pil, smooth_rgb
+
+from basicsr.utils.registry import ARCH_REGISTRY
 
 
 class TinyConvForTests(nn.Module):
@@ -291,8 +292,8 @@ def test_evaluate_logs_tile_progress_inside_a_photo(eval_pairs_for_progress, cap
 @pytest.fixture
 def eval_pairs_for_progress(tmp_path):
     from realestate_sr.data.pair_lists import pairs_from_folders
-    from tests.test_evaluation.conftest import PAIR_SIZES, amateur_version, make_target
     from tests.test_data.synthetic_pairs import write_pair_set
+    from tests.test_evaluation.conftest import PAIR_SIZES, amateur_version, make_target
 
     targets = [make_target(height, width, index) for index, (height, width) in enumerate(PAIR_SIZES)]
     names = [f'room{index}.png' for index in range(len(targets))]

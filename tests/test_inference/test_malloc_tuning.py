@@ -6,8 +6,7 @@ import sys
 
 import pytest
 
-from realestate_sr.utils.malloc_tuning import MALLOC_TUNABLES, OPT_OUT_VARIABLE, REEXEC_MARKER, \
-    malloc_tuning_wanted
+from realestate_sr.utils.malloc_tuning import MALLOC_TUNABLES, OPT_OUT_VARIABLE, REEXEC_MARKER, malloc_tuning_wanted
 from tests.test_inference.conftest import REPO
 
 HELPER = REPO / 'realestate_sr' / 'utils' / 'malloc_tuning.py'

@@ -6,14 +6,14 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.test_inference.conftest import TINY_FLAGS
-from tests.test_inference.photo_makers import encode_pil, smooth_rgb
+from realestate_sr.archs.network_loading import build_inference_network
 from realestate_sr.inference import engines
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.pipeline import run_pipeline
 from realestate_sr.inference.settings import InferenceSettings
-from realestate_sr.archs.network_loading import build_inference_network
 from tests.conftest import TINY_NAFNET, randomize_
+from tests.test_inference.conftest import TINY_FLAGS
+from tests.test_inference.photo_makers import encode_pil, smooth_rgb
 
 
 @pytest.fixture(scope='module')

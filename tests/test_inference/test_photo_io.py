@@ -7,14 +7,32 @@ import pytest
 import tifffile
 from PIL import ExifTags, Image, ImageCms, ImageOps
 
-from tests.test_inference.icc_profiles import (ADOBE_GAMMA, ADOBE_PRIMARIES, P3_PRIMARIES, SRGB_PRIMARIES,
-                                               _srgb_curve_tag, adobe_rgb_profile, display_p3_profile, expected_srgb,
-                                               make_profile, renamed_profile, srgb_decode)
-from tests.test_inference.photo_makers import (GPS_IFD, LAYOUT_TAGS, MAKE, encode_pil, exif_with, exif_with_thumbnail,
-                                               smooth_rgb)
 from realestate_sr.inference import photo_io
-from realestate_sr.utils import photo_decode
 from realestate_sr.inference.photo_io import PhotoReadError, decode_photo, encode_photo, output_format
+from realestate_sr.utils import photo_decode
+from tests.test_inference.icc_profiles import (
+    ADOBE_GAMMA,
+    ADOBE_PRIMARIES,
+    P3_PRIMARIES,
+    SRGB_PRIMARIES,
+    _srgb_curve_tag,
+    adobe_rgb_profile,
+    display_p3_profile,
+    expected_srgb,
+    make_profile,
+    renamed_profile,
+    srgb_decode,
+)
+from tests.test_inference.photo_makers import (
+    GPS_IFD,
+    LAYOUT_TAGS,
+    MAKE,
+    encode_pil,
+    exif_with,
+    exif_with_thumbnail,
+    smooth_rgb,
+)
+
 
 @pytest.mark.parametrize('orientation', range(1, 9))
 def test_exif_orientation_is_applied_like_pillow_and_reset(orientation):

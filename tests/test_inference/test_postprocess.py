@@ -5,8 +5,16 @@ import numpy as np
 import pytest
 from skimage.color import rgb2lab
 
-from realestate_sr.inference.postprocess import LabReference, PostProcessError, PostProcessSettings, adjust_chroma, \
-    channel_quantiles, lab_to_rgb, match_lab_histogram, rgb_to_lab
+from realestate_sr.inference.postprocess import (
+    LabReference,
+    PostProcessError,
+    PostProcessSettings,
+    adjust_chroma,
+    channel_quantiles,
+    lab_to_rgb,
+    match_lab_histogram,
+    rgb_to_lab,
+)
 
 
 def photo(seed=0, size=(32, 32)):

@@ -50,7 +50,8 @@ def test_tiled_infer_finishes_outputs_exactly_as_the_library_does(photos, run_in
     assert np.abs(plain.astype(int) - finished.astype(int)).mean() > 5
     if reference_kind == 'json':  # the JSON file keeps 4 decimals of the quantiles
         reference = LabReference.load(reference_path)
-    expected = library_output(tiled_infer, tiny_checkpoint, folder / 'room.png', PostProcessSettings(reference, **CHROMA))
+    settings = PostProcessSettings(reference, **CHROMA)
+    expected = library_output(tiled_infer, tiny_checkpoint, folder / 'room.png', settings)
     np.testing.assert_array_equal(finished, expected)
     assert 'post-processing: off' in run_infer(folder, tmp_path / 'again', '--format', 'png')[1]
 

@@ -10,12 +10,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_inference.conftest import FAST_FLAGS, REPO, TINY_FLAGS
-from tests.test_inference.icc_profiles import display_p3_profile
-from tests.test_inference.photo_makers import (LAYOUT_TAGS, MAKE, ORIENTATION_TAG, encode_pil, exif_with, smooth_rgb,
-                                               tree_digest)
 from realestate_sr.inference import photo_files
 from realestate_sr.utils import output_safety
+from tests.test_inference.conftest import FAST_FLAGS, REPO, TINY_FLAGS
+from tests.test_inference.icc_profiles import display_p3_profile
+from tests.test_inference.photo_makers import (
+    LAYOUT_TAGS,
+    MAKE,
+    ORIENTATION_TAG,
+    encode_pil,
+    exif_with,
+    smooth_rgb,
+    tree_digest,
+)
 
 
 def make_delivery(root):

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from basicsr.archs import build_network
 
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.settings import InferenceSettings
@@ -18,6 +17,8 @@ from tests.conftest import randomize_
 from tests.test_data.synthetic_pairs import write_pair_set
 from tests.test_evaluation.conftest import amateur_version, make_target
 from tests.test_inference.conftest import load_script
+
+from basicsr.archs import build_network
 
 TINY_GRID = {'type': 'BilateralGridNet', 'thumb_size': 32, 'width': 8, 'levels': 2, 'max_width': 16,
              'grid_depth': 4, 'guide_hidden': 4, 'lut_basis': 2, 'lut_size': 5}

@@ -1,12 +1,13 @@
 """HighlightWeightedLoss and its mask: thresholds, weights, wrapped losses, precision, option checks."""
 import pytest
 import torch
-from basicsr.losses import build_loss
-from basicsr.losses.basic_loss import L1Loss
 
 from realestate_sr.losses.highlight_weighted_loss import HighlightWeightedLoss
-from realestate_sr.utils.highlights import highlight_mask
 from realestate_sr.models.option_checks import training_option_problems
+from realestate_sr.utils.highlights import highlight_mask
+
+from basicsr.losses import build_loss
+from basicsr.losses.basic_loss import L1Loss
 
 
 def pixels(*rgb):

@@ -1,11 +1,12 @@
 """LUTRegularizationLoss: smoothness and monotonicity of the basis LUTs inside a network."""
 import pytest
 import torch
-from basicsr.archs import build_network
-from basicsr.losses import build_loss
 
 from realestate_sr.archs.whole_photo_ops import identity_lut
 from realestate_sr.losses.lut_regularization_loss import lut_monotonicity, lut_smoothness
+
+from basicsr.archs import build_network
+from basicsr.losses import build_loss
 
 NET = {'type': 'ImageAdaptiveLUT', 'num_basis': 2, 'lut_size': 5, 'thumb_size': 16, 'width': 4, 'levels': 1}
 

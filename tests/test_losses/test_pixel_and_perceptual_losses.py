@@ -2,13 +2,14 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from basicsr.losses import build_loss
 from torchvision.models import vgg19
 
 from realestate_sr.losses.pixel_l1_loss import PixelL1Loss
-from realestate_sr.losses.vgg_perceptual_loss import VGGPerceptualLoss
 from realestate_sr.losses.vgg_features import VGG19_FILE, VGG19Features
+from realestate_sr.losses.vgg_perceptual_loss import VGGPerceptualLoss
 from realestate_sr.utils.weights import MissingWeightsError
+
+from basicsr.losses import build_loss
 
 # conv3_4, conv4_4, conv5_4 are modules 16, 25 and 34 of torchvision's vgg19().features
 LAYER_INDEX = {'conv3_4': 16, 'conv4_4': 25, 'conv5_4': 34}

@@ -3,10 +3,11 @@ import math
 
 import numpy as np
 import pytest
-from basicsr.metrics import calculate_metric
 
 from realestate_sr.metrics.highlight_metric import calculate_highlight_l1, calculate_highlight_shift
 from realestate_sr.metrics.l1_metric import calculate_l1
+
+from basicsr.metrics import calculate_metric
 
 
 def room_with_window():

@@ -4,7 +4,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from basicsr.metrics import calculate_metric
 from skimage.color import lab2rgb
 from torchvision.models import alexnet
 
@@ -12,6 +11,8 @@ import realestate_sr  # noqa: F401  (registers the metrics)
 from realestate_sr.metrics.ciede2000_metric import mean_ciede2000_rgb
 from realestate_sr.metrics.lpips_metric import LPIPS_BACKBONES, lpips_model, preload_lpips
 from realestate_sr.utils.weights import MissingWeightsError
+
+from basicsr.metrics import calculate_metric
 
 RANDOM_LPIPS = {'type': 'calculate_lpips', 'net': 'alex', 'random_backbone_for_testing': True}
 # Sharma, Wu & Dalal (2005), "The CIEDE2000 color-difference formula: implementation notes, supplementary

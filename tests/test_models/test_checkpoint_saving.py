@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from basicsr.models import build_model
 
 from realestate_sr import resume, training
 from tests.test_models.test_enhance_model import fixed_batch, model_opt
+
+from basicsr.models import build_model
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -2,13 +2,14 @@ import logging
 
 import pytest
 import torch
-from basicsr.models import build_model
 
 from realestate_sr.archs.checkpoint import CheckpointMismatchError
-from realestate_sr.utils.weights import MissingWeightsError
 from realestate_sr.archs.nafnet_arch import NAFNetLocal
 from realestate_sr.models.enhance_model import validation_tile
+from realestate_sr.utils.weights import MissingWeightsError
 from tests.conftest import TINY_NAFNET, randomize_
+
+from basicsr.models import build_model
 
 
 def model_opt(tmp_path, train=None, val=None, network=None):

@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from basicsr.archs import build_network
-from basicsr.models import build_model
 
 from realestate_sr.archs.patchgan_arch import PatchGANDiscriminator, patch_size
 from realestate_sr.models.option_checks import OptionKeyError, training_option_problems
 from tests.conftest import TINY_NAFNET, randomize_
 from tests.training_options import tiny_training_options, write_held_out_pairs
+
+from basicsr.archs import build_network
+from basicsr.models import build_model
 
 REPO = Path(__file__).resolve().parents[2]
 UNET = {'type': 'EditUNet', 'width': 8, 'levels': 2, 'max_width': 16, 'num_res_blocks': 1}

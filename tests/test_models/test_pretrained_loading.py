@@ -1,12 +1,13 @@
 """path.pretrain_network_g of the wrong kind or layout is one CheckpointMismatchError line, not torch's traceback."""
 import pytest
 import torch
-from basicsr.models import build_model
 
 from realestate_sr.archs.checkpoint import CheckpointMismatchError
 from realestate_sr.archs.nafnet_arch import NAFNet
 from tests.conftest import TINY_NAFNET
 from tests.test_models.test_enhance_model import model_opt
+
+from basicsr.models import build_model
 
 
 def opt_starting_from(tmp_path, checkpoint):

@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from basicsr.models import build_model
 
-from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
 from realestate_sr.archs.network_loading import build_inference_network
+from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
 from tests.training_options import tiny_training_options, write_held_out_pairs
+
+from basicsr.models import build_model
 
 REPO = Path(__file__).resolve().parents[2]
 GRID = {'type': 'BilateralGridNet', 'thumb_size': 32, 'width': 4, 'levels': 2, 'max_width': 8, 'grid_depth': 4,
@@ -43,10 +44,10 @@ def crop_batch(seed=0):
     photos = torch.rand(2, 3, 48, 64, generator=generator)
     targets = (0.6 * photos + 0.3).clamp(0, 1)  # a global edit a LUT or grid learns quickly
     boxes = [(10, 20), (0, 40)]
-    return {'lq': torch.stack([photos[i, :, t:t + 24, l:l + 24] for i, (t, l) in enumerate(boxes)]),
-            'gt': torch.stack([targets[i, :, t:t + 24, l:l + 24] for i, (t, l) in enumerate(boxes)]),
+    return {'lq': torch.stack([photos[i, :, t:t + 24, left:left + 24] for i, (t, left) in enumerate(boxes)]),
+            'gt': torch.stack([targets[i, :, t:t + 24, left:left + 24] for i, (t, left) in enumerate(boxes)]),
             'lq_thumb': photo_thumbnail(photos, 32),
-            'box': torch.stack([crop_box(t, l, 24, 24, 48, 64) for t, l in boxes])}
+            'box': torch.stack([crop_box(t, left, 24, 24, 48, 64) for t, left in boxes])}
 
 
 def test_training_steps_with_thumbnails_and_boxes_lower_the_loss_and_log_the_regulariser(tmp_path):
@@ -106,9 +107,9 @@ def test_train_py_trains_and_validates_a_bilateral_grid_from_an_option_file(tmp_
 
 
 def test_the_demo_option_file_passes_the_start_up_checks_and_builds_an_identity_network():
-    from basicsr.archs import build_network
-
     from realestate_sr.models.option_checks import training_option_problems
+
+    from basicsr.archs import build_network
 
     opt = yaml.safe_load((REPO / 'options' / 'whole_photo_demo.yml').read_text())
     assert training_option_problems(opt, cuda_available=False) == []

@@ -10,10 +10,10 @@ import pytest
 import uvicorn
 from PIL import Image
 
+from realestate_sr.archs.network_loading import build_inference_network
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.settings import InferenceSettings
 from realestate_sr.serve.app import ServeConfig, create_app
-from realestate_sr.archs.network_loading import build_inference_network
 from tests.conftest import TINY_NAFNET, randomize_
 from tests.test_inference.photo_makers import smooth_rgb
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from realestate_sr.inference.sharding import Shard, launcher_from_environment
 from realestate_sr.archs.network_loading import build_inference_network
+from realestate_sr.inference.sharding import Shard, launcher_from_environment
 from tests.conftest import TINY_NAFNET, randomize_
 from tests.test_inference.conftest import TINY_FLAGS
 from tests.test_inference.photo_makers import encode_pil, smooth_rgb, tree_digest

@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from realestate_sr.utils.colour import LUMA_601, LUMA_709, linear_to_srgb, luma, srgb_to_linear, to_bgr_uint8, \
-    to_uint8
+from realestate_sr.utils.colour import LUMA_601, LUMA_709, linear_to_srgb, luma, srgb_to_linear, to_bgr_uint8, to_uint8
 
 
 def test_srgb_curve_matches_the_standard_and_round_trips():
