@@ -16,7 +16,6 @@ from realestate_sr.archs.checkpoint import (
     save_atomically,
     training_state_message,
 )
-from realestate_sr.archs.network_loading import training_patch_size
 from realestate_sr.inference.enhancer import Enhancer, module_to_run, tlc_note, tlc_warning
 from realestate_sr.inference.settings import InferenceSettings
 from realestate_sr.metrics.lpips_metric import preload_lpips
@@ -169,10 +168,6 @@ class EnhanceModel(SRModel):
         note = tlc_note(opt['network_g'], self.inference_settings) if opt.get('val') else None
         if note:
             get_root_logger().warning(tlc_warning(note, 'val.tlc: true'))
-
-    def tlc_train_size(self):
-        """N,C,H,W of the training patches (``datasets.train.gt_size``) for the TLC window; None: the default."""
-        return training_patch_size(self.opt)
 
     # --- device placement -------------------------------------------------------------------------------------
     def model_to_device(self, net):
