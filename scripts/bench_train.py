@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
-    runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
-                   run_name='__main__')
+    runpy.run_path(f'{Path(__file__).resolve().parents[1]}/realestate_sr/utils/malloc_tuning.py', run_name='__main__')
 
 import torch
 

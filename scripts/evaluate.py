@@ -25,8 +25,7 @@ import time
 from pathlib import Path
 
 if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
-    runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
-                   run_name='__main__')
+    runpy.run_path(f'{Path(__file__).resolve().parents[1]}/realestate_sr/utils/malloc_tuning.py', run_name='__main__')
 
 import yaml
 
@@ -38,13 +37,7 @@ from realestate_sr.evaluation.runner import evaluate_pairs, row_names
 from realestate_sr.evaluation.scoring import metric_options
 from realestate_sr.evaluation.tables import markdown_table, write_tables
 from realestate_sr.evaluation.visual_report import VisualReport
-from realestate_sr.inference.network_args import (
-    add_network_args,
-    add_running_args,
-    network_opt_from_args,
-    one_line,
-    settings_from_args,
-)
+from realestate_sr.inference import network_args
 from realestate_sr.inference.postprocess import add_postprocess_args, postprocess_from_args
 from realestate_sr.metrics.lpips_metric import lpips_model
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs
@@ -75,8 +68,8 @@ def build_parser():
                       help=f'comma-separated baseline rows from {list(BASELINES)} ("" for none; default: all)')
     what.add_argument('--primary', help='row shown in contact sheets and used to sort photos worst first '
                       '(default: the first checkpoint or --pred row, else auto_correct)')
-    add_network_args(parser)
-    add_running_args(parser)
+    network_args.add_network_args(parser)
+    network_args.add_running_args(parser)
     add_postprocess_args(parser)
     lp = parser.add_argument_group('LPIPS')
     lp.add_argument('--lpips-net', choices=['alex', 'vgg'], default='alex', help='LPIPS backbone (default: alex)')
@@ -157,7 +150,7 @@ def main(argv=None):
     report_dir = Path(args.output)
     try:
         baselines, labels = check_args(args)
-        settings = settings_from_args(args)
+        settings = network_args.settings_from_args(args)
         postprocess = postprocess_from_args(args)
         if postprocess.enabled and not args.model:
             raise ValueError('post-processing applies to --model rows (each gets a +pp row); add --model')
@@ -174,7 +167,7 @@ def main(argv=None):
             raise FileExistsError(f'{report_dir} already holds a report ({", ".join(existing)}); '
                                   'pass --overwrite or choose another -o')
     except (ValueError, FileNotFoundError, FileExistsError, PairListError, OSError, yaml.YAMLError) as err:
-        LOG.error('error: %s', one_line(err))
+        LOG.error('error: %s', network_args.one_line(err))
         return 2
 
     if args.dry_run:
@@ -192,7 +185,7 @@ def main(argv=None):
             lpips_model(args.lpips_net, args.lpips_weights, args.lpips_random_backbone_for_testing, 'cpu')
         predictors = []
         if args.model:
-            network_opt = network_opt_from_args(args)
+            network_opt = network_args.network_opt_from_args(args)
             for checkpoint in args.model:
                 predictors.append(CheckpointPredictor.from_checkpoint(network_opt, checkpoint, settings,
                                                                       param_key=args.param_key))
@@ -207,7 +200,7 @@ def main(argv=None):
                   'LPIPS out.', err)
         return 2
     except (OSError, ValueError, KeyError, RuntimeError, CheckpointMismatchError) as err:
-        LOG.error('error: cannot set up the evaluation: %s', one_line(err))
+        LOG.error('error: cannot set up the evaluation: %s', network_args.one_line(err))
         return 2
 
     visuals = None if args.no_html else VisualReport(report_dir, primary)

@@ -25,15 +25,13 @@ import time
 from pathlib import Path
 
 if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
-    runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
-                   run_name='__main__')
+    runpy.run_path(f'{Path(__file__).resolve().parents[1]}/realestate_sr/utils/malloc_tuning.py', run_name='__main__')
 
 import yaml
 
 from realestate_sr.archs.nafnet_arch import NAFNetLocal
-from realestate_sr.inference import engines
+from realestate_sr.inference import engines, network_args
 from realestate_sr.inference.enhancer import Enhancer, network_to_run, tlc_note
-from realestate_sr.inference.network_args import add_network_args, network_opt_from_args, one_line, settings_from_args
 from realestate_sr.utils.output_safety import (
     UnsafeOutputError,
     atomic_write,
@@ -63,7 +61,7 @@ def main(argv=None):
     parser.add_argument('-o', '--output', required=True, help='the .onnx file to write')
     parser.add_argument('--opset', type=int, default=17, help='ONNX opset, >= 17 (default: 17)')
     parser.add_argument('--tolerance', type=float, default=1e-3, help='largest accepted |torch - onnx| (default 1e-3)')
-    add_network_args(parser)
+    network_args.add_network_args(parser)
     parser.add_argument('--tile-size', type=int, default=None,
                         help='the tile size the graph will run at (default: --opt val.tile, else 512; 0: whole '
                         'photos): decides whether TLC acts')
@@ -79,8 +77,9 @@ def main(argv=None):
     started = time.perf_counter()
     try:
         # the export traces on the CPU in float32: precision and device are the runner's business
-        settings = dataclasses.replace(settings_from_args(args), device='cpu', precision='fp32', channels_last=False)
-        network_opt = network_opt_from_args(args)
+        settings = dataclasses.replace(network_args.settings_from_args(args), device='cpu', precision='fp32',
+                                       channels_last=False)
+        network_opt = network_args.network_opt_from_args(args)
         if tlc_note(network_opt, settings):
             # NAFNetLocal on tiles inside its window computes plain NAFNet: export that, valid at any size
             settings = dataclasses.replace(settings, tlc=False)
@@ -89,7 +88,7 @@ def main(argv=None):
         enhancer = Enhancer.from_checkpoint(network_opt, None if args.random_weights else args.model, settings,
                                             param_key=args.param_key)
     except (OSError, ValueError, KeyError, RuntimeError, yaml.YAMLError) as err:
-        print(f'error: cannot load the network: {one_line(err)}', file=sys.stderr)
+        print(f'error: cannot load the network: {network_args.one_line(err)}', file=sys.stderr)
         return 2
     net = enhancer.net
     min_side = engines.tlc_min_side(net.train_size) if isinstance(net, NAFNetLocal) else 0

@@ -16,17 +16,10 @@ import sys
 from pathlib import Path
 
 if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
-    runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
-                   run_name='__main__')
+    runpy.run_path(f'{Path(__file__).resolve().parents[1]}/realestate_sr/utils/malloc_tuning.py', run_name='__main__')
 
+from realestate_sr.inference import network_args
 from realestate_sr.inference.enhancer import Enhancer
-from realestate_sr.inference.network_args import (
-    add_network_args,
-    add_running_args,
-    network_opt_from_args,
-    one_line,
-    settings_from_args,
-)
 from realestate_sr.inference.postprocess import add_postprocess_args, postprocess_from_args
 from realestate_sr.serve.app import ServeConfig
 
@@ -39,8 +32,8 @@ def build_parser():
     parser.add_argument('--model', required=True, help='checkpoint (.pth: params/params_ema/bare/official)')
     parser.add_argument('--model-name', help='name in the X-Model header and /readyz (default: the experiment '
                         'folder and checkpoint file, e.g. NAFNet_w16_demo_cpu/net_g_latest)')
-    add_network_args(parser)
-    add_running_args(parser)
+    network_args.add_network_args(parser)
+    network_args.add_running_args(parser)
     add_postprocess_args(parser)
     http = parser.add_argument_group('service')
     http.add_argument('--host', default='127.0.0.1', help='address to listen on (default: 127.0.0.1; 0.0.0.0 '
@@ -91,8 +84,9 @@ def build(args):
     """(Enhancer, ServeConfig) from the flags; raises with a one-line message what the CLI reports."""
     check_args(args)
     postprocess = postprocess_from_args(args)
-    settings = settings_from_args(args)
-    enhancer = Enhancer.from_checkpoint(network_opt_from_args(args), args.model, settings, param_key=args.param_key)
+    settings = network_args.settings_from_args(args)
+    enhancer = Enhancer.from_checkpoint(network_args.network_opt_from_args(args), args.model, settings,
+                                        param_key=args.param_key)
     config = ServeConfig(model_name=args.model_name or default_model_name(args.model), max_batch=args.max_batch,
                          max_wait_ms=args.max_wait_ms, queue_size=args.queue_size, timeout_s=args.timeout_s,
                          max_bytes=args.max_bytes, max_megapixels=args.max_megapixels, quality=args.quality,
@@ -106,7 +100,7 @@ def main(argv=None):
     try:
         enhancer, config = build(args)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
-        print(f'error: cannot start the service: {one_line(err)}', file=sys.stderr)
+        print(f'error: cannot start the service: {network_args.one_line(err)}', file=sys.stderr)
         return 2
     for warning in enhancer.warnings():
         LOG.warning('warning: %s', warning)

@@ -23,21 +23,13 @@ import time
 from pathlib import Path
 
 if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
-    runpy.run_path(str(Path(__file__).resolve().parents[1] / 'realestate_sr' / 'utils' / 'malloc_tuning.py'),
-                   run_name='__main__')
+    runpy.run_path(f'{Path(__file__).resolve().parents[1]}/realestate_sr/utils/malloc_tuning.py', run_name='__main__')
 
 import numpy as np
 from tqdm import tqdm
 
-from realestate_sr.inference import photo_files, photo_io, sharding
+from realestate_sr.inference import network_args, photo_files, photo_io, sharding
 from realestate_sr.inference.enhancer import Enhancer
-from realestate_sr.inference.network_args import (
-    add_network_args,
-    add_running_args,
-    network_opt_from_args,
-    one_line,
-    settings_from_args,
-)
 from realestate_sr.inference.pipeline import run_pipeline
 from realestate_sr.inference.postprocess import PostProcessError, add_postprocess_args, postprocess_from_args
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs
@@ -60,8 +52,8 @@ def build_parser():
     parser.add_argument('--model', help='checkpoint (.pth: params/params_ema/bare/official) or, with '
                         '--backend onnxruntime, an .onnx file from scripts/export_onnx.py')
     parser.add_argument('--backend', choices=['torch', 'onnxruntime'], default='torch')
-    add_network_args(parser)
-    run = add_running_args(parser)
+    network_args.add_network_args(parser)
+    run = network_args.add_running_args(parser)
     run.add_argument('--workers', type=int, default=2, help='decode/encode threads (default: 2)')
     run.add_argument('--prefetch', type=int, default=2, help='photos decoded ahead / encodes queued (default: 2)')
     add_postprocess_args(parser)
@@ -88,7 +80,8 @@ def make_enhancer(args, settings):
         raise ValueError('--model is required: a checkpoint file (see --help)')
     if args.backend == 'onnxruntime':
         return Enhancer.from_onnx(args.model, settings)
-    return Enhancer.from_checkpoint(network_opt_from_args(args), args.model, settings, param_key=args.param_key)
+    return Enhancer.from_checkpoint(network_args.network_opt_from_args(args), args.model, settings,
+                                    param_key=args.param_key)
 
 
 class ProgressLines:
@@ -175,7 +168,7 @@ def main(argv=None):
     try:
         shard = sharding.join(args.launcher, args.device or 'auto')
     except (RuntimeError, ValueError) as err:  # DistributedSetupError is a RuntimeError
-        LOG.error('error: cannot join the other processes: %s', printable(one_line(err)))
+        LOG.error('error: cannot join the other processes: %s', printable(network_args.one_line(err)))
         return 2
     try:
         return run(args, shard)
@@ -237,10 +230,10 @@ def run_shard(args, shard, jobs, postprocess):
     lines = None if sys.stdout.isatty() and not shard.distributed else ProgressLines(len(todo), shard.label)
     if todo:
         try:
-            settings = settings_from_args(args)
+            settings = network_args.settings_from_args(args)
             enhancer = make_enhancer(args, settings)
         except (OSError, ValueError, KeyError, RuntimeError) as err:
-            summary['load_error'] = printable(one_line(err))
+            summary['load_error'] = printable(network_args.one_line(err))
             return summary
         for warning in enhancer.warnings():
             LOG.warning('%swarning: %s', shard.label, warning)
