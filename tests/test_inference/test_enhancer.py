@@ -210,50 +210,47 @@ def test_onnx_export_follows_the_same_tlc_setting_as_the_torch_backend(tmp_path,
     assert engines.onnx_min_side(engines.load_onnx_session(tmp_path / 'plain.onnx')) == 0
 
 
-def test_an_onnx_graph_given_as_a_checkpoint_is_one_line_in_every_tool(tmp_path, tiled_infer, export_onnx_script,
-                                                                       tiny_net, capsys):
+@pytest.fixture
+def every_tool(tmp_path, tiled_infer, export_onnx_script, capsys):
+    """``every_tool(model, flags)`` runs tiled_infer, export_onnx and evaluate on ``model`` (a one-photo folder, a
+    tiny option file with whole photos) -> {tool: (exit code, stderr)}; ``flags`` describe the network to
+    tiled_infer and export_onnx (default: the option file; evaluate always reads it)."""
     from tests.test_evaluation.test_evaluate_script import evaluate_script
 
-    graph = tmp_path / 'model.onnx'
-    engines.export_onnx(tiny_net, graph)
     source = tmp_path / 'in'
     source.mkdir()
     (source / 'a.png').write_bytes(encode_pil(smooth_rgb(20, 20), 'PNG'))
     opt = write_yaml(tmp_path / 'o.yml', {'type': 'NAFNet', **TINY_NAFNET}, {'tile': None})
-    runs = {
-        'tiled_infer': lambda: tiled_infer.main(['-i', str(source), '-o', str(tmp_path / 'out'), '--model', str(graph),
-                                                 *TINY_FLAGS]),
-        'export_onnx': lambda: export_onnx_script.main(['--model', str(graph), '-o', str(tmp_path / 'x.onnx'),
-                                                        *TINY_FLAGS]),
-        'evaluate': lambda: evaluate_script.main(['--pairs', str(source), str(source), '--opt', str(opt), '--model',
-                                                  str(graph), '--skip-lpips', '-o', str(tmp_path / 'r'), '--quiet']),
-    }
-    for tool, run in runs.items():
-        assert run() == 2, tool
-        err = capsys.readouterr().err.strip()
+
+    def run(model, flags=None):
+        flags = ['--opt', str(opt)] if flags is None else flags
+        mains = {
+            'tiled_infer': lambda: tiled_infer.main(['-i', str(source), '-o', str(tmp_path / 'out'), '--model',
+                                                     str(model), *flags]),
+            'export_onnx': lambda: export_onnx_script.main(['--model', str(model), '-o', str(tmp_path / 'x.onnx'),
+                                                            *flags]),
+            'evaluate': lambda: evaluate_script.main(['--pairs', str(source), str(source), '--opt', str(opt),
+                                                      '--model', str(model), '--skip-lpips', '-o', str(tmp_path / 'r'),
+                                                      '--quiet']),
+        }
+        return {tool: (main(), capsys.readouterr().err.strip()) for tool, main in mains.items()}
+
+    return run
+
+
+def test_an_onnx_graph_given_as_a_checkpoint_is_one_line_in_every_tool(tmp_path, every_tool, tiny_net):
+    graph = tmp_path / 'model.onnx'
+    engines.export_onnx(tiny_net, graph)
+    for tool, (code, err) in every_tool(graph, TINY_FLAGS).items():
+        assert code == 2, tool
         assert len(err.splitlines()) == 1 and 'is an ONNX graph, not a PyTorch checkpoint' in err, (tool, err)
         assert '--backend onnxruntime' in err and 'weights_only' not in err
 
 
-def test_a_checkpoint_of_another_width_is_one_line_in_every_tool(tmp_path, tiled_infer, export_onnx_script, capsys):
-    from tests.test_evaluation.test_evaluate_script import evaluate_script
-
+def test_a_checkpoint_of_another_width_is_one_line_in_every_tool(tmp_path, every_tool):
     wider = save_checkpoint(tmp_path / 'w16.pth', NAFNet(**dict(TINY_NAFNET, width=16)))
-    source = tmp_path / 'in'
-    source.mkdir()
-    (source / 'a.png').write_bytes(encode_pil(smooth_rgb(20, 20), 'PNG'))
-    opt = write_yaml(tmp_path / 'o.yml', {'type': 'NAFNet', **TINY_NAFNET}, {'tile': None})
-    runs = {
-        'tiled_infer': lambda: tiled_infer.main(['-i', str(source), '-o', str(tmp_path / 'out'), '--model', str(wider),
-                                                 '--opt', str(opt)]),
-        'export_onnx': lambda: export_onnx_script.main(['--model', str(wider), '-o', str(tmp_path / 'x.onnx'),
-                                                        '--opt', str(opt)]),
-        'evaluate': lambda: evaluate_script.main(['--pairs', str(source), str(source), '--opt', str(opt), '--model',
-                                                  str(wider), '--skip-lpips', '-o', str(tmp_path / 'r'), '--quiet']),
-    }
-    for tool, run in runs.items():
-        assert run() == 2, tool
-        err = capsys.readouterr().err.strip()
+    for tool, (code, err) in every_tool(wider).items():
+        assert code == 2, tool
         assert len(err.splitlines()) == 1 and 'holds a width-16 network' in err and 'width 8' in err, (tool, err)
     assert not (tmp_path / 'x.onnx').exists()
 

@@ -78,6 +78,23 @@ def serve():
     return start
 
 
+def post_together(url, bodies, path='/v1/enhance?format=png'):
+    """POST every body at the same moment from its own thread; the responses in order."""
+    responses = [None] * len(bodies)
+    barrier = threading.Barrier(len(bodies))
+
+    def post(index):
+        barrier.wait()
+        responses[index] = httpx.post(f'{url}{path}', content=bodies[index], timeout=120)
+
+    threads = [threading.Thread(target=post, args=(index, )) for index in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return responses
+
+
 def jpeg_bytes(height, width, seed=0, quality=92, **options):
     buffer = io.BytesIO()
     Image.fromarray(smooth_rgb(height, width, seed)).save(buffer, 'JPEG', quality=quality, **options)

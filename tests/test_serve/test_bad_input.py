@@ -1,7 +1,6 @@
 """Bad input: a 4xx JSON answer naming the reason, nothing on disk, the server and the other requests unharmed."""
 import io
 import os
-import threading
 
 import httpx
 import numpy as np
@@ -11,7 +10,7 @@ from PIL import Image
 
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.serve.app import ServeConfig, create_app
-from tests.test_serve.conftest import WHOLE, decoded, jpeg_bytes, metric_value, png_bytes, running
+from tests.test_serve.conftest import WHOLE, decoded, jpeg_bytes, metric_value, png_bytes, post_together, running
 
 GOOD = jpeg_bytes(40, 60)
 
@@ -101,19 +100,8 @@ def test_a_photo_that_breaks_the_network_fails_alone_in_its_batch(serve):
     enhancer = Enhancer.from_module(FailsOnWideForTests(), WHOLE)
     bodies = [jpeg_bytes(40, 60, seed=1), jpeg_bytes(40, 120, seed=2), jpeg_bytes(40, 60, seed=3),
               jpeg_bytes(30, 50, seed=4)]
-    responses = [None] * len(bodies)
     with serve(enhancer, max_batch=4, max_wait_ms=1500) as url:
-        barrier = threading.Barrier(len(bodies))
-
-        def post(index):
-            barrier.wait()
-            responses[index] = httpx.post(f'{url}/v1/enhance?format=png', content=bodies[index], timeout=60)
-
-        threads = [threading.Thread(target=post, args=(index, )) for index in range(len(bodies))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        responses = post_together(url, bodies)
         metrics = httpx.get(f'{url}/metrics').text
     assert [r.status_code for r in responses] == [200, 500, 200, 200]
     assert responses[1].json() == {'error': 'enhance_failed', 'detail': 'RuntimeError: too wide for this network'}

@@ -1,6 +1,5 @@
 """Dynamic batching: concurrent requests share network calls (batch-size metrics), a full queue answers 503 with
 Retry-After, a request past its timeout 504, and batched answers equal unbatched ones."""
-import threading
 import time
 
 import httpx
@@ -8,24 +7,7 @@ import numpy as np
 import torch
 
 from realestate_sr.inference.enhancer import Enhancer
-from tests.test_serve.conftest import WHOLE, decoded, jpeg_bytes, metric_value
-
-
-def post_together(url, bodies, path='/v1/enhance?format=png'):
-    """POST every body at the same moment from its own thread; the responses in order."""
-    responses = [None] * len(bodies)
-    barrier = threading.Barrier(len(bodies))
-
-    def post(index):
-        barrier.wait()
-        responses[index] = httpx.post(f'{url}{path}', content=bodies[index], timeout=120)
-
-    threads = [threading.Thread(target=post, args=(index, )) for index in range(len(bodies))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return responses
+from tests.test_serve.conftest import WHOLE, decoded, jpeg_bytes, metric_value, post_together
 
 
 def batch_histogram(url):
