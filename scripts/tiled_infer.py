@@ -32,7 +32,7 @@ from realestate_sr.inference import network_args, photo_files, photo_io, shardin
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.pipeline import run_pipeline
 from realestate_sr.inference.postprocess import PostProcessError, add_postprocess_args, postprocess_from_args
-from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs
+from realestate_sr.utils.output_safety import UnsafeOutputError, atomic_write, check_clear_of_inputs
 
 LOG = logging.getLogger('tiled_infer')
 TILE_PROGRESS_SECONDS = 30  # without a progress bar, a line at most this often inside a long photo
@@ -262,7 +262,7 @@ def run_shard(args, shard, jobs, postprocess):
             if photo_files.output_key(target) in written:
                 raise photo_io.PhotoWriteError(f'{target} was already written by this run; not replacing it')
             written.add(photo_files.output_key(target))
-        photo_files.atomic_write(target, photo_io.encode_photo(rgb, photo, fmt, args.quality))
+        atomic_write(target, photo_io.encode_photo(rgb, photo, fmt, args.quality))
         return target, photo
 
     if todo and not shard.distributed:  # several processes: rank 0 marked the folder before any wrote
