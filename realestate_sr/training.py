@@ -35,16 +35,7 @@ from realestate_sr.data.lmdb_io import LmdbFormatError
 from realestate_sr.data.memory_cache import CacheTooLargeError
 from realestate_sr.data.pair_lists import PairListError
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError
-from realestate_sr.distributed import (
-    DEFAULT_MASTER_PORT,
-    DistributedSetupError,
-    export_slurm_environment,
-    gpu_index,
-    init_dist,
-    launch_settings,
-    slurm_master_address,
-    wants_cuda,
-)
+from realestate_sr.distributed import DistributedSetupError, init_dist, launch_settings
 from realestate_sr.models.option_checks import OptionKeyError, check_training_options, unknown_key_message
 from realestate_sr.resume import ResumeStateError, load_resume_state
 from realestate_sr.utils.weights import MissingWeightsError
@@ -53,14 +44,6 @@ import basicsr.train as basicsr_train
 import basicsr.utils.dist_util as basicsr_dist_util
 import basicsr.utils.options as basicsr_options
 from basicsr.models import build_model
-
-# The process-group names lived here before realestate_sr.distributed: imports of them from this module still work.
-__all__ = ['DEFAULT_MASTER_PORT', 'DistributedSetupError', 'export_slurm_environment', 'gpu_index', 'init_dist',
-           'launch_settings', 'slurm_master_address', 'wants_cuda',
-           'ResumeStateError', 'load_resume_state',
-           'REPO_ROOT', 'OptionFileError', 'DELETE_VALUE', 'split_force_yml', 'delete_option',
-           'parse_and_check_options', 'create_dataloaders_and_say_so', 'LearningRateMessageLogger',
-           'basicsr_argument_parser', 'canonical_argv', 'run_training', 'CLEAR_ERRORS', 'main']
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -161,11 +161,3 @@ def test_run_training_with_opt_equals_gets_our_init_dist_and_an_absolute_path(tm
     assert seen['init_dist'].func is distributed.init_dist
     assert seen['init_dist'].keywords == {'num_gpu': 0, 'timeout_minutes': 5}
     assert basicsr_dist_util.init_dist is seen['init_dist']
-
-
-def test_the_process_group_names_are_still_importable_from_training():
-    """Code written when training.py held the process-group code keeps working."""
-    from realestate_sr.training import DistributedSetupError, gpu_index, init_dist, wants_cuda
-
-    assert (init_dist, gpu_index, wants_cuda) == (distributed.init_dist, distributed.gpu_index, distributed.wants_cuda)
-    assert DistributedSetupError is distributed.DistributedSetupError

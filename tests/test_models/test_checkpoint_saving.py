@@ -77,7 +77,7 @@ def test_an_explicit_resume_state_that_does_not_load_is_one_clear_error(tmp_path
         assert str(broken) in str(error) and '\n' not in str(error)
     else:
         raise AssertionError('a truncated resume_state loaded')
-    assert training.ResumeStateError in training.CLEAR_ERRORS
+    assert resume.ResumeStateError in training.CLEAR_ERRORS
 
 
 KILLED_SAVE = '''
