@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny networks that run in milliseconds on a CPU, and experiment names cleaned up after."""
+"""Shared fixtures: tiny networks that run in milliseconds on a CPU, a tiny pair set, and experiment names cleaned
+up after."""
 import shutil
 import uuid
 from pathlib import Path
@@ -7,6 +8,7 @@ import pytest
 import torch
 
 import realestate_sr  # noqa: F401  (registers our classes, installs the torchvision alias)
+from tests.test_data.synthetic_pairs import make_pair_set
 
 TINY_NAFNET = dict(img_channel=3, width=8, middle_blk_num=1, enc_blk_nums=[1, 1], dec_blk_nums=[1, 1])
 
@@ -22,6 +24,12 @@ def experiment_name(request):
     yield name
     for folder in (REPO / 'experiments' / name, REPO / 'tb_logger' / name):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pair_set(tmp_path):
+    """A tiny synthetic pair set (three pairs of a few dozen pixels): (manifest, src folder, tar folder)."""
+    return make_pair_set(tmp_path / 'pairs')
 
 
 @pytest.fixture

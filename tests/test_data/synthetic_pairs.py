@@ -1,10 +1,12 @@
-"""Writers of tiny synthetic pair sets, shared by the data tests."""
+"""Writers of tiny synthetic pair sets and LMDBs of them, shared by the data, prep and other tests."""
 import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from realestate_sr.data import lmdb_io
+from realestate_sr.prep.lmdb_build import BuildOptions, build_lmdb
 from realestate_sr.prep.planted_pairs import amateur_version, make_photo
 from realestate_sr.utils.colour import to_uint8
 
@@ -72,3 +74,23 @@ def retaken_pair(pair, seed):
 def resolved_paths(pair):
     """(src, tar) of a PairPaths as absolute paths without '..', to compare pairs read through different roots."""
     return Path(pair.src).resolve(), Path(pair.tar).resolve()
+
+
+def quick_lmdb(pairs, out, **changes):
+    """src/tar LMDBs of ``pairs`` in ``out`` (make_lmdb's layout): no pair checks, every pair in train."""
+    return build_lmdb(pairs, out, BuildOptions(checks=False, val_fraction=0.0, **changes))
+
+
+def lmdb_opt(out, split='train', phase='val', **extra):
+    """PairedListingDataset options reading the LMDBs in ``out`` through its ``split`` list."""
+    opt = dict(name='l', phase=phase, io_backend={'type': 'lmdb'}, dataroot_lq=str(out / 'src.lmdb'),
+               dataroot_gt=str(out / 'tar.lmdb'), split_file=str(out / f'{split}.txt'))
+    opt.update(extra)
+    return opt
+
+
+def forget_environments_under(folder):
+    """Close and drop the process's environments of LMDBs under ``folder``, as a fresh process would start."""
+    root = str(Path(folder).resolve())
+    for key in [key for key in lmdb_io._READONLY_ENVIRONMENTS if key[0].startswith(root)]:
+        lmdb_io._READONLY_ENVIRONMENTS.pop(key).close()

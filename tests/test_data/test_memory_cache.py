@@ -80,10 +80,9 @@ def test_cache_is_read_only_and_not_pickled(pair_set):
 
 def test_cache_threads_fill_from_one_lmdb_without_racing_its_open(pair_set, tmp_path):
     """cache: memory with io_backend lmdb (the gb10 recipe): 8 threads read the fresh LMDB at once, every start."""
-    from realestate_sr.prep.lmdb_build import BuildOptions, build_lmdb
-    from tests.test_data.test_lmdb import forget_environments_under, lmdb_opt
+    from tests.test_data.synthetic_pairs import forget_environments_under, lmdb_opt, quick_lmdb
     manifest, _, _ = pair_set
-    build_lmdb(load_manifest(manifest), tmp_path / 'db', BuildOptions(checks=False, val_fraction=0.0))
+    quick_lmdb(load_manifest(manifest), tmp_path / 'db')
     expected = PairedListingDataset(lmdb_opt(tmp_path / 'db'))
     expected = [expected.source.read(i) for i in range(len(expected))]
     for _ in range(50):

@@ -1,5 +1,5 @@
-"""make_lmdb: folder -> LMDB -> dataset round trips, sub-image coverage, splits, split manifests, leakage,
-interrupted builds, CLI."""
+"""make_lmdb (realestate_sr.prep.lmdb_build): folder -> LMDB -> dataset round trips, sub-image coverage, splits,
+split manifests, leakage, interrupted builds, CLI."""
 import json
 import random
 import sys
@@ -10,14 +10,16 @@ import pytest
 import torch
 
 import realestate_sr.prep.lmdb_build as lmdb_build
-from realestate_sr.data.lmdb_io import LmdbFormatError, LmdbImageReader, read_meta_info
+from realestate_sr.data.lmdb_io import LmdbFormatError, read_meta_info
 from realestate_sr.data.pair_lists import load_manifest, pairs_from_folders
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
 from realestate_sr.prep.lmdb_build import BuildError, BuildOptions, assign_splits, build_lmdb, planned_bytes
 from tests.test_data.synthetic_pairs import (
     good_photo_pairs,
+    lmdb_opt,
     make_pair_set,
     make_tar_image,
+    quick_lmdb,
     resolved_paths,
     retaken_pair,
     src_from_tar,
@@ -29,18 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'scripts'))
 import make_lmdb  # noqa: E402
 
 
-def build(pairs, out, **changes):
-    options = BuildOptions(checks=False, val_fraction=0.0, **changes)
-    return build_lmdb(pairs, out, options)
-
-
-def lmdb_opt(out, split='train', phase='val', **extra):
-    opt = dict(name='l', phase=phase, io_backend={'type': 'lmdb'}, dataroot_lq=str(out / 'src.lmdb'),
-               dataroot_gt=str(out / 'tar.lmdb'), split_file=str(out / f'{split}.txt'))
-    opt.update(extra)
-    return opt
-
-
 def disk_items(manifest):
     dataset = PairedListingDataset(dict(name='d', phase='val', meta_file=str(manifest)))
     return [dataset[i] for i in range(len(dataset))]
@@ -49,7 +39,7 @@ def disk_items(manifest):
 @pytest.mark.parametrize('encoding, max_error', [('png', 0.0), ('raw', 0.0), ('jpg', 0.1)])
 def test_folder_to_lmdb_to_dataset_round_trip(pair_set, tmp_path, encoding, max_error):
     manifest, src_dir, tar_dir = pair_set
-    build(pairs_from_folders(src_dir, tar_dir), tmp_path / 'db', encoding=encoding)
+    quick_lmdb(pairs_from_folders(src_dir, tar_dir), tmp_path / 'db', encoding=encoding)
     from_lmdb = PairedListingDataset(lmdb_opt(tmp_path / 'db'))
     expected = disk_items(manifest)
     assert len(from_lmdb) == len(expected) == 3
@@ -67,7 +57,7 @@ def test_folder_to_lmdb_to_dataset_round_trip(pair_set, tmp_path, encoding, max_
 def test_sub_images_cover_every_training_pixel_exactly(pair_set, tmp_path):
     _, src_dir, tar_dir = pair_set
     pairs = pairs_from_folders(src_dir, tar_dir)
-    build(pairs, tmp_path / 'db', sub_size=20, sub_step=12)
+    quick_lmdb(pairs, tmp_path / 'db', sub_size=20, sub_step=12)
     names = [json.loads(line) for line in (tmp_path / 'db' / 'name_map.jsonl').read_text().splitlines()]
     records = read_meta_info(tmp_path / 'db' / 'tar.lmdb')
     dataset = PairedListingDataset(lmdb_opt(tmp_path / 'db', phase='val'))
@@ -92,7 +82,7 @@ def disk_items_for(pair):
 
 def test_training_crops_from_sub_image_lmdb_stay_aligned(pair_set, tmp_path):
     _, src_dir, tar_dir = pair_set
-    build(pairs_from_folders(src_dir, tar_dir), tmp_path / 'db', sub_size=24, sub_step=12, encoding='png')
+    quick_lmdb(pairs_from_folders(src_dir, tar_dir), tmp_path / 'db', sub_size=24, sub_step=12, encoding='png')
     dataset = PairedListingDataset(lmdb_opt(tmp_path / 'db', phase='train', gt_size=16, use_hflip=True,
                                             use_rot=True))
     random.seed(0)
@@ -137,14 +127,14 @@ def test_interrupted_build_is_detected_and_can_be_rerun(pair_set, tmp_path, monk
 
     monkeypatch.setattr(lmdb_build, '_encode_job', dying_job)
     with pytest.raises(KeyboardInterrupt):
-        build(pairs, tmp_path / 'db')
+        quick_lmdb(pairs, tmp_path / 'db')
     assert not (tmp_path / 'db').exists()
     partial = list(tmp_path.glob('.db.partial-*'))
     assert len(partial) == 1
     with pytest.raises(LmdbFormatError, match='build did not finish'):
         PairedListingDataset(lmdb_opt(partial[0]))
     monkeypatch.setattr(lmdb_build, '_encode_job', real_job)
-    summary = build(pairs, tmp_path / 'db')
+    summary = quick_lmdb(pairs, tmp_path / 'db')
     assert summary.removed_partial == [str(partial[0])] and not partial[0].exists()
     assert len(PairedListingDataset(lmdb_opt(tmp_path / 'db'))) == 3
 
@@ -152,40 +142,12 @@ def test_interrupted_build_is_detected_and_can_be_rerun(pair_set, tmp_path, monk
 def test_existing_output_needs_force(pair_set, tmp_path):
     _, src_dir, tar_dir = pair_set
     pairs = pairs_from_folders(src_dir, tar_dir)
-    build(pairs, tmp_path / 'db')
+    quick_lmdb(pairs, tmp_path / 'db')
     with pytest.raises(BuildError, match='--force'):
-        build(pairs, tmp_path / 'db')
-    build(pairs[:2], tmp_path / 'db', force=True)
+        quick_lmdb(pairs, tmp_path / 'db')
+    quick_lmdb(pairs[:2], tmp_path / 'db', force=True)
     assert len(read_meta_info(tmp_path / 'db' / 'src.lmdb')) == 2
     assert not list(tmp_path.glob('.db.*'))
-
-
-def test_readers_of_one_lmdb_share_it_and_a_rebuilt_one_is_read_afresh(tmp_path):
-    """Train and val datasets of a run read the same LMDBs in one process (LMDB refuses a second open)."""
-    manifest, _, _ = make_pair_set(tmp_path / 'p', sizes=[(20, 24)] * 4)
-    pairs = load_manifest(manifest)
-    build_lmdb(pairs, tmp_path / 'db', BuildOptions(checks=False, val_fraction=0.5, seed=1))
-    train = PairedListingDataset(lmdb_opt(tmp_path / 'db', 'train'))
-    val = PairedListingDataset(lmdb_opt(tmp_path / 'db', 'val'))
-    assert [len(d) for d in (train, val)] == [2, 2]
-    first_train, first_val = train[0]['gt'], val[0]['gt']
-    assert not torch.equal(first_train, first_val)
-    # make_lmdb --force rebuilds under the same name: a new reader must see the new records, not the old file
-    other, _, _ = make_pair_set(tmp_path / 'q', sizes=[(20, 24)] * 4, seed=50)
-    build_lmdb(load_manifest(other), tmp_path / 'db', BuildOptions(checks=False, val_fraction=0.5, seed=1, force=True))
-    rebuilt = PairedListingDataset(lmdb_opt(tmp_path / 'db', 'train'))
-    assert not torch.equal(rebuilt[0]['gt'], first_train)
-
-
-def test_forked_workers_read_an_lmdb_the_parent_already_opened(tmp_path):
-    """A DataLoader forked after the main process read the LMDB (validation, cache) reuses its environment."""
-    manifest, _, _ = make_pair_set(tmp_path / 'p', sizes=[(20, 24)] * 4)
-    build(load_manifest(manifest), tmp_path / 'db')
-    dataset = PairedListingDataset(lmdb_opt(tmp_path / 'db'))
-    expected = [dataset[i]['gt'] for i in range(len(dataset))]
-    loader = torch.utils.data.DataLoader(dataset, batch_size=1, num_workers=2, multiprocessing_context='fork')
-    for item, gt in zip(loader, expected):
-        torch.testing.assert_close(item['gt'][0], gt, atol=0, rtol=0)
 
 
 def test_map_size_comes_from_the_whole_set(tmp_path):
@@ -203,7 +165,7 @@ def test_non_ascii_names_get_ascii_keys_and_a_name_map(tmp_path):
         tar = make_tar_image(20, 24, len(name))
         write_image(tmp_path / 'src' / name, src_from_tar(tar))
         write_image(tmp_path / 'tar' / name, tar)
-    build(pairs_from_folders(tmp_path / 'src', tmp_path / 'tar'), tmp_path / 'db')
+    quick_lmdb(pairs_from_folders(tmp_path / 'src', tmp_path / 'tar'), tmp_path / 'db')
     keys = list(read_meta_info(tmp_path / 'db' / 'src.lmdb'))
     assert keys == ['00000', '00001']
     names = [json.loads(line)['pair'] for line in (tmp_path / 'db' / 'name_map.jsonl').read_text('utf-8').splitlines()]
@@ -297,46 +259,6 @@ def test_empty_splits_get_no_manifest(tmp_path, capsys):
     assert json.loads((tmp_path / 'db' / 'build_info.json').read_text())['manifests'] == ['train.jsonl']
 
 
-def forget_environments_under(folder):
-    """Close and drop the process's environments of LMDBs under ``folder``, as a fresh process would start."""
-    from realestate_sr.data import lmdb_io
-    root = str(Path(folder).resolve())
-    for key in [key for key in lmdb_io._READONLY_ENVIRONMENTS if key[0].startswith(root)]:
-        lmdb_io._READONLY_ENVIRONMENTS.pop(key).close()
-
-
-def test_threads_opening_one_lmdb_at_once_share_one_environment(tmp_path):
-    """The memory cache's fill threads all start with a first read of the same LMDB; without a lock around the
-    open, two of them opened it and the second got 'already open in this process' (one start in a few)."""
-    import threading
-    manifest, _, _ = make_pair_set(tmp_path / 'p', sizes=[(20, 24)] * 2)
-    build(load_manifest(manifest), tmp_path / 'db')
-    expected = LmdbImageReader(tmp_path / 'db' / 'src.lmdb').read('00001')
-    forget_environments_under(tmp_path)
-    failures = []
-    for _ in range(50):
-        barrier, errors, images = threading.Barrier(8), [], []
-        reader = LmdbImageReader(tmp_path / 'db' / 'src.lmdb')
-
-        def read():
-            barrier.wait()
-            try:
-                images.append(reader.read('00001'))
-            except Exception as err:  # noqa: BLE001  (any failure of any thread fails the round)
-                errors.append(err)
-
-        threads = [threading.Thread(target=read) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-        failures += errors
-        assert len(images) + len(errors) == 8
-        assert all(np.array_equal(image, expected) for image in images)
-        forget_environments_under(tmp_path)
-    assert not failures, f'{len(failures)} reads failed, first: {failures[0]!r}'
-
-
 def test_validation_is_drawn_after_exclusion(tmp_path):
     """An excluded pair must not take a validation slot: the README's --val-fraction with --exclude gave val 0."""
     from realestate_sr.prep.pair_checks import CheckThresholds
@@ -415,35 +337,35 @@ def test_force_replaces_only_a_folder_an_earlier_build_wrote(pair_set, tmp_path)
     from realestate_sr.utils.output_safety import UnsafeOutputError
     _, src_dir, tar_dir = pair_set
     pairs = pairs_from_folders(src_dir, tar_dir)
-    build(pairs, tmp_path / 'db')
+    quick_lmdb(pairs, tmp_path / 'db')
     assert json.loads((tmp_path / 'db' / 'build_info.json').read_text())['written_by'] == 'make_lmdb'
     # a file the user put into the build since: --force would delete it with the old build
     (tmp_path / 'db' / 'notes.txt').write_text('mine')
     with pytest.raises(UnsafeOutputError, match=r'holds 1 entry make_lmdb did not write \(notes.txt\)'):
-        build(pairs, tmp_path / 'db', force=True)
+        quick_lmdb(pairs, tmp_path / 'db', force=True)
     assert (tmp_path / 'db' / 'notes.txt').read_text() == 'mine'
     # a folder no build wrote: refused, and the message does not suggest --force
     (tmp_path / 'other').mkdir()
     (tmp_path / 'other' / 'photo.jpg').write_bytes(b'x')
     for force in (False, True):
         with pytest.raises(UnsafeOutputError, match='not a folder make_lmdb wrote') as caught:
-            build(pairs, tmp_path / 'other', force=force)
+            quick_lmdb(pairs, tmp_path / 'other', force=force)
         assert '--force' not in str(caught.value)
     assert (tmp_path / 'other' / 'photo.jpg').read_bytes() == b'x'
     # an empty folder made beforehand is simply filled
     (tmp_path / 'empty').mkdir()
-    assert build(pairs, tmp_path / 'empty').split_counts['train'] == 3
+    assert quick_lmdb(pairs, tmp_path / 'empty').split_counts['train'] == 3
 
 
 def test_force_still_replaces_a_build_from_before_the_marker(pair_set, tmp_path):
     _, src_dir, tar_dir = pair_set
     pairs = pairs_from_folders(src_dir, tar_dir)
-    build(pairs, tmp_path / 'db')
+    quick_lmdb(pairs, tmp_path / 'db')
     info_path = tmp_path / 'db' / 'build_info.json'
     info = json.loads(info_path.read_text())
     del info['written_by']
     info_path.write_text(json.dumps(info))
-    build(pairs[:2], tmp_path / 'db', force=True)
+    quick_lmdb(pairs[:2], tmp_path / 'db', force=True)
     assert len(read_meta_info(tmp_path / 'db' / 'src.lmdb')) == 2
 
 
@@ -454,6 +376,6 @@ def test_only_temporary_folders_a_build_names_are_cleaned_up(pair_set, tmp_path)
     users = tmp_path / '.db.partial-backup'
     users.mkdir()
     (users / 'photo.jpg').write_bytes(b'x')
-    summary = build(pairs_from_folders(src_dir, tar_dir), tmp_path / 'db')
+    summary = quick_lmdb(pairs_from_folders(src_dir, tar_dir), tmp_path / 'db')
     assert summary.removed_partial == [str(stale)] and not stale.exists()
     assert (users / 'photo.jpg').read_bytes() == b'x'
