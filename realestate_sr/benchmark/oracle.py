@@ -17,7 +17,6 @@ import numpy as np
 
 LUT_SIZE = 17
 LUT_PRIOR_WEIGHT = 1e-2  # in pixels per node: decides only where (almost) no pixel falls
-ORACLES = ('oracle_poly', 'oracle_lut')
 
 
 def poly_features(rgb):

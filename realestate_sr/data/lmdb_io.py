@@ -32,7 +32,6 @@ from realestate_sr.utils.tiling import tile_starts
 ENCODINGS = ('png', 'jpg', 'raw')
 META_INFO = 'meta_info.txt'
 _META_LINE = re.compile(r'^(?P<key>[^.\s]+)\.(?P<ext>\w+) \((?P<h>\d+),(?P<w>\d+),(?P<c>\d+)\)(?: (?P<param>\S+))?$')
-_KEY = re.compile(r'^[A-Za-z0-9_-]+$')
 
 
 class LmdbFormatError(ValueError):
@@ -45,12 +44,6 @@ class RecordInfo:
     encoding: str
     shape: tuple  # (H, W, C)
     param: str = ''
-
-
-def check_key(key):
-    if not _KEY.match(key):
-        raise LmdbFormatError(f'LMDB key {key!r} is not ASCII letters, digits, "_" or "-"')
-    return key
 
 
 def encode_image(img_bgr, encoding, png_level=1, jpg_quality=95):

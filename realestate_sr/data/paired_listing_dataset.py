@@ -197,7 +197,6 @@ class PairedListingDataset(data.Dataset):
         cache = opt.get('cache') or 'none'
         if cache == 'memory':
             logger = get_root_logger()
-            self.source_uncached = self.source
             self.source = CachedSource(self.source, SharedPairCache(
                 self.source, num_threads=opt.get('cache_threads'),
                 log=lambda msg: logger.info(f'[{opt.get("name")}] {msg}')))
