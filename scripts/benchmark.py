@@ -16,6 +16,7 @@ Examples:
   python scripts/benchmark.py                                       # today's recipes, full test split
   python scripts/benchmark.py options/nafnet_demo.yml my_recipe.yml # these recipes
   python scripts/benchmark.py --quick                               # 2 test photos, 2 iterations: a smoke run
+  python scripts/benchmark.py --split val my_recipe.yml             # tune on the val photos, report on test
 """
 import argparse
 import json
@@ -39,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_RECIPES = ('options/nafnet_demo.yml', 'options/bench/nafnet_demo_ctx256.yml')
 BASELINES = ('input', 'auto_correct')
 QUICK_PHOTOS = 2
+SPLITS = ('test', 'val')
 QUICK_ITERS = 2
 # glibc otherwise returns big activation buffers to the kernel after each op (../shared/FACTS.md)
 MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296'
@@ -57,6 +59,9 @@ def build_parser():
     parser.add_argument('--iters', type=int, help='train every recipe for this many iterations instead of its '
                         'own train.total_iter (scheduler periods scaled)')
     parser.add_argument('--photos', type=int, help='score only the first N test photos (all their pairs)')
+    parser.add_argument('--split', choices=SPLITS, default='test',
+                        help='photos to score: test (what a report quotes) or val (where recipe choices are made, '
+                        'so that the test photos stay unseen by those choices too; default: %(default)s)')
     parser.add_argument('--quick', action='store_true',
                         help=f'smoke run: {QUICK_PHOTOS} test photos, {QUICK_ITERS} iterations (unless --photos/'
                         '--iters say otherwise)')
@@ -85,8 +90,8 @@ def last_lines(path, count=3):
     return ' | '.join(lines[-count:])
 
 
-def select_test_rows(data_dir, photos):
-    rows = report.read_manifest(data_dir / 'test.jsonl')
+def select_test_rows(data_dir, photos, split='test'):
+    rows = report.read_manifest(data_dir / f'{split}.jsonl')
     if photos:
         keep = sorted({row['photo'] for row in rows})[:photos]
         rows = [row for row in rows if row['photo'] in keep]
@@ -172,13 +177,13 @@ def main(argv=None):
         options = {stem: bench_options(opt, data_dir, f'{args.experiment_prefix}{stem}', iters)
                    for stem, (_, opt) in recipes.items()}
         extra_eval_args = {stem: evaluate_args(opt) for stem, (_, opt) in recipes.items()}
-        test_rows = select_test_rows(data_dir, photos)
+        test_rows = select_test_rows(data_dir, photos, args.split)
     except (BenchmarkSetupError, RecipeError, OSError, ValueError, KeyError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    test_manifest = out_dir / 'test.jsonl'
+    test_manifest = out_dir / f'{args.split}.jsonl'
     test_manifest.write_text(''.join(json.dumps(row) + '\n' for row in test_rows), encoding='utf-8')
     env = dict(os.environ)
     env.setdefault('GLIBC_TUNABLES', MALLOC_TUNABLES)
@@ -189,7 +194,7 @@ def main(argv=None):
         folders, oracle_failures = write_oracles(test_rows, data_dir, out_dir / 'oracle')
         oracle_dirs = list(folders.values())
         failures += oracle_failures
-    print(f'{len(test_rows)} test pairs of {len({r["photo"] for r in test_rows})} photos; scoring baselines'
+    print(f'{len(test_rows)} {args.split} pairs of {len({r["photo"] for r in test_rows})} photos; scoring baselines'
           f'{"" if args.no_oracle else " and oracles"}', flush=True)
     baseline_report, baseline_log = out_dir / 'eval' / 'baselines', out_dir / 'logs' / 'evaluate_baselines.log'
     rc, _, _ = run_measured(evaluate_command(test_manifest, data_dir, baseline_report, baselines=BASELINES,
@@ -249,7 +254,7 @@ def main(argv=None):
     (out_dir / 'benchmark.json').write_text(json.dumps(document, indent=1) + '\n', encoding='utf-8')
     (out_dir / 'benchmark.md').write_text(markdown, encoding='utf-8')
     print(markdown)
-    print(f'{len(options)} recipes, {len(test_rows)} test pairs, {len(failures)} failures, '
+    print(f'{len(options)} recipes, {len(test_rows)} {args.split} pairs, {len(failures)} failures, '
           f'{document["seconds"]:.0f} s; results in {out_dir} (benchmark.md, benchmark.json, eval/, logs/)')
     for failure in failures:
         print(f'FAILED {failure}')
@@ -265,7 +270,7 @@ def tables(scores, costs, test_rows, build_info, args, iters, photos, columns):
     sections = [('overall', None)] + [(family, family) for family in families]
     summaries = {}
     markdown = ['# Benchmark', '',
-                f'{len(test_rows)} test pairs of {len({r["photo"] for r in test_rows})} photos never seen in '
+                f'{len(test_rows)} {args.split} pairs of {len({r["photo"] for r in test_rows})} photos never seen in '
                 f'training; trained on {", ".join(build_info.get("train_families", []))}; held-out family: '
                 f'{held_out}. Mean ± sd over photos. '
                 + ('Quick run: not a result. ' if args.quick else '')
@@ -280,7 +285,7 @@ def tables(scores, costs, test_rows, build_info, args, iters, photos, columns):
     markdown += ['## cost', '', report.cost_table(costs)]
     document = {'data': str(Path(args.data)), 'build_settings': build_info.get('settings'), 'held_out': held_out,
                 'train_families': build_info.get('train_families'), 'quick': args.quick, 'iters_override': iters,
-                'photos_limit': photos, 'test_pairs': len(test_rows),
+                'photos_limit': photos, 'split': args.split, 'test_pairs': len(test_rows),
                 'summaries': {section: {m: s for m, s in by_method.items() if s} for section, by_method in
                               summaries.items()},
                 'costs': costs}

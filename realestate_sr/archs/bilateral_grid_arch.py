@@ -39,6 +39,7 @@ from realestate_sr.archs.whole_photo_ops import (
     apply_luts,
     check_inputs,
     corner_table,
+    per_view,
     photo_thumbnail,
     pixel_positions,
     rows_per_chunk,
@@ -209,7 +210,7 @@ class BilateralGridNet(nn.Module):
         check_inputs(x, thumb, box, self.thumb_size)
         if thumb is None:
             thumb = photo_thumbnail(x, self.thumb_size)
-        grid, luts = self.photo_edit(thumb)
+        grid, luts = (per_view(values, x.shape[0]) for values in self.photo_edit(thumb))
         with torch.autocast(x.device.type, enabled=False):
             grid_table = corner_table(grid)
             lut_table = corner_table(luts) if luts is not None else None

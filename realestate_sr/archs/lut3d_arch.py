@@ -27,6 +27,7 @@ from realestate_sr.archs.whole_photo_ops import (
     check_inputs,
     corner_table,
     identity_lut,
+    per_view,
     photo_thumbnail,
     run_per_pixel,
 )
@@ -88,7 +89,7 @@ class ImageAdaptiveLUT(nn.Module):
         check_inputs(x, thumb, box, self.thumb_size)
         if thumb is None:
             thumb = photo_thumbnail(x, self.thumb_size)
-        luts = self.photo_luts(thumb)
+        luts = per_view(self.photo_luts(thumb), x.shape[0])
         with torch.autocast(x.device.type, enabled=False):
             table = corner_table(luts)
             return run_per_pixel(lambda rgb, u, v: apply_luts(luts, rgb, table), x, box, self.chunk_pixels)

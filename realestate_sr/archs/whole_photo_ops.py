@@ -58,17 +58,30 @@ def crop_box(top, left, height, width, photo_height, photo_width):
 
 
 def check_inputs(x, thumb, box, thumb_size):
-    """Validate the ``forward(x, thumb, box)`` arguments of a whole-photo network."""
+    """Validate the ``forward(x, thumb, box)`` arguments of a whole-photo network.
+
+    ``thumb`` holds one thumbnail per photo; ``x`` (and ``box``) may hold several views of each, laid out
+    photo after photo and then again (view ``i`` belongs to photo ``i % len(thumb)``), so that training can
+    cut several crops of a photo while its thumbnail is encoded once (``per_view``).
+    """
     if x.dim() != 4 or x.shape[1] != 3:
         raise WholePhotoInputError(f'expected N,3,H,W RGB input, got shape {tuple(x.shape)}')
     if box is not None and thumb is None:
         raise WholePhotoInputError('a crop (box given) needs the thumbnail of its whole photo (thumb)')
-    if thumb is not None and (thumb.dim() != 4 or thumb.shape[0] != x.shape[0] or thumb.shape[1] != 3
-                              or tuple(thumb.shape[-2:]) != (thumb_size, thumb_size)):
+    if thumb is not None and (thumb.dim() != 4 or not thumb.shape[0] or x.shape[0] % thumb.shape[0]
+                              or thumb.shape[1] != 3 or tuple(thumb.shape[-2:]) != (thumb_size, thumb_size)):
         raise WholePhotoInputError(f'thumb must be N,3,{thumb_size},{thumb_size} (photo_thumbnail of the whole '
-                                   f'photo), got {tuple(thumb.shape)} for input {tuple(x.shape)}')
+                                   f'photo; the input may hold k views of each of the N photos), got '
+                                   f'{tuple(thumb.shape)} for input {tuple(x.shape)}')
     if box is not None and tuple(box.shape) != (x.shape[0], 4):
         raise WholePhotoInputError(f'box must be N,4 (x0, y0, x1, y1), got {tuple(box.shape)}')
+
+
+def per_view(photo_values, views):
+    """Per-photo values (N,...) repeated for ``views`` inputs laid out as ``check_inputs`` says; None stays None."""
+    if photo_values is None or photo_values.shape[0] == views:
+        return photo_values
+    return photo_values.repeat(views // photo_values.shape[0], *([1] * (photo_values.dim() - 1)))
 
 
 def pixel_positions(box, top, count, height, width, n, device):

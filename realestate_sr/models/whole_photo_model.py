@@ -1,9 +1,17 @@
 """WholePhotoModel: EnhanceModel for networks that see the whole photo (ImageAdaptiveLUT, BilateralGridNet)."""
+import torch
+import torch.nn.functional as F
+
 from realestate_sr.models.enhance_model import EnhanceModel
 
 from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
+
+
+def at_size(images, size):
+    """N,C,h,w images area-resized to ``size`` (h, w); themselves when they have it."""
+    return images if tuple(images.shape[-2:]) == tuple(size) else F.interpolate(images, size=size, mode='area')
 
 
 @MODEL_REGISTRY.register()
@@ -17,6 +25,16 @@ class WholePhotoModel(EnhanceModel):
         train:
           lut_opt: {type: LUTRegularizationLoss, smoothness_weight: 1.0e-4, monotonicity_weight: 10.0}
                                                  # optional; added to the loss, logged as l_lut
+          whole_opt: {type: PixelL1Loss, loss_weight: 1.0}
+                                                 # optional: a loss on the edit of the whole photo, at the
+                                                 # crop's size, logged as l_whole (below)
+
+    ``whole_opt``: each crop supervises only the grid cells (or LUT entries) its pixels reach, a small part
+    of the photo. With ``whole_opt`` the step also edits the whole photo at low resolution (the source
+    thumbnail resized to the crop's size, box = the whole photo) and compares it with the target's
+    thumbnail, so every decision the thumbnail makes is supervised at every step. The whole photos are
+    extra views of the same forward (one call of the network, so DDP sees one forward per step; the
+    thumbnails are encoded once).
 
     Batches without ``lq_thumb`` (e.g. from a PairedListingDataset) are whole photos: the network makes
     its own thumbnail. Validation is EnhanceModel's: the inference object runs architectures with
@@ -24,6 +42,7 @@ class WholePhotoModel(EnhanceModel):
     """
 
     def __init__(self, opt):
+        self._crops = None  # during a step with whole_opt: how many of the batch's views are crops
         super().__init__(opt)
         net = self.get_bare_model(self.net_g)
         if getattr(net, 'whole_photo', False) and self.val_tile:
@@ -34,11 +53,14 @@ class WholePhotoModel(EnhanceModel):
         super().init_training_settings()
         lut_opt = self.opt['train'].get('lut_opt')
         self.cri_lut = build_loss(lut_opt).to(self.device) if lut_opt else None
+        whole_opt = self.opt['train'].get('whole_opt')
+        self.cri_whole = build_loss(whole_opt).to(self.device) if whole_opt else None
 
     def feed_data(self, data):
         super().feed_data(data)
         self.lq_thumb = data['lq_thumb'].to(self.device).float() if 'lq_thumb' in data else None
         self.box = data['box'].to(self.device).float() if 'box' in data else None
+        self.gt_thumb = data['gt_thumb'].to(self.device).float() if 'gt_thumb' in data else None
 
     def _add_photo_inputs(self, module, args, kwargs):
         return args, {**kwargs, 'thumb': self.lq_thumb, 'box': self.box}
@@ -46,14 +68,38 @@ class WholePhotoModel(EnhanceModel):
     def optimize_parameters(self, current_iter):
         # EnhanceModel's step calls net_g(lq); a forward pre-hook adds the thumbnail and box for this step, so
         # the step itself (autocast, clipping, EMA, logging) stays EnhanceModel's and follows its changes
+        crops = self.lq.shape[0]
+        whole = self.cri_whole is not None and self.lq_thumb is not None
+        if whole:
+            self._append_whole_photos()
         hook = self.get_bare_model(self.net_g).register_forward_pre_hook(self._add_photo_inputs, with_kwargs=True)
         try:
             super().optimize_parameters(current_iter)
         finally:
             hook.remove()
+            if whole:
+                self.lq, self.gt, self.box = (t[:crops] for t in (self.lq, self.gt, self.box))
+                self.output = self.output[:crops]
+        self._crops = None
+
+    def _append_whole_photos(self):
+        """Extend the batch with each photo's whole-photo edit task: the source thumbnail at the crop's size as
+        input, the target thumbnail as target, box (0, 0, 1, 1)."""
+        size = self.lq.shape[-2:]
+        self._crops = self.lq.shape[0]
+        full = torch.tensor([0.0, 0.0, 1.0, 1.0], device=self.device).expand(self._crops, 4)
+        self.lq = torch.cat([self.lq, at_size(self.lq_thumb, size).to(self.lq.dtype)])
+        self.gt = torch.cat([self.gt, at_size(self.gt_thumb, size).to(self.gt.dtype)])
+        self.box = torch.cat([self.box, full])
 
     def compute_losses(self, output, gt):
-        total, terms = super().compute_losses(output, gt)
+        crops = self._crops
+        if crops:
+            total, terms = super().compute_losses(output[:crops], gt[:crops])
+            terms['l_whole'] = self.cri_whole(output[crops:], gt[crops:])
+            total = total + terms['l_whole']
+        else:
+            total, terms = super().compute_losses(output, gt)
         if self.cri_lut is not None:
             terms['l_lut'] = self.cri_lut(self.get_bare_model(self.net_g))
             total = total + terms['l_lut']

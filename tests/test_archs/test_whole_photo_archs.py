@@ -155,6 +155,24 @@ def test_a_crop_with_its_box_equals_that_region_of_the_whole_photo_output(opt):
 
 
 @pytest.mark.parametrize('opt', ARCHS, ids=ARCH_IDS)
+def test_several_views_of_each_photo_share_its_thumbnail_and_match_separate_calls(opt):
+    net = build(opt, seed=7)
+    photos = torch.rand(2, 3, 40, 50)
+    thumbs = photo_thumbnail(photos, opt['thumb_size'])
+    crops = photos[:, :, 8:24, 10:26]
+    boxes = torch.stack([crop_box(8, 10, 16, 16, 40, 50)] * 2)
+    wholes = F.interpolate(photos, size=(16, 16), mode='area')
+    full = torch.tensor([[0.0, 0.0, 1.0, 1.0]] * 2)
+    with torch.enable_grad():  # the training path, where views are used
+        both = net(torch.cat([crops, wholes]), thumb=thumbs, box=torch.cat([boxes, full]))
+        separate = torch.cat([net(crops, thumb=thumbs, box=boxes), net(wholes, thumb=thumbs, box=full)])
+    torch.testing.assert_close(both, separate, atol=1e-6, rtol=0)
+    assert (both[0] - both[1]).abs().max() > 0.01  # views follow their own photo's thumbnail
+    with pytest.raises(WholePhotoInputError, match='k views'):
+        net(torch.rand(3, 3, 16, 16), thumb=thumbs)
+
+
+@pytest.mark.parametrize('opt', ARCHS, ids=ARCH_IDS)
 def test_chunked_inference_equals_one_piece(opt):
     net = build(opt, seed=6)
     photo = torch.rand(2, 3, 45, 31)

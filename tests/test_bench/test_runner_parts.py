@@ -120,3 +120,18 @@ def test_an_evaluation_with_some_failed_pairs_still_counts_the_scored_ones(tmp_p
     (tmp_path / 'log').write_text('Traceback\nerror: cannot set up the evaluation: boom\n')
     assert script.read_report(tmp_path, 2, tmp_path / 'log', 'recipe', failures) is None
     assert 'exited 2' in failures[1] and 'boom' in failures[1]
+
+
+def test_the_val_split_scores_only_val_photos_and_photos_limits_them(tmp_path):
+    import json
+    script = load_benchmark_script()
+    lines = {'val': [('v1', 'amateur'), ('v1', 'mixed_light'), ('v2', 'amateur')], 'test': [('t1', 'amateur')]}
+    for split, rows in lines.items():
+        (tmp_path / f'{split}.jsonl').write_text(''.join(
+            json.dumps({'src': f'{photo}_{family}_src.jpg', 'tar': f'{photo}_{family}_tar.jpg', 'photo': photo,
+                        'family': family, 'split': split}) + '\n' for photo, family in rows))
+    assert {row['photo'] for row in script.select_test_rows(tmp_path, None, 'val')} == {'v1', 'v2'}
+    assert [row['photo'] for row in script.select_test_rows(tmp_path, 1, 'val')] == ['v1', 'v1']
+    assert [row['photo'] for row in script.select_test_rows(tmp_path, None)] == ['t1']
+    with pytest.raises(SystemExit):
+        script.build_parser().parse_args(['--split', 'train'])

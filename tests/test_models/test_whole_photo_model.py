@@ -63,6 +63,33 @@ def test_training_steps_with_thumbnails_and_boxes_lower_the_loss_and_log_the_reg
     assert losses[-1] < 0.7 * losses[0], losses
 
 
+def test_the_whole_photo_loss_scores_the_edit_of_each_whole_thumbnail_in_the_same_step(tmp_path):
+    torch.manual_seed(0)
+    opt = model_opt(tmp_path)
+    opt['train']['whole_opt'] = {'type': 'PixelL1Loss', 'loss_weight': 0.5}
+    model = build_model(opt)
+    batch = crop_batch()
+    photos = torch.rand(2, 3, 48, 64, generator=torch.Generator().manual_seed(0))
+    batch['gt_thumb'] = photo_thumbnail((0.6 * photos + 0.3).clamp(0, 1), 32)
+    model.feed_data(batch)
+    net = model.get_bare_model(model.net_g)
+    with torch.no_grad():  # what the step must score: each source thumbnail at crop size, edited as a whole photo
+        whole_src = torch.nn.functional.interpolate(batch['lq_thumb'], size=(24, 24), mode='area')
+        whole_tar = torch.nn.functional.interpolate(batch['gt_thumb'], size=(24, 24), mode='area')
+        expected = 0.5 * (net(whole_src, thumb=batch['lq_thumb']) - whole_tar).abs().mean()
+    calls = []
+    net.register_forward_hook(lambda module, args, output: calls.append(output.shape[0]))
+    model.optimize_parameters(1)
+    assert calls == [4]  # crops and whole photos in one forward
+    assert model.log_dict['l_whole'] == pytest.approx(expected.item(), rel=1e-4)
+    assert model.output.shape == model.lq.shape == (2, 3, 24, 24) and model.box.shape == (2, 4)
+    wholes = []
+    for step in range(2, 14):
+        model.optimize_parameters(step)
+        wholes.append(model.log_dict['l_whole'])
+    assert wholes[-1] < 0.7 * expected.item(), wholes
+
+
 def test_validation_runs_each_whole_photo_in_one_pass_even_when_tiles_are_asked(tmp_path, caplog):
     torch.manual_seed(0)
     model = build_model(model_opt(tmp_path, val={'tile': {'size': 16, 'overlap': 4}}))
