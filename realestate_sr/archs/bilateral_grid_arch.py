@@ -193,7 +193,8 @@ class BilateralGridNet(nn.Module):
             self.lut = BasisLUTs(lut_basis, lut_size)
 
     def photo_edit(self, thumb):
-        """What the thumbnails decide: (grid N,Gh,Gw,Gd,12, LUTs N,D,D,D,3 or None), float32."""
+        """What the thumbnails decide, float32: (grid N,Gh,Gw,Gd,12,) or, with ``lut_basis``, (grid, LUTs
+        N,D,D,D,3). ``apply_edit(x, box, *edit)`` applies it; the exported ONNX graph runs the two apart."""
         features, pooled = self.encoder(thumb)
         fused = F.leaky_relu(self.local_features(features) + self.global_features(pooled)[:, :, None, None], 0.2)
         head = self.grid_head(fused)
@@ -204,13 +205,17 @@ class BilateralGridNet(nn.Module):
             weights = self.to_lut_weights(pooled)
             with torch.autocast(thumb.device.type, enabled=False):
                 luts = self.lut.mix(weights.float())
-        return grid, luts
+        return (grid, ) if luts is None else (grid, luts)
 
     def forward(self, x, thumb=None, box=None):
         check_inputs(x, thumb, box, self.thumb_size)
         if thumb is None:
             thumb = photo_thumbnail(x, self.thumb_size)
-        grid, luts = (per_view(values, x.shape[0]) for values in self.photo_edit(thumb))
+        return self.apply_edit(x, box, *self.photo_edit(thumb))
+
+    def apply_edit(self, x, box, grid, luts=None):
+        """The full-resolution stage: ``photo_edit``'s grid (and LUTs) applied to x (views as in ``forward``)."""
+        grid, luts = (per_view(values, x.shape[0]) for values in (grid, luts))
         with torch.autocast(x.device.type, enabled=False):
             grid_table = corner_table(grid)
             lut_table = corner_table(luts) if luts is not None else None

@@ -85,11 +85,19 @@ class ImageAdaptiveLUT(nn.Module):
         with torch.autocast(thumb.device.type, enabled=False):
             return self.basis.mix(weights.float())
 
+    def photo_edit(self, thumb):
+        """What the thumbnails decide, ``(photo_luts(thumb), )``; ``apply_edit(x, box, *edit)`` applies it."""
+        return (self.photo_luts(thumb), )
+
     def forward(self, x, thumb=None, box=None):
         check_inputs(x, thumb, box, self.thumb_size)
         if thumb is None:
             thumb = photo_thumbnail(x, self.thumb_size)
-        luts = per_view(self.photo_luts(thumb), x.shape[0])
+        return self.apply_edit(x, box, *self.photo_edit(thumb))
+
+    def apply_edit(self, x, box, luts):
+        """The full-resolution stage: the N,D,D,D,3 ``luts`` looked up for every pixel of x."""
+        luts = per_view(luts, x.shape[0])
         with torch.autocast(x.device.type, enabled=False):
             table = corner_table(luts)
             return run_per_pixel(lambda rgb, u, v: apply_luts(luts, rgb, table), x, box, self.chunk_pixels)

@@ -10,6 +10,14 @@ NAFNetLocal (TLC) exports too, but tracing freezes its Python branch "window
 smaller than the feature map": the graph is valid only for inputs whose sides
 are at least the TLC window (1.5 x the training patch, rounded up to a multiple
 of 16), which the ONNX runner enforces with a clear error.
+
+Whole-photo networks (``whole_photo = True``) export as one graph of two unconnected parts: the encoder
+(``thumb`` -> ``edit0``, ``edit1``...: what the thumbnail decides, ``photo_edit``) and the full-resolution
+stage (``src``, ``box``, ``edit0_in``... -> ``out``: ``apply_edit``). ``load_onnx_session`` opens each part
+as its own session (``WholePhotoSession``) and the runner makes the thumbnail of each photo
+(``photo_thumbnail``), encodes it once and feeds the photo in bands of at most ``band_pixels`` pixels with
+their boxes: the traced full-resolution stage is the per-pixel gather path in one piece (hundreds of bytes
+per pixel), so a band, not the photo, bounds its memory. Whole-photo networks are exact under such tiling.
 """
 import json
 import math
@@ -19,11 +27,17 @@ import torch
 
 from realestate_sr.archs.nafnet_arch import TLC_BASE_SCALE
 from realestate_sr.archs.network_loading import DEFAULT_TRAIN_SIZE
+from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
 
 AMP_DTYPES = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 ONNX_INPUT, ONNX_OUTPUT = 'src', 'out'
 ONNX_MIN_SIDE_KEY = 'realestate_sr.min_side'
 ONNX_NETWORK_KEY = 'realestate_sr.network_opt'
+# whole-photo graphs: {"thumb_size": S, "edits": number of edit tensors, "band_pixels": default band size}
+ONNX_WHOLE_PHOTO_KEY = 'realestate_sr.whole_photo'
+ONNX_THUMB, ONNX_BOX = 'thumb', 'box'
+# pixels per band of the full-resolution stage: ~1 KB per pixel in the gather graph (grid + LUT), ~0.5 GB a band
+DEFAULT_BAND_PIXELS = 1 << 19
 
 
 class OnnxInputTooSmallError(ValueError):
@@ -65,23 +79,53 @@ def tlc_min_side(train_size=None, multiple=16):
 
 # ---------------------------------------------------------------- ONNX
 
-def export_onnx(net, path, opset=17, min_side=0, network_opt=None):
+class WholePhotoGraph(torch.nn.Module):
+    """What a whole-photo network exports: ``(src, box, thumb, *edit_in) -> (out, *edit)``, two unconnected
+    parts, ``out = net.apply_edit(src, box, *edit_in)`` and ``edit = net.photo_edit(thumb)``."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, src, box, thumb, *edit_in):
+        return (self.net.apply_edit(src, box, *edit_in), *self.net.photo_edit(thumb))
+
+
+def export_onnx(net, path, opset=17, min_side=0, network_opt=None, band_pixels=DEFAULT_BAND_PIXELS):
     """Export ``net`` (eval mode, CPU) to ``path`` with dynamic N, H, W.
 
     ``min_side`` > 0 (exported TLC graphs) is stored in the model's metadata
     and traced at a size above it so the local-window branch is the one frozen.
+    A whole-photo network exports as ``WholePhotoGraph`` (see the module docstring), with ``band_pixels``
+    recorded as the runner's default band size.
     """
     if opset < 17:
         raise ValueError(f'opset must be >= 17, got {opset}')
     side = max(64, min_side + 32)
     sample = torch.rand(1, 3, side, side)
     dynamic = {0: 'batch', 2: 'height', 3: 'width'}
-    torch.onnx.export(net, (sample, ), str(path), opset_version=opset, dynamo=False, input_names=[ONNX_INPUT],
-                      output_names=[ONNX_OUTPUT], dynamic_axes={ONNX_INPUT: dynamic, ONNX_OUTPUT: dynamic})
+    metadata = {ONNX_MIN_SIDE_KEY: str(int(min_side)), ONNX_NETWORK_KEY: json.dumps(network_opt or {})}
+    if getattr(net, 'whole_photo', False):
+        thumb = photo_thumbnail(sample, net.thumb_size)
+        with torch.no_grad():
+            edit = tuple(net.photo_edit(thumb))
+        names = [f'edit{index}' for index in range(len(edit))]
+        box = crop_box(8, 0, side - 24, side, side, side)[None]  # a band: traced with a box that is not the photo
+        inputs = (sample[:, :, 8:side - 16], box, thumb, *edit)
+        axes = {ONNX_INPUT: dynamic, ONNX_OUTPUT: dynamic, ONNX_BOX: {0: 'batch'}, ONNX_THUMB: {0: 'photos'},
+                **{f'{name}_in': {0: 'batch'} for name in names}, **{name: {0: 'photos'} for name in names}}
+        torch.onnx.export(WholePhotoGraph(net), inputs, str(path), opset_version=opset, dynamo=False,
+                          input_names=[ONNX_INPUT, ONNX_BOX, ONNX_THUMB, *[f'{name}_in' for name in names]],
+                          output_names=[ONNX_OUTPUT, *names], dynamic_axes=axes)
+        metadata[ONNX_WHOLE_PHOTO_KEY] = json.dumps({'thumb_size': net.thumb_size, 'edits': len(names),
+                                                     'band_pixels': int(band_pixels)})
+    else:
+        torch.onnx.export(net, (sample, ), str(path), opset_version=opset, dynamo=False, input_names=[ONNX_INPUT],
+                          output_names=[ONNX_OUTPUT], dynamic_axes={ONNX_INPUT: dynamic, ONNX_OUTPUT: dynamic})
     import onnx  # imported here so that torch-only users do not need it
 
     model = onnx.load(str(path))
-    for key, value in ((ONNX_MIN_SIDE_KEY, str(int(min_side))), (ONNX_NETWORK_KEY, json.dumps(network_opt or {}))):
+    for key, value in metadata.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(model)
@@ -97,13 +141,45 @@ def onnx_providers(device):
     return [p for p in wanted if p in ort.get_available_providers()] + ['CPUExecutionProvider']
 
 
+class WholePhotoSession:
+    """The two parts of an exported whole-photo graph as ONNX Runtime sessions: ``encode`` (thumb -> edit)
+    and ``apply`` (src, box, edit -> out); ``info`` is the graph's ``ONNX_WHOLE_PHOTO_KEY`` record. Answers
+    ``get_modelmeta`` and ``get_providers`` as a session does."""
+
+    def __init__(self, metadata, encode, apply, info):
+        self.metadata, self.encode, self.apply, self.info = metadata, encode, apply, info
+
+    def get_modelmeta(self):
+        return self.metadata
+
+    def get_providers(self):
+        return self.apply.get_providers()
+
+
 def load_onnx_session(path, device='cpu', threads=0):
-    """An ONNX Runtime session for ``path``; ``threads`` 0 lets ONNX Runtime choose."""
+    """An ONNX Runtime session for ``path``, or a ``WholePhotoSession`` for an exported whole-photo graph;
+    ``threads`` 0 lets ONNX Runtime choose."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), sess_options=options, providers=onnx_providers(device))
+    session = ort.InferenceSession(str(path), sess_options=options, providers=onnx_providers(device))
+    record = session.get_modelmeta().custom_metadata_map.get(ONNX_WHOLE_PHOTO_KEY)
+    if not record:
+        return session
+    import onnx  # the parts of the graph are cut out of it with onnx's extractor
+
+    info = json.loads(record)
+    names = [f'edit{index}' for index in range(info['edits'])]
+    # the exporter drops inputs a network does not read (a global LUT ignores the box)
+    present = {entry.name for entry in session.get_inputs()}
+    apply_inputs = [name for name in (ONNX_INPUT, ONNX_BOX, *[f'{name}_in' for name in names]) if name in present]
+    extractor = onnx.utils.Extractor(onnx.load(str(path)))
+    parts = [extractor.extract_model(inputs, outputs) for inputs, outputs in
+             (([ONNX_THUMB], names), (apply_inputs, [ONNX_OUTPUT]))]
+    encode, apply = (ort.InferenceSession(part.SerializeToString(), sess_options=options,
+                                          providers=onnx_providers(device)) for part in parts)
+    return WholePhotoSession(session.get_modelmeta(), encode, apply, info)
 
 
 def onnx_min_side(session):
@@ -115,8 +191,14 @@ def onnx_network_opt(session):
     return json.loads(session.get_modelmeta().custom_metadata_map.get(ONNX_NETWORK_KEY, '{}') or '{}')
 
 
-def make_onnx_runner(session):
-    """``run_batch`` for ``tiled_forward``: N,C,h,w float tensor -> ONNX Runtime -> float32 tensor."""
+def make_onnx_runner(session, band_pixels=None):
+    """``run_batch`` for ``tiled_forward``: N,C,h,w float tensor -> ONNX Runtime -> float32 tensor.
+
+    A ``WholePhotoSession`` runs each batch of whole photos in bands of at most ``band_pixels`` pixels (all
+    photos of the batch together; None: the graph's recorded default).
+    """
+    if isinstance(session, WholePhotoSession):
+        return _whole_photo_runner(session, band_pixels or session.info['band_pixels'])
     min_side = onnx_min_side(session)
     input_name = session.get_inputs()[0].name
 
@@ -131,10 +213,44 @@ def make_onnx_runner(session):
     return run_batch
 
 
-def max_onnx_difference(net, session, sizes=((1, 3, 64, 64), (2, 3, 72, 120)), seed=0):
-    """Largest |PyTorch - ONNX Runtime| over random inputs of ``sizes`` (N,C,H,W)."""
+def band_layout(photos, height, width, band_pixels):
+    """(rows, columns) of a band: whole rows while a row of the ``photos`` fits in ``band_pixels``."""
+    if photos * width <= band_pixels:
+        return max(1, band_pixels // (photos * width)), width
+    return 1, max(1, band_pixels // photos)
+
+
+def _whole_photo_runner(session, band_pixels):
+    thumb_size = session.info['thumb_size']
+    edit_names = [f'edit{index}_in' for index in range(session.info['edits'])]
+    wanted = {entry.name for entry in session.apply.get_inputs()}
+
+    def run_batch(batch):
+        photos = batch.detach().cpu().float()
+        n, _, height, width = photos.shape
+        thumb = np.ascontiguousarray(photo_thumbnail(photos, thumb_size).numpy())
+        edit = dict(zip(edit_names, session.encode.run(None, {ONNX_THUMB: thumb})))
+        out = torch.empty(n, 3, height, width, dtype=torch.float32)
+        rows, columns = band_layout(n, height, width, band_pixels)
+        for top in range(0, height, rows):
+            count = min(rows, height - top)
+            for left in range(0, width, columns):
+                span = min(columns, width - left)
+                box = crop_box(top, left, count, span, height, width).expand(n, 4).contiguous()
+                band = np.ascontiguousarray(photos[:, :, top:top + count, left:left + span].numpy())
+                feed = {ONNX_INPUT: band, ONNX_BOX: box.numpy(), **edit}
+                result = session.apply.run(None, {name: value for name, value in feed.items() if name in wanted})[0]
+                out[:, :, top:top + count, left:left + span] = torch.from_numpy(result)
+        return out
+
+    return run_batch
+
+
+def max_onnx_difference(net, session, sizes=((1, 3, 64, 64), (2, 3, 72, 120)), seed=0, band_pixels=None):
+    """Largest |PyTorch - ONNX Runtime| over random inputs of ``sizes`` (N,C,H,W); ``band_pixels`` as in
+    ``make_onnx_runner`` (whole-photo graphs)."""
     generator = torch.Generator().manual_seed(seed)
-    run_onnx = make_onnx_runner(session)
+    run_onnx = make_onnx_runner(session, band_pixels)
     worst = 0.0
     for size in sizes:
         sample = torch.rand(*size, generator=generator)

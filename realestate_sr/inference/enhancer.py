@@ -129,8 +129,12 @@ class Enhancer:
         if min_side == 0 and is_nafnet(graph_opt) and settings.tlc and tlc_note(graph_opt, settings) is None:
             notes.append(f'{path} was exported without TLC while these settings ask for TLC: the graph decides, '
                          'so it runs plain NAFNet (export with TLC on to match the PyTorch backend)')
-        # a whole-photo graph makes its own thumbnail: tiles would each see only themselves
-        return cls(engines.make_onnx_runner(session), settings, 'cpu', whole_photo=arch_runs_whole_photos(graph_opt),
+        whole_photo = arch_runs_whole_photos(graph_opt)
+        if whole_photo and not isinstance(session, engines.WholePhotoSession):
+            notes.append(f'{path} is a whole-photo graph exported before band inference: it runs each photo in one '
+                         'piece (several GB at 3300x2200, or fails); re-export it with scripts/export_onnx.py')
+        # whole-photo graphs run whole photos: the runner cuts bands that know their place in the photo
+        return cls(engines.make_onnx_runner(session), settings, 'cpu', whole_photo=whole_photo,
                    description=f'ONNX Runtime {session.get_providers()[0]} fp32' + (', TLC graph' if min_side else ''),
                    notes=notes)
 
