@@ -256,3 +256,13 @@ def test_force_yml_deleting_a_key_that_is_not_there_names_it(monkeypatch, tmp_pa
 def test_a_misspelt_key_set_by_force_yml_is_caught_too(monkeypatch, tmp_path):
     with pytest.raises(OptionKeyError, match=r"unknown key 'val_frq' in val \(did you mean 'val_freq'\?\)"):
         parsed_with_force_yml(monkeypatch, tmp_path, 'val:val_frq=5')
+
+
+def test_a_number_yaml_reads_as_text_is_one_line_naming_the_key_and_what_to_write():
+    opt = load_option_file('nafnet_gb10.yml')
+    opt.update(yaml.safe_load('train: {optim_g: {type: AdamW, lr: 5e-3, betas: [0.9, 1e-1]}}'))
+    opt['name'] = '1e5_is_a_name'  # text that only starts like a number stays text
+    assert isinstance(opt['train']['optim_g']['lr'], str)  # what PyYAML (YAML 1.1) makes of it
+    assert training_option_problems(opt, cuda_available=True) == [
+        "train.optim_g.lr: '5e-3' is text, not a number, to YAML (write 0.005 or !!float 5e-3)",
+        "train.optim_g.betas[1]: '1e-1' is text, not a number, to YAML (write 0.1 or !!float 1e-1)"]

@@ -9,6 +9,7 @@ machine without CUDA. Each problem is one line, e.g. ``unknown key 'val_frq' in 
 """
 import difflib
 import inspect
+import re
 
 import torch
 import yaml
@@ -131,9 +132,27 @@ def _check_cuda_settings(opt, problems):
             problems.append(f'val.metrics.{name}.device: {metric["device"]} needs a CUDA device: set device: cpu')
 
 
+# YAML 1.1 (PyYAML, BasicSR's loader) reads a number with an exponent as a float only with a dot: 5e-3 is text
+EXPONENT_WITHOUT_DOT = re.compile(r'[-+]?[0-9_]*\.?[0-9_]*[0-9][eE][-+]?[0-9]+')
+
+
+def numbers_read_as_text(node, where=''):
+    """``(where, value)`` of every string in ``node`` that is a number YAML left as text (``lr: 5e-3``)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from numbers_read_as_text(value, f'{where}.{key}' if where else str(key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from numbers_read_as_text(value, f'{where}[{index}]')
+    elif isinstance(node, str) and EXPONENT_WITHOUT_DOT.fullmatch(node.strip()):
+        yield where, node
+
+
 def training_option_problems(opt, cuda_available=None):
     """One line per problem of the training options ``opt`` (a dict as parsed from the YAML); empty when none."""
     problems = _Problems()
+    problems.extend(f"{where}: '{text}' is text, not a number, to YAML (write {float(text.replace('_', ''))!r} or "
+                    f'!!float {text})' for where, text in numbers_read_as_text(opt))
     problems.keys(opt, 'the option file', TOP_LEVEL)
     for phase, dataset in (opt.get('datasets') or {}).items():
         if not isinstance(dataset, dict):
