@@ -40,6 +40,22 @@ def whole_thumbnail(bgr, size):
     return photo_thumbnail(bgr_uint8_to_tensor(bgr)[None], size)[0]
 
 
+def collage_pairs(pair, other, rng=random):
+    """``pair``'s (src, tar) with one side of a random straight cut replaced by ``other``'s pair, which is
+    first resized (area) to ``pair``'s size: vertical or horizontal at 30-70 % of that side."""
+    src, tar = (np.array(img) for img in pair)
+    height, width = tar.shape[:2]
+    other_src, other_tar = (cv2.resize(np.ascontiguousarray(img), (width, height), interpolation=cv2.INTER_AREA)
+                            for img in other)
+    vertical = rng.random() < 0.5
+    cut = int(round((width if vertical else height) * rng.uniform(0.3, 0.7)))
+    region = (slice(None), slice(cut, None)) if vertical else (slice(cut, None), slice(None))
+    if rng.random() < 0.5:  # the other pair on the first side instead
+        region = (slice(None), slice(0, cut)) if vertical else (slice(0, cut), slice(None))
+    src[region], tar[region] = other_src[region], other_tar[region]
+    return src, tar
+
+
 @DATASET_REGISTRY.register()
 class WholePhotoDataset(PairedListingDataset):
     """Training pairs as (whole-photo thumbnails, full-resolution crop, the crop's box); val/test as
@@ -53,6 +69,12 @@ class WholePhotoDataset(PairedListingDataset):
             alike) gets an exposure change uniform in +-exposure_ev stops and red/blue gains
             ``exp(uniform(+-white_balance))``, in linear light; the target is unchanged, since an
             editor's result does not depend on how the camera happened to expose.
+        pair_mix (float): probability (default 0: off) that a sample is a collage of two training pairs:
+            a random straight cut (vertical or horizontal, at 30-70 % of the side) keeps the sample's own
+            pair on one side and another pair, resized to the same size, on the other, sources and
+            targets alike (``collage_pairs``). Each side is an exact pair, but the two sides need
+            different corrections, so a network cannot solve the sample with one global decision: it
+            learns to read each region's correction from that region.
 
     Each training item: ``lq``/``gt`` the crop (3, gt_size, gt_size), ``lq_thumb``/``gt_thumb`` float32
     (3, thumb_size, thumb_size) thumbnails of the whole source/target photos, ``box`` float32 (4,) the
@@ -61,7 +83,7 @@ class WholePhotoDataset(PairedListingDataset):
     always describe the same oriented photo.
     """
 
-    OPTION_KEYS = PairedListingDataset.OPTION_KEYS | {'thumb_size', 'src_jitter'}
+    OPTION_KEYS = PairedListingDataset.OPTION_KEYS | {'thumb_size', 'src_jitter', 'pair_mix'}
 
     def __init__(self, opt):
         super().__init__(opt)
@@ -75,6 +97,10 @@ class WholePhotoDataset(PairedListingDataset):
         self.white_balance = float(jitter.get('white_balance', 0.0))
         if self.exposure_ev < 0 or self.white_balance < 0:
             raise DatasetOptionError(f'dataset {opt.get("name")!r}: src_jitter amounts must be >= 0')
+        self.pair_mix = float(opt.get('pair_mix') or 0.0)
+        if not 0.0 <= self.pair_mix <= 1.0:
+            raise DatasetOptionError(f'dataset {opt.get("name")!r}: pair_mix is a probability in [0, 1], '
+                                     f'got {self.pair_mix}')
 
     def jitter_source(self, src, rng=random):
         """The source photo with a random exposure/white-balance change (itself when jitter is off)."""
@@ -92,6 +118,10 @@ class WholePhotoDataset(PairedListingDataset):
         pair_name = self.source.name(index)
         check_same_size(src, tar, pair_name)
         src, tar = augment_pair(src, tar, self.use_hflip, self.use_rot)
+        if self.pair_mix and len(self.source) > 1 and random.random() < self.pair_mix:
+            other = (index + random.randrange(1, len(self.source))) % len(self.source)
+            other_src, other_tar = self.source.read(other)
+            src, tar = collage_pairs((src, tar), augment_pair(other_src, other_tar, self.use_hflip, self.use_rot))
         src = self.jitter_source(src)
         height, width = tar.shape[:2]
         top, left = random_crop_offset(height, width, self.gt_size, pair_name)
