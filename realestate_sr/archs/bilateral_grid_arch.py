@@ -13,6 +13,7 @@ YAML (``network_g``)::
     guide_hidden: 8       # hidden units of the per-pixel guide MLP (0: the guide is a learned linear mix of RGB)
     lut_basis: 0          # > 0: first apply a global image-adaptive 3D LUT mixed from this many basis LUTs
     lut_size: 17
+    colour_space: srgb    # where the affine transforms act: srgb (the photo's values) or linear (light)
     chunk_pixels: 524288  # pixels per chunk of the full-resolution stage without gradients
 
 ``forward(x, thumb=None, box=None)``: x is N,3,H,W RGB in [0, 1]. Without ``thumb`` x is the whole photo
@@ -22,7 +23,10 @@ whole photo (``whole_photo_ops.crop_box``): the grid is then sliced where the cr
 equals that region of the whole-photo output. Every full-resolution operation is per pixel (guide, LUT,
 slicing, affine), so tiles of a photo given their boxes reproduce the one-pass result exactly.
 
-The grid holds, per cell, a 3x4 affine colour transform ``out = A[:, :3] @ rgb + A[:, 3]``. The last
+The grid holds, per cell, a 3x4 affine colour transform ``out = A[:, :3] @ rgb + A[:, 3]``. With
+``colour_space: linear`` it acts on linear light (sRGB decoded, the result encoded again; the guide still
+reads the sRGB values): exposure, white balance, vignetting and an illuminant that changes across the room
+are then exact per-cell diagonal gains, which in sRGB values are curves the cell must approximate. The last
 layer of the grid head starts at zero weights and the identity as bias (and LUT residuals at zero), so an
 untrained network returns its input. The encoder follows the caller's autocast (BF16 is fine there);
 guide, slicing and colour transforms always run in float32 (a bfloat16 position would be off by up to
@@ -39,17 +43,20 @@ from realestate_sr.archs.whole_photo_ops import (
     apply_luts,
     check_inputs,
     corner_table,
+    linear_to_srgb_t,
     per_view,
     photo_thumbnail,
     pixel_positions,
     rows_per_chunk,
     run_per_pixel,
+    srgb_to_linear_t,
     trilinear_lookup,
 )
 
 from basicsr.utils.registry import ARCH_REGISTRY
 
 AFFINE = 12
+COLOUR_SPACES = ('srgb', 'linear')
 LUMA_601 = (0.299, 0.587, 0.114)
 
 
@@ -168,13 +175,16 @@ class BilateralGridNet(nn.Module):
     whole_photo = True
 
     def __init__(self, thumb_size=256, width=16, levels=4, blocks_per_level=1, max_width=64, grid_depth=8,
-                 guide_hidden=8, lut_basis=0, lut_size=17, chunk_pixels=DEFAULT_CHUNK_PIXELS):
+                 guide_hidden=8, lut_basis=0, lut_size=17, colour_space='srgb', chunk_pixels=DEFAULT_CHUNK_PIXELS):
         super().__init__()
         if thumb_size % (2 ** levels) or thumb_size // (2 ** levels) < 2:
             raise ValueError(f'thumb_size {thumb_size} must be a multiple of 2**levels = {2 ** levels} '
                              'giving a grid of at least 2x2 cells')
         if grid_depth < 2:
             raise ValueError(f'grid_depth must be at least 2, got {grid_depth}')
+        if colour_space not in COLOUR_SPACES:
+            raise ValueError(f'colour_space must be one of {", ".join(COLOUR_SPACES)}, got {colour_space!r}')
+        self.linear = colour_space == 'linear'
         self.thumb_size = thumb_size
         self.grid_depth = grid_depth
         self.chunk_pixels = chunk_pixels
@@ -226,7 +236,10 @@ class BilateralGridNet(nn.Module):
             def edit(rgb, u, v):
                 if luts is not None:
                     rgb = apply_luts(luts, rgb, lut_table)
-                return apply_affine(slice_grid(grid_table, grid.shape, u, v, self.guide(rgb)), rgb)
+                coeffs = slice_grid(grid_table, grid.shape, u, v, self.guide(rgb))
+                if self.linear:
+                    return linear_to_srgb_t(apply_affine(coeffs, srgb_to_linear_t(rgb)))
+                return apply_affine(coeffs, rgb)
 
             return run_per_pixel(edit, x, box, self.chunk_pixels)
 
@@ -245,6 +258,10 @@ class BilateralGridNet(nn.Module):
                 if luts is not None:
                     looked_up = apply_luts(luts[index:index + 1], rgb.permute(1, 2, 0)[None], lut_table)
                     rgb = looked_up[0].permute(2, 0, 1).contiguous()
-                slice_and_apply_rows(grid[index], rgb, u.view(-1), v.view(-1), self.guide.planes(rgb),
-                                     out=out[index, :, top:top + count])
+                rows = out[index, :, top:top + count]
+                guide = self.guide.planes(rgb)
+                slice_and_apply_rows(grid[index], srgb_to_linear_t(rgb) if self.linear else rgb, u.view(-1),
+                                     v.view(-1), guide, out=rows)
+                if self.linear:
+                    rows.copy_(linear_to_srgb_t(rows))
         return out

@@ -25,8 +25,9 @@ ARCHS = [
     {'type': 'ImageAdaptiveLUT', 'num_basis': 2, 'lut_size': 5, **TINY},
     {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, **TINY},
     {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 0, 'lut_basis': 2, 'lut_size': 5, **TINY},
+    {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, 'colour_space': 'linear', **TINY},
 ]
-ARCH_IDS = ['lut', 'grid', 'grid+lut']
+ARCH_IDS = ['lut', 'grid', 'grid+lut', 'grid-linear']
 
 
 def build(opt, seed=None, scale=0.3):
@@ -246,3 +247,22 @@ def test_thumbnail_is_a_local_average():
     torch.testing.assert_close(thumb[..., :3, :], torch.ones(1, 3, 3, 8))
     torch.testing.assert_close(thumb[..., 5:, :], torch.zeros(1, 3, 3, 8))
     assert torch.allclose(photo_thumbnail(torch.full((1, 3, 999, 1301), 0.25), 8), torch.tensor(0.25))
+
+
+def test_linear_light_grid_turns_a_diagonal_cell_into_an_exposure_and_white_balance_gain():
+    net = build({'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 0, 'colour_space': 'linear', **TINY})
+    gains = torch.tensor([1.5, 1.2, 0.8])
+    with torch.no_grad():  # every cell: out = diag(gains) @ rgb in linear light
+        net.grid_head.bias.copy_(torch.cat([torch.diag(gains), torch.zeros(3, 1)], 1).reshape(12).repeat(4))
+    photo = torch.rand(1, 3, 20, 30) * 0.6
+    linear = np.where(photo.numpy() <= 0.04045, photo.numpy() / 12.92, ((photo.numpy() + 0.055) / 1.055) ** 2.4)
+    scaled = np.clip(linear * gains.numpy().reshape(1, 3, 1, 1), 0, 1)
+    expected = np.where(scaled <= 0.0031308, scaled * 12.92, 1.055 * scaled ** (1 / 2.4) - 0.055)
+    with torch.no_grad():
+        fast = net(photo)
+    with torch.enable_grad():
+        gathered = net(photo)
+    np.testing.assert_allclose(fast.numpy(), expected, atol=2e-6)
+    np.testing.assert_allclose(gathered.detach().numpy(), expected, atol=2e-6)
+    with pytest.raises(ValueError, match='colour_space'):
+        build_network({'type': 'BilateralGridNet', 'colour_space': 'lab', **TINY})
