@@ -14,6 +14,7 @@ YAML (``network_g``)::
     lut_basis: 0          # > 0: first apply a global image-adaptive 3D LUT mixed from this many basis LUTs
     lut_size: 17
     colour_space: srgb    # where the affine transforms act: srgb (the photo's values) or linear (light)
+    context: ~            # ~: cells see the whole photo; a fraction (e.g. 0.5): only a window of that side
     chunk_pixels: 524288  # pixels per chunk of the full-resolution stage without gradients
 
 ``forward(x, thumb=None, box=None)``: x is N,3,H,W RGB in [0, 1]. Without ``thumb`` x is the whole photo
@@ -175,7 +176,8 @@ class BilateralGridNet(nn.Module):
     whole_photo = True
 
     def __init__(self, thumb_size=256, width=16, levels=4, blocks_per_level=1, max_width=64, grid_depth=8,
-                 guide_hidden=8, lut_basis=0, lut_size=17, colour_space='srgb', chunk_pixels=DEFAULT_CHUNK_PIXELS):
+                 guide_hidden=8, lut_basis=0, lut_size=17, colour_space='srgb', context=None,
+                 chunk_pixels=DEFAULT_CHUNK_PIXELS):
         super().__init__()
         if thumb_size % (2 ** levels) or thumb_size // (2 ** levels) < 2:
             raise ValueError(f'thumb_size {thumb_size} must be a multiple of 2**levels = {2 ** levels} '
@@ -188,7 +190,9 @@ class BilateralGridNet(nn.Module):
         self.thumb_size = thumb_size
         self.grid_depth = grid_depth
         self.chunk_pixels = chunk_pixels
-        self.encoder = ThumbnailEncoder(width, levels, blocks_per_level, max_width)
+        if context and lut_basis:
+            raise ValueError('context (local decisions) and lut_basis (a global LUT) do not combine')
+        self.encoder = ThumbnailEncoder(width, levels, blocks_per_level, max_width, context, thumb_size)
         channels = self.encoder.out_channels
         self.local_features = nn.Conv2d(channels, channels, 3, padding=1)
         self.global_features = nn.Linear(channels, channels)
@@ -206,7 +210,11 @@ class BilateralGridNet(nn.Module):
         """What the thumbnails decide, float32: (grid N,Gh,Gw,Gd,12,) or, with ``lut_basis``, (grid, LUTs
         N,D,D,D,3). ``apply_edit(x, box, *edit)`` applies it; the exported ONNX graph runs the two apart."""
         features, pooled = self.encoder(thumb)
-        fused = F.leaky_relu(self.local_features(features) + self.global_features(pooled)[:, :, None, None], 0.2)
+        if pooled.dim() == 4:  # local context: a map of window averages
+            context = self.global_features(pooled.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        else:
+            context = self.global_features(pooled)[:, :, None, None]
+        fused = F.leaky_relu(self.local_features(features) + context, 0.2)
         head = self.grid_head(fused)
         n, _, gh, gw = head.shape
         grid = head.float().view(n, self.grid_depth, AFFINE, gh, gw).permute(0, 3, 4, 1, 2).contiguous()
