@@ -14,7 +14,7 @@ from tests.test_options import differing_keys
 
 OPTIONS = Path(__file__).resolve().parents[1] / 'options'
 # the benchmark recipe that options/demo.yml trains on the demo pairs (docs/benchmark.md, "Whole-photo recipes")
-DEMO_RECIPE = 'bench/bilateral_grid_lut.yml'
+DEMO_RECIPE = 'bench/bilateral_grid_whole.yml'
 
 
 def load(name):
@@ -29,6 +29,7 @@ def test_gb10_grid_recipe_is_a_whole_photo_bf16_recipe_that_passes_the_start_up_
     assert train_set['thumb_size'] == network['thumb_size'] and 256 <= network['thumb_size'] <= 512
     assert train_set['cache'] == 'memory' and train_set['io_backend']['type'] == 'lmdb'
     assert opt['train']['bf16'] is True and opt['val']['tile'] is None
+    assert opt['train']['whole_opt']['type'] == 'PixelL1Loss'  # the benchmark's best recipe scores whole photos
     assert sum(opt['train']['scheduler']['periods']) == opt['train']['total_iter']
     assert training_option_problems(opt, cuda_available=True) == []
 

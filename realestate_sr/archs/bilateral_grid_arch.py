@@ -44,6 +44,7 @@ from realestate_sr.archs.whole_photo_ops import (
     apply_luts,
     check_inputs,
     corner_table,
+    full_precision,
     linear_to_srgb_t,
     per_view,
     photo_thumbnail,
@@ -221,7 +222,7 @@ class BilateralGridNet(nn.Module):
         luts = None
         if self.lut is not None:
             weights = self.to_lut_weights(pooled)
-            with torch.autocast(thumb.device.type, enabled=False):
+            with full_precision(thumb.device):
                 luts = self.lut.mix(weights.float())
         return (grid, ) if luts is None else (grid, luts)
 
@@ -234,7 +235,7 @@ class BilateralGridNet(nn.Module):
     def apply_edit(self, x, box, grid, luts=None):
         """The full-resolution stage: ``photo_edit``'s grid (and LUTs) applied to x (views as in ``forward``)."""
         grid, luts = (per_view(values, x.shape[0]) for values in (grid, luts))
-        with torch.autocast(x.device.type, enabled=False):
+        with full_precision(x.device):
             grid_table = corner_table(grid)
             lut_table = corner_table(luts) if luts is not None else None
 

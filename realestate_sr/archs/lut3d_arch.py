@@ -26,6 +26,7 @@ from realestate_sr.archs.whole_photo_ops import (
     apply_luts,
     check_inputs,
     corner_table,
+    full_precision,
     identity_lut,
     per_view,
     photo_thumbnail,
@@ -82,7 +83,7 @@ class ImageAdaptiveLUT(nn.Module):
         """N,D,D,D,3 LUTs of the photos whose thumbnails are ``thumb``."""
         _, pooled = self.encoder(thumb)
         weights = self.to_weights(pooled)
-        with torch.autocast(thumb.device.type, enabled=False):
+        with full_precision(thumb.device):
             return self.basis.mix(weights.float())
 
     def photo_edit(self, thumb):
@@ -98,6 +99,6 @@ class ImageAdaptiveLUT(nn.Module):
     def apply_edit(self, x, box, luts):
         """The full-resolution stage: the N,D,D,D,3 ``luts`` looked up for every pixel of x."""
         luts = per_view(luts, x.shape[0])
-        with torch.autocast(x.device.type, enabled=False):
+        with full_precision(x.device):
             table = corner_table(luts)
             return run_per_pixel(lambda rgb, u, v: apply_luts(luts, rgb, table), x, box, self.chunk_pixels)

@@ -25,6 +25,8 @@ one piece, so the graph keeps dynamic sizes; the ONNX runner
 (``inference.engines``) bounds its memory by feeding the graph bands of the
 photo with their boxes.
 """
+from contextlib import nullcontext
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,6 +39,12 @@ DEFAULT_CHUNK_PIXELS = 1 << 19
 
 class WholePhotoInputError(ValueError):
     """The inputs of a whole-photo network do not fit together (thumbnail, box, image)."""
+
+
+def full_precision(device):
+    """A context where autocast is off on ``device``; nothing on the meta device (shapes only, as the MAC count
+    runs networks), where autocast does not exist."""
+    return nullcontext() if device.type == 'meta' else torch.autocast(device.type, enabled=False)
 
 
 def photo_thumbnail(img, size):

@@ -135,3 +135,13 @@ def test_the_val_split_scores_only_val_photos_and_photos_limits_them(tmp_path):
     assert [row['photo'] for row in script.select_test_rows(tmp_path, None)] == ['t1']
     with pytest.raises(SystemExit):
         script.build_parser().parse_args(['--split', 'train'])
+
+
+def test_whole_photo_networks_are_counted_in_one_pass_whatever_the_tile():
+    grid = {'type': 'BilateralGridNet', 'thumb_size': 32, 'width': 4, 'levels': 2, 'max_width': 8, 'grid_depth': 4,
+            'guide_hidden': 4}
+    whole = photo_macs(grid, None, size=(60, 90))
+    assert whole > 0 and photo_macs(grid, {'size': 32, 'overlap': 8}, size=(60, 90)) == whole
+    # the guide's RGB mix and its MLP's two linear layers run on every pixel (3x1 + 3x4 + 4x1 MACs); the
+    # encoder sees only the thumbnail, so the count grows with the photo by exactly that
+    assert photo_macs(grid, None, size=(120, 90)) - whole == 60 * 90 * (3 * 1 + 3 * 4 + 4 * 1)
