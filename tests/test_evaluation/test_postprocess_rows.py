@@ -9,7 +9,7 @@ from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.evaluation.methods import CheckpointPredictor
 from realestate_sr.evaluation.runner import bgr_to_rgb_float
 from realestate_sr.evaluation.scoring import metric_options, score
-from realestate_sr.inference import photo_io
+from realestate_sr.inference import network_args, photo_io
 from realestate_sr.inference.postprocess import LabReference, PostProcessSettings
 from realestate_sr.utils.colour import to_bgr_uint8
 from tests.test_evaluation.test_evaluate_script import evaluate_script, run
@@ -41,9 +41,9 @@ def test_evaluate_adds_a_post_processed_row_scored_on_the_library_output(eval_pa
     assert document['config']['postprocess'].startswith('CIELAB histogram matching to')
 
     args = evaluate_script.build_parser().parse_args([str(a) for a in common + ['-o', out]] + ['--device', 'cpu'])
-    network_opt = evaluate_script.network_opt_from_args(args)
+    network_opt = network_args.network_opt_from_args(args)
     predictor = CheckpointPredictor.from_checkpoint(network_opt, checkpoints[0],
-                                                    evaluate_script.settings_from_args(args))
+                                                    network_args.settings_from_args(args))
     settings = PostProcessSettings(LabReference.load(stats), **CHROMA)
     options = metric_options(skip=('lpips',))
     for pair, image in zip(load_manifest(eval_pairs['manifest']), document['images']):
