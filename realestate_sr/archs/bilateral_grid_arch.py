@@ -45,15 +45,14 @@ from realestate_sr.archs.whole_photo_ops import (
     check_inputs,
     corner_table,
     full_precision,
-    linear_to_srgb_t,
     per_view,
     photo_thumbnail,
     pixel_positions,
     rows_per_chunk,
     run_per_pixel,
-    srgb_to_linear_t,
     trilinear_lookup,
 )
+from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
 
 from basicsr.utils.registry import ARCH_REGISTRY
 
@@ -247,7 +246,7 @@ class BilateralGridNet(nn.Module):
                     rgb = apply_luts(luts, rgb, lut_table)
                 coeffs = slice_grid(grid_table, grid.shape, u, v, self.guide(rgb))
                 if self.linear:
-                    return linear_to_srgb_t(apply_affine(coeffs, srgb_to_linear_t(rgb)))
+                    return linear_to_srgb(apply_affine(coeffs, srgb_to_linear(rgb)))
                 return apply_affine(coeffs, rgb)
 
             return run_per_pixel(edit, x, box, self.chunk_pixels)
@@ -269,8 +268,8 @@ class BilateralGridNet(nn.Module):
                     rgb = looked_up[0].permute(2, 0, 1).contiguous()
                 rows = out[index, :, top:top + count]
                 guide = self.guide.planes(rgb)
-                slice_and_apply_rows(grid[index], srgb_to_linear_t(rgb) if self.linear else rgb, u.view(-1),
+                slice_and_apply_rows(grid[index], srgb_to_linear(rgb) if self.linear else rgb, u.view(-1),
                                      v.view(-1), guide, out=rows)
                 if self.linear:
-                    rows.copy_(linear_to_srgb_t(rows))
+                    rows.copy_(linear_to_srgb(rows))
         return out

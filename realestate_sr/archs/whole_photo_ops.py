@@ -188,22 +188,6 @@ def apply_luts(luts, rgb, table=None):
 
 # ------------------------------------------------------------------------------------------ per-pixel driver
 
-# --------------------------------------------------------------------------------- sRGB transfer (torch)
-# The IEC 61966-2-1 curve of realestate_sr.utils.colour, for tensors and with finite gradients everywhere: each
-# power branch sees only inputs inside its own range, since torch.where differentiates both branches.
-
-def srgb_to_linear_t(srgb):
-    srgb = srgb.clamp(0, 1)
-    power = ((srgb.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4
-    return torch.where(srgb <= 0.04045, srgb / 12.92, power)
-
-
-def linear_to_srgb_t(linear):
-    linear = linear.clamp(0, 1)
-    power = 1.055 * linear.clamp(min=0.0031308) ** (1 / 2.4) - 0.055
-    return torch.where(linear <= 0.0031308, linear * 12.92, power)
-
-
 def rows_per_chunk(width, chunk_pixels):
     return max(1, chunk_pixels // max(1, width))
 

@@ -49,9 +49,8 @@ def collage_pairs(pair, other, rng=random):
                             for img in other)
     vertical = rng.random() < 0.5
     cut = int(round((width if vertical else height) * rng.uniform(0.3, 0.7)))
-    region = (slice(None), slice(cut, None)) if vertical else (slice(cut, None), slice(None))
-    if rng.random() < 0.5:  # the other pair on the first side instead
-        region = (slice(None), slice(0, cut)) if vertical else (slice(0, cut), slice(None))
+    side = slice(0, cut) if rng.random() < 0.5 else slice(cut, None)  # where the other pair goes
+    region = (slice(None), side) if vertical else (side, slice(None))
     src[region], tar[region] = other_src[region], other_tar[region]
     return src, tar
 

@@ -68,19 +68,18 @@ class WholePhotoModel(EnhanceModel):
     def optimize_parameters(self, current_iter):
         # EnhanceModel's step calls net_g(lq); a forward pre-hook adds the thumbnail and box for this step, so
         # the step itself (autocast, clipping, EMA, logging) stays EnhanceModel's and follows its changes
-        crops = self.lq.shape[0]
-        whole = self.cri_whole is not None and self.lq_thumb is not None
-        if whole:
+        if self.cri_whole is not None and self.lq_thumb is not None:
             self._append_whole_photos()
         hook = self.get_bare_model(self.net_g).register_forward_pre_hook(self._add_photo_inputs, with_kwargs=True)
         try:
             super().optimize_parameters(current_iter)
         finally:
             hook.remove()
-            if whole:
+            if self._crops:  # back to the crops alone, for the visuals and the next step
+                crops, self._crops = self._crops, None
                 self.lq, self.gt, self.box = (t[:crops] for t in (self.lq, self.gt, self.box))
-                self.output = self.output[:crops]
-        self._crops = None
+                if hasattr(self, 'output'):
+                    self.output = self.output[:crops]
 
     def _append_whole_photos(self):
         """Extend the batch with each photo's whole-photo edit task: the source thumbnail at the crop's size as
