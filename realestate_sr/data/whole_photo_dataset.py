@@ -11,6 +11,7 @@ import numpy as np
 
 from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
 from realestate_sr.data.image_io import check_same_size
+from realestate_sr.data.light_field import LightField, LightFieldOptionError, relight_sample
 from realestate_sr.data.pair_transforms import PatchTooLargeError, augment_pair, bgr_uint8_to_tensor
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError, PairedListingDataset
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
@@ -74,6 +75,10 @@ class WholePhotoDataset(PairedListingDataset):
             targets alike (``collage_pairs``). Each side is an exact pair, but the two sides need
             different corrections, so a network cannot solve the sample with one global decision: it
             learns to read each region's correction from that region.
+        src_light_field (dict): source-only light that changes across the frame, off by default:
+            ``{prob: 0.5, exposure_ev: 0.5, white_balance: 0.2, cells: 3}``: with probability ``prob`` the
+            source photo is multiplied, in linear light, by a random smooth gain field whose mean over the
+            photo is removed (``realestate_sr/data/light_field.py``); the target is unchanged.
 
     Each training item: ``lq``/``gt`` the crop (3, gt_size, gt_size), ``lq_thumb``/``gt_thumb`` float32
     (3, thumb_size, thumb_size) thumbnails of the whole source/target photos, ``box`` float32 (4,) the
@@ -82,7 +87,7 @@ class WholePhotoDataset(PairedListingDataset):
     always describe the same oriented photo.
     """
 
-    OPTION_KEYS = PairedListingDataset.OPTION_KEYS | {'thumb_size', 'src_jitter', 'pair_mix'}
+    OPTION_KEYS = PairedListingDataset.OPTION_KEYS | {'thumb_size', 'src_jitter', 'pair_mix', 'src_light_field'}
 
     def __init__(self, opt):
         super().__init__(opt)
@@ -100,6 +105,10 @@ class WholePhotoDataset(PairedListingDataset):
         if not 0.0 <= self.pair_mix <= 1.0:
             raise DatasetOptionError(f'dataset {opt.get("name")!r}: pair_mix is a probability in [0, 1], '
                                      f'got {self.pair_mix}')
+        try:
+            self.light_field = LightField.from_option(opt.get('src_light_field'))
+        except (LightFieldOptionError, TypeError) as error:
+            raise DatasetOptionError(f'dataset {opt.get("name")!r}: {error}') from None
 
     def jitter_source(self, src, rng=random):
         """The source photo with a random exposure/white-balance change (itself when jitter is off)."""
@@ -126,10 +135,14 @@ class WholePhotoDataset(PairedListingDataset):
         top, left = random_crop_offset(height, width, self.gt_size, pair_name)
         window = (slice(top, top + self.gt_size), slice(left, left + self.gt_size))
         src_crop, tar_crop = src[window], tar[window]
+        src_thumb = whole_thumbnail(src, self.thumb_size)
+        log_gains = self.light_field.draw() if self.light_field is not None else None
+        if log_gains is not None:
+            src_crop, src_thumb = relight_sample(log_gains, src_crop, top, left, src_thumb, height, width)
         lq_path, gt_path = self.source.paths(index)
         as_float = self.output_dtype == 'float32'
         return {'lq': bgr_uint8_to_tensor(src_crop, as_float), 'gt': bgr_uint8_to_tensor(tar_crop, as_float),
-                'lq_thumb': whole_thumbnail(src, self.thumb_size), 'gt_thumb': whole_thumbnail(tar, self.thumb_size),
+                'lq_thumb': src_thumb, 'gt_thumb': whole_thumbnail(tar, self.thumb_size),
                 'box': crop_box(top, left, self.gt_size, self.gt_size, height, width),
                 'lq_path': lq_path, 'gt_path': gt_path}
 
