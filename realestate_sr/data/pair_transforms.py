@@ -18,15 +18,12 @@ class PatchTooLargeError(ValueError):
     """The requested training patch does not fit in an image."""
 
 
-def random_crop_pair(src, tar, size, pair_name, rng=random):
-    """Cut the same random ``size`` x ``size`` window out of both images (views, no copy)."""
-    height, width = tar.shape[:2]
+def random_crop_offset(height, width, size, pair_name, rng=random):
+    """(top, left) of a random ``size`` x ``size`` window of a ``height`` x ``width`` image."""
     if height < size or width < size:
         raise PatchTooLargeError(f'pair {pair_name}: image is {width}x{height}, smaller than gt_size {size}')
     top = rng.randint(0, height - size)
-    left = rng.randint(0, width - size)
-    window = (slice(top, top + size), slice(left, left + size))
-    return src[window], tar[window]
+    return top, rng.randint(0, width - size)
 
 
 def augment_pair(src, tar, use_hflip, use_rot, rng=random):

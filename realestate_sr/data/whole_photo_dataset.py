@@ -11,20 +11,12 @@ import numpy as np
 
 from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
 from realestate_sr.data.image_io import check_same_size
-from realestate_sr.data.light_field import LightField, LightFieldOptionError, relight_sample
-from realestate_sr.data.pair_transforms import PatchTooLargeError, augment_pair, bgr_uint8_to_tensor
+from realestate_sr.data.light_field import relight_sample
+from realestate_sr.data.pair_transforms import augment_pair, bgr_uint8_to_tensor, random_crop_offset
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError, PairedListingDataset
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
 
 from basicsr.utils.registry import DATASET_REGISTRY
-
-
-def random_crop_offset(height, width, size, pair_name, rng=random):
-    """(top, left) of a random ``size`` x ``size`` window of an image, drawn as ``random_crop_pair`` draws it."""
-    if height < size or width < size:
-        raise PatchTooLargeError(f'pair {pair_name}: image is {width}x{height}, smaller than gt_size {size}')
-    top = rng.randint(0, height - size)
-    return top, rng.randint(0, width - size)
 
 
 def exposure_wb_table(exposure_ev, red_gain, blue_gain):
@@ -75,10 +67,7 @@ class WholePhotoDataset(PairedListingDataset):
             targets alike (``collage_pairs``). Each side is an exact pair, but the two sides need
             different corrections, so a network cannot solve the sample with one global decision: it
             learns to read each region's correction from that region.
-        src_light_field (dict): source-only light that changes across the frame, off by default:
-            ``{prob: 0.5, exposure_ev: 0.5, white_balance: 0.2, cells: 3}``: with probability ``prob`` the
-            source photo is multiplied, in linear light, by a random smooth gain field whose mean over the
-            photo is removed (``realestate_sr/data/light_field.py``); the target is unchanged.
+        src_light_field: as PairedListingDataset's; the crop and the source thumbnail get the same field.
 
     Each training item: ``lq``/``gt`` the crop (3, gt_size, gt_size), ``lq_thumb``/``gt_thumb`` float32
     (3, thumb_size, thumb_size) thumbnails of the whole source/target photos, ``box`` float32 (4,) the
@@ -87,7 +76,7 @@ class WholePhotoDataset(PairedListingDataset):
     always describe the same oriented photo.
     """
 
-    OPTION_KEYS = PairedListingDataset.OPTION_KEYS | {'thumb_size', 'src_jitter', 'pair_mix', 'src_light_field'}
+    OPTION_KEYS = PairedListingDataset.OPTION_KEYS | {'thumb_size', 'src_jitter', 'pair_mix'}
 
     def __init__(self, opt):
         super().__init__(opt)
@@ -105,10 +94,6 @@ class WholePhotoDataset(PairedListingDataset):
         if not 0.0 <= self.pair_mix <= 1.0:
             raise DatasetOptionError(f'dataset {opt.get("name")!r}: pair_mix is a probability in [0, 1], '
                                      f'got {self.pair_mix}')
-        try:
-            self.light_field = LightField.from_option(opt.get('src_light_field'))
-        except (LightFieldOptionError, TypeError) as error:
-            raise DatasetOptionError(f'dataset {opt.get("name")!r}: {error}') from None
 
     def jitter_source(self, src, rng=random):
         """The source photo with a random exposure/white-balance change (itself when jitter is off)."""

@@ -8,7 +8,7 @@ import torch
 from realestate_sr.archs.whole_photo_ops import photo_thumbnail
 from realestate_sr.data.light_field import FIELD_SIDE, LightField, relight_bgr, relight_thumbnail, window_gains
 from realestate_sr.data.pair_transforms import bgr_uint8_to_tensor
-from realestate_sr.data.paired_listing_dataset import DatasetOptionError
+from realestate_sr.data.paired_listing_dataset import DatasetOptionError, PairedListingDataset
 from realestate_sr.data.whole_photo_dataset import WholePhotoDataset
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
 from tests.test_data.synthetic_pairs import make_tar_image, write_pair_set
@@ -86,6 +86,21 @@ def test_the_dataset_relights_the_source_only(tmp_path):
         assert torch.equal(item['gt'], bgr_uint8_to_tensor(tar[top:top + 16, left:left + 16]))
         assert item['lq'].std() > 0.005 and item['lq_thumb'].std() > 0.005  # a flat grey source, relit
         assert item['lq_thumb'].shape == (3, 8, 8) and item['lq_thumb'].dtype == torch.float32
+
+
+def test_patches_for_nafnet_get_the_field_of_their_window_and_plain_targets(tmp_path):
+    src = np.full((24, 32, 3), 128, dtype=np.uint8)
+    tar = make_tar_image(24, 32, seed=3)
+    manifest, _, _ = write_pair_set(tmp_path / 'pairs', [(src, tar)])
+    opt = {'name': 'lit', 'phase': 'train', 'meta_file': str(manifest), 'gt_size': 24}
+    lit, plain = PairedListingDataset({**opt, 'src_light_field': STRONG}), PairedListingDataset(opt)
+    random.seed(0)
+    item = lit[0]  # a 24x24 crop at one of 9 left offsets
+    assert item['lq'].std() > 0.005 and not torch.equal(item['lq'], plain[0]['lq'])
+    assert torch.equal(plain[0]['lq'], bgr_uint8_to_tensor(src[:, :24]))
+    # the target crop is cut from the unchanged target
+    matches = [left for left in range(9) if torch.equal(item['gt'], bgr_uint8_to_tensor(tar[:, left:left + 24]))]
+    assert len(matches) == 1
 
 
 @pytest.mark.parametrize('option, message', [
