@@ -15,6 +15,7 @@ YAML (``network_g``)::
     lut_size: 17
     colour_space: srgb    # where the affine transforms act: srgb (the photo's values) or linear (light)
     context: ~            # ~: cells see the whole photo; a fraction (e.g. 0.5): only a window of that side
+    gain_cells: 0         # > 0: a smooth per-channel gain over the frame, gain_cells x gain_cells (below)
     chunk_pixels: 524288  # pixels per chunk of the full-resolution stage without gradients
 
 ``forward(x, thumb=None, box=None)``: x is N,3,H,W RGB in [0, 1]. Without ``thumb`` x is the whole photo
@@ -32,6 +33,12 @@ layer of the grid head starts at zero weights and the identity as bias (and LUT 
 untrained network returns its input. The encoder follows the caller's autocast (BF16 is fine there);
 guide, slicing and colour transforms always run in float32 (a bfloat16 position would be off by up to
 1/256 of the photo, ~13 px on a 3300 px side).
+
+``gain_cells: k`` adds a light map: k x k per-channel log gains decided from the pooled features, bilinearly
+spread over the grid's cells and multiplied into each cell's transforms (all guide bins alike), so the edit's
+output is scaled by a smooth gain field. Every cell could learn that itself; the map makes light that changes
+across the frame a few numbers instead of a pattern repeated in every cell and bin. Its head starts at zero
+(gain 1), so identity initialisation holds.
 """
 import torch
 import torch.nn.functional as F
@@ -176,7 +183,7 @@ class BilateralGridNet(nn.Module):
     whole_photo = True
 
     def __init__(self, thumb_size=256, width=16, levels=4, blocks_per_level=1, max_width=64, grid_depth=8,
-                 guide_hidden=8, lut_basis=0, lut_size=17, colour_space='srgb', context=None,
+                 guide_hidden=8, lut_basis=0, lut_size=17, colour_space='srgb', context=None, gain_cells=0,
                  chunk_pixels=DEFAULT_CHUNK_PIXELS):
         super().__init__()
         if thumb_size % (2 ** levels) or thumb_size // (2 ** levels) < 2:
@@ -200,6 +207,12 @@ class BilateralGridNet(nn.Module):
         nn.init.zeros_(self.grid_head.weight)
         with torch.no_grad():
             self.grid_head.bias.copy_(identity_affine_bias(grid_depth))
+        self.gain_cells = int(gain_cells)
+        self.light_head = None
+        if self.gain_cells:
+            self.light_head = nn.Conv2d(channels, 3, 1)
+            nn.init.zeros_(self.light_head.weight)
+            nn.init.zeros_(self.light_head.bias)
         self.guide = PixelGuide(guide_hidden)
         self.lut = None
         if lut_basis:
@@ -218,12 +231,21 @@ class BilateralGridNet(nn.Module):
         head = self.grid_head(fused)
         n, _, gh, gw = head.shape
         grid = head.float().view(n, self.grid_depth, AFFINE, gh, gw).permute(0, 3, 4, 1, 2).contiguous()
+        if self.light_head is not None:
+            grid = grid * self.light_map(fused, (gh, gw))
         luts = None
         if self.lut is not None:
             weights = self.to_lut_weights(pooled)
             with full_precision(thumb.device):
                 luts = self.lut.mix(weights.float())
         return (grid, ) if luts is None else (grid, luts)
+
+    def light_map(self, fused, cells):
+        """Per-cell gains N,Gh,Gw,1,12 of the light map: each output channel's row of the affine transforms
+        scaled by that channel's gain."""
+        coarse = self.light_head(F.adaptive_avg_pool2d(fused, self.gain_cells)).float()
+        gains = torch.exp(F.interpolate(coarse, size=cells, mode='bilinear', align_corners=False))
+        return gains.permute(0, 2, 3, 1).repeat_interleave(AFFINE // 3, dim=-1).unsqueeze(3)
 
     def forward(self, x, thumb=None, box=None):
         check_inputs(x, thumb, box, self.thumb_size)

@@ -288,3 +288,23 @@ def test_a_local_context_grid_decides_each_cell_from_its_own_part_of_the_photo()
         build_network({**opt, 'context': 1.5})
     with pytest.raises(ValueError, match='do not combine'):
         build_network({**opt, 'lut_basis': 2})
+
+
+def test_the_light_map_scales_each_channel_by_a_gain_that_varies_smoothly_across_the_frame():
+    opt = {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 0, 'gain_cells': 2, **TINY}
+    net = build(opt)
+    photo = torch.rand(1, 3, 24, 40) * 0.5
+    with torch.no_grad():
+        assert (net(photo) - photo).abs().max() < 1e-6  # gain 1 untrained
+        net.light_head.bias.copy_(torch.log(torch.tensor([2.0, 1.0, 0.5])))  # the same gains everywhere
+        torch.testing.assert_close(net(photo), photo * torch.tensor([2.0, 1.0, 0.5]).view(1, 3, 1, 1))
+        net.light_head.bias.zero_()
+        net.light_head.weight.normal_(0, 1.0)  # gains that follow the photo's content
+        half_dark = photo.clone()
+        half_dark[..., 20:] *= 0.2
+        thumb = photo_thumbnail(half_dark, 32)
+        gains = net(half_dark, thumb=thumb) / half_dark
+    left, right = gains[..., :4].mean(), gains[..., -4:].mean()
+    assert (left - right).abs() > 1e-3  # the two sides get different gains
+    assert gains[..., 1:].sub(gains[..., :-1]).abs().max() < (left - right).abs()  # and no jump between them
+    assert build({**opt, 'gain_cells': 0}).light_head is None
