@@ -245,7 +245,8 @@ class BilateralGridNet(nn.Module):
         scaled by that channel's gain."""
         coarse = self.light_head(F.adaptive_avg_pool2d(fused, self.gain_cells)).float()
         gains = torch.exp(F.interpolate(coarse, size=cells, mode='bilinear', align_corners=False))
-        return gains.permute(0, 2, 3, 1).repeat_interleave(AFFINE // 3, dim=-1).unsqueeze(3)
+        n, _, gh, gw = gains.shape
+        return gains.permute(0, 2, 3, 1).unsqueeze(-1).expand(n, gh, gw, 3, AFFINE // 3).reshape(n, gh, gw, 1, AFFINE)
 
     def forward(self, x, thumb=None, box=None):
         check_inputs(x, thumb, box, self.thumb_size)

@@ -26,8 +26,9 @@ ARCHS = [
     {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, **TINY},
     {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 0, 'lut_basis': 2, 'lut_size': 5, **TINY},
     {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, 'colour_space': 'linear', **TINY},
+    {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, 'gain_cells': 2, **TINY},
 ]
-ARCH_IDS = ['lut', 'grid', 'grid+lut', 'grid-linear']
+ARCH_IDS = ['lut', 'grid', 'grid+lut', 'grid-linear', 'grid-light']
 
 
 def build(opt, seed=None, scale=0.3):
@@ -39,6 +40,8 @@ def build(opt, seed=None, scale=0.3):
             for module in net.modules():
                 if hasattr(module, 'residual'):
                     module.residual.mul_(0.5)
+            if getattr(net, 'light_head', None) is not None:
+                net.light_head.weight.mul_(0.1)  # gains of a few times, as a light map makes, not e**5
     return net.eval()
 
 
