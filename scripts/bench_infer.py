@@ -55,6 +55,8 @@ WHOLE_PHOTO_NETWORKS = {
     'lut': {'type': 'ImageAdaptiveLUT', 'num_basis': 3, 'lut_size': 17, 'thumb_size': 256},
     'grid': {'type': 'BilateralGridNet', 'thumb_size': 256},
     'grid+lut': {'type': 'BilateralGridNet', 'thumb_size': 256, 'lut_basis': 3, 'lut_size': 17},
+    # the network of the benchmark's best recipe (options/bench/bilateral_grid_light.yml): thumbnail 128, light map
+    'grid-light': {'type': 'BilateralGridNet', 'thumb_size': 128, 'levels': 3, 'gain_cells': 8},
 }
 
 

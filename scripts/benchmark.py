@@ -38,7 +38,7 @@ from realestate_sr.utils.tiling import validation_tile
 REPO = Path(__file__).resolve().parents[1]
 
 DEFAULT_RECIPES = ('options/nafnet_demo.yml', 'options/bench/nafnet_demo_ctx256.yml',
-                   'options/bench/bilateral_grid_light.yml')
+                   'options/bench/bilateral_grid_whole.yml', 'options/bench/bilateral_grid_light.yml')
 BASELINES = ('input', 'auto_correct')
 QUICK_PHOTOS = 2
 SPLITS = ('test', 'val')

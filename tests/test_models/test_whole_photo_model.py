@@ -114,9 +114,10 @@ def test_train_py_trains_and_validates_a_bilateral_grid_from_an_option_file(tmp_
     write_held_out_pairs(data_dir, 4, size=(96, 128))
     opt = tiny_training_options(experiment_name, data_dir, total_iter=4,
                                 train_dataset={'type': 'WholePhotoDataset', 'thumb_size': 32, 'gt_size': 48,
-                                               'src_jitter': {'exposure_ev': 0.2, 'white_balance': 0.05}})
+                                               'src_jitter': {'exposure_ev': 0.2, 'white_balance': 0.05},
+                                               'src_light_field': {'exposure_ev': 0.75, 'white_balance': 0.25}})
     opt['model_type'] = 'WholePhotoModel'
-    opt['network_g'] = dict(GRID)
+    opt['network_g'] = {**GRID, 'gain_cells': 2}
     opt['train']['lut_opt'] = {'type': 'LUTRegularizationLoss'}
     opt['train']['bf16'] = True
     opt_path = tmp_path / 'whole_photo.yml'
@@ -127,7 +128,7 @@ def test_train_py_trains_and_validates_a_bilateral_grid_from_an_option_file(tmp_
     assert result.returncode == 0, log[-3000:]
     assert 'l_lut:' in log and '# psnr:' in log
     checkpoint = REPO / 'experiments' / experiment_name / 'models' / 'net_g_latest.pth'
-    net = build_inference_network(GRID, checkpoint)
+    net = build_inference_network(opt['network_g'], checkpoint)
     photo = torch.rand(1, 3, 50, 70)
     with torch.no_grad():
         assert net(photo).shape == photo.shape
