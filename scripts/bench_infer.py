@@ -4,7 +4,7 @@
 For each NAFNet width: whole-image inference, tiled inference (512 px tiles, overlap 32/64, several tile
 batches) through the shared tiler, and ONNX Runtime through the same tiler, per precision. For each
 whole-photo network (--whole-photo: ImageAdaptiveLUT, BilateralGridNet, BilateralGridNet + LUT, as in
-docs/whole_photo.md): one pass through PyTorch and through ONNX Runtime (they run whole photos whatever the
+docs/whole_photo.md, and grid-light, the network of options/bench/bilateral_grid_light.yml): one pass through PyTorch and through ONNX Runtime (they run whole photos whatever the
 tile settings). Columns: wall seconds per image, process CPU seconds (all threads), megapixels/s, peak memory of
 the process (CPU: max RSS; GPU: max allocated), and the PSNR of each output against the whole-image output of
 the same network and precision.
