@@ -4,10 +4,11 @@
 For each NAFNet width: whole-image inference, tiled inference (512 px tiles, overlap 32/64, several tile
 batches) through the shared tiler, and ONNX Runtime through the same tiler, per precision. For each
 whole-photo network (--whole-photo: ImageAdaptiveLUT, BilateralGridNet, BilateralGridNet + LUT, as in
-docs/whole_photo.md, and grid-light, the network of options/bench/bilateral_grid_light.yml): one pass through PyTorch and through ONNX Runtime (they run whole photos whatever the
-tile settings). Columns: wall seconds per image, process CPU seconds (all threads), megapixels/s, peak memory of
-the process (CPU: max RSS; GPU: max allocated), and the PSNR of each output against the whole-image output of
-the same network and precision.
+docs/whole_photo.md, and grid-light, the network of options/bench/bilateral_grid_light.yml): one pass
+through PyTorch and through ONNX Runtime (they run whole photos whatever the tile settings). Columns: wall
+seconds per image, process CPU seconds (all threads), megapixels/s, peak memory of the process (CPU: max RSS;
+GPU: max allocated), and the PSNR of each output against the whole-image output of the same network and
+precision.
 
 Every case runs in a fresh process, so peak memory is per case. NAFNet uses the SIDD layout
 (enc 2,2,4,8 / middle 12 / dec 2,2,2,2) with TLC as tiled_infer.py does. The image is generated (smooth
