@@ -24,7 +24,7 @@ class LightFieldOptionError(ValueError):
 
 
 class LightField:
-    """``src_light_field`` of WholePhotoDataset: ``{prob, exposure_ev, white_balance, cells}``.
+    """``src_light_field`` of PairedListingDataset / WholePhotoDataset: ``{prob, exposure_ev, white_balance, cells}``.
 
     prob (float): probability a sample gets a field (default 1).
     exposure_ev (float): each control point's exposure is uniform in +-exposure_ev stops.

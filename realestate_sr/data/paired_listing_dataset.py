@@ -159,7 +159,7 @@ class PairedListingDataset(data.Dataset):
         output_dtype (str): ``float32`` (default) or ``uint8``: samples stay 8-bit RGB until EnhanceModel
             converts them on its device, so DataLoader workers ship 4x fewer bytes per patch.
         src_light_field (dict): source-only light that changes across the frame, off by default:
-            ``{prob: 0.5, exposure_ev: 1.0, white_balance: 0.3, cells: 3}``: with probability ``prob`` the
+            ``{prob: 1.0, exposure_ev: 0.75, white_balance: 0.25, cells: 3}``: with probability ``prob`` the
             source photo is multiplied, in linear light, by a random smooth gain field whose mean over the
             photo is removed (``realestate_sr/data/light_field.py``); the target is unchanged.
 
