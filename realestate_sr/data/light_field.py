@@ -96,8 +96,6 @@ def relight_thumbnail(thumb, log_gains):
     return linear_to_srgb(srgb_to_linear(thumb) * gains.permute(2, 0, 1))
 
 
-def relight_sample(log_gains, crop, top, left, thumb, photo_height, photo_width):
-    """(crop, thumb) of one training sample under the field: the uint8 BGR crop at (top, left) of the
-    photo and the photo's float RGB thumbnail; relit where they are used rather than on all the pixels."""
-    gains = window_gains(log_gains, top, left, *crop.shape[:2], photo_height, photo_width)
-    return relight_bgr(crop, gains), relight_thumbnail(thumb, log_gains)
+def relight_window(log_gains, crop, top, left, photo_height, photo_width):
+    """A uint8 BGR crop at (top, left) of a photo_height x photo_width photo under the field of its window."""
+    return relight_bgr(crop, window_gains(log_gains, top, left, *crop.shape[:2], photo_height, photo_width))

@@ -5,7 +5,7 @@ from pathlib import Path
 from torch.utils import data
 
 from realestate_sr.data.image_io import check_same_size, image_shape_from_header, read_bgr
-from realestate_sr.data.light_field import LightField, LightFieldOptionError, relight_bgr, window_gains
+from realestate_sr.data.light_field import LightField, LightFieldOptionError, relight_window
 from realestate_sr.data.lmdb_io import LmdbFormatError, LmdbImageReader, read_split_file
 from realestate_sr.data.memory_cache import SharedPairCache
 from realestate_sr.data.pair_lists import load_manifest, pairs_from_folders, require_existing_files
@@ -215,18 +215,24 @@ class PairedListingDataset(data.Dataset):
     def __len__(self):
         return len(self.source)
 
+    def random_window(self, src, tar, pair_name):
+        """(src crop, tar crop, top, left, field) of one training sample: a random ``gt_size`` window of the
+        pair, its source under this sample's ``src_light_field`` field (the field's log gains, or None)."""
+        height, width = tar.shape[:2]
+        top, left = random_crop_offset(height, width, self.gt_size, pair_name)
+        window = (slice(top, top + self.gt_size), slice(left, left + self.gt_size))
+        src_crop = src[window]
+        log_gains = self.light_field.draw() if self.light_field is not None else None
+        if log_gains is not None:
+            src_crop = relight_window(log_gains, src_crop, top, left, height, width)
+        return src_crop, tar[window], top, left, log_gains
+
     def __getitem__(self, index):
         src, tar = self.source.read(index)
         pair_name = self.source.name(index)
         check_same_size(src, tar, pair_name)
         if self.phase == 'train':
-            height, width = tar.shape[:2]
-            top, left = random_crop_offset(height, width, self.gt_size, pair_name)
-            window = (slice(top, top + self.gt_size), slice(left, left + self.gt_size))
-            src, tar = src[window], tar[window]
-            log_gains = self.light_field.draw() if self.light_field is not None else None
-            if log_gains is not None:
-                src = relight_bgr(src, window_gains(log_gains, top, left, self.gt_size, self.gt_size, height, width))
+            src, tar, _, _, _ = self.random_window(src, tar, pair_name)
             src, tar = augment_pair(src, tar, self.use_hflip, self.use_rot)
         lq_path, gt_path = self.source.paths(index)
         as_float = self.output_dtype == 'float32'

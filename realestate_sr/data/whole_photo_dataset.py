@@ -11,8 +11,8 @@ import numpy as np
 
 from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
 from realestate_sr.data.image_io import check_same_size
-from realestate_sr.data.light_field import relight_sample
-from realestate_sr.data.pair_transforms import augment_pair, bgr_uint8_to_tensor, random_crop_offset
+from realestate_sr.data.light_field import relight_thumbnail
+from realestate_sr.data.pair_transforms import augment_pair, bgr_uint8_to_tensor
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError, PairedListingDataset
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
 
@@ -117,13 +117,10 @@ class WholePhotoDataset(PairedListingDataset):
             src, tar = collage_pairs((src, tar), augment_pair(other_src, other_tar, self.use_hflip, self.use_rot))
         src = self.jitter_source(src)
         height, width = tar.shape[:2]
-        top, left = random_crop_offset(height, width, self.gt_size, pair_name)
-        window = (slice(top, top + self.gt_size), slice(left, left + self.gt_size))
-        src_crop, tar_crop = src[window], tar[window]
+        src_crop, tar_crop, top, left, log_gains = self.random_window(src, tar, pair_name)
         src_thumb = whole_thumbnail(src, self.thumb_size)
-        log_gains = self.light_field.draw() if self.light_field is not None else None
-        if log_gains is not None:
-            src_crop, src_thumb = relight_sample(log_gains, src_crop, top, left, src_thumb, height, width)
+        if log_gains is not None:  # the thumbnail under the crop's field: relit where used, not every pixel
+            src_thumb = relight_thumbnail(src_thumb, log_gains)
         lq_path, gt_path = self.source.paths(index)
         as_float = self.output_dtype == 'float32'
         return {'lq': bgr_uint8_to_tensor(src_crop, as_float), 'gt': bgr_uint8_to_tensor(tar_crop, as_float),
