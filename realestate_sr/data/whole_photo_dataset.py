@@ -11,7 +11,7 @@ import numpy as np
 
 from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
 from realestate_sr.data.image_io import check_same_size
-from realestate_sr.data.light_field import relight_thumbnail
+from realestate_sr.data.light_field import field_tensor, relight_thumbnail
 from realestate_sr.data.pair_transforms import augment_pair, bgr_uint8_to_tensor
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError, PairedListingDataset
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
@@ -31,6 +31,13 @@ def exposure_wb_table(exposure_ev, red_gain, blue_gain):
 def whole_thumbnail(bgr, size):
     """``photo_thumbnail`` of a uint8 BGR photo, as the network would make it: float32 RGB 3,size,size."""
     return photo_thumbnail(bgr_uint8_to_tensor(bgr)[None], size)[0]
+
+
+def random_scene_window(height, width, min_side, least, rng=random):
+    """(top, left, crop_height, crop_width) of a random sub-rectangle of a ``height`` x ``width`` photo: each
+    side a uniform fraction in [``min_side``, 1] of the photo's, at least ``least`` px (and at most the side)."""
+    sides = [min(side, max(least, int(round(side * rng.uniform(min_side, 1.0))))) for side in (height, width)]
+    return rng.randint(0, height - sides[0]), rng.randint(0, width - sides[1]), sides[0], sides[1]
 
 
 def collage_pairs(pair, other, rng=random):
@@ -67,16 +74,24 @@ class WholePhotoDataset(PairedListingDataset):
             targets alike (``collage_pairs``). Each side is an exact pair, but the two sides need
             different corrections, so a network cannot solve the sample with one global decision: it
             learns to read each region's correction from that region.
-        src_light_field: as PairedListingDataset's; the crop and the source thumbnail get the same field.
+        src_light_field: as PairedListingDataset's; the crop and the source thumbnail get the same field,
+            and the item carries it (``lq_light``) for WholePhotoModel's ``light_opt``.
+        scene_crop (dict): new scenes from the same photos, off by default: ``{prob: 0.5, min_side: 0.6}``:
+            with probability ``prob`` a sample's pair is first cut to a random sub-rectangle (each side a
+            uniform fraction in [min_side, 1] of the photo's, at least gt_size px), which then stands for the
+            whole photo (thumbnails, light field, crop and box). A room seen closer or off-centre is a
+            different frame to decide the edit from, with an exact target.
 
     Each training item: ``lq``/``gt`` the crop (3, gt_size, gt_size), ``lq_thumb``/``gt_thumb`` float32
     (3, thumb_size, thumb_size) thumbnails of the whole source/target photos, ``box`` float32 (4,) the
-    crop's normalised (x0, y0, x1, y1) in the whole photo (``whole_photo_ops``), and the paths. Flips and
+    crop's normalised (x0, y0, x1, y1) in the whole photo (``whole_photo_ops``), and the paths; with
+    ``src_light_field``, ``lq_light`` float32 (3, 64, 64): the field's RGB log gains over the whole photo
+    (zeros when the sample drew none). Flips and
     90-degree rotations transform the whole photo before anything is cut, so thumbnails, crop and box
     always describe the same oriented photo.
     """
 
-    OPTION_KEYS = PairedListingDataset.OPTION_KEYS | {'thumb_size', 'src_jitter', 'pair_mix'}
+    OPTION_KEYS = PairedListingDataset.OPTION_KEYS | {'thumb_size', 'src_jitter', 'pair_mix', 'scene_crop'}
 
     def __init__(self, opt):
         super().__init__(opt)
@@ -94,6 +109,29 @@ class WholePhotoDataset(PairedListingDataset):
         if not 0.0 <= self.pair_mix <= 1.0:
             raise DatasetOptionError(f'dataset {opt.get("name")!r}: pair_mix is a probability in [0, 1], '
                                      f'got {self.pair_mix}')
+        self.scene_crop_prob, self.scene_crop_min_side = self._scene_crop_option(opt)
+
+    @staticmethod
+    def _scene_crop_option(opt):
+        """(prob, min_side) of ``scene_crop``; prob 0 when absent."""
+        option = opt.get('scene_crop') or {}
+        if not isinstance(option, dict) or set(option) - {'prob', 'min_side'}:
+            raise DatasetOptionError(f'dataset {opt.get("name")!r}: scene_crop takes prob and min_side, '
+                                     f'got {option!r}')
+        prob, min_side = float(option.get('prob', 1.0 if option else 0.0)), float(option.get('min_side', 0.6))
+        if not 0.0 <= prob <= 1.0 or not 0.0 < min_side <= 1.0:
+            raise DatasetOptionError(f'dataset {opt.get("name")!r}: scene_crop needs prob in [0, 1] and '
+                                     f'min_side in (0, 1], got {option!r}')
+        return prob, min_side
+
+    def scene_window(self, src, tar, rng=random):
+        """The pair cut to this sample's ``scene_crop`` sub-rectangle (the pair itself when it draws none)."""
+        if not self.scene_crop_prob or rng.random() >= self.scene_crop_prob:
+            return src, tar
+        top, left, crop_height, crop_width = random_scene_window(*tar.shape[:2], self.scene_crop_min_side,
+                                                                 self.gt_size, rng)
+        window = (slice(top, top + crop_height), slice(left, left + crop_width))
+        return src[window], tar[window]
 
     def jitter_source(self, src, rng=random):
         """The source photo with a random exposure/white-balance change (itself when jitter is off)."""
@@ -115,6 +153,7 @@ class WholePhotoDataset(PairedListingDataset):
             other = (index + random.randrange(1, len(self.source))) % len(self.source)
             other_src, other_tar = self.source.read(other)
             src, tar = collage_pairs((src, tar), augment_pair(other_src, other_tar, self.use_hflip, self.use_rot))
+        src, tar = self.scene_window(src, tar)
         src = self.jitter_source(src)
         height, width = tar.shape[:2]
         src_crop, tar_crop, top, left, log_gains = self.random_window(src, tar, pair_name)
@@ -123,8 +162,11 @@ class WholePhotoDataset(PairedListingDataset):
             src_thumb = relight_thumbnail(src_thumb, log_gains)
         lq_path, gt_path = self.source.paths(index)
         as_float = self.output_dtype == 'float32'
-        return {'lq': bgr_uint8_to_tensor(src_crop, as_float), 'gt': bgr_uint8_to_tensor(tar_crop, as_float),
+        item = {'lq': bgr_uint8_to_tensor(src_crop, as_float), 'gt': bgr_uint8_to_tensor(tar_crop, as_float),
                 'lq_thumb': src_thumb, 'gt_thumb': whole_thumbnail(tar, self.thumb_size),
                 'box': crop_box(top, left, self.gt_size, self.gt_size, height, width),
                 'lq_path': lq_path, 'gt_path': gt_path}
+        if self.light_field is not None:
+            item['lq_light'] = field_tensor(log_gains)
+        return item
 

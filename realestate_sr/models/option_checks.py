@@ -39,7 +39,7 @@ PATH_KEYS = {'pretrain_network_g', 'strict_load_g', 'param_key_g', 'resume_state
              # set by parse_options
              'experiments_root', 'models', 'training_states', 'log', 'visualization'}
 TRAIN_KEYS = {'ema_decay', 'bf16', 'channels_last', 'grad_clip_norm', 'optim_g', 'scheduler', 'total_iter',
-              'warmup_iter', 'pixel_opt', 'perceptual_opt', 'lut_opt', 'whole_opt',  # WholePhotoModel
+              'warmup_iter', 'pixel_opt', 'perceptual_opt', 'lut_opt', 'whole_opt', 'light_opt',  # WholePhotoModel
               'optim_d', 'gan_opt', 'net_d_iters', 'net_d_init_iters'}  # GANEnhanceModel
 VAL_KEYS = {'val_freq', 'save_img', 'suffix', 'pbar', 'tile', 'tlc', 'tb_images', 'tb_image_side', 'metrics'}
 LOGGER_KEYS = {'print_freq', 'save_checkpoint_freq', 'use_tb_logger', 'wandb'}
@@ -182,7 +182,7 @@ def training_option_problems(opt, cuda_available=None):
         problems.typed(train.get('optim_g'), 'train.optim_g', OPTIMIZERS, skip={'params'})
         problems.typed(train.get('optim_d'), 'train.optim_d', OPTIMIZERS, skip={'params'})
         problems.typed(train.get('scheduler'), 'train.scheduler', SCHEDULERS, skip={'optimizer', 'last_epoch'})
-        for loss in ('pixel_opt', 'perceptual_opt', 'lut_opt', 'whole_opt', 'gan_opt'):
+        for loss in ('pixel_opt', 'perceptual_opt', 'lut_opt', 'whole_opt', 'light_opt', 'gan_opt'):
             if isinstance(train.get(loss), dict) and train[loss].get('type') == 'L1PerceptualLoss':
                 problems.append(retired_l1_perceptual_message(f'train.{loss}', train[loss]))
             else:

@@ -8,6 +8,16 @@ from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
+# in sRGB a linear-light gain g scales mid-tones by about g ** (1 / 2.2)
+SRGB_GAMMA = 2.2
+
+
+def light_target(lq_light, cells):
+    """What a ``cells`` x ``cells`` light map should be to undo a source's field (N,3,64,64 linear log gains):
+    the field's inverse in sRGB log gains, mean 0 over the frame."""
+    target = -F.adaptive_avg_pool2d(lq_light.float(), cells) / SRGB_GAMMA
+    return target - target.mean(dim=(2, 3), keepdim=True)
+
 
 def at_size(images, size):
     """N,C,h,w images area-resized to ``size`` (h, w); themselves when they have it."""
@@ -28,6 +38,9 @@ class WholePhotoModel(EnhanceModel):
           whole_opt: {type: PixelL1Loss, loss_weight: 1.0}
                                                  # optional: a loss on the edit of the whole photo, at the
                                                  # crop's size, logged as l_whole (below)
+          light_opt: {type: PixelL1Loss, loss_weight: 1.0}
+                                                 # optional, with datasets.train.src_light_field and
+                                                 # network_g.gain_cells: the light map's error (below)
 
     ``whole_opt``: each crop supervises only the grid cells (or LUT entries) its pixels reach, a small part
     of the photo. With ``whole_opt`` the step also edits the whole photo at low resolution (the source
@@ -35,6 +48,12 @@ class WholePhotoModel(EnhanceModel):
     thumbnail, so every decision the thumbnail makes is supervised at every step. The whole photos are
     extra views of the same forward (one call of the network, so DDP sees one forward per step; the
     thumbnails are encoded once).
+
+    ``light_opt``: the dataset knows the light field it put on each source (``lq_light``), so the light map
+    (BilateralGridNet ``gain_cells``) can be told what it should be: the field's inverse, in sRGB log gains
+    (``light_target``), compared with the map's own log gains, both with their mean over the frame removed
+    (the global exposure is the grid's). Logged as l_light. Without it the map learns the field only through
+    the pixels' error.
 
     Batches without ``lq_thumb`` (e.g. from a PairedListingDataset) are whole photos: the network makes
     its own thumbnail. Validation is EnhanceModel's: the inference object runs architectures with
@@ -55,12 +74,22 @@ class WholePhotoModel(EnhanceModel):
         self.cri_lut = build_loss(lut_opt).to(self.device) if lut_opt else None
         whole_opt = self.opt['train'].get('whole_opt')
         self.cri_whole = build_loss(whole_opt).to(self.device) if whole_opt else None
+        light_opt = self.opt['train'].get('light_opt')
+        self.cri_light = build_loss(light_opt).to(self.device) if light_opt else None
+        if self.cri_light is not None and getattr(self.get_bare_model(self.net_g), 'light_head', None) is None:
+            raise ValueError('train.light_opt supervises the light map: network_g needs gain_cells > 0 '
+                             '(BilateralGridNet)')
+        self._light_logits = None
 
     def feed_data(self, data):
         super().feed_data(data)
         self.lq_thumb = data['lq_thumb'].to(self.device).float() if 'lq_thumb' in data else None
         self.box = data['box'].to(self.device).float() if 'box' in data else None
         self.gt_thumb = data['gt_thumb'].to(self.device).float() if 'gt_thumb' in data else None
+        self.lq_light = data['lq_light'].to(self.device).float() if 'lq_light' in data else None
+
+    def _keep_light_logits(self, module, args, output):
+        self._light_logits = output
 
     def _add_photo_inputs(self, module, args, kwargs):
         return args, {**kwargs, 'thumb': self.lq_thumb, 'box': self.box}
@@ -70,11 +99,16 @@ class WholePhotoModel(EnhanceModel):
         # the step itself (autocast, clipping, EMA, logging) stays EnhanceModel's and follows its changes
         if self.cri_whole is not None and self.lq_thumb is not None:
             self._append_whole_photos()
-        hook = self.get_bare_model(self.net_g).register_forward_pre_hook(self._add_photo_inputs, with_kwargs=True)
+        net = self.get_bare_model(self.net_g)
+        hooks = [net.register_forward_pre_hook(self._add_photo_inputs, with_kwargs=True)]
+        if self.cri_light is not None and self.lq_light is not None:
+            hooks.append(net.light_head.register_forward_hook(self._keep_light_logits))
         try:
             super().optimize_parameters(current_iter)
         finally:
-            hook.remove()
+            for hook in hooks:
+                hook.remove()
+            self._light_logits = None
             if self._crops:  # back to the crops alone, for the visuals and the next step
                 crops, self._crops = self._crops, None
                 self.lq, self.gt, self.box = (t[:crops] for t in (self.lq, self.gt, self.box))
@@ -99,6 +133,11 @@ class WholePhotoModel(EnhanceModel):
             total = total + terms['l_whole']
         else:
             total, terms = super().compute_losses(output, gt)
+        if self._light_logits is not None:
+            logits = self._light_logits.float()
+            terms['l_light'] = self.cri_light(logits - logits.mean(dim=(2, 3), keepdim=True),
+                                              light_target(self.lq_light, logits.shape[-1]))
+            total = total + terms['l_light']
         if self.cri_lut is not None:
             terms['l_lut'] = self.cri_lut(self.get_bare_model(self.net_g))
             total = total + terms['l_lut']
