@@ -1,6 +1,9 @@
 #!/usr/bin/env python
 """Patches/s of PairedListingDataset in each mode next to stock BasicSR PairedImageDataset, one table.
 
+Two rows time WholePhotoDataset (the whole-photo networks' samples: a crop plus the thumbnails of the whole
+source and target photo, --thumb-size) from the memory cache, with its thumbnail cache and without it.
+
 Generates N photo-like 3300x2200 JPEG q92 pairs (or the --size you give), builds stock BasicSR's PNG LMDB and
 ours (whole images and sub-images), then times a DataLoader at gt_size 512 with flips and rotations on, with 0
 and 2 workers. "per core" divides by max(1, workers). The GB10 line below the table projects the best per-worker
@@ -29,6 +32,7 @@ from torch.utils.data import DataLoader
 
 from realestate_sr.data.pair_lists import pairs_from_folders
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
+from realestate_sr.data.whole_photo_dataset import WholePhotoDataset
 from realestate_sr.prep.lmdb_build import BuildOptions, build_lmdb
 from realestate_sr.prep.planted_pairs import amateur_version, make_photo, write_jpeg
 from realestate_sr.utils.colour import to_uint8
@@ -37,6 +41,7 @@ from realestate_sr.utils.output_safety import INFO_FILE, UnsafeOutputError, is_e
 GB10_PATCHES_PER_S = 60  # batch 8 of 512x512 at ~7.5 steps/s
 GB10_CORES = 20
 TOOL = 'bench_dataloader'
+WHOLE_PHOTO_ROWS = 'WholePhotoDataset'  # how those rows' labels start
 # what this script writes into WORKDIR/data; a rebuild deletes these and nothing else
 GENERATED = ('src', 'tar', 'stock_src.lmdb', 'stock_tar.lmdb', 'ours_whole', 'ours_sub', INFO_FILE)
 GB10_WORKERS = 16  # num_worker_per_gpu of options/nafnet_gb10.yml: 4 of the 20 cores stay with the training process
@@ -50,6 +55,8 @@ def parse_args(argv=None):
     parser.add_argument('--patches', type=int, default=32, help='patches timed per row, after one warm-up batch')
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--workers', type=int, nargs='+', default=[0, 2])
+    parser.add_argument('--thumb-size', type=int, default=512,
+                        help='WholePhotoDataset rows: thumbnail side (options/bilateral_grid_gb10.yml: 512)')
     parser.add_argument('--sub-size', type=int, default=640)
     parser.add_argument('--sub-step', type=int, default=320)
     parser.add_argument('--lmdb-encoding', default='jpg', choices=('png', 'jpg', 'raw'),
@@ -101,6 +108,12 @@ class Enlarged(torch.utils.data.Dataset):
 
     def __getitem__(self, index):
         return self.dataset[index % len(self.dataset)]
+
+
+def whole_photo(stock, thumb_size, thumb_cache):
+    """WholePhotoDataset over the same pairs, memory cache, uint8 crops (as options/bilateral_grid_gb10.yml)."""
+    return WholePhotoDataset(dict(stock, name='whole', cache='memory', output_dtype='uint8', thumb_size=thumb_size,
+                                  thumb_cache=thumb_cache))
 
 
 def prepare_data(root, count, size):
@@ -184,6 +197,10 @@ def run(args, root):
                                            split_file=str(root / 'ours_sub/train.txt')))),
         ('ours, memory cache (decoded uint8)', lambda: Enlarged(cached, enlarge)),
         ('ours, memory cache, uint8 batches', lambda: Enlarged(cached_uint8, enlarge)),
+        (f'{WHOLE_PHOTO_ROWS}, memory cache, thumbnails {args.thumb_size} px per sample',
+         lambda: Enlarged(whole_photo(stock, args.thumb_size, thumb_cache=False), enlarge)),
+        (f'{WHOLE_PHOTO_ROWS}, memory cache + thumbnail cache ({args.thumb_size} px)',
+         lambda: Enlarged(whole_photo(stock, args.thumb_size, thumb_cache=True), enlarge)),
     ]
     rates = {}
     for label, make in modes:
@@ -214,8 +231,10 @@ def gb10_projection(rates, gt_size):
 
     Runs with 0 workers are left out: they load in the main process and skip the transfer of every batch from a
     worker, which training with workers pays (for the memory cache that transfer costs more than the cropping).
+    So are the WholePhotoDataset rows: the line projects NAFNet's feed.
     """
-    with_workers = {key: rate for key, rate in rates.items() if key[1] >= 1}
+    with_workers = {key: rate for key, rate in rates.items()
+                    if key[1] >= 1 and not key[0].startswith(WHOLE_PHOTO_ROWS)}
     need = (f'GB10 feed: batch 8 of {gt_size}x{gt_size} at ~7.5 steps/s needs ~{GB10_PATCHES_PER_S} patches/s; '
             f'the GB10 has {GB10_CORES} cores and options/nafnet_gb10.yml runs {GB10_WORKERS} workers, leaving '
             f'{GB10_CORES - GB10_WORKERS} to the training process (batch collation, CUDA launches, logging).')

@@ -26,25 +26,36 @@ def random_crop_offset(height, width, size, pair_name, rng=random):
     return top, rng.randint(0, width - size)
 
 
-def augment_pair(src, tar, use_hflip, use_rot, rng=random):
-    """Same random horizontal flip, vertical flip and transpose (the 8 dihedral transforms) on both images.
+def draw_orientation(use_hflip, use_rot, rng=random):
+    """(hflip, vflip, transpose) of one sample: the 8 dihedral transforms, each flag 50 % when enabled.
 
-    The draw order (hflip, vflip, rot90) matches BasicSR's ``augment``; each is 50 % when enabled.
+    The draw order (hflip, vflip, rot90) matches BasicSR's ``augment``.
     """
     hflip = use_hflip and rng.random() < 0.5
     vflip = use_rot and rng.random() < 0.5
-    rot90 = use_rot and rng.random() < 0.5
+    return hflip, vflip, use_rot and rng.random() < 0.5
 
-    def apply(img):
-        if hflip:
-            img = img[:, ::-1]
-        if vflip:
-            img = img[::-1]
-        if rot90:
-            img = img.transpose(1, 0, 2)
-        return img
 
-    return apply(src), apply(tar)
+def orient_hwc(img, orientation):
+    """An H,W,C array flipped / transposed as ``orientation`` says (views, no copy)."""
+    hflip, vflip, transpose = orientation
+    img = img[:, ::-1] if hflip else img
+    img = img[::-1] if vflip else img
+    return img.transpose(1, 0, 2) if transpose else img
+
+
+def orient_chw(tensor, orientation):
+    """The same transform of a C,H,W tensor (e.g. a thumbnail of the photo ``orient_hwc`` turns)."""
+    hflip, vflip, transpose = orientation
+    tensor = tensor.flip(2) if hflip else tensor
+    tensor = tensor.flip(1) if vflip else tensor
+    return tensor.transpose(1, 2) if transpose else tensor
+
+
+def augment_pair(src, tar, use_hflip, use_rot, rng=random):
+    """Same random horizontal flip, vertical flip and transpose (the 8 dihedral transforms) on both images."""
+    orientation = draw_orientation(use_hflip, use_rot, rng)
+    return orient_hwc(src, orientation), orient_hwc(tar, orientation)
 
 
 def bgr_uint8_to_tensor(img, as_float=True):

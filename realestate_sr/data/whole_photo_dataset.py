@@ -12,10 +12,18 @@ import numpy as np
 from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
 from realestate_sr.data.image_io import check_same_size
 from realestate_sr.data.light_field import field_tensor, relight_thumbnail
-from realestate_sr.data.pair_transforms import augment_pair, bgr_uint8_to_tensor
+from realestate_sr.data.pair_transforms import (
+    augment_pair,
+    bgr_uint8_to_tensor,
+    draw_orientation,
+    orient_chw,
+    orient_hwc,
+)
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError, PairedListingDataset
+from realestate_sr.data.thumbnail_cache import ThumbnailCache
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
 
+from basicsr.utils import get_root_logger
 from basicsr.utils.registry import DATASET_REGISTRY
 
 
@@ -31,13 +39,6 @@ def exposure_wb_table(exposure_ev, red_gain, blue_gain):
 def whole_thumbnail(bgr, size):
     """``photo_thumbnail`` of a uint8 BGR photo, as the network would make it: float32 RGB 3,size,size."""
     return photo_thumbnail(bgr_uint8_to_tensor(bgr)[None], size)[0]
-
-
-def random_scene_window(height, width, min_side, least, rng=random):
-    """(top, left, crop_height, crop_width) of a random sub-rectangle of a ``height`` x ``width`` photo: each
-    side a uniform fraction in [``min_side``, 1] of the photo's, at least ``least`` px (and at most the side)."""
-    sides = [min(side, max(least, int(round(side * rng.uniform(min_side, 1.0))))) for side in (height, width)]
-    return rng.randint(0, height - sides[0]), rng.randint(0, width - sides[1]), sides[0], sides[1]
 
 
 def collage_pairs(pair, other, rng=random):
@@ -74,13 +75,12 @@ class WholePhotoDataset(PairedListingDataset):
             targets alike (``collage_pairs``). Each side is an exact pair, but the two sides need
             different corrections, so a network cannot solve the sample with one global decision: it
             learns to read each region's correction from that region.
+        thumb_cache (bool): training only, default true: each pair's two thumbnails are made once and shared
+            by the DataLoader workers (``realestate_sr/data/thumbnail_cache.py``: 6 MB a pair at 512 px,
+            off by itself above a quarter of the free RAM); samples whose photo ``pair_mix`` or
+            ``src_jitter`` changed still make theirs.
         src_light_field: as PairedListingDataset's; the crop and the source thumbnail get the same field,
             and the item carries it (``lq_light``) for WholePhotoModel's ``light_opt``.
-        scene_crop (dict): new scenes from the same photos, off by default: ``{prob: 0.5, min_side: 0.6}``:
-            with probability ``prob`` a sample's pair is first cut to a random sub-rectangle (each side a
-            uniform fraction in [min_side, 1] of the photo's, at least gt_size px), which then stands for the
-            whole photo (thumbnails, light field, crop and box). A room seen closer or off-centre is a
-            different frame to decide the edit from, with an exact target.
 
     Each training item: ``lq``/``gt`` the crop (3, gt_size, gt_size), ``lq_thumb``/``gt_thumb`` float32
     (3, thumb_size, thumb_size) thumbnails of the whole source/target photos, ``box`` float32 (4,) the
@@ -91,7 +91,7 @@ class WholePhotoDataset(PairedListingDataset):
     always describe the same oriented photo.
     """
 
-    OPTION_KEYS = PairedListingDataset.OPTION_KEYS | {'thumb_size', 'src_jitter', 'pair_mix', 'scene_crop'}
+    OPTION_KEYS = PairedListingDataset.OPTION_KEYS | {'thumb_size', 'src_jitter', 'pair_mix', 'thumb_cache'}
 
     def __init__(self, opt):
         super().__init__(opt)
@@ -109,29 +109,11 @@ class WholePhotoDataset(PairedListingDataset):
         if not 0.0 <= self.pair_mix <= 1.0:
             raise DatasetOptionError(f'dataset {opt.get("name")!r}: pair_mix is a probability in [0, 1], '
                                      f'got {self.pair_mix}')
-        self.scene_crop_prob, self.scene_crop_min_side = self._scene_crop_option(opt)
-
-    @staticmethod
-    def _scene_crop_option(opt):
-        """(prob, min_side) of ``scene_crop``; prob 0 when absent."""
-        option = opt.get('scene_crop') or {}
-        if not isinstance(option, dict) or set(option) - {'prob', 'min_side'}:
-            raise DatasetOptionError(f'dataset {opt.get("name")!r}: scene_crop takes prob and min_side, '
-                                     f'got {option!r}')
-        prob, min_side = float(option.get('prob', 1.0 if option else 0.0)), float(option.get('min_side', 0.6))
-        if not 0.0 <= prob <= 1.0 or not 0.0 < min_side <= 1.0:
-            raise DatasetOptionError(f'dataset {opt.get("name")!r}: scene_crop needs prob in [0, 1] and '
-                                     f'min_side in (0, 1], got {option!r}')
-        return prob, min_side
-
-    def scene_window(self, src, tar, rng=random):
-        """The pair cut to this sample's ``scene_crop`` sub-rectangle (the pair itself when it draws none)."""
-        if not self.scene_crop_prob or rng.random() >= self.scene_crop_prob:
-            return src, tar
-        top, left, crop_height, crop_width = random_scene_window(*tar.shape[:2], self.scene_crop_min_side,
-                                                                 self.gt_size, rng)
-        window = (slice(top, top + crop_height), slice(left, left + crop_width))
-        return src[window], tar[window]
+        self.thumb_cache = None
+        if self.phase == 'train' and opt.get('thumb_cache', True):
+            logger = get_root_logger()
+            self.thumb_cache = ThumbnailCache.if_it_fits(len(self.source), self.thumb_size,
+                                                         log=lambda msg: logger.info(f'[{opt.get("name")}] {msg}'))
 
     def jitter_source(self, src, rng=random):
         """The source photo with a random exposure/white-balance change (itself when jitter is off)."""
@@ -145,25 +127,34 @@ class WholePhotoDataset(PairedListingDataset):
     def __getitem__(self, index):
         if self.phase != 'train':
             return super().__getitem__(index)
-        src, tar = self.source.read(index)
+        photo_src, photo_tar = self.source.read(index)
         pair_name = self.source.name(index)
-        check_same_size(src, tar, pair_name)
-        src, tar = augment_pair(src, tar, self.use_hflip, self.use_rot)
-        if self.pair_mix and len(self.source) > 1 and random.random() < self.pair_mix:
+        check_same_size(photo_src, photo_tar, pair_name)
+        orientation = draw_orientation(self.use_hflip, self.use_rot)
+        src, tar = orient_hwc(photo_src, orientation), orient_hwc(photo_tar, orientation)
+        collage = self.pair_mix and len(self.source) > 1 and random.random() < self.pair_mix
+        if collage:
             other = (index + random.randrange(1, len(self.source))) % len(self.source)
             other_src, other_tar = self.source.read(other)
             src, tar = collage_pairs((src, tar), augment_pair(other_src, other_tar, self.use_hflip, self.use_rot))
-        src, tar = self.scene_window(src, tar)
+        oriented_src = src
         src = self.jitter_source(src)
         height, width = tar.shape[:2]
         src_crop, tar_crop, top, left, log_gains = self.random_window(src, tar, pair_name)
-        src_thumb = whole_thumbnail(src, self.thumb_size)
+        if self.thumb_cache is not None and not collage:
+            thumbs = self.thumb_cache.get(index, lambda: (whole_thumbnail(photo_src, self.thumb_size),
+                                                          whole_thumbnail(photo_tar, self.thumb_size)))
+            src_thumb, tar_thumb = (orient_chw(thumb, orientation) for thumb in thumbs)
+            if src is not oriented_src:  # jittered: its own thumbnail
+                src_thumb = whole_thumbnail(src, self.thumb_size)
+        else:
+            src_thumb, tar_thumb = whole_thumbnail(src, self.thumb_size), whole_thumbnail(tar, self.thumb_size)
         if log_gains is not None:  # the thumbnail under the crop's field: relit where used, not every pixel
             src_thumb = relight_thumbnail(src_thumb, log_gains)
         lq_path, gt_path = self.source.paths(index)
         as_float = self.output_dtype == 'float32'
         item = {'lq': bgr_uint8_to_tensor(src_crop, as_float), 'gt': bgr_uint8_to_tensor(tar_crop, as_float),
-                'lq_thumb': src_thumb, 'gt_thumb': whole_thumbnail(tar, self.thumb_size),
+                'lq_thumb': src_thumb, 'gt_thumb': tar_thumb,
                 'box': crop_box(top, left, self.gt_size, self.gt_size, height, width),
                 'lq_path': lq_path, 'gt_path': gt_path}
         if self.light_field is not None:

@@ -9,12 +9,7 @@ import torch
 from realestate_sr.archs.whole_photo_ops import photo_thumbnail
 from realestate_sr.data.pair_transforms import bgr_uint8_to_tensor
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError
-from realestate_sr.data.whole_photo_dataset import (
-    WholePhotoDataset,
-    collage_pairs,
-    exposure_wb_table,
-    random_scene_window,
-)
+from realestate_sr.data.whole_photo_dataset import WholePhotoDataset, collage_pairs, exposure_wb_table
 from tests.test_data.synthetic_pairs import make_tar_image, write_pair_set
 
 
@@ -162,60 +157,6 @@ def test_pair_mix_collages_training_samples_and_is_a_probability(tmp_path):
     thumbs = [mixed[0]['gt_thumb'] for _ in range(6)]
     own = plain[0]['gt_thumb']
     assert all((thumb - own).abs().max() > 0.05 for thumb in thumbs)  # part of every sample is the other photo
-
-
-def test_scene_windows_stay_inside_the_photo_and_span_the_asked_range():
-    rng = random.Random(0)
-    windows = [random_scene_window(300, 400, 0.5, 64, rng) for _ in range(400)]
-    for top, left, height, width in windows:
-        assert 150 <= height <= 300 and 200 <= width <= 400
-        assert 0 <= top <= 300 - height and 0 <= left <= 400 - width
-    assert min(w[2] for w in windows) < 160 and max(w[2] for w in windows) > 290
-    assert len({(w[0], w[1]) for w in windows}) > 100
-    assert random_scene_window(300, 400, 1.0, 64, rng)[2:] == (300, 400)
-    floored = [random_scene_window(100, 40, 0.1, 64, rng)[2:] for _ in range(50)]
-    assert all(64 <= height <= 100 and width == 40 for height, width in floored)  # gt_size floor, never past a side
-    assert (64, 40) in floored
-
-
-def locate(block, img):
-    """(top, left) of the only place ``block`` (h, w, 3) occurs in ``img``."""
-    size = block.shape[0]
-    hits = [(top, left) for top in range(img.shape[0] - size + 1) for left in range(img.shape[1] - size + 1)
-            if np.array_equal(img[top:top + size, left:left + size], block)]
-    assert len(hits) == 1
-    return hits[0]
-
-
-def test_a_scene_crop_stands_for_the_whole_photo_in_thumbnails_and_box(noise_pairs):
-    manifest, src, tar = noise_pairs
-    data = dataset(manifest, scene_crop={'prob': 1.0, 'min_side': 0.5}, use_hflip=False, use_rot=False)
-    random.seed(4)
-    sizes = set()
-    for _ in range(12):
-        item = data[0]
-        crop_bgr = (item['gt'].permute(1, 2, 0).numpy()[:, :, ::-1] * 255).round().astype(np.uint8)
-        crop_top, crop_left = locate(crop_bgr, tar)
-        x0, y0, x1, y1 = item['box'].tolist()
-        height, width = round(16 / (y1 - y0)), round(16 / (x1 - x0))
-        top, left = round(crop_top - y0 * height), round(crop_left - x0 * width)
-        assert 15 <= height <= 30 and 22 <= width <= 44 and top >= 0 and left >= 0
-        scene = (slice(top, top + height), slice(left, left + width))
-        for key, img in (('lq_thumb', src), ('gt_thumb', tar)):
-            torch.testing.assert_close(item[key], photo_thumbnail(bgr_uint8_to_tensor(img[scene])[None], 8)[0])
-        sizes.add((height, width))
-    assert len(sizes) > 3 and any(size != (30, 44) for size in sizes)
-
-
-def test_scene_crop_off_by_default_and_bad_options_refused(noise_pairs):
-    manifest, _, tar = noise_pairs
-    random.seed(5)
-    whole = photo_thumbnail(bgr_uint8_to_tensor(tar)[None], 8)[0]
-    plain = dataset(manifest, use_hflip=False, use_rot=False)
-    assert all(torch.allclose(plain[0]['gt_thumb'], whole) for _ in range(4))
-    for bad in ({'prob': 2.0}, {'min_side': 0.0}, {'min_side': 1.5}, {'size': 0.5}, 0.5):
-        with pytest.raises(DatasetOptionError, match='scene_crop'):
-            dataset(manifest, scene_crop=bad)
 
 
 def test_each_sample_carries_the_field_its_source_thumbnail_got(tmp_path):
