@@ -18,8 +18,8 @@ def test_gb10_projection_ignores_runs_without_workers():
 
 def test_bench_prints_one_table_and_the_projection(tmp_path, capsys):
     code = bench_dataloader.main(['--pairs', '2', '--size', '64', '96', '--gt-size', '16', '--patches', '4',
-                                  '--batch', '2', '--sub-size', '32', '--sub-step', '16', '--workers', '0', '1', '--thumb-size', '8',
-                                  '--workdir', str(tmp_path)])
+                                  '--batch', '2', '--sub-size', '32', '--sub-step', '16', '--workers', '0', '1',
+                                  '--thumb-size', '8', '--workdir', str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
     table = [line for line in out.splitlines() if line.startswith('|')]
