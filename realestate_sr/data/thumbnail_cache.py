@@ -18,12 +18,17 @@ from realestate_sr.data.memory_cache import available_ram_bytes
 MAX_RAM_FRACTION = 0.25  # more than this of MemAvailable and the dataset makes thumbnails per sample instead
 
 
+def thumbnail_values(count, size):
+    """float32 values of the (source, target) RGB thumbnails of ``count`` pairs at ``size`` px."""
+    return count * 2 * 3 * size * size
+
+
 class ThumbnailCache:
     """(source, target) float32 thumbnails (3, size, size) of ``count`` pairs, filled on first use."""
 
     def __init__(self, count, size):
         self.count, self.size = count, size
-        values = count * 2 * 3 * size * size
+        values = thumbnail_values(count, size)
         self.nbytes = values * 4 + count
         self._mapping = mmap.mmap(-1, max(self.nbytes, 1), flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
         self._thumbs = np.frombuffer(self._mapping, dtype=np.float32, count=values).reshape(count, 2, 3, size, size)
@@ -35,7 +40,7 @@ class ThumbnailCache:
     @classmethod
     def if_it_fits(cls, count, size, log=None):
         """A cache, or None (with a log line) when it would take more than MAX_RAM_FRACTION of the free RAM."""
-        nbytes = count * 2 * 3 * size * size * 4
+        nbytes = thumbnail_values(count, size) * 4
         available = available_ram_bytes()
         if available is not None and nbytes > MAX_RAM_FRACTION * available:
             if log is not None:

@@ -158,30 +158,28 @@ class WholePhotoSession:
 
 def load_onnx_session(path, device='cpu', threads=0):
     """An ONNX Runtime session for ``path``, or a ``WholePhotoSession`` for an exported whole-photo graph;
-    ``threads`` 0 lets ONNX Runtime choose. The graph's metadata is read first, so a whole-photo graph builds
-    only the sessions of its two parts."""
-    import onnx  # the metadata, and the parts of a whole-photo graph, come from onnx's model and extractor
+    ``threads`` 0 lets ONNX Runtime choose."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    model = onnx.load(str(path))
-    record = {entry.key: entry.value for entry in model.metadata_props}.get(ONNX_WHOLE_PHOTO_KEY)
+    session = ort.InferenceSession(str(path), sess_options=options, providers=onnx_providers(device))
+    record = session.get_modelmeta().custom_metadata_map.get(ONNX_WHOLE_PHOTO_KEY)
     if not record:
-        return ort.InferenceSession(model.SerializeToString(), sess_options=options,
-                                    providers=onnx_providers(device))
+        return session
+    import onnx  # the parts of the graph are cut out of it with onnx's extractor
+
     info = json.loads(record)
     names = [f'edit{index}' for index in range(info['edits'])]
     # the exporter drops inputs a network does not read (a global LUT ignores the box)
-    present = {entry.name for entry in model.graph.input}
+    present = {entry.name for entry in session.get_inputs()}
     apply_inputs = [name for name in (ONNX_INPUT, ONNX_BOX, *[f'{name}_in' for name in names]) if name in present]
-    extractor = onnx.utils.Extractor(model)
+    extractor = onnx.utils.Extractor(onnx.load(str(path)))
     parts = [extractor.extract_model(inputs, outputs) for inputs, outputs in
              (([ONNX_THUMB], names), (apply_inputs, [ONNX_OUTPUT]))]
-    parts[0].metadata_props.extend(model.metadata_props)  # the encoder's session answers get_modelmeta
     encode, apply = (ort.InferenceSession(part.SerializeToString(), sess_options=options,
                                           providers=onnx_providers(device)) for part in parts)
-    return WholePhotoSession(encode.get_modelmeta(), encode, apply, info)
+    return WholePhotoSession(session.get_modelmeta(), encode, apply, info)
 
 
 def onnx_min_side(session):
