@@ -16,8 +16,8 @@ Examples:
 
 Several manifests are several splits (named after the files: train.jsonl -> train): a photo found in two of them
 is flagged in the earlier split of train < val < test. Exit code 0 when no pair is flagged, 1 otherwise, 2 when
-the command cannot run as given (unreadable manifest, a report or clean-manifest path that is one of the inputs).
-Both outputs are written to a temporary name and renamed.
+the command cannot run as given (unreadable manifest, an output path that is one of the inputs, or an existing
+file without --overwrite). Every output is written to a temporary name and renamed.
 """
 import argparse
 import os
@@ -42,6 +42,7 @@ from realestate_sr.utils.output_safety import (
     check_clear_of_inputs,
     check_distinct_outputs,
     check_file_output,
+    check_new_file,
 )
 
 
@@ -60,6 +61,8 @@ def parse_args(argv=None):
     parser.add_argument('--max-listed', type=int, default=50, help='flagged pairs listed in the summary')
     parser.add_argument('--contact-sheet', metavar='SHEET.png',
                         help='also write a PNG of the flagged pairs (src beside tar, the reasons below)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace output files that already exist (without it an existing file is refused)')
     parser.add_argument('--explain', metavar='ID',
                         help='check only the pair whose name or src/tar path is (or ends with) ID and print all '
                              'its measures; writes nothing (set-level checks need the whole set)')
@@ -83,13 +86,15 @@ def load(args):
 
 
 def check_outputs(args, pairs):
-    """Refuse (before any pair is read) a report or clean-manifest path that is, or is a folder holding, an input."""
+    """Refuse (before any pair is read) an output that is, or is a folder holding, an input, or that exists already
+    (without --overwrite)."""
     inputs = [*(args.pairs or ()), args.root, args.src_dir, args.tar_dir,
               *(path for pair in pairs for path in (pair.src, pair.tar))]
     outputs = [path for path in (args.output, args.exclude, args.contact_sheet) if path]
     for output in outputs:
         check_file_output(output)
         check_clear_of_inputs(output, inputs)
+        check_new_file(output, args.overwrite)
     check_distinct_outputs(outputs)
 
 

@@ -42,6 +42,8 @@ CASES = {
     'check_pairs (report)': (['--pairs', '{DATA}/pairs.jsonl', '--workers', '1'], '-o', INPUT_TARGETS, []),
     'check_pairs (clean manifest)': (['--pairs', '{DATA}/pairs.jsonl', '--workers', '1', '-o', '{TMP}/checks.json'],
                                      '--exclude', INPUT_TARGETS, []),
+    'check_pairs (contact sheet)': (['--pairs', '{DATA}/pairs.jsonl', '--workers', '1', '-o', '{TMP}/checks.json'],
+                                    '--contact-sheet', INPUT_TARGETS, ['--overwrite']),
     'make_demo_data': (['--train-variants', '1', '--val-variants', '1'], '-o', INPUT_TARGETS, ['--force']),
     'make_planted_pairs': (['--good', '1', '--size', '48', '64'], '-o', INPUT_TARGETS, ['--force']),
     'tiled_infer': (['-i', '{DATA}/images', '--model', '{DATA}/net.pth', *NET_FLAGS, *TILE_FLAGS], '-o',
@@ -98,6 +100,29 @@ def test_a_tool_pointed_at_its_inputs_refuses_and_leaves_them_intact(delivery, t
     assert code not in (0, None), f'{case} -o {target_name} exited 0'
     error_lines = [line for line in err.splitlines() if 'error' in line.lower()]
     assert len(error_lines) == 1 and 'Traceback' not in err, err
+
+
+CHECK_PAIRS_OUTPUTS = {'-o': 'checks.json', '--exclude': 'clean.jsonl', '--contact-sheet': 'sheet.png'}
+
+
+@pytest.mark.parametrize('flag', list(CHECK_PAIRS_OUTPUTS))
+def test_check_pairs_replaces_an_existing_file_only_with_overwrite(delivery, tmp_path, capsys, flag):
+    """An existing file that is no input (a user's master manifest) is refused before any pair is read, and
+    replaced with --overwrite."""
+    script = importlib.import_module('check_pairs')
+    outputs = {option: tmp_path / 'out' / name for option, name in CHECK_PAIRS_OUTPUTS.items()}
+    outputs[flag] = tmp_path / 'master.jsonl'
+    outputs[flag].write_text('{"src": "mine.jpg", "tar": "mine_edit.jpg"}\n')
+    argv = ['--pairs', str(delivery / 'pairs.jsonl'), '--workers', '1',
+            *(arg for option, path in outputs.items() for arg in (option, str(path)))]
+    assert script.main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and 'already exists' in err and '--overwrite' in err, err
+    assert outputs[flag].read_text() == '{"src": "mine.jpg", "tar": "mine_edit.jpg"}\n'
+    assert not (tmp_path / 'out').exists()  # refused before anything was written
+    assert script.main(argv + ['--overwrite']) in (0, 1)
+    assert outputs[flag].read_bytes() != b'{"src": "mine.jpg", "tar": "mine_edit.jpg"}\n'
+    assert all(path.is_file() for path in outputs.values())
 
 
 FOLDER_BUILDERS = {

@@ -69,6 +69,17 @@ def check_file_output(output):
         raise UnsafeOutputError(f'output {output} is a folder; give a file name')
 
 
+def check_new_file(output, overwrite):
+    """Raise when the file ``output`` already exists, unless ``overwrite`` (the tool's ``--overwrite``).
+
+    A file already there may be anything (a user's master manifest under the name of a clean list): only the user
+    can say it is one the tool may replace.
+    """
+    if not overwrite and (Path(output).exists() or Path(output).is_symlink()):
+        raise UnsafeOutputError(f'output {output} already exists; nothing was written: pass --overwrite to replace '
+                                'it or choose another path')
+
+
 def info_record(tool, **fields):
     """The info file's content: the marker first, then ``fields``."""
     return {MARKER_FIELD: tool, **fields}
