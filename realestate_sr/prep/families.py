@@ -1,8 +1,14 @@
 """The benchmark's pair families by name, and the one held out of training by default."""
-from realestate_sr.prep import capture_amateur, capture_camera, capture_mixed_light, style_listing_hdr
+from realestate_sr.prep import (
+    capture_amateur,
+    capture_camera,
+    capture_camera_jpeg,
+    capture_mixed_light,
+    style_listing_hdr,
+)
 
 FAMILIES = {module.NAME: module for module in (capture_amateur, capture_camera, capture_mixed_light,
-                                               style_listing_hdr)}
+                                               capture_camera_jpeg, style_listing_hdr)}
 DEFAULT_HELD_OUT = capture_mixed_light.NAME
 
 

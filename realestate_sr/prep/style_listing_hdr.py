@@ -17,6 +17,9 @@ same edit, and every photo gets the same recipe), in linear light unless said ot
    saturation, so dull colours gain more than saturated ones;
 6. a soft shoulder above 0.8 (linear) instead of a clip, then sRGB.
 
+``apply_style(photo)`` is the edit (a house style of ``realestate_sr.prep.styles``); ``make_pair`` is the style
+family of the benchmark: (photo, ``apply_style(photo)``, the recipe and the values it computed).
+
 The constants are this module's; changing them makes a different benchmark (record them in the manifest).
 """
 import numpy as np
@@ -71,9 +74,9 @@ def soft_shoulder(linear, start):
     return np.where(linear > start, start + room * (1.0 - np.exp(-over / room)), linear)
 
 
-def make_pair(photo, rng=None):
-    """(src, tar, params) for one photo: float32 RGB. ``rng`` is unused (the edit is fixed); it is accepted so
-    every family has the same signature. ``params['jpeg_quality']`` is None: src is the photo as it is."""
+def edit(photo):
+    """(target, details) of the recipe on one photo: target float64 in [0, 1]; details are the values the recipe
+    computed from the photo (white-balance gains, base radius, exposure), for the pair's parameters."""
     photo = as_float_photo(photo)
     recipe = RECIPE
     linear = srgb_to_linear(photo)
@@ -102,6 +105,17 @@ def make_pair(photo, rng=None):
     saturation = pixel_saturation(linear)
     linear = new_luminance + (linear - new_luminance) * (1.0 + recipe['vibrance'] * (1.0 - saturation))
     target = linear_to_srgb(soft_shoulder(np.clip(linear, 0.0, None), recipe['shoulder_start']))
-    params = {**recipe, 'wb_gains_rgb': gains, 'base_radius_px': radius, 'exposure_ev': exposure_ev,
-              'jpeg_quality': None}
-    return photo.astype(np.float32), target.astype(np.float32), record(params)
+    return target, {'wb_gains_rgb': gains, 'base_radius_px': radius, 'exposure_ev': exposure_ev}
+
+
+def apply_style(photo):
+    """The house's edit of one photo: float32 RGB H,W,3 in [0, 1], the photo's shape; no randomness."""
+    return edit(photo)[0].astype(np.float32)
+
+
+def make_pair(photo, rng=None):
+    """(src, tar, params) for one photo: float32 RGB. ``rng`` is unused (the edit is fixed); it is accepted so
+    every family has the same signature. ``params['jpeg_quality']`` is None: src is the photo as it is."""
+    target, details = edit(photo)
+    params = {**RECIPE, **details, 'jpeg_quality': None}
+    return as_float_photo(photo).astype(np.float32), target.astype(np.float32), record(params)

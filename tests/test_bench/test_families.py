@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from realestate_sr.prep import capture_camera, capture_mixed_light, style_listing_hdr
+from realestate_sr.prep import capture_camera, capture_camera_jpeg, capture_mixed_light, style_listing_hdr
 from realestate_sr.prep.capture_amateur import CaptureParams, simulate_amateur_capture
 from realestate_sr.prep.families import DEFAULT_HELD_OUT, FAMILIES, capture_families, family
 
@@ -23,7 +23,8 @@ def test_same_seed_same_pair_and_params_are_plain_json(name, photo):
         assert img.dtype == np.float32 and img.ndim == 3 and img.shape[2] == 3
         assert 0.0 <= img.min() and img.max() <= 1.0
     assert src_a.shape == tar_a.shape
-    assert np.abs(src_a - tar_a).mean() > 0.01  # a pair, not two copies
+    # a pair, not two copies; camera_jpeg's source differs by noise and sharpening only (its JPEG comes later)
+    assert np.abs(src_a - tar_a).mean() > (0.002 if name == capture_camera_jpeg.NAME else 0.01)
 
 
 @pytest.mark.parametrize('name', capture_families())
@@ -36,9 +37,9 @@ def test_capture_families_draw_new_parameters_per_seed_and_keep_the_photo_as_tar
         np.testing.assert_allclose(tar_a, photo, atol=1e-6)
 
 
-def test_families_are_three_captures_and_one_style_and_the_default_held_out_is_a_capture():
+def test_families_are_four_captures_and_one_style_and_the_default_held_out_is_a_capture():
     kinds = sorted(module.KIND for module in FAMILIES.values())
-    assert kinds == ['capture', 'capture', 'capture', 'style']
+    assert kinds == ['capture', 'capture', 'capture', 'capture', 'style']
     assert DEFAULT_HELD_OUT in capture_families()
     with pytest.raises(KeyError, match='known'):
         family('no_such_family')
@@ -124,3 +125,13 @@ def test_camera_crops_vary_in_size_but_always_hold_a_256_px_training_patch():
     for _ in range(20):
         _, _, height, width = capture_camera.sample_crop(300, 451, rng)
         assert 288 <= height <= 300 and 288 <= width <= 451
+
+
+def test_camera_jpeg_is_a_mild_capture_sharpened_or_not_and_written_at_high_quality(photo):
+    drawn = [capture_camera_jpeg.sample_params(np.random.default_rng(seed)) for seed in range(30)]
+    assert all(85 <= params['jpeg_quality'] <= 95 for params in drawn)
+    unsharpened = sum(params['sharpen_amount'] == 0.0 for params in drawn)
+    assert 0 < unsharpened < len(drawn)  # some cameras sharpen, some do not
+    src, tar, _ = capture_camera_jpeg.make_pair(photo, np.random.default_rng(0))
+    assert np.abs(src - tar).mean() < 0.03  # well exposed: close to the photo, unlike amateur
+    assert abs(float(src.mean() - tar.mean())) < 0.01

@@ -1,0 +1,23 @@
+"""The house styles by name: the look one editing house delivers on every photo it edits.
+
+Each style module has ``NAME``, ``KIND = 'style'``, ``RECIPE`` (its constants, each explained in the module's
+docstring) and ``apply_style(photo) -> target``: float32 RGB H,W,3 in [0, 1] in and out, the shape kept, the
+same target for the same photo (no randomness). A benchmark task is one style with the capture families of
+``realestate_sr.prep.families`` as sources (docs/benchmark.md).
+"""
+from realestate_sr.prep import style_listing_hdr, style_none
+
+STYLES = {module.NAME: module for module in (style_none, style_listing_hdr)}
+
+
+def style(name):
+    """The style module called ``name``; KeyError names the known ones."""
+    try:
+        return STYLES[name]
+    except KeyError:
+        raise KeyError(f'unknown house style {name!r}; known: {sorted(STYLES)}') from None
+
+
+def style_names():
+    """The registered style names, in registration order."""
+    return list(STYLES)
