@@ -54,9 +54,9 @@ def parse_args(argv=None):
     parser.add_argument('--tar-dir', help='folder of edited photos with the same file names')
     parser.add_argument('-o', '--output', default='pair_checks.json', help='JSON report (default pair_checks.json)')
     parser.add_argument('--exclude', metavar='CLEAN.jsonl',
-                        help='also write a manifest of the pairs that passed (paths relative to --root, or to '
-                             'the first manifest\'s folder; with --src-dir/--tar-dir relative to the folder of '
-                             'CLEAN.jsonl); the JSON report records why the others were left out')
+                        help='also write a manifest of the pairs that passed, its paths relative to its own folder '
+                             '(it loads without a root wherever it is written); the JSON report records why the '
+                             'others were left out')
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1, help='processes')
     parser.add_argument('--max-listed', type=int, default=50, help='flagged pairs listed in the summary')
     parser.add_argument('--contact-sheet', metavar='SHEET.png',
@@ -77,11 +77,9 @@ def load(args):
             loaded = load_manifest(manifest, args.root)
             pairs += loaded
             splits += [Path(manifest).stem if len(args.pairs) > 1 else ''] * len(loaded)
-        return pairs, splits, Path(args.root or Path(args.pairs[0]).parent)
+        return pairs, splits
     if args.src_dir and args.tar_dir and not args.pairs:
-        # folders have no root of their own: the clean manifest's folder is its default dataroot
-        root = Path(args.exclude).parent if args.exclude else None
-        return pairs_from_folders(args.src_dir, args.tar_dir), None, root
+        return pairs_from_folders(args.src_dir, args.tar_dir), None
     raise PairListError('give --pairs or both --src-dir and --tar-dir')
 
 
@@ -98,14 +96,10 @@ def check_outputs(args, pairs):
     check_distinct_outputs(outputs)
 
 
-def write_clean_manifest(pairs, path, root):
-    write_manifest(pairs, path, root)
-
-
 def main(argv=None):
     args = parse_args(argv)
     try:
-        pairs, splits, root = load(args)
+        pairs, splits = load(args)
         check_outputs(args, pairs)
     except (PairListError, UnsafeOutputError) as err:
         print(f'check_pairs: error: {err}', file=sys.stderr)
@@ -119,7 +113,9 @@ def main(argv=None):
     print(f'report: {output}')
     if args.exclude:
         kept = [pair for pair, result in zip(pairs, report.results) if not result.flags]
-        write_clean_manifest(kept, Path(args.exclude), root)
+        # relative to its own folder, the default root of whatever reads it: written elsewhere than the input
+        # manifest, paths relative to that one's folder would all read as missing
+        write_manifest(kept, Path(args.exclude), Path(args.exclude).parent)
         print(f'clean manifest: {args.exclude} ({len(kept)} of {len(pairs)} pairs kept)')
     if args.contact_sheet:
         write_contact_sheet(report.flagged, Path(args.contact_sheet), args.max_listed)

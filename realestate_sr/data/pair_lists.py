@@ -92,13 +92,20 @@ def pairs_from_folders(src_dir, tar_dir):
 def write_manifest(pairs, path, dataroot):
     """Write pairs as JSONL with paths relative to ``dataroot`` (inverse of :func:`load_manifest`).
 
-    Files outside ``dataroot`` get ``../`` paths, so the manifest stays valid as long as the two keep their places.
-    An empty list writes an empty file (a split with no pairs).
+    Files outside ``dataroot`` get ``../`` paths, so the manifest stays valid as long as the two keep their places;
+    a file with no relative path (on another drive) is written absolute. An empty list writes an empty file (a split
+    with no pairs).
     """
     root = Path(dataroot).resolve()
     lines = []
     for pair in pairs:
-        entry = {key: Path(os.path.relpath(Path(getattr(pair, key)).resolve(), root)).as_posix()
-                 for key in ('src', 'tar')}
+        entry = {key: _path_from(root, Path(getattr(pair, key)).resolve()) for key in ('src', 'tar')}
         lines.append(json.dumps(entry) + '\n')
     atomic_write(path, ''.join(lines).encode('utf-8'))
+
+
+def _path_from(root, path):
+    try:
+        return Path(os.path.relpath(path, root)).as_posix()
+    except ValueError:  # Windows: no relative path between two drives; root / absolute path is the path itself
+        return path.as_posix()

@@ -111,7 +111,7 @@ def test_check_pairs_cli_writes_json_and_a_clean_manifest(tmp_path, capsys):
     assert code == 1  # flagged pairs -> non-zero
     report = json.loads(out.read_text())
     flagged = {r['src'] for r in report['results'] if r['flags']}
-    clean = load_manifest(tmp_path / 'clean.jsonl', root)
+    clean = load_manifest(tmp_path / 'clean.jsonl')  # paths relative to where it was written
     assert len(clean) == report['pairs'] - report['flagged'] and not flagged & {p.src for p in clean}
     noted = {r['src'] for r in report['results'] if r['notes'] and not r['flags']}
     assert len(noted) >= 2 and noted <= {p.src for p in clean}  # notes keep a pair (profile, unmeasurable)
@@ -131,6 +131,35 @@ def test_check_pairs_cli_exclude_works_with_folders(tmp_path):
     clean = load_manifest(clean_file)  # no dataroot needed
     assert [Path(p.src).resolve() for p in clean] == [(src_dir / f'{i}.jpg').resolve() for i in range(3)]
     assert all(Path(p.tar).is_file() for p in clean)
+
+
+@pytest.mark.parametrize('root_option', [False, True])
+def test_check_pairs_clean_manifest_written_elsewhere_reads_back(tmp_path, root_option):
+    """--exclude into another folder: the clean manifest's paths resolve from there, whatever --root said."""
+    manifest, _, _ = write_pair_set(tmp_path / 'data', good_photo_pairs(3, size=(64, 80)), ext='.jpg')
+    clean_file = tmp_path / 'elsewhere' / 'lists' / 'clean.jsonl'
+    root = ['--root', str(manifest.parent)] if root_option else []
+    code = check_pairs.main(['--pairs', str(manifest), *root, '-o', str(tmp_path / 'c.json'),
+                             '--exclude', str(clean_file), '--workers', '1'])
+    assert code == 0
+    clean = load_manifest(clean_file)
+    assert len(clean) == 3 and all(Path(path).is_file() for pair in clean for path in (pair.src, pair.tar))
+    assert {Path(p.src).resolve() for p in clean} == {Path(p.src).resolve() for p in load_manifest(manifest)}
+
+
+def test_write_manifest_falls_back_to_absolute_paths_without_a_relative_one(tmp_path, monkeypatch):
+    """A photo on another drive (Windows) has no path relative to the manifest's folder: written absolute."""
+    from realestate_sr.data import pair_lists
+    photo = tmp_path / 'photo.jpg'
+    photo.write_bytes(b'x')
+
+    def no_relative_path(path, start):
+        raise ValueError('path is on mount D:, start on mount C:')
+    monkeypatch.setattr(pair_lists.os.path, 'relpath', no_relative_path)
+    pair_lists.write_manifest([PairPaths(src=str(photo), tar=str(photo), name='p')], tmp_path / 'm.jsonl',
+                              tmp_path / 'lists')
+    assert json.loads((tmp_path / 'm.jsonl').read_text()) == {'src': photo.resolve().as_posix(),
+                                                              'tar': photo.resolve().as_posix()}
 
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile('sRGB'))
