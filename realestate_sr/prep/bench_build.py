@@ -1,16 +1,23 @@
-"""Build the benchmark folder: photos -> splits by scene -> pairs of every family -> manifests.
+"""Build the benchmark folder: photos -> captured sources and house-style targets -> one manifest per task.
+
+A task is one house style (``realestate_sr.prep.styles``) with every capture family
+(``realestate_sr.prep.families``) as sources: each pair's source is a capture of the photo, its target is the
+style's edit of what the capture framed (the photo, or the crop a capture family took). Photos are not split
+here: the runner folds them by scene (``realestate_sr.benchmark.folds``), so every photo is tested once.
 
 Layout of ``out`` (docs/benchmark.md):
 
-- ``images/<family>/<photo>_v<k>_{src,tar}.jpg``: the pairs (targets and photo sources at JPEG quality 95,
-  capture sources at the quality their family drew);
-- ``train.jsonl``: pairs of the training families on the training photos (what recipes train on);
-  ``val.jsonl`` / ``test.jsonl``: every family on the validation / test photos; ``test_<family>.jsonl`` and
-  ``val_<family>.jsonl`` per family. Each line: ``src``, ``tar`` (relative to ``out``), ``family``, ``kind``,
-  ``photo``, ``scene``, ``split``, ``variant``, ``seed`` and the family's ``params``;
-- ``photos.json``: every photo with its package, version, file, licence, split, size and sha256;
-  ``licences/``: the licence files the photos' entries name;
-- ``build_info.json``: the settings; a later build with the same settings reuses the folder.
+- ``images/src/<capture>/<photo>_v<k>.jpg``: the sources, shared by every task (at the JPEG quality the
+  capture drew, 95 when it drew none);
+- ``images/tar/<style>/<photo>.jpg``: one target per style and photo (JPEG 95);
+  ``images/tar/<style>/<photo>_<capture>_v<k>.jpg`` for a capture that cropped the photo;
+- ``task_<style>.jsonl``: every pair of that task; each line ``src``, ``tar`` (relative to ``out``), ``task``,
+  ``family`` (the capture family), ``kind``, ``photo``, ``scene``, ``variant``, ``seed`` and the capture's
+  ``params``;
+- ``photos.json``: every photo with its package, version, file, licence, size and sha256; ``licences/``: the
+  licence files the photos' entries name;
+- ``build_info.json``: the settings, the tasks and the counts; a later build with the same settings reuses
+  the folder.
 
 The folder is written under a temporary name beside ``out`` and renamed when complete.
 """
@@ -28,16 +35,18 @@ import cv2
 import numpy as np
 
 from realestate_sr.prep import family_utils
-from realestate_sr.prep.families import DEFAULT_HELD_OUT, FAMILIES, family
+from realestate_sr.prep.families import capture_families, family
 from realestate_sr.prep.photo_sources import PackageCache, check_sources, sources_digest
+from realestate_sr.prep.styles import style, style_names
 from realestate_sr.utils import colour
 from realestate_sr.utils.colour import to_bgr_uint8
 from realestate_sr.utils.output_safety import replace_folder
 from realestate_sr.utils.photo_decode import PhotoReadError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PHOTO_JPEG_QUALITY = 95
 PARTIAL_PREFIX = '.partial-'
+TASK_PREFIX = 'task_'
 
 
 class BenchExistsError(Exception):
@@ -46,18 +55,23 @@ class BenchExistsError(Exception):
 
 @dataclass
 class BenchSettings:
-    """What a build depends on; a folder built with equal settings is reused as it is."""
+    """What a build depends on; a folder built with equal settings is reused as it is.
+
+    ``captures`` / ``styles``: the capture families and house styles (empty: every registered one);
+    ``variants``: captures per photo and capture family (the runner picks how many it trains and scores).
+    """
     seed: int = 0
-    held_out: str = DEFAULT_HELD_OUT
-    families: tuple = tuple(FAMILIES)
-    train_variants: int = 2
-    eval_variants: int = 2
-    test_fraction: float = 0.3
-    val_fraction: float = 0.1
+    captures: tuple = ()
+    styles: tuple = ()
+    variants: int = 2
     max_side: int = 1024
     sources_sha256: str = ''
     code_sha256: str = ''
     format_version: int = FORMAT_VERSION
+
+    def __post_init__(self):
+        self.captures = tuple(self.captures or capture_families())
+        self.styles = tuple(self.styles or style_names())
 
     def as_dict(self):
         return {key: list(value) if isinstance(value, tuple) else value for key, value in vars(self).items()}
@@ -72,38 +86,24 @@ class BuildResult:
     seconds: float = 0.0
 
 
-def code_digest():
-    """sha256 of the code that makes pairs (families, colour curves, this builder): a change rebuilds the benchmark."""
+def task_manifest(out, task):
+    """The manifest of one task (house style) in a benchmark folder."""
+    return Path(out) / f'{TASK_PREFIX}{task}.jsonl'
+
+
+def code_digest(settings):
+    """sha256 of the code that makes pairs (captures, styles, colour curves, this builder): a change rebuilds."""
     digest = hashlib.sha256()
-    for module in [*FAMILIES.values(), family_utils, colour, sys.modules[__name__]]:
+    modules = [*(family(name) for name in settings.captures), *(style(name) for name in settings.styles),
+               family_utils, colour, sys.modules[__name__]]
+    for module in modules:
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()
 
 
 def pair_seed(seed, family_name, photo_id, variant):
-    """The seed of one pair, from names only: a pair does not change when other photos are added or removed."""
+    """The seed of one capture, from names only: a pair does not change when other photos are added or removed."""
     return [int(seed), zlib.crc32(f'{family_name}/{photo_id}/{variant}'.encode('utf-8'))]
-
-
-def split_scenes(scene_of_photo, test_fraction, val_fraction, seed):
-    """{photo id: 'train' | 'val' | 'test'}; whole scenes go to one split (seeded order, then filled test first,
-    then val, to at least the given fractions of the photos)."""
-    scenes = {}
-    for photo_id, scene in sorted(scene_of_photo.items()):
-        scenes.setdefault(scene, []).append(photo_id)
-    order = sorted(scenes)
-    order = [order[i] for i in np.random.default_rng([int(seed), 7]).permutation(len(order))]
-    total = len(scene_of_photo)
-    want = {'test': round(total * test_fraction), 'val': round(total * val_fraction)}
-    counts = {'test': 0, 'val': 0}
-    split = {}
-    for scene in order:
-        name = next((s for s in ('test', 'val') if counts[s] < want[s]), 'train')
-        if name in counts:
-            counts[name] += len(scenes[scene])
-        for photo_id in scenes[scene]:
-            split[photo_id] = name
-    return split
 
 
 def read_photo(path, rotate_cw=0, max_side=0):
@@ -123,8 +123,8 @@ def read_photo(path, rotate_cw=0, max_side=0):
 
 
 def write_jpeg(path, rgb, quality):
-    bgr = to_bgr_uint8(rgb)
-    if not cv2.imwrite(str(path), bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)]):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), to_bgr_uint8(rgb), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]):
         raise OSError(f'cannot write {path}')
 
 
@@ -141,32 +141,28 @@ def existing_settings(out):
 
 
 def check_settings(settings):
-    for name in settings.families:
-        family(name)
-    if settings.held_out and settings.held_out not in settings.families:
-        raise ValueError(f'held-out family {settings.held_out!r} is not among the families {list(settings.families)}')
-    if settings.held_out and FAMILIES[settings.held_out].KIND != 'capture':
-        raise ValueError(f'the held-out family must be a capture family, got {settings.held_out!r}')
-    if settings.train_variants < 1 or settings.eval_variants < 1:
-        raise ValueError('--train-variants and --eval-variants must be at least 1')
-    if not (0 < settings.test_fraction < 1 and 0 <= settings.val_fraction < 1
-            and settings.test_fraction + settings.val_fraction < 1):
-        raise ValueError('test and val fractions must be in (0, 1) and leave photos for training')
+    for name in settings.captures:
+        if family(name).KIND != 'capture':
+            raise ValueError(f'{name!r} is not a capture family; captures: {capture_families()}')
+    for name in settings.styles:
+        style(name)
+    if settings.variants < 1:
+        raise ValueError('--variants must be at least 1')
 
 
 def build_bench(out, photos, cache_dir, settings=None, force=False, log=print):
     """Build (or reuse) the benchmark in ``out`` from ``photos`` (PhotoSource list); returns a BuildResult.
 
     Raises ReservedSourceError / SourceError (sources), SourceFetchError, PhotoReadError, BenchExistsError
-    (``out`` built with other settings and not ``force``), ValueError (settings).
+    (``out`` built with other settings and not ``force``), ValueError / KeyError (settings).
     """
     started = time.perf_counter()
     out = Path(out)
     settings = settings or BenchSettings()
     usable, skipped = check_sources(photos)
-    settings.sources_sha256 = sources_digest(usable)
-    settings.code_sha256 = code_digest()
     check_settings(settings)
+    settings.sources_sha256 = sources_digest(usable)
+    settings.code_sha256 = code_digest(settings)
     for stale in out.parent.glob(f'.{out.name}{PARTIAL_PREFIX}*'):
         shutil.rmtree(stale, ignore_errors=True)  # left by a build that was killed
     if out.exists():
@@ -189,19 +185,45 @@ def build_bench(out, photos, cache_dir, settings=None, force=False, log=print):
 
 
 def _counts(out):
+    """{task: pairs} of a benchmark folder."""
     counts = {}
-    for manifest in sorted(Path(out).glob('*.jsonl')):
-        counts[manifest.stem] = sum(1 for line in manifest.read_text(encoding='utf-8').splitlines() if line.strip())
+    for manifest in sorted(Path(out).glob(f'{TASK_PREFIX}*.jsonl')):
+        task = manifest.stem[len(TASK_PREFIX):]
+        counts[task] = sum(1 for line in manifest.read_text(encoding='utf-8').splitlines() if line.strip())
     return counts
+
+
+def _photo_pairs(root, photo, rgb, settings):
+    """Write one photo's sources and targets; {style: [manifest rows]}."""
+    rows = {name: [] for name in settings.styles}
+    whole_targets = {}
+    for capture in settings.captures:
+        module = family(capture)
+        for variant in range(settings.variants):
+            seed = pair_seed(settings.seed, capture, photo.id, variant)
+            src, framed, params = module.make_pair(rgb, np.random.default_rng(seed))
+            src_path = f'images/src/{capture}/{photo.id}_v{variant}.jpg'
+            write_jpeg(root / src_path, src, params.get('jpeg_quality') or PHOTO_JPEG_QUALITY)
+            whole = framed.shape == rgb.shape and np.array_equal(framed, rgb)
+            for name in settings.styles:
+                if whole:
+                    tar_path = f'images/tar/{name}/{photo.id}.jpg'
+                    if name not in whole_targets:
+                        whole_targets[name] = tar_path
+                        write_jpeg(root / tar_path, style(name).apply_style(rgb), PHOTO_JPEG_QUALITY)
+                else:  # the capture framed a part of the photo: the house edits what it was handed
+                    tar_path = f'images/tar/{name}/{photo.id}_{capture}_v{variant}.jpg'
+                    write_jpeg(root / tar_path, style(name).apply_style(framed), PHOTO_JPEG_QUALITY)
+                rows[name].append({'src': src_path, 'tar': tar_path, 'task': name, 'family': capture,
+                                   'kind': module.KIND, 'photo': photo.id, 'scene': photo.scene,
+                                   'variant': variant, 'seed': seed, 'params': params})
+    return rows
 
 
 def _build_into(root, photos, skipped, cache, settings, log):
     (root / 'images').mkdir(parents=True)
     (root / 'licences').mkdir()
-    split_of = split_scenes({p.id: p.scene for p in photos}, settings.test_fraction, settings.val_fraction,
-                            settings.seed)
-    train_families = [name for name in settings.families if name != settings.held_out]
-    manifests = {'train': [], 'val': [], 'test': []}
+    manifests = {name: [] for name in settings.styles}
     photo_records = []
     for index, photo in enumerate(photos, 1):
         path = cache.path(photo, photo.file)
@@ -210,40 +232,20 @@ def _build_into(root, photos, skipped, cache, settings, log):
         if not licence_copy.exists():
             shutil.copyfile(licence_path, licence_copy)
         rgb = read_photo(path, photo.rotate_cw, settings.max_side)
-        split = split_of[photo.id]
-        photo_records.append({**photo.as_dict(), 'split': split, 'width': rgb.shape[1], 'height': rgb.shape[0],
+        photo_records.append({**photo.as_dict(), 'width': rgb.shape[1], 'height': rgb.shape[0],
                               'sha256': hashlib.sha256(path.read_bytes()).hexdigest(),
                               'licence_copy': str(licence_copy.relative_to(root))})
-        names = train_families if split == 'train' else list(settings.families)
-        for name in names:
-            module = FAMILIES[name]
-            # the style edit is fixed: a second variant would repeat the first
-            variants = 1 if module.KIND == 'style' else (
-                settings.train_variants if split == 'train' else settings.eval_variants)
-            (root / 'images' / name).mkdir(exist_ok=True)
-            for variant in range(variants):
-                seed = pair_seed(settings.seed, name, photo.id, variant)
-                src, tar, params = module.make_pair(rgb, np.random.default_rng(seed))
-                stem = f'images/{name}/{photo.id}_v{variant}'
-                write_jpeg(root / f'{stem}_src.jpg', src, params.get('jpeg_quality') or PHOTO_JPEG_QUALITY)
-                write_jpeg(root / f'{stem}_tar.jpg', tar, PHOTO_JPEG_QUALITY)
-                manifests[split].append({'src': f'{stem}_src.jpg', 'tar': f'{stem}_tar.jpg', 'family': name,
-                                         'kind': module.KIND, 'photo': photo.id, 'scene': photo.scene,
-                                         'split': split, 'variant': variant, 'seed': seed, 'params': params})
-        log(f'[{index}/{len(photos)}] {photo.id} ({split}, {rgb.shape[1]}x{rgb.shape[0]})')
-    for split, rows in manifests.items():
-        if rows:
-            _write_jsonl(root / f'{split}.jsonl', rows)
-        if split != 'train':
-            for name in settings.families:
-                family_rows = [row for row in rows if row['family'] == name]
-                if family_rows:
-                    _write_jsonl(root / f'{split}_{name}.jsonl', family_rows)
+        for name, rows in _photo_pairs(root, photo, rgb, settings).items():
+            manifests[name] += rows
+        log(f'[{index}/{len(photos)}] {photo.id} ({rgb.shape[1]}x{rgb.shape[0]})')
+    for name, rows in manifests.items():
+        _write_jsonl(task_manifest(root, name), rows)
     (root / 'photos.json').write_text(json.dumps(photo_records, indent=1) + '\n', encoding='utf-8')
     counts = _counts(root)
-    info = {'settings': settings.as_dict(), 'train_families': train_families, 'held_out': settings.held_out,
-            'family_docs': {name: FAMILIES[name].__doc__.strip().splitlines()[0] for name in settings.families},
-            'photos_per_split': {s: sum(1 for v in split_of.values() if v == s) for s in ('train', 'val', 'test')},
-            'pairs': counts, 'skipped': [{'id': i, 'reason': r} for i, r in skipped]}
+    info = {'settings': settings.as_dict(), 'tasks': list(settings.styles), 'captures': list(settings.captures),
+            'capture_docs': {name: family(name).__doc__.strip().splitlines()[0] for name in settings.captures},
+            'style_docs': {name: style(name).__doc__.strip().splitlines()[0] for name in settings.styles},
+            'style_recipes': {name: family_utils.record(style(name).RECIPE) for name in settings.styles},
+            'photos': len(photos), 'pairs': counts, 'skipped': [{'id': i, 'reason': r} for i, r in skipped]}
     (root / 'build_info.json').write_text(json.dumps(info, indent=1) + '\n', encoding='utf-8')
     return counts

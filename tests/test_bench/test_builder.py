@@ -1,5 +1,5 @@
 """The benchmark builder on a tiny local source set: licences, reserved packages, idempotence, interrupted builds,
-splits by scene, the held-out family, offline package cache, and the CLI's exit codes."""
+tasks (one house style, every capture family; shared sources), offline package cache, and the CLI's exit codes."""
 import json
 import subprocess
 import sys
@@ -10,7 +10,8 @@ import pytest
 
 from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.prep import bench_build, capture_amateur
-from realestate_sr.prep.bench_build import BenchExistsError, BenchSettings, build_bench, split_scenes
+from realestate_sr.prep.bench_build import BenchExistsError, BenchSettings, build_bench, task_manifest
+from realestate_sr.prep.families import capture_families
 from realestate_sr.prep.photo_sources import (
     PackageCache,
     PhotoSource,
@@ -20,13 +21,14 @@ from realestate_sr.prep.photo_sources import (
     default_sources,
     load_source_list,
 )
+from realestate_sr.prep.styles import style, style_names
 from tests.test_bench.conftest import TINY_SIDE, local_entry, skimage_data_dir, write_source_list
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def tiny_settings(**overrides):
-    values = dict(max_side=TINY_SIDE, train_variants=1, eval_variants=1, test_fraction=0.4, val_fraction=0.2)
+    values = dict(max_side=TINY_SIDE, variants=1)
     values.update(overrides)
     return BenchSettings(**values)
 
@@ -51,44 +53,48 @@ def test_build_records_licences_and_writes_manifests_the_dataset_reads(tmp_path,
         assert record['licence'] and record['package'] == 'local' and len(record['sha256']) == 64
         assert (out / record['licence_copy']).is_file()  # the licence text travels with the photos
         assert max(record['width'], record['height']) == TINY_SIDE
-    pairs = load_manifest(out / 'train.jsonl')  # what PairedListingDataset and make_lmdb.py read
+    pairs = load_manifest(task_manifest(out, 'none'))  # what PairedListingDataset and make_lmdb.py read
     assert pairs and all(Path(p.src).is_file() and Path(p.tar).is_file() for p in pairs)
-    for row in read_jsonl(out / 'test.jsonl'):
-        assert row['params'] and row['seed'] and row['family'] and row['split'] == 'test'
+    for row in read_jsonl(task_manifest(out, 'none')):
+        assert row['params'] and row['seed'] and row['family'] and row['task'] == 'none'
     info = json.loads((out / 'build_info.json').read_text())
-    assert info['pairs']['train'] == len(pairs)
+    assert info['pairs']['none'] == len(pairs) and info['tasks'] == style_names()
 
 
-def test_splits_are_disjoint_by_photo_and_scene_and_the_held_out_family_is_never_trained(tmp_path, source_list):
-    out = build(tmp_path, source_list).out
-    split_rows = {split: read_jsonl(out / f'{split}.jsonl') for split in ('train', 'val', 'test')}
-    photos = {split: {r['photo'] for r in rows} for split, rows in split_rows.items()}
-    scenes = {split: {r['scene'] for r in rows} for split, rows in split_rows.items()}
-    for a, b in (('train', 'val'), ('train', 'test'), ('val', 'test')):
-        assert not photos[a] & photos[b] and not scenes[a] & scenes[b]
-    assert {'chelsea', 'chelsea_again'} <= photos['train'] or {'chelsea', 'chelsea_again'}.isdisjoint(
-        photos['train'])  # one scene, one split
-    train_families = {r['family'] for r in split_rows['train']}
-    assert 'mixed_light' not in train_families and train_families == {'amateur', 'camera_pipeline', 'listing_hdr'}
-    test_families = {r['family'] for r in split_rows['test']}
-    assert test_families == {'amateur', 'camera_pipeline', 'listing_hdr', 'mixed_light'}
-    held_out_rows = read_jsonl(out / 'test_mixed_light.jsonl')
-    assert held_out_rows and all(r['family'] == 'mixed_light' for r in held_out_rows)
-
-
-def test_split_scenes_keeps_scenes_whole_and_fills_test_first():
-    scene_of = {f'p{i}': f's{i // 2}' for i in range(10)}  # 5 scenes of 2 photos
-    split = split_scenes(scene_of, 0.4, 0.2, seed=0)
-    assert sum(v == 'test' for v in split.values()) == 4 and sum(v == 'val' for v in split.values()) == 2
-    for i in range(0, 10, 2):
-        assert split[f'p{i}'] == split[f'p{i + 1}']
-    assert split == split_scenes(scene_of, 0.4, 0.2, seed=0)
-    assert split != split_scenes(scene_of, 0.4, 0.2, seed=1) or split != split_scenes(scene_of, 0.4, 0.2, seed=2)
+def test_every_task_pairs_the_shared_captures_with_its_own_style_of_the_framed_photo(tmp_path, source_list):
+    side = 400  # camera_pipeline crops to at least 288 px: a larger photo than the other tests' so that it crops
+    out = build(tmp_path, source_list, settings=tiny_settings(max_side=side)).out
+    tasks = {name: read_jsonl(task_manifest(out, name)) for name in style_names()}
+    assert len(tasks) >= 2
+    sources = {name: [row['src'] for row in rows] for name, rows in tasks.items()}
+    first = next(iter(sources.values()))
+    assert all(found == first for found in sources.values())  # one set of sources for every task
+    assert len(first) == len(set(first)) == 5 * len(capture_families())  # photos x captures
+    for name, rows in tasks.items():
+        assert {row['family'] for row in rows} == set(capture_families())
+        assert all(row['task'] == name and row['tar'].startswith(f'images/tar/{name}/') for row in rows)
+    photos = {p['id']: p for p in json.loads((out / 'photos.json').read_text())}
+    rows = tasks['listing_hdr']
+    whole = [row for row in rows if row['tar'] == f'images/tar/listing_hdr/{row["photo"]}.jpg']
+    assert len({row['tar'] for row in whole}) == 5  # one target per photo for the captures that keep the frame
+    cropped = [row for row in rows if row not in whole]
+    assert cropped and all(row['family'] == 'camera_pipeline' for row in cropped)
+    import cv2
+    import numpy as np
+    for row in cropped[:2]:
+        top, left, height, width = row['params']['crop_top_left_height_width']
+        target = cv2.imread(str(out / row['tar']))[:, :, ::-1].astype(np.float32) / 255.0
+        none_row = next(r for r in tasks['none'] if r['src'] == row['src'])
+        framed = cv2.imread(str(out / none_row['tar']))[:, :, ::-1].astype(np.float32) / 255.0
+        assert target.shape[:2] == (height, width) == framed.shape[:2]
+        expected = style('listing_hdr').apply_style(framed)  # the house edits the framed photo
+        assert np.abs(target - expected).mean() < 0.02
+    assert max(photos[row['photo']]['width'], photos[row['photo']]['height']) == side
 
 
 def test_a_second_build_reuses_the_folder_and_other_settings_need_force(tmp_path, source_list):
     first = build(tmp_path, source_list)
-    manifest = first.out / 'train.jsonl'
+    manifest = task_manifest(first.out, 'none')
     stamp = manifest.stat().st_mtime_ns
     second = build(tmp_path, source_list)
     assert second.reused and manifest.stat().st_mtime_ns == stamp
@@ -103,9 +109,10 @@ def test_a_second_build_reuses_the_folder_and_other_settings_need_force(tmp_path
 def test_builds_are_deterministic(tmp_path, source_list):
     a = build(tmp_path / 'a', source_list).out
     b = build(tmp_path / 'b', source_list).out
-    assert (a / 'test.jsonl').read_text() == (b / 'test.jsonl').read_text()
-    for row in read_jsonl(a / 'test.jsonl')[:4]:
+    assert task_manifest(a, 'listing_hdr').read_text() == task_manifest(b, 'listing_hdr').read_text()
+    for row in read_jsonl(task_manifest(a, 'listing_hdr'))[:4]:
         assert (a / row['src']).read_bytes() == (b / row['src']).read_bytes()
+        assert (a / row['tar']).read_bytes() == (b / row['tar']).read_bytes()
 
 
 def test_an_interrupted_build_leaves_nothing(tmp_path, source_list, monkeypatch):
@@ -184,10 +191,10 @@ def run_cli(*args):
 def test_cli_builds_and_exits_2_with_one_line_when_a_source_cannot_be_fetched(tmp_path, source_list):
     out = tmp_path / 'bench'
     common = ['--sources', str(source_list), '-o', str(out), '--cache', str(tmp_path / 'cache'),
-              '--max-side', str(TINY_SIDE), '--train-variants', '1', '--eval-variants', '1', '-q']
+              '--max-side', str(TINY_SIDE), '--variants', '1', '-q']
     first = run_cli(*common)
     assert first.returncode == 0, first.stderr
-    assert 'benchmark built' in first.stdout and (out / 'test.jsonl').is_file()
+    assert 'benchmark built' in first.stdout and task_manifest(out, 'none').is_file()
     entries = json.loads(source_list.read_text())['photos']
     missing = write_source_list(tmp_path / 'missing.json',
                                 entries + [local_entry('gone', 'no_such_photo.jpg', 'CC0', skimage_data_dir())])
