@@ -27,6 +27,7 @@ setup(
     long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',
     license='Apache-2.0',
+    license_files=['LICENSE'],  # the full Apache-2.0 text
     packages=find_packages(include=['realestate_sr', 'realestate_sr.*']),
     python_requires='>=3.10,<3.13',
     install_requires=['torch', 'torchvision', 'basicsr==1.4.2'] + read_requirements('requirements.txt'),

@@ -5,6 +5,8 @@
 #      its own requirements would pull tb-nightly beside tensorboard)
 #   3. our requirements, then this package in editable mode.
 # Usage: bash scripts/install.sh [VENV_DIR]        (default .venv; PYTHON=python3.12 picks the interpreter, 3.10-3.12)
+# CPU only (no CUDA libraries, ~1.9 GB instead of ~6 GB):
+#   TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu bash scripts/install.sh
 # GPU machines (see README, "Install"):
 #   x86_64 + CUDA:      TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 TORCH_SPEC="torch torchvision" bash scripts/install.sh
 #   GB10 / DGX Spark:   TORCH_INDEX_URL=https://download.pytorch.org/whl/cu130 TORCH_SPEC="torch torchvision" bash scripts/install.sh

@@ -83,3 +83,18 @@ def test_setup_reads_the_version_from_the_package_file_without_importing_it(tmp_
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == '9.8.7'
+
+
+def test_the_package_metadata_names_the_apache_licence_and_ships_its_text(tmp_path):
+    assert 'Apache License' in (REPO / 'LICENSE').read_text() and 'Version 2.0, January 2004' in \
+        (REPO / 'LICENSE').read_text()
+    for name in ('setup.py', 'README.md', 'requirements.txt', 'requirements-test.txt', 'LICENSE'):
+        (tmp_path / name).write_bytes((REPO / name).read_bytes())
+    (tmp_path / 'realestate_sr').mkdir()
+    (tmp_path / 'realestate_sr' / '__init__.py').write_text("__version__ = '1.0'\n")
+    result = subprocess.run([sys.executable, 'setup.py', 'egg_info'], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    metadata = (tmp_path / 'realestate_sr.egg-info' / 'PKG-INFO').read_text()
+    assert 'License-File: LICENSE' in metadata
+    assert 'License-Expression: Apache-2.0' in metadata or 'License: Apache-2.0' in metadata
