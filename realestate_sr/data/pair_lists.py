@@ -1,15 +1,17 @@
-"""Where pairs come from: a JSONL manifest or two folders with the same file names.
+"""Where pairs come from: a JSONL manifest or two folders with matching file names.
 
 Both return a list of :class:`PairPaths`; make_lmdb.py, check_pairs.py and
 ``PairedListingDataset`` share these functions, so every tool sees the same pairs.
 """
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from realestate_sr.utils.output_safety import atomic_write
 from realestate_sr.utils.photo_decode import is_image_file
+from realestate_sr.utils.wording import counted
 
 
 class PairListError(ValueError):
@@ -61,32 +63,64 @@ def require_existing_files(pairs, listed_in):
     missing = [path for pair in pairs for path in (pair.src, pair.tar) if not os.path.isfile(path)]
     if missing:
         shown = ', '.join(missing[:MISSING_SHOWN]) + (', ...' if len(missing) > MISSING_SHOWN else '')
-        raise PairListError(f'{len(missing)} file(s) listed in {listed_in} do not exist: {shown}')
+        raise PairListError(f'{counted(len(missing), "file")} listed in {listed_in} '
+                            f'{"does" if len(missing) == 1 else "do"} not exist: {shown}')
 
 
 def _image_names(folder):
     # hidden names are never photos: macOS writes ``._IMG_1.jpg`` resource forks and ``.DS_Store`` next to them,
     # and one of those in only one folder would otherwise read as an unmatched pair
-    return {p.name for p in folder.iterdir() if not p.name.startswith('.') and p.is_file() and is_image_file(p)}
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith('.') and p.is_file() and is_image_file(p))
+
+
+# what editors append to an exported photo's name: Lightroom's ``IMG_1-Edit.jpg``, ``IMG_1_edit``, ``-edited``
+EDITOR_SUFFIX = re.compile(r'[-_ ]edit(ed)?$', re.IGNORECASE)
+UNPAIRED_SHOWN = 5
+
+
+def pairing_key(name):
+    """What a src and its tar file have in common: the name without an editor's suffix, the extension lower-case
+    (``IMG_1.JPG`` and ``IMG_1-Edit.jpg`` -> ``IMG_1.jpg``)."""
+    stem, ext = os.path.splitext(name)
+    return EDITOR_SUFFIX.sub('', stem) + ext.lower()
+
+
+def _names_by_key(folder):
+    by_key = {}
+    for name in _image_names(folder):
+        by_key.setdefault(pairing_key(name), []).append(name)
+    ambiguous = [names for names in by_key.values() if len(names) > 1]
+    if ambiguous:
+        raise PairListError(f'{folder}: {" and ".join(ambiguous[0])} would both pair with the same photo; rename '
+                            'one, or list the pairs in a JSONL manifest (one {"src": ..., "tar": ...} per line)')
+    return {key: names[0] for key, names in by_key.items()}
 
 
 def pairs_from_folders(src_dir, tar_dir):
-    """Pair every image of ``tar_dir`` with the file of the same name in ``src_dir`` (sorted by name).
+    """Pair every image of ``tar_dir`` with the file of ``src_dir`` of the same :func:`pairing_key` (sorted by the
+    src name): the extension's case and an editor's suffix (``-Edit``, ``_edit``, ``-edited``) do not matter.
 
-    Hidden files (names starting with '.') are skipped in both folders.
+    Hidden files (names starting with '.') are skipped in both folders. Two names of one folder with the same key,
+    or files left without a partner, raise PairListError naming them.
     """
     src_dir, tar_dir = Path(src_dir), Path(tar_dir)
     for folder in (src_dir, tar_dir):
         if not folder.is_dir():
             raise PairListError(f'{folder} is not a folder')
-    src_names, tar_names = _image_names(src_dir), _image_names(tar_dir)
-    unmatched = sorted(src_names ^ tar_names)
+    src_names, tar_names = _names_by_key(src_dir), _names_by_key(tar_dir)
+    unmatched = sorted([src_names[key] for key in src_names.keys() - tar_names.keys()]
+                       + [tar_names[key] for key in tar_names.keys() - src_names.keys()])
     if unmatched:
-        shown = ', '.join(unmatched[:5]) + (f' and {len(unmatched) - 5} more' if len(unmatched) > 5 else '')
-        raise PairListError(f'{len(unmatched)} file(s) exist in only one of {src_dir} and {tar_dir}: {shown}')
+        shown = ', '.join(unmatched[:UNPAIRED_SHOWN])
+        if len(unmatched) > UNPAIRED_SHOWN:
+            shown += f' and {len(unmatched) - UNPAIRED_SHOWN} more'
+        raise PairListError(f'{counted(len(unmatched), "file")} in {src_dir} or {tar_dir} found no partner of the '
+                            f'same name in the other folder: {shown}; if their names differ, write a JSONL manifest '
+                            'instead, one {"src": "...", "tar": "..."} per line (paths relative to its folder)')
     if not tar_names:
         raise PairListError(f'no images in {tar_dir}')
-    return [PairPaths(src=str(src_dir / n), tar=str(tar_dir / n), name=n) for n in sorted(tar_names)]
+    return [PairPaths(src=str(src_dir / src_names[key]), tar=str(tar_dir / tar_names[key]), name=src_names[key])
+            for key in sorted(tar_names, key=src_names.get)]
 
 
 def write_manifest(pairs, path, dataroot):

@@ -1,4 +1,6 @@
 """Where pairs come from: folders (hidden files skipped) and manifests written back with relative paths."""
+from pathlib import Path
+
 import pytest
 
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders, write_manifest
@@ -44,3 +46,37 @@ def test_folders_take_every_extension_the_photo_reader_takes(tmp_path):
     pairs = pairs_from_folders(src_dir, tar_dir)
     assert [p.name for p in pairs] == names[:4]
     assert [format_of_suffix(name[name.index('.'):]) for name in names] == ['JPEG', 'JPEG', 'TIFF', 'WEBP', None]
+
+
+def _touch(folder, names):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(b'listed by name only')
+
+
+def test_folders_pair_names_across_extension_case_and_editor_suffixes(tmp_path):
+    src_dir, tar_dir = tmp_path / 'before', tmp_path / 'after'
+    _touch(src_dir, ['IMG_1.JPG', 'IMG_2.jpg', 'IMG_3.jpg', 'IMG_4.jpg', 'IMG_5.png'])
+    _touch(tar_dir, ['IMG_1.jpg', 'IMG_2-Edit.jpg', 'IMG_3_edit.jpg', 'IMG_4-edited.JPG', 'IMG_5.png'])
+    pairs = pairs_from_folders(src_dir, tar_dir)
+    assert [(p.name, Path(p.tar).name) for p in pairs] == [
+        ('IMG_1.JPG', 'IMG_1.jpg'), ('IMG_2.jpg', 'IMG_2-Edit.jpg'), ('IMG_3.jpg', 'IMG_3_edit.jpg'),
+        ('IMG_4.jpg', 'IMG_4-edited.JPG'), ('IMG_5.png', 'IMG_5.png')]
+    assert all(Path(p.src).is_file() and Path(p.tar).is_file() for p in pairs)
+
+
+def test_folders_refuse_two_files_that_pair_with_the_same_photo(tmp_path):
+    _touch(tmp_path / 'src', ['IMG_1.jpg'])
+    _touch(tmp_path / 'tar', ['IMG_1.jpg', 'IMG_1-Edit.jpg'])
+    with pytest.raises(PairListError, match='IMG_1-Edit.jpg and IMG_1.jpg would both pair'):
+        pairs_from_folders(tmp_path / 'src', tmp_path / 'tar')
+
+
+def test_unpaired_files_are_listed_with_the_manifest_format_to_use_instead(tmp_path):
+    _touch(tmp_path / 'src', [f'DSC_{i}.jpg' for i in range(8)])
+    _touch(tmp_path / 'tar', [f'living_room_{i}.jpg' for i in range(8)])
+    with pytest.raises(PairListError) as error:
+        pairs_from_folders(tmp_path / 'src', tmp_path / 'tar')
+    message = str(error.value)
+    assert message.startswith('16 files') and 'DSC_0.jpg, DSC_1.jpg' in message and 'and 11 more' in message
+    assert 'JSONL manifest' in message and '{"src": "...", "tar": "..."} per line' in message
