@@ -14,6 +14,7 @@ An Enhancer is stateless between calls and CPU-safe: the photo and the blended r
 only a tile batch at a time visits the device.
 """
 import copy
+import dataclasses
 
 import numpy as np
 import torch
@@ -87,28 +88,31 @@ class Enhancer:
         self.tlc_note, self.param_key, self.notes = tlc_note, param_key, list(notes)
 
     @classmethod
-    def from_module(cls, net, settings=None, tlc_note=None, param_key=None):
+    def from_module(cls, net, settings=None, tlc_note=None, param_key=None, notes=()):
         """Run ``net`` (in eval mode, on its device) as it is; the caller chose its TLC form (``module_to_run``)."""
         settings = settings or InferenceSettings()
         device = next(net.parameters()).device
         run_batch = make_torch_runner(net, engines.amp_dtype_for(settings.precision, device), settings.channels_last)
         return cls(run_batch, settings, device, net=net, whole_photo=getattr(net, 'whole_photo', False),
                    description=f'{type(net).__name__} {settings.precision} on {device}', tlc_note=tlc_note,
-                   param_key=param_key)
+                   param_key=param_key, notes=notes)
 
     @classmethod
     def from_checkpoint(cls, network_opt, checkpoint, settings=None, param_key=None):
         """Build ``network_opt`` in the form ``settings`` ask for (TLC), load ``checkpoint`` (None: the
-        architecture's initial weights) and put it on ``settings.device``."""
+        architecture's initial weights) and put it on ``settings.device``; on a CPU, a bf16 the caller did not
+        ask for runs as fp32 (``InferenceSettings.for_device``), and ``settings`` are then the ones that run."""
         settings = settings or InferenceSettings()
         device = engines.resolve_device(settings.device)
+        settings, precision_note = settings.for_device(device.type)
         engines.amp_dtype_for(settings.precision, device)  # fp16 on a CPU fails here, before any loading
         net = build_inference_network(network_to_run(network_opt, settings), checkpoint, param_key=param_key,
                                       device=device)
         if settings.channels_last:
             net = net.to(memory_format=torch.channels_last)
         key = checkpoint_param_key(checkpoint, param_key) if checkpoint is not None else None
-        return cls.from_module(net, settings, tlc_note=tlc_note(network_opt, settings), param_key=key)
+        return cls.from_module(net, settings, tlc_note=tlc_note(network_opt, settings), param_key=key,
+                               notes=[precision_note] if precision_note else [])
 
     @classmethod
     def from_onnx(cls, path, settings=None, threads=0):
@@ -133,7 +137,10 @@ class Enhancer:
         if whole_photo and not isinstance(session, engines.WholePhotoSession):
             notes.append(f'{path} is a whole-photo graph exported before band inference: it runs each photo in one '
                          'piece (several GB at 3300x2200, or fails); re-export it with scripts/export_onnx.py')
-        # whole-photo graphs run whole photos: the runner cuts bands that know their place in the photo
+        # what runs is the graph's: float32, TLC as exported, NCHW; whole-photo graphs run whole photos (the
+        # runner cuts bands that know their place in the photo)
+        settings = dataclasses.replace(settings, precision='fp32', tlc=bool(min_side), channels_last=False,
+                                       tile_size=None if whole_photo else settings.tile_size)
         return cls(engines.make_onnx_runner(session), settings, 'cpu', whole_photo=whole_photo,
                    description=f'ONNX Runtime {session.get_providers()[0]} fp32' + (', TLC graph' if min_side else ''),
                    notes=notes)

@@ -95,6 +95,38 @@ def test_null_tile_and_size_zero_mean_whole_photos(tmp_path):
         InferenceSettings(precision='fp8')
 
 
+def test_a_bf16_only_the_option_file_asks_for_runs_fp32_on_a_cpu_with_one_warning(tmp_path):
+    network_g = {'type': 'NAFNet', **TINY_NAFNET}
+    opt = write_yaml(tmp_path / 'gpu.yml', network_g, {'tile': None, 'tlc': False}, bf16=True)
+    from_file = settings_from_args(parse(['--device', 'cpu'], opt))
+    on_cpu, warning = from_file.for_device('cpu')
+    assert on_cpu.precision == 'fp32' and '10x slower' in warning and '--precision bf16' in warning
+    assert from_file.for_device('cuda') == (from_file, None)
+    asked = settings_from_args(parse(['--device', 'cpu', '--precision', 'bf16'], opt))
+    assert asked.for_device('cpu') == (asked, None)
+    # the tools build their networks here: the enhancer runs, describes and warns about what it runs
+    checkpoint = save_checkpoint(tmp_path / 'n.pth', NAFNet(**TINY_NAFNET))
+    enhancer = Enhancer.from_checkpoint(network_g, checkpoint, from_file)
+    assert enhancer.settings.precision == 'fp32' and 'fp32' in enhancer.description
+    assert enhancer.warnings() == [warning]
+    kept = Enhancer.from_checkpoint(network_g, checkpoint, asked)
+    assert kept.settings.precision == 'bf16' and kept.warnings() == []
+
+
+def test_tiled_infer_on_a_cpu_runs_a_bf16_option_file_in_fp32_and_says_why_once(tmp_path, tiled_infer,
+                                                                                   tiny_checkpoint, capsys):
+    source = tmp_path / 'in'
+    source.mkdir()
+    (source / 'room.png').write_bytes(encode_pil(smooth_rgb(40, 60), 'PNG'))
+    opt = write_yaml(tmp_path / 'gpu.yml', {'type': 'NAFNet', **TINY_NAFNET}, {'tile': None, 'tlc': False}, bf16=True)
+    assert tiled_infer.main(['-i', str(source), '-o', str(tmp_path / 'out'), '--model', str(tiny_checkpoint),
+                             '--opt', str(opt), '--device', 'cpu']) == 0
+    captured = capsys.readouterr()
+    assert 'runs on whole photos, TLC off, fp32 (' in captured.out
+    warnings = [line for line in captured.err.splitlines() if line.startswith('warning')]
+    assert len(warnings) == 1 and '10x slower' in warnings[0], captured.err
+
+
 # ---------------------------------------------------------------- the enhancer
 
 def test_any_registered_architecture_runs_tiled_and_whole(tmp_path):
@@ -308,7 +340,8 @@ def test_metrics_json_records_the_settings_the_checkpoints_ran_with(tmp_path, ca
     source.mkdir()
     (source / 'a.png').write_bytes(encode_pil(smooth_rgb(40, 40), 'PNG'))
     checkpoint = save_random_checkpoint(tmp_path / 'experiments' / 'e' / 'models' / 'net_g_1.pth', 0)
-    opt = write_yaml(tmp_path / 'o.yml', {'type': 'NAFNet', **TINY_NAFNET}, {'tile': None, 'tlc': False})
+    # a GPU recipe's train.bf16: on this CPU the checkpoint runs, and is recorded as running, fp32
+    opt = write_yaml(tmp_path / 'o.yml', {'type': 'NAFNet', **TINY_NAFNET}, {'tile': None, 'tlc': False}, bf16=True)
     assert evaluate_script.main(['--pairs', str(source), str(source), '--opt', str(opt), '--model', str(checkpoint),
                                  '--param-key', 'params', '--skip-lpips', '--no-html', '-o', str(tmp_path / 'r'),
                                  '--quiet', '--device', 'cpu']) == 0

@@ -85,6 +85,8 @@ def test_tiled_infer_onnx_backend_matches_torch_backend(exported, run_infer, tmp
     code, summary = run_infer(source, tmp_path / 'ort', '--format', 'png', '--backend', 'onnxruntime', '--model',
                               exported)
     assert code == 0 and 'enhanced 1' in summary
+    # TLC is on by default, but this graph was exported without it: the settings line says what runs
+    assert 'runs on 128 px tiles, overlap 32, 4 per batch, border pad 0, TLC off, fp32 (' in summary
     by_torch = np.asarray(Image.open(tmp_path / 'torch' / 'room.png'), np.int16)
     by_onnx = np.asarray(Image.open(tmp_path / 'ort' / 'room.png'), np.int16)
     assert np.abs(by_torch - by_onnx).max() <= 1

@@ -100,7 +100,10 @@ def test_exported_graph_runs_whole_photos_even_when_tiles_are_asked_for(grid_mod
     rgb = photo(seed=2)
     with torch.no_grad():
         expected = net(torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None])[0].permute(1, 2, 0).numpy()
-    enhancer = Enhancer.from_onnx(graph, InferenceSettings(tile_size=48, overlap=16, device='cpu'))
+    asked = InferenceSettings(tile_size=48, overlap=16, tlc=True, precision='bf16', channels_last=True, device='cpu')
+    enhancer = Enhancer.from_onnx(graph, asked)
     # each tile would make its own thumbnail and edit itself on its own: the graph must see the whole photo
     assert not enhancer.tiles
+    # the settings line says what runs: one pass over the whole photo, no TLC, float32, whatever was asked for
+    assert enhancer.settings.describe().startswith('on whole photos, TLC off, fp32 (')
     np.testing.assert_allclose(enhancer.run_photo(rgb), expected, atol=1e-4)
