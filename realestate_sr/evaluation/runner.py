@@ -53,16 +53,53 @@ def bgr_to_rgb_float(bgr):
     return np.ascontiguousarray(bgr[..., ::-1], dtype=np.float32) / 255.0
 
 
+class AmbiguousPredictionError(ValueError):
+    """``--pred`` folder has several outputs that fit a pair equally well."""
+
+
+class PredictionFolder:
+    """The image files of a ``--pred`` folder, searched recursively, indexed once by file stem.
+
+    ``scripts/tiled_infer.py`` rebuilds its input tree under its output, and the tree it was given may start
+    anywhere along a pair's path (``-i data/src`` for the pair ``src/listing1/0001.jpg`` writes
+    ``listing1/0001.png``). So an output fits a pair when it has the pair's stem (any image extension) and its
+    folder inside ``--pred`` is a trailing part of the pair's folder; the longest such part wins. Without
+    any, a stem found once anywhere fits. Two files that fit equally well are an error, never a guess.
+    """
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.by_stem = {}
+        for path in sorted(self.root.rglob('*')):
+            relative = path.relative_to(self.root)
+            if not any(part.startswith('.') for part in relative.parts) and path.is_file() and is_image_file(path):
+                self.by_stem.setdefault(path.stem, []).append(relative)
+
+    def find(self, pair_name):
+        """The output file for ``pair_name``; MissingPredictionError / AmbiguousPredictionError."""
+        wanted = Path(pair_name)
+        candidates = self.by_stem.get(wanted.stem, [])
+        folder = wanted.parent.parts
+
+        def fit(relative):  # how many trailing folders of the pair's path the output's folder names; -1: none
+            parts = relative.parent.parts
+            return len(parts) if len(parts) <= len(folder) and folder[len(folder) - len(parts):] == parts else -1
+
+        best = max((fit(relative) for relative in candidates), default=-1)
+        chosen = [relative for relative in candidates if fit(relative) == best] if best >= 0 else candidates
+        if len(chosen) == 1:
+            return self.root / chosen[0]
+        if not chosen:
+            raise MissingPredictionError(f'{self.root} has no output named {wanted.stem}.* (searched recursively) '
+                                         f'for pair {pair_name}')
+        shown = ', '.join(str(relative) for relative in chosen[:4]) + (', ...' if len(chosen) > 4 else '')
+        raise AmbiguousPredictionError(f'{self.root} has {len(chosen)} outputs that fit pair {pair_name} equally '
+                                       f'well ({shown}); keep one, or score each tree with its own --pred')
+
+
 def find_prediction(pred_dir, pair_name):
-    """The file in ``pred_dir`` holding the output for ``pair_name``: same relative path, any image extension,
-    else the same file stem at the top of ``pred_dir`` (the layouts ``scripts/tiled_infer.py`` writes)."""
-    pred_dir, relative = Path(pred_dir), Path(pair_name)
-    for folder in (pred_dir / relative.parent, pred_dir):
-        if folder.is_dir():
-            for candidate in sorted(folder.iterdir()):
-                if candidate.stem == relative.stem and candidate.is_file() and is_image_file(candidate):
-                    return candidate
-    raise MissingPredictionError(f'{pred_dir} has no output named {relative.stem}.* for pair {pair_name}')
+    """The file in ``pred_dir`` holding the output for ``pair_name`` (see ``PredictionFolder``)."""
+    return PredictionFolder(pred_dir).find(pair_name)
 
 
 def row_names(baselines=tuple(BASELINES), pred_dirs=(), model_labels=(), tta=False, ensemble=False,
@@ -112,15 +149,15 @@ class TileProgress:
         return report
 
 
-def outputs_for(src_rgb, pair_name, baselines, pred_dirs, predictors, tta, ensemble, seconds, progress=None):
-    """row -> RGB float output for one photo, in ``row_names`` order."""
+def outputs_for(src_rgb, pair_name, baselines, pred_folders, predictors, tta, ensemble, seconds, progress=None):
+    """row -> RGB float output for one photo, in ``row_names`` order; ``pred_folders``: PredictionFolders."""
     outputs = {name: BASELINES[name](src_rgb) for name in baselines}
-    for pred_dir in pred_dirs:
-        pred = read_bgr(find_prediction(pred_dir, pair_name))
+    for pred_folder in pred_folders:
+        pred = read_bgr(pred_folder.find(pair_name))
         if pred.shape != src_rgb.shape:
-            raise PairSizeMismatchError(f'{pair_name}: output {pred.shape[:2]} in {pred_dir} vs input '
+            raise PairSizeMismatchError(f'{pair_name}: output {pred.shape[:2]} in {pred_folder.root} vs input '
                                         f'{src_rgb.shape[:2]}')
-        outputs[pred_row(pred_dir)] = bgr_to_rgb_float(pred)
+        outputs[pred_row(pred_folder.root)] = bgr_to_rgb_float(pred)
     plains, tta_means = [], []
     for predictor in predictors:
         start = time.perf_counter()
@@ -166,6 +203,7 @@ def evaluate_pairs(pairs, metric_opts, predictors=(), baselines=tuple(BASELINES)
         raise ValueError(f'an ensemble needs two or more checkpoints, got {len(predictors)}')
     postprocessing = postprocess is not None and postprocess.enabled
     rows = row_names(baselines, pred_dirs, [p.label for p in predictors], tta, ensemble, postprocessing)
+    pred_folders = [PredictionFolder(pred_dir) for pred_dir in pred_dirs]  # each tree walked once
     images, failures = [], []
     for index, pair in enumerate(pairs):
         try:
@@ -175,7 +213,7 @@ def evaluate_pairs(pairs, metric_opts, predictors=(), baselines=tuple(BASELINES)
             src_rgb = bgr_to_rgb_float(src_bgr)
             result = ImageResult(pair.name, pair.src, pair.tar, *src_bgr.shape[:2])
             progress = TileProgress(f'[{index + 1}/{len(pairs)}]', pair.name, progress_seconds)
-            outputs = outputs_for(src_rgb, pair.name, baselines, pred_dirs, predictors, tta, ensemble,
+            outputs = outputs_for(src_rgb, pair.name, baselines, pred_folders, predictors, tta, ensemble,
                                   result.seconds, progress)
             if postprocessing:  # in row order, so the report's columns follow the table's rows
                 outputs = {row: outputs[row] if row in outputs else

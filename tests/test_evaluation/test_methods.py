@@ -8,7 +8,12 @@ import realestate_sr  # noqa: F401
 from realestate_sr.archs.network_loading import network_opt_from_yaml
 from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.evaluation.methods import CheckpointPredictor, auto_correct, checkpoint_label, dihedral_transforms
-from realestate_sr.evaluation.runner import bgr_to_rgb_float, evaluate_pairs, find_prediction
+from realestate_sr.evaluation.runner import (
+    AmbiguousPredictionError,
+    bgr_to_rgb_float,
+    evaluate_pairs,
+    find_prediction,
+)
 from realestate_sr.evaluation.scoring import metric_options
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.settings import InferenceSettings
@@ -142,6 +147,23 @@ def test_find_prediction_by_relative_path_or_stem(tmp_path):
     assert find_prediction(tmp_path, 'room2.jpg') == tmp_path / 'room2.png'
     with pytest.raises(FileNotFoundError, match='room3'):
         find_prediction(tmp_path, 'room3.jpg')
+
+
+def test_find_prediction_in_the_tree_tiled_infer_rebuilt(tmp_path):
+    # tiled_infer -i data/src -o pred, for pairs named src/listing1/0001.jpg by their manifest
+    for relative in ('listing1/0001.png', 'listing2/0001.png', 'listing2/0002.png', 'deep/er/0003.png'):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(b'x')
+    assert find_prediction(tmp_path, 'src/listing1/0001.jpg') == tmp_path / 'listing1' / '0001.png'
+    assert find_prediction(tmp_path, 'src/listing2/0001.jpg') == tmp_path / 'listing2' / '0001.png'
+    assert find_prediction(tmp_path, 'listing2/0002.jpg') == tmp_path / 'listing2' / '0002.png'
+    assert find_prediction(tmp_path, '0003.jpg') == tmp_path / 'deep' / 'er' / '0003.png'  # the only 0003.*
+    # two outputs that fit equally well are an error naming both, never a guess
+    with pytest.raises(AmbiguousPredictionError, match='listing1/0001.png, listing2/0001.png'):
+        find_prediction(tmp_path, '0001.jpg')
+    (tmp_path / 'listing1' / '0001.jpg').write_bytes(b'x')
+    with pytest.raises(AmbiguousPredictionError, match='2 outputs'):
+        find_prediction(tmp_path, 'src/listing1/0001.jpg')
 
 
 def test_bgr_to_rgb_float():
