@@ -30,7 +30,7 @@ if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: 
 import yaml
 
 from realestate_sr.archs.checkpoint import CheckpointMismatchError
-from realestate_sr.archs.network_loading import checkpoint_param_key
+from realestate_sr.archs.network_loading import checkpoint_param_key, read_trained_with
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders
 from realestate_sr.evaluation.methods import BASELINES, CheckpointPredictor, checkpoint_label
 from realestate_sr.evaluation.runner import evaluate_pairs, row_names
@@ -44,6 +44,7 @@ from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_
 from realestate_sr.utils.weights import MissingWeightsError
 
 LOG = logging.getLogger('evaluate')
+MANIFEST_SUFFIX = '.jsonl'  # how --pairs tells manifests from the two folders of the folder form
 # everything a report writes into its folder: any of them there already is a report --overwrite replaces
 REPORT_FILES = ('metrics.json', 'per_image.csv', 'summary.csv', 'summary.md', 'report.html', 'report_files',
                 'contact_sheets')
@@ -53,15 +54,17 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = parser.add_argument_group('data')
     data.add_argument('--pairs', nargs='+', required=True, metavar='PATH',
-                      help='a JSONL manifest of {"src", "tar"} lines, or two folders SRC_DIR TAR_DIR with the '
-                      'same file names')
-    data.add_argument('--root', help='data root the manifest paths are relative to (default: its folder)')
+                      help='JSONL manifests of {"src", "tar"} lines (one file, or several named *.jsonl), or two '
+                      'folders SRC_DIR TAR_DIR with the same file names')
+    data.add_argument('--root', help='data root the manifest paths are relative to (default: each manifest\'s '
+                      'folder)')
     data.add_argument('--limit', type=int, help='evaluate only the first N pairs')
     what = parser.add_argument_group('what to score (each is its own row)')
     what.add_argument('--model', action='append', default=[], metavar='CKPT',
                       help='checkpoint to evaluate; repeat for several side by side')
     what.add_argument('--pred', action='append', default=[], metavar='FOLDER',
-                      help='folder of existing outputs named like the src files (any image extension); repeatable')
+                      help='folder of existing outputs named like the src files (any image extension), searched '
+                      'recursively as scripts/tiled_infer.py writes its input tree; repeatable')
     what.add_argument('--tta', action='store_true', help='add a flip/rotation x8 ensemble row per checkpoint')
     what.add_argument('--ensemble', action='store_true', help='add a row averaging all --model checkpoints')
     what.add_argument('--baselines', default=','.join(BASELINES),
@@ -88,14 +91,25 @@ def build_parser():
 
 
 def load_pairs(args):
-    if len(args.pairs) == 1:
-        pairs = load_manifest(args.pairs[0], args.root)
-    elif len(args.pairs) == 2:
+    """The pairs of ``--pairs``: manifests (one path, or every path named *.jsonl) or two folders."""
+    manifests = [path for path in args.pairs if Path(path).suffix.lower() == MANIFEST_SUFFIX]
+    if len(args.pairs) == 1 or len(manifests) == len(args.pairs):
+        pairs, listed_in = [], {}
+        for manifest in args.pairs:
+            for pair in load_manifest(manifest, args.root):
+                if pair.name in listed_in:
+                    raise PairListError(f'pair {pair.name} is in {listed_in[pair.name]} and in {manifest}: rows and '
+                                        '--pred outputs are matched by name; give each pair once')
+                listed_in[pair.name] = manifest
+                pairs.append(pair)
+    elif len(args.pairs) == 2 and not manifests:
         if args.root:
-            raise PairListError('--root applies to a manifest, not to two folders')
+            raise PairListError('--root applies to manifests, not to two folders')
         pairs = pairs_from_folders(*args.pairs)
     else:
-        raise PairListError(f'--pairs takes a manifest or two folders, got {len(args.pairs)} paths')
+        raise PairListError(f'--pairs takes JSONL manifests (each named *{MANIFEST_SUFFIX}) or two folders SRC_DIR '
+                            f'TAR_DIR, got {len(args.pairs)} paths of which {len(manifests)} named '
+                            f'*{MANIFEST_SUFFIX}: {" ".join(args.pairs)}')
     return pairs[:args.limit] if args.limit else pairs
 
 
@@ -105,8 +119,6 @@ def check_args(args):
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:
         raise ValueError(f'unknown baseline(s) {unknown}; known: {list(BASELINES)}')
-    if args.model and not args.opt:
-        raise ValueError('--model needs --opt (the option file whose network_g the checkpoint was trained with)')
     if (args.tta or args.ensemble) and not args.model:
         raise ValueError('--tta and --ensemble apply to --model checkpoints')
     if args.tile_size is not None and args.tile_size < 0:
@@ -116,6 +128,9 @@ def check_args(args):
     for path in args.model:
         if not Path(path).is_file():
             raise FileNotFoundError(f'checkpoint {path} not found')
+        if not args.opt and read_trained_with(path) is None:
+            raise ValueError(f'--model {path} needs --opt (the option file whose network_g it was trained with): '
+                             'the checkpoint does not record it')
     for folder in args.pred:
         if not Path(folder).is_dir():
             raise FileNotFoundError(f'--pred {folder} is not a folder')
@@ -150,7 +165,9 @@ def main(argv=None):
     report_dir = Path(args.output)
     try:
         baselines, labels = check_args(args)
-        settings = network_args.settings_from_args(args)
+        # each checkpoint runs as --opt, else its own record, says; the first one's settings head the report
+        model_settings = [network_args.settings_from_args(args, checkpoint) for checkpoint in args.model]
+        settings = model_settings[0] if model_settings else network_args.settings_from_args(args)
         postprocess = postprocess_from_args(args)
         if postprocess.enabled and not args.model:
             raise ValueError('post-processing applies to --model rows (each gets a +pp row); add --model')
@@ -185,12 +202,12 @@ def main(argv=None):
             lpips_model(args.lpips_net, args.lpips_weights, args.lpips_random_backbone_for_testing, 'cpu')
         predictors = []
         if args.model:
-            network_opt = network_args.network_opt_from_args(args)
-            for checkpoint in args.model:
-                predictors.append(CheckpointPredictor.from_checkpoint(network_opt, checkpoint, settings,
-                                                                      param_key=args.param_key))
+            for checkpoint, checkpoint_settings in zip(args.model, model_settings):
+                predictors.append(CheckpointPredictor.from_checkpoint(
+                    network_args.network_opt_from_args(args, checkpoint), checkpoint, checkpoint_settings,
+                    param_key=args.param_key))
             enhancer = predictors[0].enhancer
-            LOG.info('network: %s, runs %s', enhancer.description, settings.describe())
+            LOG.info('network: %s, runs %s', enhancer.description, enhancer.settings.describe())
             for warning in enhancer.warnings():
                 LOG.warning('warning: %s', warning)
             if postprocess.enabled:
@@ -209,6 +226,7 @@ def main(argv=None):
     written = []
     if result.images:
         first = predictors[0].enhancer if predictors else None
+        settings = first.settings if first else settings  # what ran (a CPU runs an unasked bf16 as fp32)
         config = {'command': ' '.join(sys.argv), 'pairs': args.pairs, 'root': args.root, 'models': args.model,
                   'param_keys': {p.label: p.enhancer.param_key for p in predictors},
                   'pred': args.pred, 'opt': args.opt, 'tlc': settings.tlc if args.model else None,

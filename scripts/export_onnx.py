@@ -77,16 +77,16 @@ def main(argv=None):
     started = time.perf_counter()
     try:
         # the export traces on the CPU in float32: precision and device are the runner's business
-        settings = dataclasses.replace(network_args.settings_from_args(args), device='cpu', precision='fp32',
-                                       channels_last=False)
-        network_opt = network_args.network_opt_from_args(args)
+        checkpoint = None if args.random_weights else args.model
+        settings = dataclasses.replace(network_args.settings_from_args(args, checkpoint), device='cpu',
+                                       precision='fp32', channels_last=False)
+        network_opt = network_args.network_opt_from_args(args, checkpoint)
         if tlc_note(network_opt, settings):
             # NAFNetLocal on tiles inside its window computes plain NAFNet: export that, valid at any size
             settings = dataclasses.replace(settings, tlc=False)
             print('TLC has no effect at this tile size (its window covers every tile): exporting plain NAFNet, '
                   'the same computation')
-        enhancer = Enhancer.from_checkpoint(network_opt, None if args.random_weights else args.model, settings,
-                                            param_key=args.param_key)
+        enhancer = Enhancer.from_checkpoint(network_opt, checkpoint, settings, param_key=args.param_key)
     except (OSError, ValueError, KeyError, RuntimeError, yaml.YAMLError) as err:
         print(f'error: cannot load the network: {network_args.one_line(err)}', file=sys.stderr)
         return 2

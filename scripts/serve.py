@@ -84,8 +84,8 @@ def build(args):
     """(Enhancer, ServeConfig) from the flags; raises with a one-line message what the CLI reports."""
     check_args(args)
     postprocess = postprocess_from_args(args)
-    settings = network_args.settings_from_args(args)
-    enhancer = Enhancer.from_checkpoint(network_args.network_opt_from_args(args), args.model, settings,
+    settings = network_args.settings_from_args(args, args.model)
+    enhancer = Enhancer.from_checkpoint(network_args.network_opt_from_args(args, args.model), args.model, settings,
                                         param_key=args.param_key)
     config = ServeConfig(model_name=args.model_name or default_model_name(args.model), max_batch=args.max_batch,
                          max_wait_ms=args.max_wait_ms, queue_size=args.queue_size, timeout_s=args.timeout_s,

@@ -80,7 +80,7 @@ def make_enhancer(args, settings):
         raise ValueError('--model is required: a checkpoint file (see --help)')
     if args.backend == 'onnxruntime':
         return Enhancer.from_onnx(args.model, settings)
-    return Enhancer.from_checkpoint(network_args.network_opt_from_args(args), args.model, settings,
+    return Enhancer.from_checkpoint(network_args.network_opt_from_args(args, args.model), args.model, settings,
                                     param_key=args.param_key)
 
 
@@ -230,14 +230,14 @@ def run_shard(args, shard, jobs, postprocess):
     lines = None if sys.stdout.isatty() and not shard.distributed else ProgressLines(len(todo), shard.label)
     if todo:
         try:
-            settings = network_args.settings_from_args(args)
+            settings = network_args.settings_from_args(args, args.model if args.backend == 'torch' else None)
             enhancer = make_enhancer(args, settings)
         except (OSError, ValueError, KeyError, RuntimeError) as err:
             summary['load_error'] = printable(network_args.one_line(err))
             return summary
         for warning in enhancer.warnings():
             LOG.warning('%swarning: %s', shard.label, warning)
-        print(f'{shard.label}network: {enhancer.description}, runs {settings.describe()}; post-processing: '
+        print(f'{shard.label}network: {enhancer.description}, runs {enhancer.settings.describe()}; post-processing: '
               f'{postprocess.describe()}; {len(todo)} photos to enhance', flush=True)
 
     def decode(job):

@@ -11,7 +11,9 @@ Without an explicit key, ``params_ema`` is preferred over ``params``: with
 ``params_ema`` is the network the training log measured (and usually the better
 one); ``param_key='params'`` picks the raw weights. A BasicSR training state
 (``training_states/<iter>.state``: optimizer and scheduler state, no network) is
-refused with a message naming the matching ``models/net_g_<iter>.pth``.
+refused with a message naming the matching ``models/net_g_<iter>.pth``. Beside the weights, EnhanceModel's
+checkpoints keep the settings they were trained with under TRAINED_WITH_KEY (plain values, see
+``realestate_sr.inference.trained_with``); the loaders here read only the weights.
 """
 from collections import OrderedDict
 from pathlib import Path
@@ -21,6 +23,8 @@ import torch
 from realestate_sr.utils.output_safety import atomic_write
 
 PARAM_KEYS_BY_PREFERENCE = ('params_ema', 'params')
+# our net_g_*.pth also hold {'network_g': ..., 'inference': ...}: what the tools need to run them as trained
+TRAINED_WITH_KEY = 'trained_with'
 TRAINING_STATE_KEYS = {'iter', 'optimizers', 'schedulers'}  # what basicsr's save_training_state writes
 
 

@@ -12,6 +12,7 @@ import yaml
 
 from realestate_sr.archs.checkpoint import (
     PARAM_KEYS_BY_PREFERENCE,
+    TRAINED_WITH_KEY,
     CheckpointMismatchError,
     load_checkpoint,
     read_state_dict,
@@ -53,13 +54,55 @@ def checkpoint_param_key(path, param_key=None):
     'params' (preferred in that order), else BARE_STATE_DICT. Reads the file's keys only (memory-mapped)."""
     if param_key is not None:
         return param_key
-    refuse_foreign_checkpoint(path)
-    try:
-        loaded = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
-    except RuntimeError:  # legacy (pickle) files cannot be memory-mapped
-        loaded = torch.load(path, map_location='cpu', weights_only=True)
+    loaded = _load_mapped(path)
     keys = set(loaded) if isinstance(loaded, dict) else set()
     return next((key for key in PARAM_KEYS_BY_PREFERENCE if key in keys), BARE_STATE_DICT)
+
+
+def read_trained_with(path):
+    """The ``trained_with`` record saved in checkpoint ``path`` (network_g and inference settings as plain
+    values), or None for a checkpoint without one (older, official or bare files). Memory-mapped."""
+    loaded = _load_mapped(path)
+    record = loaded.get(TRAINED_WITH_KEY) if isinstance(loaded, dict) else None
+    return record if isinstance(record, dict) and isinstance(record.get('network_g'), dict) else None
+
+
+def _load_mapped(path):
+    refuse_foreign_checkpoint(path)
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except RuntimeError:  # legacy (pickle) files cannot be memory-mapped
+        return torch.load(path, map_location='cpu', weights_only=True)
+
+
+def experiment_option_file(checkpoint):
+    """The option file BasicSR copied into the experiment folder of ``checkpoint`` (``<experiment>/models/x.pth``:
+    the newest ``<experiment>/*.yml``), or None when the checkpoint does not sit in such a folder."""
+    models = Path(checkpoint).parent
+    if models.name != 'models':
+        return None
+    files = sorted(models.parent.glob('*.yml'), key=lambda path: path.stat().st_mtime)
+    return files[-1] if files else None
+
+
+def compact_network_opt(network_opt):
+    """``network_opt`` on one line, as YAML flow style: {type: BilateralGridNet, thumb_size: 128, ...}."""
+    return yaml.safe_dump(dict(network_opt), default_flow_style=True, sort_keys=False, width=10 ** 6).strip()
+
+
+def trained_with_hint(checkpoint):
+    """What ``checkpoint`` was trained with, for a message about keys that do not fit: the network_g it
+    records, else the option file of its experiment folder; None when neither is known."""
+    try:
+        record = read_trained_with(checkpoint)
+    except (OSError, RuntimeError, ValueError):
+        record = None
+    if record is not None:
+        return f'it was trained with network_g {compact_network_opt(record["network_g"])} (saved in the checkpoint)'
+    option_file = experiment_option_file(checkpoint)
+    if option_file is not None:
+        return f'its experiment folder has the option file it was trained with: {option_file}'
+    return None
 
 
 def network_opt_from_yaml(path):
@@ -142,9 +185,12 @@ def build_inference_network(network_opt, checkpoint=None, tlc=None, train_size=N
         try:
             load_checkpoint(net, checkpoint, param_key=param_key)
         except CheckpointMismatchError as err:
-            hint = _width_hint(net, checkpoint, param_key)
-            if hint:
-                raise CheckpointMismatchError(hint) from err
+            problem = _width_hint(net, checkpoint, param_key) or str(err)
+            trained_with = trained_with_hint(checkpoint)
+            if trained_with:
+                raise CheckpointMismatchError(f'{problem}; {trained_with}') from err
+            if problem != str(err):
+                raise CheckpointMismatchError(problem) from err
             raise
     return net.eval().to(device)
 

@@ -1,14 +1,17 @@
 """Command-line flags that name a network and how it runs, shared by tiled_infer.py, evaluate.py,
 export_onnx.py and bench_infer.py.
 
-A network comes from ``--opt`` (a BasicSR option file's ``network_g``) or from architecture flags; the weights
-from ``--model`` (BasicSR ``params``/``params_ema``, an official NAFNet release file or a bare state_dict).
-How it runs is an ``InferenceSettings`` built by ``settings_from_args``: flags given > ``--opt`` > defaults.
+A network comes from ``--opt`` (a BasicSR option file's ``network_g``), else from the checkpoint's record of
+how it was trained (``realestate_sr.inference.trained_with``), else from architecture flags; the weights from
+``--model`` (BasicSR ``params``/``params_ema``, an official NAFNet release file or a bare state_dict).
+How it runs is an ``InferenceSettings`` built by ``settings_from_args``: flags given > ``--opt`` > the
+checkpoint's record > defaults; an ``--opt`` that contradicts the record is refused.
 Every flag that can override the option file therefore defaults to None ("not given").
 """
-from realestate_sr.archs.network_loading import network_opt_from_yaml
+from realestate_sr.archs.network_loading import network_opt_from_yaml, read_trained_with
 from realestate_sr.inference.engines import AMP_DTYPES, network_opt_from_flags
 from realestate_sr.inference.settings import InferenceSettings
+from realestate_sr.inference.trained_with import RECORDED_SETTINGS, check_option_file, settings_from_record
 from realestate_sr.utils.tiling import TILE_DEFAULTS
 
 SETTINGS_HELP = ('With --opt, tiling and TLC default to its val block (val.tile, val.tlc), the precision to its '
@@ -43,7 +46,8 @@ def add_running_args(parser):
     run = parser.add_argument_group('running')
     run.add_argument('--device', default=None, help='auto (CUDA when available, else CPU; default), cpu, cuda, cuda:1')
     run.add_argument('--precision', choices=sorted(AMP_DTYPES), default=None,
-                     help='fp32 (default, or bf16 when the YAML says train.bf16); bf16 or fp16 autocast on a GPU')
+                     help='fp32 (default, or bf16 when the YAML says train.bf16 and a GPU runs it: on a CPU, '
+                     'where bf16 is ~10x slower, only when given here); bf16 or fp16 autocast')
     run.add_argument('--tile-size', type=int, default=None,
                      help=f'tile side in pixels, 0 for whole photos (default: val.tile, else {TILE_DEFAULTS["size"]})')
     run.add_argument('--overlap', type=int, default=None,
@@ -60,29 +64,39 @@ def add_running_args(parser):
     return run
 
 
-def network_opt_from_args(args):
-    """The ``network_g`` block from ``--opt`` or the architecture flags."""
+def network_opt_from_args(args, checkpoint=None):
+    """The ``network_g`` block from ``--opt``, else the one ``checkpoint`` was trained with (when it records
+    it), else the architecture flags."""
     if args.opt:
         return network_opt_from_yaml(args.opt)[0]
+    record = read_trained_with(checkpoint) if checkpoint else None
+    if record is not None:
+        return record['network_g']
     return network_opt_from_flags(args.arch, args.width, args.middle_blk_num, args.enc_blks, args.dec_blks)
 
 
-def settings_from_args(args):
-    """The InferenceSettings of these flags: each flag given wins over ``--opt``, which wins over the defaults.
+def settings_from_args(args, checkpoint=None):
+    """The InferenceSettings of these flags: each flag given wins over ``--opt``, which wins over the settings
+    ``checkpoint`` records it was trained with, which win over the defaults.
 
-    Raises OSError / yaml.YAMLError for an unreadable ``--opt`` and SettingsError for values that cannot run.
+    Raises OSError / yaml.YAMLError for an unreadable ``--opt``, SettingsError for values that cannot run and
+    OptionContradictionError for an ``--opt`` whose network_g or settings are not those ``checkpoint`` records.
     """
-    base = InferenceSettings.from_option_file(args.opt) if args.opt else InferenceSettings(source='script defaults')
-    train_size = None
+    record = read_trained_with(checkpoint) if checkpoint else None
+    given = {name: getattr(args, name, None) for name in RECORDED_SETTINGS if name != 'train_size'}
     if getattr(args, 'train_size', None):
-        channels = network_opt_from_args(args).get('img_channel', 3)
-        train_size = (1, channels, args.train_size, args.train_size)
-    return base.overridden(
-        tile_size=getattr(args, 'tile_size', None), overlap=getattr(args, 'overlap', None),
-        tile_batch=getattr(args, 'tile_batch', None), border_pad=getattr(args, 'border_pad', None),
-        tlc=getattr(args, 'tlc', None), precision=getattr(args, 'precision', None),
-        device=getattr(args, 'device', None), channels_last=getattr(args, 'channels_last', None),
-        train_size=train_size)
+        channels = network_opt_from_args(args, checkpoint).get('img_channel', 3)
+        given['train_size'] = (1, channels, args.train_size, args.train_size)
+    if args.opt:
+        base = InferenceSettings.from_option_file(args.opt)
+        if record is not None:
+            check_option_file(args.opt, network_opt_from_yaml(args.opt)[0], base, record,
+                              given=[name for name, value in given.items() if value is not None])
+    elif record is not None:
+        base = settings_from_record(record, f'settings saved in {checkpoint}')
+    else:
+        base = InferenceSettings(source='script defaults')
+    return base.overridden(**given, device=getattr(args, 'device', None))
 
 
 def one_line(err):

@@ -10,14 +10,17 @@ import torch
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 from realestate_sr.archs.checkpoint import (
+    TRAINED_WITH_KEY,
     CheckpointMismatchError,
     describe_mismatch,
     read_state_dict,
     save_atomically,
     training_state_message,
 )
+from realestate_sr.archs.network_loading import trained_with_hint
 from realestate_sr.inference.enhancer import Enhancer, module_to_run, tlc_note, tlc_warning
 from realestate_sr.inference.settings import InferenceSettings
+from realestate_sr.inference.trained_with import trained_with_record
 from realestate_sr.metrics.lpips_metric import preload_lpips
 from realestate_sr.utils.tiling import validation_tile  # noqa: F401  (tests read val.tile through this module)
 from realestate_sr.utils.weights import MissingWeightsError
@@ -247,16 +250,19 @@ class EnhanceModel(SRModel):
         state_dict = read_pretrained(load_path, param_key)
         problems = describe_mismatch(self.get_bare_model(net).state_dict(), state_dict)
         if problems and strict:
+            trained_with = trained_with_hint(load_path)
             raise CheckpointMismatchError(
                 f'path.pretrain_network_g: {load_path} does not fit network_g '
                 f'({self.opt["network_g"].get("type")}, width {self.opt["network_g"].get("width")}): '
-                + '; '.join(problems) + ' (set network_g to the layout it was trained with, or strict_load_g: false)')
+                + '; '.join(problems) + (f'; {trained_with}' if trained_with else '')
+                + ' (set network_g to the layout it was trained with, or strict_load_g: false)')
         super().load_network(net, load_path, strict, param_key)
 
     # --- checkpoints --------------------------------------------------------------------------------------------
     # BaseModel's save_network / save_training_state call torch.save on the final name: a kill mid-write left a
     # truncated net_g_<iter>.pth or <iter>.state that auto-resume then picked as the newest. Same files, same
-    # contents, written through save_atomically.
+    # contents, written through save_atomically; net_g files also keep the trained_with record (network_g after
+    # --force_yml and the validation's settings), which the experiment's copy of the option file may not match.
     @staticmethod
     def _save_with_retries(obj, path):
         for attempt in range(3):
@@ -278,6 +284,9 @@ class EnhanceModel(SRModel):
             state_dict = self.get_bare_model(net_).state_dict()
             save_dict[key] = OrderedDict((name[len('module.'):] if name.startswith('module.') else name, value.cpu())
                                          for name, value in state_dict.items())
+        if net_label == 'net_g':
+            save_dict[TRAINED_WITH_KEY] = trained_with_record(self.opt['network_g'], self.inference_settings,
+                                                              self.get_bare_model(nets[0]))
         label = 'latest' if current_iter == -1 else current_iter
         self._save_with_retries(save_dict, os.path.join(self.opt['path']['models'], f'{net_label}_{label}.pth'))
 
