@@ -20,6 +20,7 @@ from basicsr.utils.registry import DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGIS
 
 OPTION_DIR = Path(__file__).resolve().parents[1] / 'options'
 OPTION_FILES = sorted(OPTION_DIR.glob('*.yml'))
+SHIPPED_OPTION_FILES = OPTION_FILES + sorted((OPTION_DIR / 'bench').glob('*.yml'))  # the benchmark's recipes too
 
 
 def load_option_file(name):
@@ -126,7 +127,7 @@ def test_gb10_datasets_read_what_make_lmdb_writes(name, tmp_path, monkeypatch):
 
 
 # --- start-up checks of the option file -----------------------------------------------------------------------------
-@pytest.mark.parametrize('path', OPTION_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize('path', SHIPPED_OPTION_FILES, ids=lambda p: str(p.relative_to(OPTION_DIR)))
 def test_every_option_file_passes_the_start_up_checks(path):
     assert training_option_problems(yaml.safe_load(path.read_text()), cuda_available=True) == []
 

@@ -4,8 +4,10 @@ BasicSR reads its option dict lazily: a misspelt key is a KeyError or a TypeErro
 pipeline, some only after the first training stretch (``val.val_frq``), and a misspelt optional key
 (``use_hfilp``) is silently ignored. :func:`check_training_options` checks every key of the blocks our
 training reads against what reads it: our own classes' keys, BasicSR's, and the constructor signatures of
-the architecture, optimizer, scheduler, losses and metrics the file names. It also stops CUDA settings on a
-machine without CUDA. Each problem is one line, e.g. ``unknown key 'val_frq' in val (did you mean 'val_freq'?)``.
+the architecture, optimizer, scheduler, losses and metrics the file names; the blocks of a whole-photo recipe
+against each other (``whole_photo_checks``: thumbnail sizes, grid, model, data set). It also stops CUDA
+settings on a machine without CUDA. Each problem is one line, e.g.
+``unknown key 'val_frq' in val (did you mean 'val_freq'?)``.
 """
 import difflib
 import inspect
@@ -16,6 +18,7 @@ import yaml
 
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
 from realestate_sr.models.enhance_model import OPTIMIZERS
+from realestate_sr.models.whole_photo_checks import whole_photo_problems
 from realestate_sr.utils.tiling import TILE_DEFAULTS
 
 from basicsr.models import lr_scheduler
@@ -30,7 +33,8 @@ class OptionKeyError(ValueError):
 BASICSR_ADDED = {'dist', 'rank', 'world_size', 'auto_resume', 'is_train', 'root_path'}
 TOP_LEVEL = {'name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'network_g', 'path', 'train',
              'val', 'logger', 'dist_params', 'find_unused_parameters',
-             'network_d'} | BASICSR_ADDED  # network_d: GANEnhanceModel
+             'network_d',  # GANEnhanceModel
+             'bench'} | BASICSR_ADDED  # scoring options of a benchmark recipe (benchmark/recipes.py); training skips it
 # basicsr.data.build_dataloader, basicsr.train and its prefetchers
 DATALOADER_KEYS = {'name', 'type', 'phase', 'scale', 'use_shuffle', 'num_worker_per_gpu', 'batch_size_per_gpu',
                    'dataset_enlarge_ratio', 'pin_memory', 'persistent_workers', 'prefetch_mode', 'num_prefetch_queue'}
@@ -199,6 +203,7 @@ def training_option_problems(opt, cuda_available=None):
     if isinstance(logger, dict):
         problems.keys(logger.get('wandb'), 'logger.wandb', WANDB_KEYS)
     problems.keys(opt.get('dist_params'), 'dist_params', DIST_PARAM_KEYS)
+    problems.extend(whole_photo_problems(opt))
     if not (torch.cuda.is_available() if cuda_available is None else cuda_available):
         _check_cuda_settings(opt, problems)
     return list(problems)
