@@ -1,6 +1,9 @@
 """A checkpoint carries what is needed to run it: network_g as trained (after --force_yml) and the validation's
 settings, read by every tool when --opt is absent; an --opt that contradicts them is refused in one line."""
 import copy
+import subprocess
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,13 +14,16 @@ import yaml
 
 from realestate_sr.archs.checkpoint import TRAINED_WITH_KEY, CheckpointMismatchError
 from realestate_sr.inference import network_args
+from realestate_sr.inference.trained_with import settings_from_record
 from tests.conftest import TINY_NAFNET, randomize_
 from tests.test_evaluation.conftest import make_target
 from tests.test_inference.conftest import load_script
 from tests.test_models import test_enhance_model, test_whole_photo_model
+from tests.training_options import tiny_training_options, write_held_out_pairs
 
 from basicsr.models import build_model
 
+REPO = Path(__file__).resolve().parents[2]
 TOOLS = ('tiled_infer', 'evaluate', 'serve', 'export_onnx')
 
 
@@ -126,6 +132,13 @@ def test_every_tool_runs_a_recording_checkpoint_without_opt(forced_grid, tmp_pat
     assert run_tool(tool, checkpoint, tmp_path) == 0, capsys.readouterr()
 
 
+def test_a_recorded_bf16_runs_as_an_option_files_does_fp32_on_a_cpu_unless_asked_for():
+    record = {'network_g': {'type': 'NAFNet', **TINY_NAFNET}, 'inference': {'precision': 'bf16', 'tile_size': 64}}
+    settings = settings_from_record(record, 'settings saved in x.pth')
+    assert settings.precision == 'bf16' and settings.for_device('cpu')[0].precision == 'fp32'
+    assert settings.overridden(precision='bf16').for_device('cpu')[0].precision == 'bf16'
+
+
 def nafnet_checkpoint(tmp_path):
     """A tiny NAFNet trained with 64 px validation tiles and TLC on; its checkpoint."""
     opt = test_enhance_model.model_opt(tmp_path, val={'tile': {'size': 64, 'overlap': 16}, 'tlc': True})
@@ -180,3 +193,30 @@ def test_training_from_a_checkpoint_that_does_not_fit_names_the_network_it_was_t
         build_model(opt)
     assert '\n' not in str(caught.value)
     assert 'it was trained with network_g {type: NAFNet, img_channel: 3, width: 8,' in str(caught.value)
+
+
+@pytest.mark.slow  # train.py in a fresh process: ~30 s here
+def test_train_py_with_a_forced_thumb_size_saves_it_and_the_experiment_copy_is_refused(
+        tmp_path, experiment_name, capsys):
+    data_dir = tmp_path / 'data'
+    write_held_out_pairs(data_dir, 3, size=(64, 96))
+    opt = tiny_training_options(experiment_name, data_dir, total_iter=2,
+                                train_dataset={'type': 'WholePhotoDataset', 'thumb_size': 32, 'gt_size': 32})
+    opt['model_type'] = 'WholePhotoModel'
+    opt['network_g'] = dict(test_whole_photo_model.GRID)
+    opt_path = tmp_path / 'grid.yml'
+    opt_path.write_text(yaml.safe_dump(opt, sort_keys=False))
+    result = subprocess.run([sys.executable, str(REPO / 'realestate_sr' / 'train.py'), '-opt', str(opt_path),
+                             '--force_yml', 'network_g:thumb_size=16', 'datasets:train:thumb_size=16'],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    experiment = REPO / 'experiments' / experiment_name
+    copied = experiment / 'grid.yml'
+    assert yaml.safe_load(copied.read_text())['network_g']['thumb_size'] == 32  # BasicSR copies the file as given
+    checkpoint = experiment / 'models' / 'net_g_latest.pth'
+    assert torch.load(checkpoint, weights_only=True)[TRAINED_WITH_KEY]['network_g']['thumb_size'] == 16
+    capsys.readouterr()
+    assert run_tool('tiled_infer', checkpoint, tmp_path / 'copy', '--opt', str(copied)) == 2
+    assert (f'--opt {copied} says network_g.thumb_size=32, the checkpoint was trained with 16'
+            in capsys.readouterr().err)
+    assert run_tool('tiled_infer', checkpoint, tmp_path / 'recorded') == 0
