@@ -145,3 +145,32 @@ def test_whole_photo_networks_are_counted_in_one_pass_whatever_the_tile():
     # the guide's RGB mix and its MLP's two linear layers run on every pixel (3x1 + 3x4 + 4x1 MACs); the
     # encoder sees only the thumbnail, so the count grows with the photo by exactly that
     assert photo_macs(grid, None, size=(120, 90)) - whole == 60 * 90 * (3 * 1 + 3 * 4 + 4 * 1)
+
+
+def test_local_oracle_recovers_a_known_grid_edit_through_the_networks_slicing(photo):
+    from realestate_sr.archs.bilateral_grid_arch import apply_affine, corner_table, slice_grid
+    from realestate_sr.benchmark.local_oracle import GRID_SHAPE, apply_grid, fit_grid, luma_guide, oracle_local
+    rng = np.random.default_rng(0)
+    grid = (np.eye(3, 4).reshape(12) + 0.08 * rng.standard_normal((*GRID_SHAPE, 12))).astype(np.float32)
+    # the target made by the network's gather path (slice_grid + apply_affine), not by the oracle's own code
+    height, width = photo.shape[:2]
+    volume = torch.from_numpy(grid)[None]
+    v, u = torch.meshgrid((torch.arange(height) + 0.5) / height, (torch.arange(width) + 0.5) / width, indexing='ij')
+    guide = torch.from_numpy(luma_guide(photo))
+    coeffs = slice_grid(corner_table(volume), volume.shape, u[None], v[None], guide[None])
+    target = apply_affine(coeffs, torch.from_numpy(photo)[None])[0].numpy()
+    np.testing.assert_allclose(apply_grid(grid, photo), target, atol=1e-5)
+    fitted = apply_grid(fit_grid(photo, target), photo)
+    assert -10 * np.log10(np.mean((fitted - target) ** 2)) > 45
+    clipped = np.clip(target, 0, 1)
+    assert np.mean((oracle_local(photo, clipped) - clipped) ** 2) < 0.1 * np.mean((photo - clipped) ** 2)
+
+
+def test_local_oracle_is_never_worse_than_the_source(photo):
+    from realestate_sr.benchmark.local_oracle import oracle_local
+    rng = np.random.default_rng(1)
+    noise = rng.uniform(0, 1, photo.shape).astype(np.float32)  # no colour transform explains it
+    for target in (photo, noise, np.clip(photo + 0.3 * (noise - 0.5), 0, 1)):
+        out = oracle_local(photo, target)
+        assert out.shape == photo.shape and out.dtype == np.float32
+        assert np.mean((out - target) ** 2) <= np.mean((photo - target) ** 2) + 1e-9
