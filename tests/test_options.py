@@ -267,3 +267,18 @@ def test_a_number_yaml_reads_as_text_is_one_line_naming_the_key_and_what_to_writ
     assert training_option_problems(opt, cuda_available=True) == [
         "train.optim_g.lr: '5e-3' is text, not a number, to YAML (write 0.005 or !!float 5e-3)",
         "train.optim_g.betas[1]: '1e-1' is text, not a number, to YAML (write 0.1 or !!float 1e-1)"]
+
+
+# --- warnings: settings that run, at a cost --------------------------------------------------------------------------
+@pytest.mark.parametrize('cuda_available, num_gpu, warned', [(False, 0, True), (True, 0, True), (True, 1, False)])
+def test_bf16_on_the_cpu_is_a_warning_naming_the_cost_and_the_way_out(caplog, cuda_available, num_gpu, warned):
+    opt = load_option_file('nafnet_gb10_cpu_check.yml')
+    opt['train']['bf16'], opt['num_gpu'] = True, num_gpu
+    with caplog.at_level('WARNING', logger='realestate_sr.models.option_checks'):
+        warnings = check_training_options(opt, 'check.yml', cuda_available=cuda_available)  # not an error
+    assert len(warnings) == warned and [r.getMessage() for r in caplog.records] == [f'check.yml: {w}' for w in warnings]
+    if warned:
+        assert warnings[0].startswith('train.bf16: true but this run trains on the CPU')
+        assert '10x' in warnings[0] and 'float32' in warnings[0] and '--force_yml train:bf16=false' in warnings[0]
+    opt['train']['bf16'] = False
+    assert check_training_options(opt, 'check.yml', cuda_available=cuda_available) == []
