@@ -83,6 +83,42 @@ def test_folders_and_pred_rows(eval_pairs, tmp_path):
     assert not (out / 'report.html').exists()
 
 
+def test_several_manifests_are_manifests_and_two_folders_stay_two_folders(eval_pairs, tmp_path, capsys):
+    root, lines = eval_pairs['root'], eval_pairs['manifest'].read_text().splitlines()
+    (root / 'a.jsonl').write_text(lines[0] + '\n')
+    (root / 'b.jsonl').write_text('\n'.join(lines[1:]) + '\n')
+    out = tmp_path / 'report'
+    assert run('--pairs', root / 'a.jsonl', root / 'b.jsonl', '--skip-lpips', '--no-html', '--baselines', 'input',
+               '-o', out) == 0
+    assert len(json.loads((out / 'metrics.json').read_text())['images']) == 3
+    assert run('--pairs', root / 'a.jsonl', root / 'b.jsonl', root / 'a.jsonl', '--skip-lpips', '-o',
+               tmp_path / 'twice') == 2
+    assert 'is in' in capsys.readouterr().err
+    assert run('--pairs', root / 'a.jsonl', eval_pairs['src_dir'], '--skip-lpips', '-o', tmp_path / 'mixed') == 2
+    assert '--pairs takes JSONL manifests' in capsys.readouterr().err
+
+
+def test_pred_outputs_are_found_in_the_tree_tiled_infer_rebuilt(eval_pairs, tmp_path, capsys):
+    root, names = eval_pairs['root'], eval_pairs['names']
+    lines = []
+    for index, name in enumerate(names):  # a delivery of listings: src/listing<i>/room<i>.png
+        for side in ('src', 'tar'):
+            target = root / 'tree' / side / f'listing{index}' / name
+            target.parent.mkdir(parents=True)
+            shutil.copy(eval_pairs[f'{side}_dir'] / name, target)
+        lines.append(json.dumps({'src': f'tree/src/listing{index}/{name}', 'tar': f'tree/tar/listing{index}/{name}'}))
+    (root / 'tree.jsonl').write_text('\n'.join(lines) + '\n')
+    pred = tmp_path / 'enhanced'
+    shutil.copytree(root / 'tree' / 'tar', pred)  # as tiled_infer -i data/tree/src -o enhanced writes, perfect
+    common = ['--pairs', root / 'tree.jsonl', '--pred', pred, '--skip-lpips', '--no-html', '--baselines', '']
+    assert run(*common, '-o', tmp_path / 'report') == 0
+    rows = json.loads((tmp_path / 'report' / 'metrics.json').read_text())['rows']
+    assert rows[0]['method'] == 'pred:enhanced' and rows[0]['mean']['l1'] == 0
+    shutil.copy(pred / 'listing0' / names[0], pred / 'listing0' / 'room0.jpg')
+    assert run(*common, '-o', tmp_path / 'ambiguous') == 1
+    assert 'fit pair tree/src/listing0/room0.png equally well' in capsys.readouterr().out
+
+
 def test_one_bad_pair_is_reported_and_the_rest_scored(eval_pairs, tmp_path, capsys):
     (eval_pairs['root'] / 'images' / '1_tar.png').write_bytes(b'not an image')
     out = tmp_path / 'report'
@@ -226,17 +262,18 @@ def test_tlc_on_tiles_inside_its_window_is_warned_about_and_recorded(eval_pairs,
     assert model_l1_and_config(tmp_path / 'whole')[1]['tlc_without_effect'] is None
 
 
-def test_precision_defaults_to_the_training_autocast(eval_pairs, tiny_model, tmp_path):
-    """EnhanceModel validates under train.bf16's autocast: evaluate.py --opt does the same unless told."""
+def test_precision_follows_the_training_autocast_only_when_it_runs_well_here(eval_pairs, tiny_model, tmp_path):
+    """EnhanceModel validates under train.bf16's autocast, which evaluate.py --opt follows on a GPU; on a CPU
+    (these tests) bf16 is ~10x slower, so it runs fp32 unless --precision bf16 asks for it."""
     opt_file, checkpoint = option_file_with_val(tiny_model, {'tile': {'size': 32, 'overlap': 8}, 'tlc': False})
     opt = yaml.safe_load(opt_file.read_text())
     opt.setdefault('train', {})['bf16'] = True
     opt_file.write_text(yaml.safe_dump(opt))
     common = ['--pairs', eval_pairs['manifest'], '--opt', opt_file, '--model', checkpoint, '--skip-lpips',
               '--no-html', '--baselines', '']
-    assert run(*common, '-o', tmp_path / 'bf16') == 0
+    assert run(*common, '--precision', 'bf16', '-o', tmp_path / 'bf16') == 0
     bf16_l1, bf16_config = model_l1_and_config(tmp_path / 'bf16')
-    assert run(*common, '--precision', 'fp32', '-o', tmp_path / 'fp32') == 0
+    assert run(*common, '-o', tmp_path / 'fp32') == 0
     fp32_l1, fp32_config = model_l1_and_config(tmp_path / 'fp32')
     assert (bf16_config['precision'], fp32_config['precision']) == ('bf16', 'fp32')
     assert bf16_l1 != fp32_l1 and bf16_l1 == pytest.approx(fp32_l1, rel=2e-2)
