@@ -11,6 +11,8 @@ in sRGB in a thread (``photo_io.decode_photo``, exactly what tiled_infer.py deco
 moves bytes; the per-request timeout covers decode, queue, network and encode.
 """
 import asyncio
+import http
+import logging
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from realestate_sr.inference import photo_io
 from realestate_sr.inference.postprocess import PostProcessSettings
@@ -32,6 +35,7 @@ from realestate_sr.serve.uploads import UploadError
 OUTPUT_FORMATS = ('jpeg', 'png', 'same')
 MEDIA_TYPES = {'JPEG': 'image/jpeg', 'PNG': 'image/png', 'TIFF': 'image/tiff', 'WEBP': 'image/webp',
                'BMP': 'image/bmp'}
+LOG = logging.getLogger(__name__)  # one line per request: method, path, status, milliseconds
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,21 @@ def create_app(enhancer, config=None):
     app = FastAPI(title='realestate_sr', summary='Listing photo enhancement', lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     app.state.batcher, app.state.metrics, app.state.config = batcher, metrics, config
+
+    @app.middleware('http')
+    async def log_request(request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        LOG.info('%s %s %d %.1f ms', request.method, request.url.path, response.status_code,
+                 (time.perf_counter() - started) * 1000)
+        return response
+
+    @app.exception_handler(HTTPException)
+    async def routing_error(request, err):
+        # the router's own refusals (404, 405) in the shape of every other error: {"error", "detail"}
+        reason = http.HTTPStatus(err.status_code).phrase.lower().replace(' ', '_').replace('-', '_')
+        return _error(err.status_code, reason, f'{request.method} {request.url.path}: {err.detail}',
+                      headers=getattr(err, 'headers', None))
 
     @app.get('/', response_class=HTMLResponse)
     async def page():

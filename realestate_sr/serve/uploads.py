@@ -129,8 +129,7 @@ def check_header(data, max_megapixels):
             with Image.open(io.BytesIO(data)) as im:
                 fmt, (width, height) = im.format, im.size
     except Image.DecompressionBombError:
-        raise UploadError(413, 'too_many_megapixels',
-                          f'the image is above Pillow\'s limit; the limit here is {max_megapixels} MP') from None
+        raise _too_many_megapixels(_size_past_pillows_limit(data), max_megapixels) from None
     except Exception:  # noqa: BLE001  (Pillow raises many kinds for bytes it does not recognise)
         raise UploadError(400, 'not_an_image', 'the bytes are not an image any decoder recognises') from None
     if fmt not in photo_io.SAME_FORMAT:
@@ -140,10 +139,35 @@ def check_header(data, max_megapixels):
     if reason:
         raise UploadError(415, 'unsupported_format', reason)
     if width * height > max_megapixels * 1e6:
-        raise UploadError(413, 'too_many_megapixels',
-                          f'the image is {width}x{height} ({width * height / 1e6:.1f} MP); the limit is '
-                          f'{max_megapixels} MP')
+        raise _too_many_megapixels((width, height), max_megapixels)
     return fmt
+
+
+def _too_many_megapixels(size, max_megapixels):
+    if size is None:  # no plugin read a size (cannot happen for the formats served; kept for the message)
+        return UploadError(413, 'too_many_megapixels', f'the image is above Pillow\'s decompression limit; the '
+                           f'limit is {max_megapixels} MP')
+    width, height = size
+    return UploadError(413, 'too_many_megapixels', f'the image is {width}x{height} ({width * height / 1e6:.1f} MP); '
+                       f'the limit is {max_megapixels} MP')
+
+
+def _size_past_pillows_limit(data):
+    """(width, height) from the header of an image that ``Image.open`` refuses as a decompression bomb.
+
+    ``Image.open`` checks the size after a format plugin has read the header; the plugin itself, called as
+    ``Image.open`` calls it, reads the size without the check. None when no plugin reads one.
+    """
+    prefix = data[:16]
+    for format_id in Image.ID:
+        factory, accept = Image.OPEN[format_id]
+        try:
+            if accept is None or accept(prefix):
+                with factory(io.BytesIO(data), 'upload') as im:
+                    return im.size
+        except Exception:  # noqa: BLE001, S112  (a plugin that does not read these bytes: try the next one)
+            continue
+    return None
 
 
 def decode(data, max_megapixels):

@@ -110,3 +110,29 @@ def test_a_photo_that_breaks_the_network_fails_alone_in_its_batch(serve):
         source = np.asarray(decoded(bodies[index]), np.float32)
         assert np.abs(np.asarray(decoded(responses[index].content), np.float32) - source * 0.5).max() <= 1
     assert metric_value(metrics, 'realestate_sr_failures_total', '{reason="enhance_failed"}') == 1
+
+
+def huge_png_header(width, height):
+    """A PNG of ``width`` x ``height`` in a few dozen bytes: past Pillow's decompression-bomb limit, not decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+
+    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0))
+            + chunk(b'IDAT', zlib.compress(b'')) + chunk(b'IEND', b''))
+
+
+def test_a_png_past_pillows_limit_is_413_naming_its_size_and_the_limit(server):
+    response = httpx.post(f'{server}/v1/enhance', content=huge_png_header(20000, 10000), timeout=60)
+    assert response.status_code == 413 and response.json()['error'] == 'too_many_megapixels'
+    assert response.json()['detail'] == 'the image is 20000x10000 (200.0 MP); the limit is 0.05 MP'
+
+
+def test_the_routers_refusals_have_the_error_shape_of_every_other_answer(server):
+    wrong_method = httpx.get(f'{server}/v1/enhance', timeout=60)
+    assert wrong_method.status_code == 405 and wrong_method.headers['allow'] == 'POST'
+    assert wrong_method.json() == {'error': 'method_not_allowed', 'detail': 'GET /v1/enhance: Method Not Allowed'}
+    missing = httpx.get(f'{server}/v2/enhance', timeout=60)
+    assert missing.status_code == 404 and missing.json()['error'] == 'not_found'
