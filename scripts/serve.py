@@ -7,6 +7,7 @@ batching: up to --max-batch photos, waiting at most --max-wait-ms). See docs/ser
 
 Examples:
   python scripts/serve.py --model experiments/NAFNet_w16_demo_cpu/models/net_g_latest.pth --opt options/nafnet_demo.yml
+  python scripts/serve.py --model nafnet.onnx        (an ONNX graph from scripts/export_onnx.py, on ONNX Runtime)
   curl -sS --data-binary @IMG_0042.JPG -H 'Content-Type: image/jpeg' http://127.0.0.1:8000/v1/enhance -o out.jpg
 """
 import argparse
@@ -22,6 +23,7 @@ from realestate_sr.inference import network_args
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.postprocess import add_postprocess_args, postprocess_from_args
 from realestate_sr.serve.app import ServeConfig
+from realestate_sr.serve.listening import PortInUseError, bind_listening_socket
 
 LOG = logging.getLogger('serve')
 DEFAULTS = ServeConfig()
@@ -29,7 +31,10 @@ DEFAULTS = ServeConfig()
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--model', required=True, help='checkpoint (.pth: params/params_ema/bare/official)')
+    parser.add_argument('--model', required=True, help='checkpoint (.pth: params/params_ema/bare/official) or an '
+                        '.onnx file from scripts/export_onnx.py')
+    parser.add_argument('--backend', choices=['torch', 'onnxruntime'], default=None,
+                        help='what runs --model (default: onnxruntime for an .onnx file, else torch)')
     parser.add_argument('--model-name', help='name in the X-Model header and /readyz (default: the experiment '
                         'folder and checkpoint file, e.g. NAFNet_w16_demo_cpu/net_g_latest)')
     network_args.add_network_args(parser)
@@ -80,13 +85,21 @@ def check_args(args):
         raise ValueError(f'--quality must be in [1, 100], got {args.quality}')
 
 
+def backend_of(args):
+    """--backend, else onnxruntime for an .onnx --model, else torch."""
+    return args.backend or ('onnxruntime' if Path(args.model).suffix.lower() == '.onnx' else 'torch')
+
+
 def build(args):
-    """(Enhancer, ServeConfig) from the flags; raises with a one-line message what the CLI reports."""
-    check_args(args)
+    """(Enhancer, ServeConfig) from checked flags (``check_args``); raises with a one-line message what the CLI
+    reports."""
     postprocess = postprocess_from_args(args)
-    settings = network_args.settings_from_args(args, args.model)
-    enhancer = Enhancer.from_checkpoint(network_args.network_opt_from_args(args, args.model), args.model, settings,
-                                        param_key=args.param_key)
+    if backend_of(args) == 'onnxruntime':  # the graph tiled_infer.py --backend onnxruntime runs, the same way
+        enhancer = Enhancer.from_onnx(args.model, network_args.settings_from_args(args))
+    else:
+        settings = network_args.settings_from_args(args, args.model)
+        enhancer = Enhancer.from_checkpoint(network_args.network_opt_from_args(args, args.model), args.model,
+                                            settings, param_key=args.param_key)
     config = ServeConfig(model_name=args.model_name or default_model_name(args.model), max_batch=args.max_batch,
                          max_wait_ms=args.max_wait_ms, queue_size=args.queue_size, timeout_s=args.timeout_s,
                          max_bytes=args.max_bytes, max_megapixels=args.max_megapixels, quality=args.quality,
@@ -96,10 +109,18 @@ def build(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='%(message)s')
+    logging.basicConfig(level=args.log_level.upper(), format='%(message)s')
+    try:
+        check_args(args)
+        # the address before the model: a port in use is an error now, not after the model loaded
+        listening = bind_listening_socket(args.host, args.port)
+    except (ValueError, PortInUseError) as err:
+        print(f'error: cannot start the service: {err}', file=sys.stderr)
+        return 2
     try:
         enhancer, config = build(args)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
+        listening.close()
         print(f'error: cannot start the service: {network_args.one_line(err)}', file=sys.stderr)
         return 2
     for warning in enhancer.warnings():
@@ -111,8 +132,10 @@ def main(argv=None):
     print(f'serving {config.model_name}: {enhancer.description}, runs {enhancer.settings.describe()}; batches of '
           f'up to {config.max_batch} photos within {config.max_wait_ms:g} ms, queue {config.queue_size}, on '
           f'http://{args.host}:{args.port}/; post-processing: {config.postprocess.describe()}', flush=True)
-    uvicorn.run(create_app(enhancer, config), host=args.host, port=args.port, log_level=args.log_level,
-                access_log=args.log_level == 'debug')
+    # realestate_sr.serve.app logs one line per request; uvicorn's own access log would repeat it
+    server = uvicorn.Server(uvicorn.Config(create_app(enhancer, config), host=args.host, port=args.port,
+                                           log_level=args.log_level, access_log=False))
+    server.run(sockets=[listening])
     return 0
 
 

@@ -52,12 +52,3 @@ def test_the_load_test_starts_serve_py_per_max_batch(load_test, tmp_path, tiny_n
     out = capsys.readouterr().out
     assert code == 0, out
     assert re.findall(r'^\| (\d) \| 2 \| 5 \| 4 \| 1 \| 0 \|', out, re.MULTILINE) == ['1', '4']
-
-
-def test_serve_py_start_up_errors_are_one_line_and_exit_2(tmp_path, capsys):
-    serve_script = load_script('serve')
-    assert serve_script.main(['--model', str(tmp_path / 'missing.pth'), *TINY_FLAGS]) == 2
-    assert serve_script.main(['--model', str(tmp_path / 'missing.pth'), '--max-batch', '0']) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 2 and all(line.startswith('error: cannot start the service: ') for line in lines)
-    assert 'missing.pth' in lines[0] and '--max-batch must be >= 1' in lines[1]
