@@ -25,6 +25,7 @@ The constants are this module's; changing them makes a different benchmark (reco
 import numpy as np
 
 from realestate_sr.prep.family_utils import as_float_photo, record
+from realestate_sr.prep.style_utils import pixel_saturation, soft_shoulder
 from realestate_sr.utils.colour import linear_to_srgb, luma, srgb_to_linear
 
 NAME = 'listing_hdr'
@@ -59,19 +60,6 @@ def guided_filter(guide, src, radius, eps):
     a = cov / (var_g + eps)
     b = mean_s - a * mean_g
     return box_mean(a, radius) * guide + box_mean(b, radius)
-
-
-def pixel_saturation(linear):
-    """(max - min) / max per pixel, H,W,1: 0 for greys, 1 for pure primaries."""
-    top = linear.max(axis=2, keepdims=True)
-    return (top - linear.min(axis=2, keepdims=True)) / np.maximum(top, 1e-6)
-
-
-def soft_shoulder(linear, start):
-    """Identity below ``start``, then an exponential approach to 1: no hard clip of bright windows."""
-    over = np.clip(linear - start, 0.0, None)
-    room = 1.0 - start
-    return np.where(linear > start, start + room * (1.0 - np.exp(-over / room)), linear)
 
 
 def edit(photo):

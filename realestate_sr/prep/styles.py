@@ -5,9 +5,10 @@ docstring) and ``apply_style(photo) -> target``: float32 RGB H,W,3 in [0, 1] in 
 same target for the same photo (no randomness). A benchmark task is one style with the capture families of
 ``realestate_sr.prep.families`` as sources (docs/benchmark.md).
 """
-from realestate_sr.prep import style_listing_hdr, style_none
+from realestate_sr.prep import style_bright_airy, style_listing_hdr, style_none, style_warm_natural
 
-STYLES = {module.NAME: module for module in (style_none, style_listing_hdr)}
+STYLES = {module.NAME: module for module in (style_none, style_listing_hdr, style_bright_airy,
+                                             style_warm_natural)}
 
 
 def style(name):
