@@ -182,7 +182,7 @@ def test_checkpoints_and_training_states_load_with_weights_only(tmp_path):
     model.update_learning_rate(1)
     model.save(epoch=0, current_iter=1)
     checkpoint = torch.load(tmp_path / 'models' / 'net_g_1.pth', weights_only=True)
-    assert set(checkpoint) == {'params', 'params_ema'}
+    assert set(checkpoint) == {'params', 'params_ema', 'trained_with'}  # test_trained_with.py checks the record
     state = torch.load(tmp_path / 'training_states' / '1.state', weights_only=True)
     assert state['iter'] == 1 and len(state['optimizers']) == 1
     resumed = build_model(model_opt(tmp_path))

@@ -129,7 +129,7 @@ def test_checkpoints_of_both_networks_and_resume(tmp_path):
     model.save(epoch=0, current_iter=2)
     net_g = torch.load(tmp_path / 'models' / 'net_g_2.pth', weights_only=True)
     net_d = torch.load(tmp_path / 'models' / 'net_d_2.pth', weights_only=True)
-    assert set(net_g) == {'params', 'params_ema'} and set(net_d) == {'params'}
+    assert set(net_g) == {'params', 'params_ema', 'trained_with'} and set(net_d) == {'params'}
     state = torch.load(tmp_path / 'training_states' / '2.state', weights_only=True)
     assert len(state['optimizers']) == 2 and len(state['schedulers']) == 2
 
