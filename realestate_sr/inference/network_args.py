@@ -21,9 +21,13 @@ SETTINGS_HELP = ('With --opt, tiling and TLC default to its val block (val.tile,
 
 
 def add_network_args(parser, with_tlc=True):
-    group = parser.add_argument_group('network (from --opt YAML, else from the architecture flags)', SETTINGS_HELP)
-    group.add_argument('--opt', help='BasicSR option file whose network_g, val block and datasets.train.gt_size to use')
-    group.add_argument('--arch', default='NAFNet', help='network type when no --opt (default: NAFNet)')
+    group = parser.add_argument_group('network (from --opt YAML, else from what the checkpoint records of its '
+                                      'training, else from the architecture flags)', SETTINGS_HELP)
+    group.add_argument('--opt', help='BasicSR option file whose network_g, val block and datasets.train.gt_size to '
+                       'use (default: those a checkpoint our training saved records; an --opt that contradicts '
+                       'them is refused)')
+    group.add_argument('--arch', default='NAFNet',
+                       help='network type when no --opt and the checkpoint records none (default: NAFNet)')
     group.add_argument('--width', type=int, default=32, help='NAFNet width (default: 32)')
     group.add_argument('--middle-blk-num', type=int, default=12, help='blocks at the lowest level (default: 12)')
     group.add_argument('--enc-blks', type=int, nargs='+', default=[2, 2, 4, 8], help='encoder blocks per level')
