@@ -17,7 +17,8 @@ from realestate_sr.utils.tiling import TILE_DEFAULTS
 SETTINGS_HELP = ('With --opt, tiling and TLC default to its val block (val.tile, val.tlc), the precision to its '
                  'train.bf16 and the memory format to train.channels_last, as the training validation ran; flags '
                  'given here win, and "(default: ...)" below holds without --opt or when the file has no val '
-                 'block. --tile-size 0 runs whole photos (val.tile: ~).')
+                 'block. Without --opt, a checkpoint our training saved gives these from its record of the run. '
+                 '--tile-size 0 runs whole photos (val.tile: ~).')
 
 
 def add_network_args(parser, with_tlc=True):
