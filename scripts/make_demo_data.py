@@ -1,8 +1,10 @@
 #!/usr/bin/env python
 """Build the embedded demo set: before/after pairs from real photographs shipped inside scikit-image.
 
-Each bundled colour photo plays the professional edit (``tar``); the amateur
-capture model of ``realestate_sr/prep/capture_amateur.py`` makes its ``src``.
+The real task in small: one editing house's style on sources that vary. Each bundled colour photo is the
+scene; its ``src`` is an amateur capture of it (``realestate_sr/prep/capture_amateur.py``, new parameters
+per variant) and its ``tar`` is the house style ``--style`` of it (``realestate_sr/prep/styles.py``; default
+``bright_airy``, the style calibrated on real professional edits), the same target for every variant.
 Photos of the same scene (the two motorcycle stereo views) stay in one split,
 so no scene leaks from training into validation.
 
@@ -10,9 +12,10 @@ Writes OUT/images/<name>_v<k>_{src,tar}.jpg, OUT/train.jsonl, OUT/val.jsonl,
 OUT/capture_params.json and OUT/build_info.json. The folder is built under a
 temporary name and renamed at the end, so an interrupted run never leaves a
 half-built set; the next run removes the temporary folder a killed run left.
-An existing demo set is kept (--force rebuilds it); any other existing folder
-is refused (exit code 2), as is --force on a folder holding files this script
-did not write.
+An existing demo set of this format and style is kept (--force rebuilds it); one
+of an older format (``FORMAT_VERSION``) or another style is rebuilt; any other
+existing folder is refused (exit code 2), as is --force or a rebuild on a folder
+holding files this script did not write.
 """
 import argparse
 import json
@@ -25,11 +28,13 @@ import cv2
 import numpy as np
 
 from realestate_sr.prep.capture_amateur import sample_capture_params, simulate_amateur_capture
+from realestate_sr.prep.styles import style, style_names
 from realestate_sr.utils.output_safety import (
     UnsafeOutputError,
     check_replaceable,
     is_empty_folder,
     is_own_output,
+    read_info,
     remove_stale_temps,
     replace_folder,
     temp_sibling,
@@ -50,6 +55,10 @@ SCENES = {
 }
 VAL_SCENES = ('coffee', 'chelsea')
 TARGET_JPEG_QUALITY = 95
+DEFAULT_STYLE = 'bright_airy'
+# 2: src = a capture of the photo, tar = a house style of it (1, before build_info.json recorded it: tar = the
+# photo); a set of another format is rebuilt
+FORMAT_VERSION = 2
 
 
 def skimage_data_dir():
@@ -70,8 +79,9 @@ def write_jpeg(path, rgb, quality):
         raise OSError(f'cannot write {path}')
 
 
-def build(out_dir, train_variants, val_variants, seed):
+def build(out_dir, train_variants, val_variants, seed, style_name=DEFAULT_STYLE):
     rng = np.random.default_rng(seed)
+    house_style = style(style_name)
     data_dir = skimage_data_dir()
     (out_dir / 'images').mkdir(parents=True)
     manifests = {'train': [], 'val': []}
@@ -80,12 +90,13 @@ def build(out_dir, train_variants, val_variants, seed):
         split = 'val' if scene in VAL_SCENES else 'train'
         variants = val_variants if split == 'val' else train_variants
         for file_name in files:
-            target = read_rgb(data_dir / file_name)
+            photo = read_rgb(data_dir / file_name)
+            target = house_style.apply_style(photo)
             stem = Path(file_name).stem
             for variant in range(variants):
                 name = f'{stem}_v{variant}'
                 params = sample_capture_params(rng)
-                source = simulate_amateur_capture(target, params, rng)
+                source = simulate_amateur_capture(photo, params, rng)
                 write_jpeg(out_dir / 'images' / f'{name}_src.jpg', source, params.jpeg_quality)
                 write_jpeg(out_dir / 'images' / f'{name}_tar.jpg', target, TARGET_JPEG_QUALITY)
                 manifests[split].append({'src': f'images/{name}_src.jpg', 'tar': f'images/{name}_tar.jpg',
@@ -103,11 +114,19 @@ def _older_demo_set(folder, info):
     return info is None and (folder / 'capture_params.json').is_file() and (folder / 'train.jsonl').is_file()
 
 
+def is_current(folder, style_name):
+    """Whether ``folder``'s demo set has this script's format and ``style_name`` as its target."""
+    info = read_info(folder) or {}
+    return info.get('format_version') == FORMAT_VERSION and info.get('style') == style_name
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-o', '--out', default='datasets/demo', help='output folder (default: %(default)s)')
     parser.add_argument('--train-variants', type=int, default=3, help='amateur captures per training photo')
     parser.add_argument('--val-variants', type=int, default=2, help='amateur captures per validation photo')
+    parser.add_argument('--style', default=DEFAULT_STYLE, choices=style_names(),
+                        help='the house style of the targets (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--force', action='store_true', help='replace an existing output folder')
     args = parser.parse_args(argv)
@@ -116,9 +135,12 @@ def main(argv=None):
     for name in remove_stale_temps(out_dir, 'partial'):
         print(f'removed {name}, the unfinished build of a run that was killed')
     if (out_dir.exists() or out_dir.is_symlink()) and not is_empty_folder(out_dir):
-        if not args.force and is_own_output(out_dir, TOOL, _older_demo_set):
+        own = is_own_output(out_dir, TOOL, _older_demo_set)
+        if not args.force and own and is_current(out_dir, args.style):
             print(f'{out_dir} holds a demo set; keeping it (use --force to rebuild)')
             return 0
+        if own and not args.force:
+            print(f'{out_dir} holds a demo set of another format or style; rebuilding it')
         try:
             check_replaceable(out_dir, TOOL, LAYOUT, accept_older=_older_demo_set)
         except UnsafeOutputError as err:
@@ -127,14 +149,15 @@ def main(argv=None):
     start = time.time()
     partial = temp_sibling(out_dir, 'partial')
     try:
-        manifests = build(partial, args.train_variants, args.val_variants, args.seed)
-        write_info(partial, TOOL, command=sys.argv, seed=args.seed, train_variants=args.train_variants,
-                   val_variants=args.val_variants)
+        manifests = build(partial, args.train_variants, args.val_variants, args.seed, args.style)
+        write_info(partial, TOOL, command=sys.argv, format_version=FORMAT_VERSION, seed=args.seed,
+                   train_variants=args.train_variants, val_variants=args.val_variants, style=args.style,
+                   style_recipe=style(args.style).RECIPE)
         replace_folder(partial, out_dir)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     counts = ', '.join(f'{len(rows)} {split} pairs' for split, rows in manifests.items())
-    print(f'demo set: {counts} in {out_dir} ({time.time() - start:.1f} s)')
+    print(f'demo set: {counts} (amateur captures -> {args.style}) in {out_dir} ({time.time() - start:.1f} s)')
     return 0
 
 
