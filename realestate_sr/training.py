@@ -1,34 +1,38 @@
-"""Run BasicSR's training pipeline with the few fixes our users need: the entry point of ``realestate_sr/train.py``.
+"""Train from an option file: the entry point of ``realestate_sr/train.py``.
 
-``basicsr.train.train_pipeline`` is used as it is. Some of its helpers assume a CUDA machine and the current
-directory, so we replace them for this process:
+Our own training loop, shaped like BasicSR 1.4.2's ``train_pipeline`` and built from basicsr's builders,
+loggers and registries (``build_dataset``/``build_dataloader`` through ``create_train_val_dataloader``,
+``build_model``, ``MessageLogger``, the tensorboard logger). What differs from basicsr's pipeline:
 
-- ``load_resume_state``: ours from ``realestate_sr.resume`` (loads on the CPU, reads
-  ``opt['path']['training_states']``, skips states that do not load, same iteration on every rank).
-- ``init_dist`` (in ``basicsr.utils.dist_util`` and as imported by ``basicsr.utils.options``): ours from
-  ``realestate_sr.distributed`` (NCCL on GPUs, Gloo on CPUs, ``LOCAL_RANK`` pinning, ``dist_params``).
-- ``parse_options``: basicsr's, plus ``--force_yml KEY=~`` deleting KEY, then the start-up checks of
-  ``realestate_sr.models.option_checks`` (unknown keys, CUDA settings without CUDA), before any data is read.
-- ``create_train_val_dataloader`` and ``MessageLogger``: basicsr's, plus a line once the data sets are built
-  and the learning rate in tensorboard.
+- options: read once from the command line; ``--force_yml KEY=~`` deletes KEY, and the start-up checks of
+  ``realestate_sr.models.option_checks`` (unknown keys, CUDA settings without CUDA) run before any data is read.
+- distributed: the process group comes from ``realestate_sr.distributed.init_dist`` (NCCL on GPUs, Gloo on
+  CPUs, ``LOCAL_RANK`` pinning, the option file's ``num_gpu`` and ``dist_params``).
+- resume: ``realestate_sr.resume.load_resume_state`` (loads on the CPU, reads ``opt['path']['training_states']``,
+  skips states that do not load, same iteration on every rank).
+- progress: a line once the data sets are built and the learning rate in tensorboard.
+- the loop stops at ``total_iter``; basicsr's ran its counter on past it and validated again there.
 
-Relative paths in option files (datasets, pretrained weights) are relative to
-the repository root: the pipeline runs with the root as working directory. The
-command line is parsed with BasicSR's own arguments first (``-opt path`` and
-``-opt=path`` alike) and handed on with ``-opt`` absolute.
+Relative paths in option files (datasets, pretrained weights) are relative to the repository root: training
+runs with the root as working directory; ``-opt`` is made absolute first (``-opt path`` and ``-opt=path``).
 
-``main`` is the command line's entry: errors whose message says what to do
-(missing weights, a checkpoint that does not fit, a bad launch environment, an option file mistake)
-print one message and exit with code 2; anything else keeps its traceback.
-See docs/distributed.md for multi-GPU, multi-node and SLURM runs.
+``main`` is the command line's entry: errors whose message says what to do (missing weights, a checkpoint that
+does not fit, a bad launch environment, an option file mistake) print one message and exit with code 2;
+anything else keeps its traceback. See docs/distributed.md for multi-GPU, multi-node and SLURM runs.
 """
 import argparse
+import datetime
+import logging
 import os
+import random
 import sys
-from functools import partial
+import time
+from itertools import count
 from pathlib import Path
 
+import torch
 import torch.distributed as dist
+import yaml
 
 from realestate_sr.archs.checkpoint import CheckpointMismatchError
 from realestate_sr.data.lmdb_io import LmdbFormatError
@@ -40,10 +44,21 @@ from realestate_sr.models.option_checks import OptionKeyError, check_training_op
 from realestate_sr.resume import ResumeStateError, load_resume_state
 from realestate_sr.utils.weights import MissingWeightsError
 
-import basicsr.train as basicsr_train
-import basicsr.utils.dist_util as basicsr_dist_util
-import basicsr.utils.options as basicsr_options
+from basicsr.data.prefetch_dataloader import CPUPrefetcher, CUDAPrefetcher
 from basicsr.models import build_model
+from basicsr.train import create_train_val_dataloader, init_tb_loggers
+from basicsr.utils import (
+    AvgTimer,
+    MessageLogger,
+    get_env_info,
+    get_root_logger,
+    get_time_str,
+    make_exp_dirs,
+    mkdir_and_rename,
+    set_random_seed,
+)
+from basicsr.utils.dist_util import get_dist_info
+from basicsr.utils.options import _postprocess_yml_value, copy_opt_file, dict2str, ordered_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,54 +71,101 @@ class OptionFileError(FileNotFoundError):
 DELETE_VALUE = '~'
 
 
-def split_force_yml(entries):
-    """(keys to delete, entries for BasicSR): ``KEY=~`` deletes KEY (e.g. ``val:metrics:lpips=~``); BasicSR would
-    set it to None, which for a metric, a dataset or a loss block is a crash later rather than "not there"."""
-    deletions, kept = [], []
-    for entry in entries or []:
-        keys, _, value = entry.partition('=')
-        if value.strip() == DELETE_VALUE:
-            deletions.append(keys.strip())
-        else:
-            kept.append(entry)
-    return deletions, kept
+def _block_holding(opt, keys, entry, last_must_exist):
+    """(the dict that holds the last key of ``a:b:c``, that key); OptionKeyError naming the level that lacks one."""
+    path = keys.split(':')
+    block = opt
+    for depth, key in enumerate(path):
+        last = depth == len(path) - 1
+        if last and not last_must_exist and isinstance(block, dict):
+            break
+        if not isinstance(block, dict) or key not in block:
+            known = list(block) if isinstance(block, dict) else []
+            where = '.'.join(path[:depth]) or 'the option file'
+            raise OptionKeyError(f'--force_yml {entry}: {unknown_key_message(key, where, known)}')
+        if not last:
+            block = block[key]
+    return block, path[-1]
 
 
 def delete_option(opt, keys):
     """Remove ``a:b:c`` from ``opt``; OptionKeyError naming the level that lacks the key."""
-    path = keys.split(':')
-    block = opt
-    for depth, key in enumerate(path):
-        if not isinstance(block, dict) or key not in block:
-            known = list(block) if isinstance(block, dict) else []
-            where = '.'.join(path[:depth]) or 'the option file'
-            raise OptionKeyError(f'--force_yml {keys}={DELETE_VALUE}: {unknown_key_message(key, where, known)}')
-        if depth == len(path) - 1:
-            del block[key]
+    block, key = _block_holding(opt, keys, f'{keys}={DELETE_VALUE}', last_must_exist=True)
+    del block[key]
+
+
+def set_option(opt, keys, value):
+    """Set ``a:b:c`` in ``opt`` to ``value`` (text as BasicSR's ``--force_yml`` reads it: numbers, booleans,
+    lists, ``none``); the blocks above it must exist. A new last key is allowed: the checks then name it."""
+    block, key = _block_holding(opt, keys, f'{keys}={value}', last_must_exist=False)
+    block[key] = _postprocess_yml_value(value)
+
+
+def read_option_file(opt_path, force_yml):
+    """The option file as written, with the ``--force_yml`` entries applied in command-line order."""
+    with open(opt_path, encoding='utf-8') as file:
+        opt = yaml.load(file, Loader=ordered_yaml()[0])
+    for entry in force_yml or []:
+        keys, equals, value = (part.strip() for part in entry.partition('='))
+        if not equals or not keys:
+            raise OptionKeyError(f'--force_yml {entry}: write KEY=VALUE (a:b=1) or KEY={DELETE_VALUE} to delete')
+        if value == DELETE_VALUE:
+            delete_option(opt, keys)
         else:
-            block = block[key]
+            set_option(opt, keys, value)
+    return opt
 
 
-def parse_and_check_options(root_path, is_train=True, parse=basicsr_options.parse_options):
-    """basicsr's ``parse_options`` plus ``--force_yml KEY=~`` deletions, then the option checks of
+def add_run_settings(opt, args, root_path):
+    """What BasicSR's ``parse_options`` adds to the file's options: process group, rank, seed, debug mode,
+    dataset phases, the experiment's folders. Joins the process group for ``--launcher pytorch|slurm``."""
+    opt['dist'] = args.launcher != 'none'
+    if opt['dist']:
+        # basicsr passed dist_params to init_dist only for slurm, and never num_gpu
+        init_dist(args.launcher, **launch_settings(args.opt))
+    opt['rank'], opt['world_size'] = get_dist_info()
+    set_random_seed(opt['manual_seed'] + opt['rank'])
+    opt['auto_resume'], opt['is_train'], opt['root_path'] = args.auto_resume, True, root_path
+    if args.debug and not opt['name'].startswith('debug'):
+        opt['name'] = 'debug_' + opt['name']
+    if opt['num_gpu'] == 'auto':
+        opt['num_gpu'] = torch.cuda.device_count()
+    for phase, dataset in opt['datasets'].items():
+        dataset['phase'] = phase.split('_')[0]  # val_1, val_2: phase val
+        if 'scale' in opt:
+            dataset['scale'] = opt['scale']
+        for key in ('dataroot_gt', 'dataroot_lq'):
+            if dataset.get(key) is not None:
+                dataset[key] = os.path.expanduser(dataset[key])
+    for key, value in opt['path'].items():
+        if value is not None and ('resume_state' in key or 'pretrain_network' in key):
+            opt['path'][key] = os.path.expanduser(value)
+    root = os.path.join(root_path, 'experiments', opt['name'])
+    opt['path'].update(experiments_root=root, models=os.path.join(root, 'models'), log=root,
+                       training_states=os.path.join(root, 'training_states'),
+                       visualization=os.path.join(root, 'visualization'))
+    if 'debug' in opt['name']:
+        if 'val' in opt:
+            opt['val']['val_freq'] = 8
+        opt['logger'].update(print_freq=1, save_checkpoint_freq=8)
+    return opt
+
+
+def parse_and_check_options(root_path, argv=None):
+    """(options, arguments) of this run from ``argv`` (default ``sys.argv``): the file with ``--force_yml``
+    applied (``KEY=~`` deletes), then what BasicSR's ``parse_options`` adds, then the option checks of
     realestate_sr.models.option_checks: a typo stops the run here, before any data is read."""
-    args = basicsr_argument_parser().parse_args(sys.argv[1:])
-    deletions, kept = split_force_yml(args.force_yml)
-    full_argv = sys.argv
-    if args.force_yml:
-        sys.argv = full_argv[:full_argv.index('--force_yml')] + (['--force_yml', *kept] if kept else [])
-    try:
-        opt, parsed_args = parse(root_path, is_train)
-    finally:
-        sys.argv = full_argv  # copy_opt_file records the whole command line in the experiment's option file
-    for keys in deletions:
-        delete_option(opt, keys)
-    check_training_options(opt, source=parsed_args.opt)
-    return opt, parsed_args
+    args = argument_parser().parse_args((argv or sys.argv)[1:])
+    opt = read_option_file(args.opt, args.force_yml)
+    if opt.get('manual_seed') is None:
+        opt['manual_seed'] = random.randint(1, 10000)
+    add_run_settings(opt, args, root_path)
+    check_training_options(opt, source=args.opt)
+    return opt, args
 
 
 # --- progress and logging ---------------------------------------------------------------------------------------
-def create_dataloaders_and_say_so(opt, logger, create=basicsr_train.create_train_val_dataloader):
+def create_dataloaders_and_say_so(opt, logger, create=create_train_val_dataloader):
     """basicsr's ``create_train_val_dataloader``, then one line with the pairs of each data set, so the wait for the
     model and the first batch (long with ``cache: memory`` or many workers) does not look like a hang."""
     logger.info('building the data sets')
@@ -115,7 +177,7 @@ def create_dataloaders_and_say_so(opt, logger, create=basicsr_train.create_train
     return result
 
 
-class LearningRateMessageLogger(basicsr_train.MessageLogger):
+class LearningRateMessageLogger(MessageLogger):
     """BasicSR's MessageLogger, plus the learning rate in tensorboard (``train/lr``; ``train/lr_<i>`` for more
     than one parameter group), which it prints but does not add there."""
 
@@ -127,9 +189,111 @@ class LearningRateMessageLogger(basicsr_train.MessageLogger):
         super().__call__(log_vars)
 
 
+def training_prefetcher(opt, train_loader, logger):
+    """The prefetcher ``datasets.train.prefetch_mode`` names: ``cpu`` (or none) or ``cuda`` (needs pin_memory)."""
+    train_opt = opt['datasets']['train']
+    mode = train_opt.get('prefetch_mode')
+    if mode is None or mode == 'cpu':
+        return CPUPrefetcher(train_loader)
+    if mode == 'cuda':
+        if train_opt.get('pin_memory') is not True:
+            raise ValueError('datasets.train.prefetch_mode: cuda needs pin_memory: true')
+        logger.info('Use cuda prefetch dataloader')
+        return CUDAPrefetcher(train_loader, opt)
+    raise ValueError(f"datasets.train.prefetch_mode: {mode!r}; supported: ~, 'cpu', 'cuda'")
+
+
+# --- the run ----------------------------------------------------------------------------------------------------
+def start_experiment(opt, args):
+    """(resume state or None, logger): folders made (a fresh run archives an older one of the same name), the
+    option file copied, the log file opened with the environment and the options."""
+    resume_state = load_resume_state(opt)
+    if resume_state is None:
+        make_exp_dirs(opt)
+        if opt['logger'].get('use_tb_logger') and 'debug' not in opt['name'] and opt['rank'] == 0:
+            mkdir_and_rename(os.path.join(opt['root_path'], 'tb_logger', opt['name']))
+    copy_opt_file(args.opt, opt['path']['experiments_root'])
+    # the first get_root_logger call decides the log file: nothing above may log
+    log_file = os.path.join(opt['path']['log'], f"train_{opt['name']}_{get_time_str()}.log")
+    logger = get_root_logger(logger_name='basicsr', log_level=logging.INFO, log_file=log_file)
+    logger.info(get_env_info())
+    logger.info(dict2str(opt))
+    return resume_state, logger
+
+
+def validate(model, val_loaders, current_iter, tb_logger, opt):
+    for val_loader in val_loaders:
+        model.validation(val_loader, current_iter, tb_logger, opt['val']['save_img'])
+
+
+def train_iterations(opt, model, loaders, logger, tb_logger, start_epoch, current_iter):
+    """Train from ``current_iter`` to ``train.total_iter``, logging, saving and validating at their frequencies;
+    return the epoch it ended in."""
+    train_loader, train_sampler, val_loaders, _, total_iters = loaders
+    msg_logger = LearningRateMessageLogger(opt, current_iter, tb_logger)
+    prefetcher = training_prefetcher(opt, train_loader, logger)
+    logger.info(f'Start training from epoch: {start_epoch}, iter: {current_iter}')
+    first_iter = current_iter + 1
+    data_timer, iter_timer = AvgTimer(), AvgTimer()
+    logger_opt, val_opt = opt['logger'], opt.get('val')
+    if current_iter >= total_iters:
+        return start_epoch
+    for epoch in count(start_epoch):
+        train_sampler.set_epoch(epoch)
+        prefetcher.reset()
+        train_data = prefetcher.next()
+        while train_data is not None and current_iter < total_iters:
+            data_timer.record()
+            current_iter += 1
+            model.update_learning_rate(current_iter, warmup_iter=opt['train'].get('warmup_iter', -1))
+            model.feed_data(train_data)
+            model.optimize_parameters(current_iter)
+            iter_timer.record()
+            if current_iter == first_iter:
+                msg_logger.reset_start_time()  # the ETA leaves out the set-up and the first step
+            if current_iter % logger_opt['print_freq'] == 0:
+                msg_logger({'epoch': epoch, 'iter': current_iter, 'lrs': model.get_current_learning_rate(),
+                            'time': iter_timer.get_avg_time(), 'data_time': data_timer.get_avg_time(),
+                            **model.get_current_log()})
+            if current_iter % logger_opt['save_checkpoint_freq'] == 0:
+                logger.info('Saving models and training states.')
+                model.save(epoch, current_iter)
+            if val_opt is not None and current_iter % val_opt['val_freq'] == 0:
+                validate(model, val_loaders, current_iter, tb_logger, opt)
+            data_timer.start()
+            iter_timer.start()
+            train_data = prefetcher.next()
+        if current_iter >= total_iters:
+            return epoch
+
+
+def train(opt, args):
+    """Run the training ``opt`` describes; return the model."""
+    torch.backends.cudnn.benchmark = True
+    resume_state, logger = start_experiment(opt, args)
+    tb_logger = init_tb_loggers(opt)
+    loaders = create_dataloaders_and_say_so(opt, logger)
+    model = build_model(opt)
+    start_epoch, current_iter = 0, 0
+    if resume_state:
+        model.resume_training(resume_state)  # optimizers and schedulers; the weights came through the options
+        start_epoch, current_iter = resume_state['epoch'], resume_state['iter']
+        logger.info(f'Resuming training from epoch: {start_epoch}, iter: {current_iter}.')
+    start_time = time.time()
+    train_iterations(opt, model, loaders, logger, tb_logger, start_epoch, current_iter)
+    logger.info(f'End of training. Time consumed: {datetime.timedelta(seconds=int(time.time() - start_time))}')
+    logger.info('Save the latest model.')
+    model.save(epoch=-1, current_iter=-1)  # -1: net_g_latest.pth
+    if opt.get('val') is not None:  # once more at total_iter, unless val_freq just did it
+        validate(model, loaders[2], loaders[4], tb_logger, opt)
+    if tb_logger:
+        tb_logger.close()
+    return model
+
+
 # --- entry point ------------------------------------------------------------------------------------------------
-def basicsr_argument_parser():
-    """The arguments of ``basicsr.utils.options.parse_options``, so we read argv exactly as BasicSR will."""
+def argument_parser():
+    """The command line: BasicSR's arguments."""
     parser = argparse.ArgumentParser(prog='realestate_sr/train.py')
     parser.add_argument('-opt', type=str, required=True, help='Path to option YAML file.')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher')
@@ -142,10 +306,11 @@ def basicsr_argument_parser():
 
 
 def canonical_argv(argv):
-    """(argv for BasicSR, absolute option file path): ``argv`` parsed as BasicSR parses it, written back with a
-    separate ``-opt`` whose path is absolute, so it survives the change of directory whichever form was given
-    (``-opt path``, ``-opt=path``). Usage errors exit through argparse, as BasicSR's own parser would."""
-    args = basicsr_argument_parser().parse_args(argv[1:])
+    """(argv, absolute option file path): ``argv`` written back with a separate ``-opt`` whose path is absolute,
+    so it survives the change of directory whichever form was given (``-opt path``, ``-opt=path``), and the
+    experiment's copy of the option file records a command that works from anywhere. Usage errors exit
+    through argparse."""
+    args = argument_parser().parse_args(argv[1:])
     opt_path = Path(args.opt).resolve()
     if not opt_path.is_file():
         raise OptionFileError(f'-opt {args.opt}: no such option file ({opt_path})')
@@ -158,27 +323,14 @@ def canonical_argv(argv):
 
 def run_training(root=REPO_ROOT):
     """Train as ``realestate_sr/train.py`` does with the current ``sys.argv``; return the trained model."""
-    sys.argv, opt_path = canonical_argv(sys.argv)
+    sys.argv, _ = canonical_argv(sys.argv)  # copy_opt_file records sys.argv in the experiment's option file
     os.chdir(root)
-    # basicsr's parse_options passes dist_params to init_dist only for slurm and never num_gpu
-    ours = partial(init_dist, **launch_settings(opt_path))
-    basicsr_options.init_dist = basicsr_dist_util.init_dist = ours
-    basicsr_train.load_resume_state = load_resume_state
-    basicsr_train.parse_options = parse_and_check_options
-    basicsr_train.create_train_val_dataloader = create_dataloaders_and_say_so
-    basicsr_train.MessageLogger = LearningRateMessageLogger
-    built = []
-
-    def build_and_keep(opt):
-        built.append(build_model(opt))
-        return built[-1]
-
-    basicsr_train.build_model = build_and_keep
-    basicsr_train.train_pipeline(str(root))
-    model = built[-1]
-    if dist.is_initialized():
-        dist.destroy_process_group()
-    return model
+    opt, args = parse_and_check_options(str(root))
+    try:
+        return train(opt, args)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 # Errors whose message says what to do: the command line prints it without a traceback.

@@ -130,17 +130,10 @@ def test_a_missing_option_file_is_named(tmp_path, monkeypatch):
         training.canonical_argv(['train.py', '-opt=nowhere.yml'])
 
 
-def test_run_training_with_opt_equals_gets_our_init_dist_and_an_absolute_path(tmp_path, monkeypatch):
-    """``-opt=path --launcher pytorch`` on a CPU: BasicSR's parser must see the absolute path, and its init_dist
-    must be ours (Gloo, the file's num_gpu and dist_params), not BasicSR's CUDA-only one."""
-    import basicsr.train as basicsr_train
-    import basicsr.utils.dist_util as basicsr_dist_util
-    import basicsr.utils.options as basicsr_options
-    for module, name in ((basicsr_options, 'init_dist'), (basicsr_dist_util, 'init_dist'),
-                         (basicsr_train, 'load_resume_state'), (basicsr_train, 'build_model'),
-                         (basicsr_train, 'parse_options'), (basicsr_train, 'create_train_val_dataloader'),
-                         (basicsr_train, 'MessageLogger')):
-        monkeypatch.setattr(module, name, getattr(module, name))  # restored after the test
+def test_run_training_with_opt_equals_joins_with_our_init_dist_and_an_absolute_path(tmp_path, monkeypatch):
+    """``-opt=path --launcher pytorch`` on a CPU: the process group is joined through our init_dist (Gloo, the
+    file's num_gpu and dist_params), not BasicSR's CUDA-only one, from the repository root, with the file's
+    absolute path recorded in the command line."""
     (tmp_path / 'cpu.yml').write_text('num_gpu: 0\ndist_params:\n  timeout_minutes: 5\n')
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(training.sys, 'argv', ['train.py', '-opt=cpu.yml', '--launcher', 'pytorch'])
@@ -149,15 +142,13 @@ def test_run_training_with_opt_equals_gets_our_init_dist_and_an_absolute_path(tm
     class Stop(Exception):
         pass
 
-    def pipeline(root):
-        seen.update(argv=list(training.sys.argv), cwd=os.getcwd(), init_dist=basicsr_options.init_dist)
+    def init_dist(launcher, **settings):
+        seen.update(argv=list(training.sys.argv), cwd=os.getcwd(), launcher=launcher, settings=settings)
         raise Stop
 
-    monkeypatch.setattr(basicsr_train, 'train_pipeline', pipeline)
+    monkeypatch.setattr(training, 'init_dist', init_dist)
     with pytest.raises(Stop):
         training.run_training(root=tmp_path.parent)
     assert seen['argv'][1:3] == ['-opt', str(tmp_path / 'cpu.yml')]
     assert seen['cwd'] == str(tmp_path.parent)
-    assert seen['init_dist'].func is distributed.init_dist
-    assert seen['init_dist'].keywords == {'num_gpu': 0, 'timeout_minutes': 5}
-    assert basicsr_dist_util.init_dist is seen['init_dist']
+    assert seen['launcher'] == 'pytorch' and seen['settings'] == {'num_gpu': 0, 'timeout_minutes': 5}
