@@ -18,6 +18,7 @@ LAYERS = (
     ('inference',),                               # running a network on photos
     ('models',),                                  # BasicSR models: training steps, validation, option checks
     ('evaluation', 'prep', 'benchmark', 'serve'),  # tools: scoring, offline data preparation, the service
+    ('preflight',),                               # a recipe's check before a long run (uses prep's builder)
     ('resume',),
     ('training',),
     ('train',),
