@@ -1,24 +1,47 @@
 #!/usr/bin/env python
-"""The demo, end to end on a laptop CPU: build the embedded demo pairs, train a small model, evaluate it.
+"""The demo, end to end on a laptop CPU: the real task in small (one editing house's style learned from amateur
+captures of a few photos), trained and scored on photos it never saw.
 
-1. scripts/make_demo_data.py      -> datasets/demo/ (skipped when it exists)
+1. scripts/make_demo_data.py      -> datasets/demo/ (kept when it exists and is current): src = an amateur capture
+   of each photo, tar = the photo in the house style ``bright_airy``
 2. realestate_sr/train.py -opt options/demo.yml   -> experiments/<name>/ (resumes when interrupted); the
-   benchmark's best recipe, a whole-photo bilateral grid + LUT (docs/benchmark.md). The NAFNet demo:
+   benchmark's best recipe, a whole-photo bilateral grid (docs/benchmark.md). The NAFNet demo:
    --opt options/nafnet_demo.yml
-3. scripts/evaluate.py on the validation pairs: input (identity), auto_correct baseline and model, with the
-   report and before/after/target images under results/demo/
+3. the per-photo global oracle: a 3D LUT fitted on each held-out pair's own target
+   (realestate_sr/benchmark/oracle.py ``oracle_lut``), written to results/demo_oracle/oracle_lut/: the best any
+   global colour map could do, the ceiling of an auto button or a predicted LUT
+4. scripts/evaluate.py on the held-out pairs: input (identity), auto_correct baseline, the oracle
+   (``pred:oracle_lut``) and the model, with the report and before/after/target images under results/demo/
 
 Run it with `make demo`, which installs the environment first.
 """
 import argparse
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import yaml
 
+from realestate_sr.benchmark.oracle import oracle_lut
+from realestate_sr.data.image_io import read_bgr
+from realestate_sr.data.pair_lists import load_manifest
+from realestate_sr.utils.colour import to_bgr_uint8
+from realestate_sr.utils.output_safety import (
+    UnsafeOutputError,
+    check_replaceable,
+    remove_stale_temps,
+    replace_folder,
+    temp_sibling,
+    write_info,
+)
+
 REPO = Path(__file__).resolve().parents[1]
+TOOL = 'run_demo'
+ORACLE_LAYOUT = {'images': ('*.png',), 'build_info.json': None}
 
 
 def run_step(title, command):
@@ -28,10 +51,53 @@ def run_step(title, command):
     return time.time() - start
 
 
+def read_rgb(path):
+    return read_bgr(path)[:, :, ::-1].astype(np.float32) / 255.0
+
+
+def check_oracle_output(out_dir):
+    """UnsafeOutputError unless ``out_dir`` is absent, empty or the oracle folder this script wrote."""
+    remove_stale_temps(out_dir, 'partial')
+    if out_dir.exists() or out_dir.is_symlink():
+        check_replaceable(out_dir, TOOL, ORACLE_LAYOUT)
+
+
+def write_oracle_outputs(manifest, data_root, out_dir):
+    """``oracle_lut`` of every pair of ``manifest`` as a PNG named like its src (``images/x_src.png``), which is
+    what evaluate.py's --pred finds; built beside ``out_dir`` and renamed, replacing only a folder this script
+    wrote. UnsafeOutputError when ``out_dir`` is anything else."""
+    out_dir = Path(out_dir)
+    check_oracle_output(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    partial = temp_sibling(out_dir, 'partial')
+    try:
+        pairs = load_manifest(manifest, data_root)
+        for pair in pairs:
+            path = (partial / pair.name).with_suffix('.png')
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not cv2.imwrite(str(path), to_bgr_uint8(oracle_lut(read_rgb(pair.src), read_rgb(pair.tar)))):
+                raise OSError(f'cannot write {path}')
+        write_info(partial, TOOL, oracle='oracle_lut', pairs=str(manifest))
+        replace_folder(partial, out_dir)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return len(pairs)
+
+
+def run_oracle(manifest, data_root, out_dir):
+    print(f'\n=== 3/4 per-photo oracle (a global 3D LUT fitted on each target) -> {out_dir}', flush=True)
+    start = time.time()
+    count = write_oracle_outputs(manifest, data_root, out_dir)
+    print(f'{count} oracle outputs', flush=True)
+    return time.time() - start
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--opt', default='options/demo.yml', help='training options (default: %(default)s)')
     parser.add_argument('--out', default='results/demo', help='evaluation report folder (default: %(default)s)')
+    parser.add_argument('--oracle-out', default='results/demo_oracle/oracle_lut',
+                        help='folder of the oracle\'s outputs (default: %(default)s)')
     args = parser.parse_args(argv)
 
     opt_path = REPO / args.opt
@@ -39,16 +105,28 @@ def main(argv=None):
     val = opt['datasets']['val']
     checkpoint = REPO / 'experiments' / opt['name'] / 'models' / 'net_g_latest.pth'
     python = sys.executable
+    oracle_dir = REPO / args.oracle_out
+    try:
+        check_oracle_output(oracle_dir)  # before minutes of training, not after
+    except UnsafeOutputError as err:
+        print(f'run_demo: error: {err}', file=sys.stderr)
+        return 2
     timings = {
-        'data': run_step('1/3 demo pairs', [python, 'scripts/make_demo_data.py', '-o',
+        'data': run_step('1/4 demo pairs', [python, 'scripts/make_demo_data.py', '-o',
                                             opt['datasets']['train']['dataroot']]),
-        'train': run_step('2/3 training', [python, 'realestate_sr/train.py', '-opt', opt_path, '--auto_resume']),
-        # evaluate.py tiles (and uses TLC) as the option file's val block says, so the numbers agree with the
-        # training log; LPIPS needs AlexNet weights a fresh machine does not have
-        'evaluate': run_step('3/3 evaluation', [
-            python, 'scripts/evaluate.py', '--model', checkpoint, '--opt', opt_path, '--pairs', val['meta_file'],
-            '--root', val['dataroot'], '--skip-lpips', '--overwrite', '-o', args.out]),
+        'train': run_step('2/4 training', [python, 'realestate_sr/train.py', '-opt', opt_path, '--auto_resume']),
     }
+    try:
+        timings['oracle'] = run_oracle(REPO / val['meta_file'], REPO / val['dataroot'], oracle_dir)
+    except UnsafeOutputError as err:
+        print(f'run_demo: error: {err}', file=sys.stderr)
+        return 2
+    # evaluate.py tiles (and uses TLC) as the option file's val block says, so the numbers agree with the
+    # training log; LPIPS needs AlexNet weights a fresh machine does not have
+    timings['evaluate'] = run_step('4/4 evaluation', [
+        python, 'scripts/evaluate.py', '--model', checkpoint, '--opt', opt_path, '--pairs', val['meta_file'],
+        '--root', val['dataroot'], '--pred', oracle_dir, '--skip-lpips', '--overwrite',
+        '-o', args.out])
     total = sum(timings.values())
     print(f'\ndemo done in {total / 60:.1f} min ({", ".join(f"{k} {v:.0f} s" for k, v in timings.items())}); '
           f'checkpoint {checkpoint.relative_to(REPO)}; report {args.out}/report.html')
