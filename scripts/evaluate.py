@@ -33,7 +33,7 @@ from realestate_sr.archs.checkpoint import CheckpointMismatchError
 from realestate_sr.archs.network_loading import checkpoint_param_key, read_trained_with
 from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders
 from realestate_sr.evaluation.methods import BASELINES, CheckpointPredictor, checkpoint_label
-from realestate_sr.evaluation.runner import evaluate_pairs, row_names
+from realestate_sr.evaluation.runner import evaluate_pairs, readable_pair_names, row_names
 from realestate_sr.evaluation.scoring import metric_options
 from realestate_sr.evaluation.tables import markdown_table, write_tables
 from realestate_sr.evaluation.visual_report import VisualReport
@@ -42,6 +42,7 @@ from realestate_sr.inference.postprocess import add_postprocess_args, postproces
 from realestate_sr.metrics.lpips_metric import lpips_model
 from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs
 from realestate_sr.utils.weights import MissingWeightsError
+from realestate_sr.utils.wording import counted
 
 LOG = logging.getLogger('evaluate')
 MANIFEST_SUFFIX = '.jsonl'  # how --pairs tells manifests from the two folders of the folder form
@@ -102,6 +103,7 @@ def load_pairs(args):
                                         '--pred outputs are matched by name; give each pair once')
                 listed_in[pair.name] = manifest
                 pairs.append(pair)
+        pairs = readable_pair_names(pairs)  # '../../../raw/a.jpg' entries are named inside their folder
     elif len(args.pairs) == 2 and not manifests:
         if args.root:
             raise PairListError('--root applies to manifests, not to two folders')
@@ -190,8 +192,8 @@ def main(argv=None):
     if args.dry_run:
         for pair in pairs:
             print(f'{pair.src} -> {pair.tar}')
-        print(f'dry run: {len(pairs)} pairs x {len(rows_planned)} rows ({", ".join(rows_planned)}); '
-              f'report would go to {report_dir}; nothing loaded or written')
+        print(f'dry run: {counted(len(pairs), "pair")} x {counted(len(rows_planned), "row")} '
+              f'({", ".join(rows_planned)}); report would go to {report_dir}; nothing loaded or written')
         return 0
 
     try:
@@ -240,8 +242,8 @@ def main(argv=None):
             written += visuals.write(result, args.title or report_dir.name)
         print(markdown_table(result))
     seconds = time.perf_counter() - started
-    print(f'{len(result.images)}/{len(pairs)} pairs scored, {len(result.failures)} failed, '
-          f'{len(result.rows)} rows ({", ".join(result.rows)}), {seconds:.1f} s; '
+    print(f'{len(result.images)}/{counted(len(pairs), "pair")} scored, {len(result.failures)} failed, '
+          f'{counted(len(result.rows), "row")} ({", ".join(result.rows)}), {seconds:.1f} s; '
           f'outputs in {report_dir}: ' + (', '.join(str(p.relative_to(report_dir)) for p in written) or 'none'))
     for name, error in result.failures:
         print(f'FAILED {name}: {error}')

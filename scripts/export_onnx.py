@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Export a NAFNet checkpoint to ONNX (opset >= 17, dynamic batch/height/width) and check it with ONNX Runtime.
+"""Export a checkpoint of any registered network (NAFNet, the whole-photo grid and LUT models) to ONNX (opset >= 17,
+dynamic batch/height/width) and check it with ONNX Runtime.
 
 The check runs PyTorch and ONNX Runtime (CPU) on random inputs of several sizes and prints the largest
 absolute difference. The graph is written to a temporary name and renamed to OUT only when the difference is
@@ -8,7 +9,10 @@ OUT may not be the checkpoint, the option file, a folder or an existing file not
 Run the result with `scripts/tiled_infer.py --backend onnxruntime --model OUT.onnx`, or build a TensorRT engine
 from it on a GPU box (docs/inference.md).
 
-The graph is the network that scripts/tiled_infer.py and scripts/evaluate.py run with the same flags: TLC
+A whole-photo network exports as two parts (thumbnail -> edit, photo band -> output) that ONNX Runtime runs on
+whole photos in bands (realestate_sr/inference/engines.py).
+
+For NAFNet the graph is the network that scripts/tiled_infer.py and scripts/evaluate.py run with the same flags: TLC
 follows --opt's val.tlc (else on), --tlc/--no-tlc win. When TLC acts at the tile size, NAFNetLocal is exported;
 tracing freezes its window branch, so that graph accepts only inputs whose sides are at least the TLC window
 (1.5 x the training patch, e.g. 384 px for 256 px patches) and tiled_infer refuses smaller ones with a clear

@@ -2,8 +2,9 @@
 """Enhance listing photos at full resolution: a file or a whole delivery folder, unattended.
 
 The folder is walked recursively and its tree is rebuilt under OUTPUT. Every photo is read upright (EXIF
-orientation applied) in sRGB (embedded ICC profiles converted), enhanced tile by tile, and written to a
-temporary name then renamed, so an interrupted run leaves no partial file; rerun with --skip-existing to
+orientation applied) in sRGB (embedded ICC profiles converted), enhanced (tile by tile, or in one pass with
+--tile-size 0 and always for whole-photo networks such as the bilateral grid), and written to a temporary
+name then renamed, so an interrupted run leaves no partial file; rerun with --skip-existing to
 finish the rest. Unreadable files are reported and the batch goes on; the exit code is 1 when any file failed.
 See docs/inference.md.
 
@@ -33,6 +34,7 @@ from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.pipeline import run_pipeline
 from realestate_sr.inference.postprocess import PostProcessError, add_postprocess_args, postprocess_from_args
 from realestate_sr.utils.output_safety import UnsafeOutputError, atomic_write, check_clear_of_inputs
+from realestate_sr.utils.wording import counted
 
 LOG = logging.getLogger('tiled_infer')
 TILE_PROGRESS_SECONDS = 30  # without a progress bar, a line at most this often inside a long photo
@@ -219,7 +221,7 @@ def run_shard(args, shard, jobs, postprocess):
         (skipped if job.skip_reason else todo).append(job)
     summary['skipped'] = [job.skip_reason for job in skipped]
     for job in skipped:
-        LOG.info('%sskip %s: %s', shard.label, printable(job.source), job.skip_reason)
+        LOG.info('%sskip %s: %s', shard.label, printable(job.relative), job.skip_reason)
     if args.dry_run:
         for job in todo:
             print(f'{shard.label}{printable(job.source)} -> {printable(job.output)}')
@@ -238,14 +240,14 @@ def run_shard(args, shard, jobs, postprocess):
         for warning in enhancer.warnings():
             LOG.warning('%swarning: %s', shard.label, warning)
         print(f'{shard.label}network: {enhancer.description}, runs {enhancer.settings.describe()}; post-processing: '
-              f'{postprocess.describe()}; {len(todo)} photos to enhance', flush=True)
+              f'{postprocess.describe()}; {counted(len(todo), "photo")} to enhance', flush=True)
 
     def decode(job):
         return job, photo_io.read_photo(job.source)
 
     def compute(item):
         job, photo = item
-        progress = None if lines is None else lambda done, total: lines.tiles(printable(job.source), done, total)
+        progress = None if lines is None else lambda done, total: lines.tiles(printable(job.relative), done, total)
         return postprocess.apply(np.clip(enhancer.run_photo(photo.rgb, progress), 0, 1))
 
     written, written_lock = set(), threading.Lock()
@@ -274,14 +276,14 @@ def run_shard(args, shard, jobs, postprocess):
                 summary['enhanced'] += 1
                 summary['megapixels'] += photo.megapixels
                 for note in photo.notes:
-                    LOG.info('%s%s: %s', shard.label, printable(outcome.job.source), note)
+                    LOG.info('%s%s: %s', shard.label, printable(outcome.job.relative), note)
                 LOG.info('%swrote %s', shard.label, printable(target))
             else:
-                summary['failed'].append((printable(outcome.job.source), describe(outcome)))
-                LOG.error('%sFAILED %s (%s): %s', shard.label, printable(outcome.job.source), outcome.stage,
+                summary['failed'].append((printable(outcome.job.relative), describe(outcome)))
+                LOG.error('%sFAILED %s (%s): %s', shard.label, printable(outcome.job.relative), outcome.stage,
                           describe(outcome))
             if lines is not None:
-                lines.photo(printable(outcome.job.source), 'enhanced' if outcome.status == 'done' else 'FAILED')
+                lines.photo(printable(outcome.job.relative), 'enhanced' if outcome.status == 'done' else 'FAILED')
             bar.update(1)
     summary['seconds'] = time.perf_counter() - started
     return summary

@@ -105,5 +105,10 @@ def settings_from_args(args, checkpoint=None):
 
 
 def one_line(err):
-    """An exception's message on one line, for a CLI's single error line."""
-    return '; '.join(part.strip() for part in str(err).splitlines() if part.strip()) or type(err).__name__
+    """An exception's message on one line, for a CLI's single error line: its lines joined by '; ', except after
+    a line that introduces the next ones ('... does not fit NAFNet:'), which a space continues."""
+    text = ''
+    for part in (line.strip() for line in str(err).splitlines()):
+        if part:
+            text += ('' if not text else ' ' if text.endswith(':') else '; ') + part
+    return text or type(err).__name__

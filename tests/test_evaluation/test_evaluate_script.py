@@ -119,6 +119,21 @@ def test_pred_outputs_are_found_in_the_tree_tiled_infer_rebuilt(eval_pairs, tmp_
     assert 'fit pair tree/src/listing0/room0.png equally well' in capsys.readouterr().out
 
 
+def test_a_manifest_that_climbs_out_of_its_folder_names_pairs_inside_their_folder(eval_pairs, tmp_path, capsys):
+    first = json.loads(eval_pairs['manifest'].read_text().splitlines()[0])
+    lists = tmp_path / 'lists' / 'deep' / 'er'
+    lists.mkdir(parents=True)
+    climb = '../../../data/'  # from lists/deep/er back to the data root
+    (lists / 'one.jsonl').write_text(json.dumps({'src': climb + first['src'], 'tar': climb + first['tar']}) + '\n')
+    out = tmp_path / 'report'
+    assert evaluate_script.main(['--pairs', str(lists / 'one.jsonl'), '--skip-lpips', '--baselines', 'input',
+                                 '-o', str(out), '--device', 'cpu']) == 0
+    printed = capsys.readouterr()
+    assert json.loads((out / 'metrics.json').read_text())['images'][0]['name'] == Path(first['src']).name
+    assert '../' not in printed.out + printed.err and '../' not in (out / 'report.html').read_text()
+    assert '1/1 pair scored, 0 failed, 1 row (input)' in printed.out  # one pair, one row: no "1 pairs"
+
+
 def test_one_bad_pair_is_reported_and_the_rest_scored(eval_pairs, tmp_path, capsys):
     (eval_pairs['root'] / 'images' / '1_tar.png').write_bytes(b'not an image')
     out = tmp_path / 'report'

@@ -122,7 +122,7 @@ def test_tiled_infer_on_a_cpu_runs_a_bf16_option_file_in_fp32_and_says_why_once(
     assert tiled_infer.main(['-i', str(source), '-o', str(tmp_path / 'out'), '--model', str(tiny_checkpoint),
                              '--opt', str(opt), '--device', 'cpu']) == 0
     captured = capsys.readouterr()
-    assert 'runs on whole photos, TLC off, fp32 (' in captured.out
+    assert 'runs on whole photos, TLC off, fp32 (' in captured.out and '; 1 photo to enhance' in captured.out
     warnings = [line for line in captured.err.splitlines() if line.startswith('warning')]
     assert len(warnings) == 1 and '10x slower' in warnings[0], captured.err
 
@@ -285,6 +285,18 @@ def test_a_checkpoint_of_another_width_is_one_line_in_every_tool(tmp_path, every
         assert code == 2, tool
         assert len(err.splitlines()) == 1 and 'holds a width-16 network' in err and 'width 8' in err, (tool, err)
     assert not (tmp_path / 'x.onnx').exists()
+
+
+def test_a_checkpoint_with_missing_and_unexpected_keys_is_one_readable_line_in_every_tool(tmp_path, every_tool):
+    state = NAFNet(**TINY_NAFNET).state_dict()
+    state.pop('intro.weight')
+    state['extra.weight'] = torch.zeros(1)
+    broken = tmp_path / 'broken.pth'
+    torch.save({'params': state}, broken)
+    for tool, (code, err) in every_tool(broken).items():
+        assert code == 2, tool
+        assert len(err.splitlines()) == 1 and 'does not fit NAFNet: missing keys: intro.weight; unexpected keys: ' \
+            'extra.weight' in err and ':;' not in err, (tool, err)
 
 
 def test_tiled_infer_prints_a_progress_line_per_photo_without_a_terminal(tmp_path, run_infer, tiled_infer,
