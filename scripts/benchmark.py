@@ -1,24 +1,33 @@
 #!/usr/bin/env python
-"""Train recipes on the benchmark and score them on photos and capture conditions never seen in training.
+"""The benchmark of the real task: amateur captures in, one editor's house style out, cross-validated by scene.
 
-For each recipe (an option file), in order: a copy of the YAML pointed at the benchmark's training pairs
-(realestate_sr/benchmark/recipes.py says what changes), training through realestate_sr/train.py for the
-recipe's own budget (train.total_iter; --iters overrides it for every recipe), then scripts/evaluate.py on
-the test photos at full resolution, tiled as the recipe's val block says. Baseline rows (input,
-auto_correct) and the oracle rows (a global colour map fitted per photo on its own target) are scored once.
-Prints one table per family and overall (PSNR / SSIM / dE00 / L1, mean ± sd over photos) and a cost table
-(training seconds and peak memory, inference seconds, GMAC per 3300x2200 photo); writes benchmark.json and
-benchmark.md into --out. Nothing is asserted: the machine is measured as it is. See docs/benchmark.md.
+A task is one house style with every capture family as sources (scripts/make_bench_data.py builds them). For
+each recipe (an option file), task, fold and seed, one model: a copy of the YAML pointed at that fold's
+training photos of that task (every capture family but the held-out one; realestate_sr/benchmark/recipes.py
+says what changes), trained through realestate_sr/train.py at the chosen budget, then scored by
+scripts/evaluate.py on the fold's scored photos, every capture family, at full resolution. The folds deal
+whole scenes (realestate_sr/benchmark/folds.py): every photo is scored once. Reference rows per task: input,
+auto_correct, and the ceilings oracle_lut (a per-photo global 3D LUT) and oracle_local (a per-photo bilateral
+grid of affine transforms), both fitted on the target.
 
-Build the data first: python scripts/make_bench_data.py
+Each finished piece (one recipe/task/fold/seed/budget/training-photo count, or one task's references) is its
+own JSON file under --out/pieces/ and is reused by a later run with the same settings unless --rerun, so a run
+can be split over sittings (--recipes, --tasks, --folds, --seeds) and the tables made from all pieces of
+several folders (--merge). Writes benchmark.md and benchmark.json into --out. Nothing is asserted: the machine
+is measured as it is. See docs/benchmark.md.
+
+Exit codes: 0 every piece done; 1 some piece failed (the others are in the tables); 2 nothing could run.
 
 Examples:
-  python scripts/benchmark.py                                       # today's recipes, full test split
-  python scripts/benchmark.py options/nafnet_demo.yml my_recipe.yml # these recipes
-  python scripts/benchmark.py --quick                               # 2 test photos, 2 iterations: a smoke run
-  python scripts/benchmark.py --split val my_recipe.yml             # tune on the val photos, report on test
+  python scripts/benchmark.py                                     # the default run: 2 recipes, all tasks, 3 folds
+  python scripts/benchmark.py --recipes options/bench/bilateral_grid_whole.yml --seeds 0 1 --folds 0
+  python scripts/benchmark.py --split val my_recipe.yml           # recipe decisions: inner val folds
+  python scripts/benchmark.py --train-photos 4 --tasks listing_hdr  # a learning curve's point
+  python scripts/benchmark.py --merge results/bench results/bench_seed1 -o results/bench_all
+  python scripts/benchmark.py --quick -o results/bench_quick      # plumbing only: not a result
 """
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -29,20 +38,23 @@ from pathlib import Path
 
 import yaml
 
-from realestate_sr.benchmark import report
+from realestate_sr.benchmark import cv_report, report
+from realestate_sr.benchmark.folds import SPLITS, choose_train_photos, fold_photos
+from realestate_sr.benchmark.local_oracle import oracle_local
 from realestate_sr.benchmark.macs import photo_macs
-from realestate_sr.benchmark.oracle import ORACLE_FUNCTIONS
-from realestate_sr.benchmark.recipes import RecipeError, bench_options, evaluate_args, training_budget
+from realestate_sr.benchmark.oracle import oracle_lut
+from realestate_sr.benchmark.pieces import REFERENCES, PieceKey, read_pieces, reusable_piece, write_piece
+from realestate_sr.benchmark.recipes import RecipeError, bench_options, budget_iters, evaluate_args, training_budget
 from realestate_sr.utils.tiling import validation_tile
 
 REPO = Path(__file__).resolve().parents[1]
 
-DEFAULT_RECIPES = ('options/nafnet_demo.yml', 'options/bench/nafnet_demo_ctx256.yml',
-                   'options/bench/bilateral_grid_whole.yml', 'options/bench/bilateral_grid_light.yml')
+DEFAULT_RECIPES = ('options/nafnet_demo.yml', 'options/bench/bilateral_grid_whole.yml')
+DEFAULT_HELD_OUT = 'mixed_light'
 BASELINES = ('input', 'auto_correct')
-QUICK_PHOTOS = 2
-SPLITS = ('test', 'val')
-QUICK_ITERS = 2
+ORACLES = {'oracle_lut': oracle_lut, 'oracle_local': oracle_local}
+BUDGETS = {'demo': 1, 'long': 5}  # times each recipe's own train.total_iter
+QUICK = {'tasks': 2, 'folds': [0], 'iters': 2, 'photos': 6}
 # glibc otherwise returns big activation buffers to the kernel after each op (../shared/FACTS.md)
 MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296'
 
@@ -53,22 +65,37 @@ class BenchmarkSetupError(Exception):
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('recipes', nargs='*', default=list(DEFAULT_RECIPES),
-                        help=f'option files to train and score (default: {" ".join(DEFAULT_RECIPES)})')
+    parser.add_argument('recipes', nargs='*', help=f'option files (default: {" ".join(DEFAULT_RECIPES)})')
+    parser.add_argument('--recipes', dest='recipe_list', nargs='+', metavar='YML', help='the same as the positionals')
     parser.add_argument('--data', default='datasets/bench', help='benchmark folder (default: %(default)s)')
     parser.add_argument('-o', '--out', default='results/bench', help='results folder (default: %(default)s)')
-    parser.add_argument('--iters', type=int, help='train every recipe for this many iterations instead of its '
-                        'own train.total_iter (scheduler periods scaled)')
-    parser.add_argument('--photos', type=int, help='score only the first N test photos (all their pairs)')
+    parser.add_argument('--tasks', nargs='+', help='house styles to run (default: every task of the benchmark)')
+    parser.add_argument('--held-out', default=DEFAULT_HELD_OUT,
+                        help='capture family never trained on, scored on its own (default: %(default)s)')
+    parser.add_argument('--k', type=int, default=3, help='number of folds (default: %(default)s)')
+    parser.add_argument('--folds', type=int, nargs='+', help='which folds to run (default: all)')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0], help='training seeds (default: 0)')
     parser.add_argument('--split', choices=SPLITS, default='test',
-                        help='photos to score: test (what a report quotes) or val (where recipe choices are made, '
-                        'so that the test photos stay unseen by those choices too; default: %(default)s)')
+                        help='test: score each fold; val: score an inner group of each fold\'s training photos '
+                        '(where recipe decisions are made; default: %(default)s)')
+    parser.add_argument('--budget', choices=BUDGETS, default='demo',
+                        help='demo: each recipe\'s own train.total_iter; long: 5x (default: %(default)s)')
+    parser.add_argument('--iters', type=int, help='train every recipe this many iterations (scheduler scaled)')
+    parser.add_argument('--train-photos', type=int, help='train on N of the fold\'s training photos (by scene)')
+    parser.add_argument('--train-variants', type=int, default=2, help='captures per training photo and family')
+    parser.add_argument('--eval-variants', type=int, default=1, help='captures per scored photo and family')
+    parser.add_argument('--photos', type=int, help='use only the first N photos of the benchmark (plumbing runs)')
+    parser.add_argument('--no-oracle', action='store_true', help='references without the oracles (input, '
+                        'auto_correct only)')
+    parser.add_argument('--no-references', action='store_true', help='no reference rows (another sitting has them)')
+    parser.add_argument('--rerun', action='store_true', help='recompute pieces that exist already')
+    parser.add_argument('--merge', nargs='+', metavar='DIR', help='make the tables from the pieces of these '
+                        'results folders into --out; train nothing')
     parser.add_argument('--quick', action='store_true',
-                        help=f'smoke run: {QUICK_PHOTOS} test photos, {QUICK_ITERS} iterations (unless --photos/'
-                        '--iters say otherwise)')
-    parser.add_argument('--experiment-prefix', default='bench_',
-                        help='experiments/<prefix><recipe>/ (replaced on every run; default: %(default)s)')
-    parser.add_argument('--no-oracle', action='store_true', help='leave the oracle rows out')
+                        help=f'plumbing only: {QUICK["tasks"]} tasks, fold 0, {QUICK["iters"]} iterations, '
+                        f'{QUICK["photos"]} photos')
+    parser.add_argument('--experiment-prefix', default='bench_', help='experiments/<prefix>... (default: %(default)s)')
+    parser.add_argument('--keep-models', action='store_true', help='keep each piece\'s experiments/ folder')
     return parser
 
 
@@ -79,8 +106,7 @@ def run_measured(command, log_path, env):
     with open(log_path, 'w', encoding='utf-8') as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
         _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, time.perf_counter() - started, usage.ru_maxrss / 1024.0
+    return os.waitstatus_to_exitcode(status), time.perf_counter() - started, usage.ru_maxrss / 1024.0
 
 
 def last_lines(path, count=3):
@@ -89,37 +115,6 @@ def last_lines(path, count=3):
     except OSError:
         return ''
     return ' | '.join(lines[-count:])
-
-
-def select_test_rows(data_dir, photos, split='test'):
-    rows = report.read_manifest(data_dir / f'{split}.jsonl')
-    if photos:
-        keep = sorted({row['photo'] for row in rows})[:photos]
-        rows = [row for row in rows if row['photo'] in keep]
-    return rows
-
-
-def write_oracles(rows, data_dir, out_dir):
-    """Oracle outputs as 8-bit PNGs named like the pairs' src paths, one folder per oracle."""
-    import cv2
-    import numpy as np
-
-    from realestate_sr.data.image_io import read_bgr
-    folders = {name: out_dir / name for name in ORACLE_FUNCTIONS}
-    failures = []
-    for row in rows:
-        try:
-            src = read_bgr(data_dir / row['src'])[:, :, ::-1].astype(np.float32) / 255.0
-            tar = read_bgr(data_dir / row['tar'])[:, :, ::-1].astype(np.float32) / 255.0
-            for name, function in ORACLE_FUNCTIONS.items():
-                path = (folders[name] / row['src']).with_suffix('.png')
-                path.parent.mkdir(parents=True, exist_ok=True)
-                bgr = (np.clip(function(src, tar), 0, 1) * 255.0 + 0.5).astype(np.uint8)[:, :, ::-1]
-                if not cv2.imwrite(str(path), bgr):
-                    raise OSError(f'cannot write {path}')
-        except Exception as err:  # noqa: BLE001  one bad pair costs its oracle rows, not the run
-            failures.append(f'oracles for {row["src"]}: {err}')
-    return folders, failures
 
 
 def read_report(report_dir, rc, log_path, what, failures):
@@ -134,9 +129,8 @@ def read_report(report_dir, rc, log_path, what, failures):
     return report.scores_by_pair(metrics) + (report.metric_directions(metrics),)
 
 
-def evaluate_command(test_manifest, data_dir, report_dir, opt=None, checkpoint=None, baselines=(), preds=(),
-                     extra=()):
-    command = [sys.executable, str(REPO / 'scripts' / 'evaluate.py'), '--pairs', str(test_manifest),
+def evaluate_command(manifest, data_dir, report_dir, opt=None, checkpoint=None, baselines=(), preds=(), extra=()):
+    command = [sys.executable, str(REPO / 'scripts' / 'evaluate.py'), '--pairs', str(manifest),
                '--root', str(data_dir), '--baselines', ','.join(baselines), '--skip-lpips', '--no-html', '-q',
                '-o', str(report_dir), '--overwrite']
     if checkpoint:
@@ -153,144 +147,230 @@ def load_recipes(paths):
         if not path.is_absolute() and not path.exists():
             path = REPO / path
         try:
-            opt = yaml.safe_load(path.read_text(encoding='utf-8'))
+            text = path.read_text(encoding='utf-8')
+            opt = yaml.safe_load(text)
         except (OSError, yaml.YAMLError) as err:
             raise BenchmarkSetupError(f'cannot read recipe {path}: {err}') from err
         if path.stem in recipes:
             raise BenchmarkSetupError(f'two recipes are called {path.stem}; rename one file')
         if not isinstance(opt, dict):
             raise BenchmarkSetupError(f'recipe {path} is not an option file')
-        recipes[path.stem] = (path, opt)
+        recipes[path.stem] = (path, opt, hashlib.sha256(text.encode('utf-8')).hexdigest())
     return recipes
+
+
+def write_manifest(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(''.join(json.dumps(row) + '\n' for row in rows), encoding='utf-8')
+    return path
+
+
+def pair_record(row, fold=None):
+    return {'src': row['src'], 'task': row['task'], 'family': row['family'], 'photo': row['photo'],
+            'variant': row['variant'], 'fold': fold}
+
+
+class Run:
+    """One benchmark run: the data, the options, and the pieces it makes."""
+
+    def __init__(self, args, data_dir, out_dir):
+        self.args, self.data_dir, self.out_dir = args, data_dir, out_dir
+        build_info = json.loads((data_dir / 'build_info.json').read_text(encoding='utf-8'))
+        self.build_code = build_info['settings'].get('code_sha256')
+        tasks = args.tasks or build_info['tasks'][:QUICK['tasks'] if args.quick else None]
+        unknown = sorted(set(tasks) - set(build_info['tasks']))
+        if unknown:
+            raise BenchmarkSetupError(f'tasks {unknown} are not in {data_dir} (it has {build_info["tasks"]})')
+        if args.held_out not in build_info['captures']:
+            raise BenchmarkSetupError(f'held-out family {args.held_out!r} is not among {build_info["captures"]}')
+        self.rows = {task: report.read_manifest(data_dir / f'task_{task}.jsonl') for task in tasks}
+        scene_of = {row['photo']: row['scene'] for rows in self.rows.values() for row in rows}
+        limit = args.photos or (QUICK['photos'] if args.quick else None)
+        self.scene_of = {p: scene_of[p] for p in sorted(scene_of)[:limit]}
+        self.folds = args.folds if args.folds is not None else (QUICK['folds'] if args.quick else range(args.k))
+        self.iters = args.iters or (QUICK['iters'] if args.quick else None)
+        self.env = dict(os.environ)
+        self.env.setdefault('GLIBC_TUNABLES', MALLOC_TUNABLES)
+        self.failures = []
+
+    def settings(self, **extra):
+        args = self.args
+        return {'build_code_sha256': self.build_code, 'held_out': args.held_out, 'k': args.k,
+                'eval_variants': args.eval_variants, 'photos': sorted(self.scene_of), **extra}
+
+    def scored_rows(self, task, photos):
+        return [row for row in self.rows[task] if row['photo'] in photos and row['variant'] < self.args.eval_variants]
+
+    def references(self, task):
+        """Input, auto_correct and (unless --no-oracle) the oracles on every photo of ``task``; one piece."""
+        key = PieceKey(REFERENCES, task)
+        settings = self.settings(oracles=not self.args.no_oracle)
+        if not self.args.rerun and reusable_piece(self.out_dir, key, settings):
+            print(f'{key.file_name()}: reused', flush=True)
+            return
+        started = time.perf_counter()
+        rows = self.scored_rows(task, set(self.scene_of))
+        work = self.out_dir / 'work' / REFERENCES / task
+        manifest = write_manifest(work / 'pairs.jsonl', rows)
+        folders = [] if self.args.no_oracle else self.write_oracles(rows, work / 'oracle')
+        print(f'{task}: references on {len(rows)} pairs', flush=True)
+        log = self.out_dir / 'logs' / f'references_{task}.log'
+        rc, _, _ = run_measured(evaluate_command(manifest, self.data_dir, work / 'eval', baselines=BASELINES,
+                                                 preds=folders), log, self.env)
+        scored = read_report(work / 'eval', rc, log, f'references of {task}', self.failures)
+        if not scored:
+            return
+        rows_scores = {row.removeprefix('pred:'): values for row, values in scored[0].items()}
+        write_piece(self.out_dir, key, {'settings': settings, 'pairs': [pair_record(r) for r in rows],
+                                        'rows': rows_scores, 'directions': scored[2],
+                                        'cost': {'eval_s': time.perf_counter() - started}})
+
+    def write_oracles(self, rows, out):
+        """Oracle outputs as 8-bit PNGs named like the pairs' src paths, one folder per oracle."""
+        import cv2
+        import numpy as np
+
+        from realestate_sr.data.image_io import read_bgr
+        folders = {name: out / name for name in ORACLES}
+        for row in rows:
+            try:
+                src = read_bgr(self.data_dir / row['src'])[:, :, ::-1].astype(np.float32) / 255.0
+                tar = read_bgr(self.data_dir / row['tar'])[:, :, ::-1].astype(np.float32) / 255.0
+                for name, function in ORACLES.items():
+                    path = (folders[name] / row['src']).with_suffix('.png')
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    bgr = (np.clip(function(src, tar), 0, 1) * 255.0 + 0.5).astype(np.uint8)[:, :, ::-1]
+                    if not cv2.imwrite(str(path), bgr):
+                        raise OSError(f'cannot write {path}')
+            except Exception as err:  # noqa: BLE001  one bad pair costs its oracle rows, not the run
+                self.failures.append(f'oracles for {row["task"]} {row["src"]}: {err}')
+        return list(folders.values())
+
+    def recipe_piece(self, stem, recipe, task, fold, seed):
+        args = self.args
+        path, opt, recipe_sha = recipe
+        key = PieceKey(stem, task, args.split, fold, seed, args.budget, args.train_photos)
+        total_iter = budget_iters(opt, BUDGETS[args.budget], self.iters)
+        settings = self.settings(recipe_sha256=recipe_sha, total_iter=total_iter,
+                                 train_variants=args.train_variants)
+        if not args.rerun and reusable_piece(self.out_dir, key, settings):
+            print(f'{key.file_name()}: reused', flush=True)
+            return
+        train, scored = fold_photos(self.scene_of, args.k, fold, args.split)
+        train = choose_train_photos(train, self.scene_of, args.train_photos, seed=fold)
+        train_rows = [row for row in self.rows[task] if row['photo'] in set(train)
+                      and row['family'] != args.held_out and row['variant'] < args.train_variants]
+        test_rows = self.scored_rows(task, set(scored))
+        if not train_rows or not test_rows:
+            self.failures.append(f'{key.file_name()}: no training or no scored pairs (too few photos for {args.k} '
+                                 'folds?)')
+            return
+        piece = key.file_name().removesuffix('.json')
+        work = self.out_dir / 'work' / piece
+        train_manifest = write_manifest(work / 'train.jsonl', train_rows)
+        test_manifest = write_manifest(work / 'scored.jsonl', test_rows)
+        name = f'{args.experiment_prefix}{piece}'
+        options = bench_options(opt, self.data_dir, name, total_iter, meta_file=train_manifest, seed=seed)
+        opt_path = work / 'options.yml'
+        opt_path.write_text(f'# {path} as scripts/benchmark.py trains it\n' + yaml.safe_dump(options, sort_keys=False),
+                            encoding='utf-8')
+        iterations, batch, patch = training_budget(options)
+        cost = {'budget': f'{iterations} x {batch} x {patch}²', 'train_pairs': len(train_rows),
+                'train_photos': len(train), 'scored_pairs': len(test_rows)}
+        try:
+            tile = None if options['val'].get('tile') is None else validation_tile(options['val'])
+            cost['gmac_per_listing_photo'] = photo_macs(options['network_g'], tile) / 1e9
+        except Exception as err:  # noqa: BLE001  a network the meta device cannot run still trains and scores
+            cost['gmac_note'] = f'not counted: {err}'
+        experiment = REPO / 'experiments' / name
+        for folder in (experiment, REPO / 'tb_logger' / name):
+            shutil.rmtree(folder, ignore_errors=True)
+        print(f'{piece}: training {cost["budget"]} on {len(train_rows)} pairs of {len(train)} photos', flush=True)
+        log = self.out_dir / 'logs' / f'{piece}_train.log'
+        rc, seconds, peak = run_measured([sys.executable, str(REPO / 'realestate_sr' / 'train.py'), '-opt',
+                                          str(opt_path)], log, self.env)
+        cost.update(train_s=seconds, train_peak_mb=peak)
+        checkpoint = experiment / 'models' / 'net_g_latest.pth'
+        if rc != 0 or not checkpoint.is_file():
+            self.failures.append(f'{piece}: training exited {rc}: {last_lines(log)}')
+            return
+        log = self.out_dir / 'logs' / f'{piece}_evaluate.log'
+        rc, seconds, peak = run_measured(evaluate_command(test_manifest, self.data_dir, work / 'eval', opt_path,
+                                                          checkpoint, extra=evaluate_args(opt)), log, self.env)
+        cost.update(eval_s=seconds, eval_peak_mb=peak)
+        print(f'{piece}: trained in {cost["train_s"]:.0f} s, scored {len(test_rows)} pairs in {seconds:.0f} s',
+              flush=True)
+        scored_report = read_report(work / 'eval', rc, log, piece, self.failures)
+        if not scored_report:
+            return
+        recipe_scores, recipe_seconds, directions = scored_report
+        label = next(iter(recipe_scores))
+        rows_scores = {stem + row.removeprefix(label) if row.startswith(label) else f'{stem}:{row}': values
+                       for row, values in recipe_scores.items()}
+        cost.update(report.infer_cost(recipe_seconds.get(label)))
+        write_piece(self.out_dir, key, {'settings': settings, 'pairs': [pair_record(r, fold) for r in test_rows],
+                                        'rows': rows_scores, 'directions': directions, 'cost': cost})
+        if not args.keep_models:
+            shutil.rmtree(experiment, ignore_errors=True)
+
+
+def write_tables(folders, out_dir, split, note=''):
+    pieces = read_pieces(folders)
+    held_out = next((p['settings'].get('held_out') for p in pieces if p.get('settings')), None)
+    document, markdown = cv_report.tables(pieces, split, held_out, note)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / 'benchmark.json').write_text(json.dumps(document, indent=1) + '\n', encoding='utf-8')
+    (out_dir / 'benchmark.md').write_text(markdown, encoding='utf-8')
+    return document, markdown
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
-    data_dir, out_dir = Path(args.data).resolve(), Path(args.out).resolve()
-    photos = args.photos or (QUICK_PHOTOS if args.quick else None)
-    iters = args.iters or (QUICK_ITERS if args.quick else None)
+    out_dir = Path(args.out).resolve()
+    if args.merge:
+        try:
+            _, markdown = write_tables([Path(folder) for folder in args.merge], out_dir, args.split)
+        except (OSError, ValueError, KeyError) as err:
+            print(f'error: {err}', file=sys.stderr)
+            return 2
+        print(markdown)
+        print(f'merged {len(args.merge)} folders into {out_dir} (benchmark.md, benchmark.json)')
+        return 0
+    data_dir = Path(args.data).resolve()
     try:
-        if not (data_dir / 'build_info.json').is_file() or not (data_dir / 'test.jsonl').is_file():
+        if not (data_dir / 'build_info.json').is_file():
             raise BenchmarkSetupError(f'{data_dir} holds no benchmark; build it with scripts/make_bench_data.py')
-        build_info = json.loads((data_dir / 'build_info.json').read_text(encoding='utf-8'))
-        recipes = load_recipes(args.recipes)
-        options = {stem: bench_options(opt, data_dir, f'{args.experiment_prefix}{stem}', iters)
-                   for stem, (_, opt) in recipes.items()}
-        extra_eval_args = {stem: evaluate_args(opt) for stem, (_, opt) in recipes.items()}
-        test_rows = select_test_rows(data_dir, photos, args.split)
+        if 'tasks' not in json.loads((data_dir / 'build_info.json').read_text(encoding='utf-8')):
+            raise BenchmarkSetupError(f'{data_dir} is a benchmark of the retired layout; rebuild it with '
+                                      'scripts/make_bench_data.py --force')
+        recipes = load_recipes(args.recipe_list or args.recipes or DEFAULT_RECIPES)
+        for stem, (_, opt, _) in recipes.items():
+            bench_options(opt, data_dir, stem)  # refuses what cannot train before anything runs
+            evaluate_args(opt)
+        run = Run(args, data_dir, out_dir)
     except (BenchmarkSetupError, RecipeError, OSError, ValueError, KeyError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    test_manifest = out_dir / f'{args.split}.jsonl'
-    test_manifest.write_text(''.join(json.dumps(row) + '\n' for row in test_rows), encoding='utf-8')
-    env = dict(os.environ)
-    env.setdefault('GLIBC_TUNABLES', MALLOC_TUNABLES)
-    failures, costs, scores, directions = [], {}, {}, {}
-
-    oracle_dirs = []
-    if not args.no_oracle:
-        folders, oracle_failures = write_oracles(test_rows, data_dir, out_dir / 'oracle')
-        oracle_dirs = list(folders.values())
-        failures += oracle_failures
-    print(f'{len(test_rows)} {args.split} pairs of {len({r["photo"] for r in test_rows})} photos; scoring baselines'
-          f'{"" if args.no_oracle else " and oracles"}', flush=True)
-    baseline_report, baseline_log = out_dir / 'eval' / 'baselines', out_dir / 'logs' / 'evaluate_baselines.log'
-    rc, _, _ = run_measured(evaluate_command(test_manifest, data_dir, baseline_report, baselines=BASELINES,
-                                             preds=oracle_dirs), baseline_log, env)
-    scored = read_report(baseline_report, rc, baseline_log, 'baselines', failures)
-    if scored:
-        directions.update(scored[2])
-        for row, values in scored[0].items():
-            scores[row.removeprefix('pred:')] = values
-
-    for stem, opt in options.items():
-        name = opt['name']
-        iterations, batch, patch = training_budget(opt)
-        cost = {'budget': f'{iterations} x {batch} x {patch}²',
-                'training_megapixels': iterations * batch * patch**2 / 1e6}
-        costs[stem] = cost
-        opt_path = out_dir / 'options' / f'{stem}.yml'
-        opt_path.parent.mkdir(parents=True, exist_ok=True)
-        opt_path.write_text(f'# {recipes[stem][0]} as scripts/benchmark.py trains it\n'
-                            + yaml.safe_dump(opt, sort_keys=False), encoding='utf-8')
-        try:
-            tile = None if opt['val'].get('tile') is None else validation_tile(opt['val'])
-            cost['gmac_per_listing_photo'] = photo_macs(opt['network_g'], tile) / 1e9
-        except Exception as err:  # noqa: BLE001  a network the meta device cannot run still trains and scores
-            cost['gmac_note'] = f'not counted: {err}'
-        for folder in (REPO / 'experiments' / name, REPO / 'tb_logger' / name):
-            shutil.rmtree(folder, ignore_errors=True)
-        print(f'{stem}: training {cost["budget"]} as experiments/{name}', flush=True)
-        train_log = out_dir / 'logs' / f'{stem}_train.log'
-        rc, seconds, peak = run_measured([sys.executable, str(REPO / 'realestate_sr' / 'train.py'), '-opt',
-                                          str(opt_path)], train_log, env)
-        cost.update(train_s=seconds, train_peak_mb=peak)
-        checkpoint = REPO / 'experiments' / name / 'models' / 'net_g_latest.pth'
-        if rc != 0 or not checkpoint.is_file():
-            failures.append(f'{stem}: training exited {rc}: {last_lines(train_log)}')
-            continue
-        print(f'{stem}: trained in {seconds:.0f} s; scoring', flush=True)
-        report_dir = out_dir / 'eval' / stem
-        eval_log = out_dir / 'logs' / f'{stem}_evaluate.log'
-        rc, _, peak = run_measured(evaluate_command(test_manifest, data_dir, report_dir, opt_path, checkpoint,
-                                                    extra=extra_eval_args[stem]), eval_log, env)
-        cost['eval_peak_mb'] = peak
-        scored = read_report(report_dir, rc, eval_log, stem, failures)
-        if not scored:
-            continue
-        recipe_scores, recipe_seconds, recipe_directions = scored
-        directions.update(recipe_directions)
-        label = next(iter(recipe_scores))
-        for row, values in recipe_scores.items():  # the checkpoint's row, then any that evaluate_args add (+tta)
-            scores[stem + row.removeprefix(label) if row.startswith(label) else f'{stem}:{row}'] = values
-        cost.update(report.infer_cost(recipe_seconds.get(label)))
-
-    document, markdown = tables(scores, costs, test_rows, build_info, args, iters, photos,
-                                report.metric_columns(directions))
-    document['failures'] = failures
-    document['seconds'] = time.perf_counter() - started
-    (out_dir / 'benchmark.json').write_text(json.dumps(document, indent=1) + '\n', encoding='utf-8')
-    (out_dir / 'benchmark.md').write_text(markdown, encoding='utf-8')
+    pieces_done = 0
+    for task in run.rows:
+        if not args.no_references:
+            run.references(task)
+        for stem, recipe in recipes.items():
+            for fold in run.folds:
+                for seed in args.seeds:
+                    run.recipe_piece(stem, recipe, task, fold, seed)
+                    pieces_done += 1
+    note = ('Quick run: not a result. ' if args.quick else '') + (
+        f'Every recipe trained {run.iters} iterations (--iters). ' if run.iters else '')
+    document, markdown = write_tables([out_dir], out_dir, args.split, note)
     print(markdown)
-    print(f'{len(options)} recipes, {len(test_rows)} {args.split} pairs, {len(failures)} failures, '
-          f'{document["seconds"]:.0f} s; results in {out_dir} (benchmark.md, benchmark.json, eval/, logs/)')
-    for failure in failures:
+    print(f'{pieces_done} recipe pieces ({len(recipes)} recipes, {len(run.rows)} tasks, {len(list(run.folds))} '
+          f'folds, {len(args.seeds)} seeds), {len(run.failures)} failures, {time.perf_counter() - started:.0f} s; '
+          f'results in {out_dir} (benchmark.md, benchmark.json, pieces/, logs/)')
+    for failure in run.failures:
         print(f'FAILED {failure}')
-    return 1 if failures else 0
-
-
-def tables(scores, costs, test_rows, build_info, args, iters, photos, columns):
-    """(benchmark.json document, benchmark.md text)."""
-    held_out = build_info.get('held_out')
-    families = list(dict.fromkeys(row['family'] for row in test_rows))
-    references = [m for m in (*BASELINES, *ORACLE_FUNCTIONS) if m in scores]
-    methods = references + [m for m in scores if m not in references]
-    sections = [('overall', None)] + [(family, family) for family in families]
-    summaries = {}
-    markdown = ['# Benchmark', '',
-                f'{len(test_rows)} {args.split} pairs of {len({r["photo"] for r in test_rows})} photos never seen in '
-                f'training; trained on {", ".join(build_info.get("train_families", []))}; held-out family: '
-                f'{held_out}. Mean ± sd over photos. '
-                + ('Quick run: not a result. ' if args.quick else '')
-                + (f'Every recipe trained {iters} iterations (--iters). ' if iters else '')
-                + ('Oracles are references (a global colour map fitted on the target), not methods.' if
-                   any(m.startswith('oracle') for m in methods) else ''), '']
-    for title, family in sections:
-        summaries[title] = {m: report.family_summary(scores[m], test_rows, family) for m in methods}
-        label = title if family is None else (f'{title} (held out: never trained on)' if family == held_out
-                                                 else title)
-        markdown += [f'## {label}', '', report.metric_table(methods, summaries[title], columns)]
-    markdown += ['## cost', '', report.cost_table(costs)]
-    document = {'data': str(Path(args.data)), 'build_settings': build_info.get('settings'), 'held_out': held_out,
-                'train_families': build_info.get('train_families'), 'quick': args.quick, 'iters_override': iters,
-                'photos_limit': photos, 'split': args.split, 'test_pairs': len(test_rows),
-                'summaries': {section: {m: s for m, s in by_method.items() if s} for section, by_method in
-                              summaries.items()},
-                'costs': costs}
-    return document, '\n'.join(markdown)
+    return 1 if run.failures else 0
 
 
 if __name__ == '__main__':

@@ -4,10 +4,11 @@ at the benchmark's training pairs.
 What changes in the copy (everything else is the recipe's own):
 
 - ``name``: the benchmark's experiment name (experiments/<name>/);
-- ``datasets``: only ``train``, reading ``<bench>/train.jsonl`` from disk (``cache`` as the recipe says);
+- ``manual_seed``: the run's seed (``--seeds``);
+- ``datasets``: only ``train``, reading the piece's training manifest from disk (``cache`` as the recipe says);
   validation data sets are dropped, the benchmark evaluates afterwards on the test photos;
-- ``train.total_iter`` only when the runner is given one (``--iters``, ``--quick``); the scheduler's
-  ``periods`` are then scaled to it;
+- ``train.total_iter`` only when the runner is given one (``--iters``, ``--quick``, ``--budget long``: 5x the
+  recipe's own); the scheduler's ``periods`` are then scaled to it;
 - ``val.val_freq``: never during training (``val.tile`` and ``val.tlc`` stay: evaluation reads them);
 - ``logger``: one checkpoint at the end, no tensorboard;
 - ``path.resume_state``: none;
@@ -47,8 +48,19 @@ def scaled_periods(periods, total_iter):
     return scaled
 
 
-def bench_options(opt, bench_dir, name, total_iter=None):
-    """A copy of option dict ``opt`` that trains on ``bench_dir``'s training pairs under experiment ``name``."""
+def budget_iters(opt, budget_scale=1, iters=None):
+    """The iterations a recipe trains for: ``iters`` when given, else its own ``train.total_iter`` times
+    ``budget_scale`` (``--budget long``: 5); None when that is the recipe's own budget."""
+    if iters is not None:
+        return int(iters)
+    if budget_scale == 1:
+        return None
+    return int(round(int(opt['train']['total_iter']) * budget_scale))
+
+
+def bench_options(opt, bench_dir, name, total_iter=None, meta_file=None, seed=None):
+    """A copy of option dict ``opt`` that trains on ``bench_dir``'s pairs listed in ``meta_file`` (default
+    ``<bench_dir>/train.jsonl``) under experiment ``name``, with ``manual_seed`` = ``seed`` when given."""
     try:
         train_set = dict(opt['datasets']['train'])
         opt['train']['total_iter']
@@ -59,10 +71,13 @@ def bench_options(opt, bench_dir, name, total_iter=None):
     bench.pop('bench', None)
     bench['name'] = name
     bench_dir = Path(bench_dir).resolve()
-    train_set.update(dataroot=str(bench_dir), meta_file=str(bench_dir / 'train.jsonl'), io_backend={'type': 'disk'})
+    meta_file = Path(meta_file).resolve() if meta_file else bench_dir / 'train.jsonl'
+    train_set.update(dataroot=str(bench_dir), meta_file=str(meta_file), io_backend={'type': 'disk'})
     train_set.pop('split_file', None)
     train_set['name'] = 'bench_train'
     bench['datasets'] = {'train': train_set}
+    if seed is not None:
+        bench['manual_seed'] = int(seed)
     if total_iter is not None:
         bench['train']['total_iter'] = int(total_iter)
         scheduler = bench['train'].get('scheduler') or {}

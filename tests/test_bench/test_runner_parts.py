@@ -122,19 +122,58 @@ def test_an_evaluation_with_some_failed_pairs_still_counts_the_scored_ones(tmp_p
     assert 'exited 2' in failures[1] and 'boom' in failures[1]
 
 
-def test_the_val_split_scores_only_val_photos_and_photos_limits_them(tmp_path):
-    import json
-    script = load_benchmark_script()
-    lines = {'val': [('v1', 'amateur'), ('v1', 'mixed_light'), ('v2', 'amateur')], 'test': [('t1', 'amateur')]}
-    for split, rows in lines.items():
-        (tmp_path / f'{split}.jsonl').write_text(''.join(
-            json.dumps({'src': f'{photo}_{family}_src.jpg', 'tar': f'{photo}_{family}_tar.jpg', 'photo': photo,
-                        'family': family, 'split': split}) + '\n' for photo, family in rows))
-    assert {row['photo'] for row in script.select_test_rows(tmp_path, None, 'val')} == {'v1', 'v2'}
-    assert [row['photo'] for row in script.select_test_rows(tmp_path, 1, 'val')] == ['v1', 'v1']
-    assert [row['photo'] for row in script.select_test_rows(tmp_path, None)] == ['t1']
-    with pytest.raises(SystemExit):
-        script.build_parser().parse_args(['--split', 'train'])
+def test_folds_keep_scenes_whole_and_score_every_photo_once():
+    from realestate_sr.benchmark.folds import choose_train_photos, fold_photos, scene_folds
+    scene_of = {f'p{i:02d}': f's{i // 2}' for i in range(20)}  # 10 scenes of 2 photos
+    folds = scene_folds(scene_of, 3)
+    assert folds == scene_folds(scene_of, 3) and sorted(set(folds.values())) == [0, 1, 2]
+    assert all(folds[f'p{i:02d}'] == folds[f'p{i + 1:02d}'] for i in range(0, 20, 2))
+    scored_once = []
+    for fold in range(3):
+        train, scored = fold_photos(scene_of, 3, fold)
+        assert not {scene_of[p] for p in train} & {scene_of[p] for p in scored}
+        assert sorted(train + scored) == sorted(scene_of)
+        scored_once += scored
+        val_train, val = fold_photos(scene_of, 3, fold, split='val')
+        assert val and not set(val) & set(scored) and not set(val_train) & set(scored)  # the test fold unseen
+        assert not {scene_of[p] for p in val_train} & {scene_of[p] for p in val}
+        assert sorted(val_train + val) == sorted(train)
+    assert sorted(scored_once) == sorted(scene_of)
+    train, _ = fold_photos(scene_of, 3, 0)
+    chosen = choose_train_photos(train, scene_of, 4, seed=0)
+    assert len(chosen) == 4 and set(chosen) <= set(train) and len({scene_of[p] for p in chosen}) == 2
+    assert chosen == choose_train_photos(train, scene_of, 4, seed=0)
+    assert choose_train_photos(train, scene_of, None) == sorted(train)
+    with pytest.raises(ValueError, match='scenes'):
+        scene_folds({'a': 'x', 'b': 'x'}, 2)
+
+
+def test_budgets_and_seeds_in_the_training_copy(tmp_path):
+    from realestate_sr.benchmark.recipes import budget_iters
+    opt = tiny_training_options('tiny', tmp_path, total_iter=400)
+    opt['train']['scheduler']['periods'] = [400]
+    assert budget_iters(opt, 1) is None and budget_iters(opt, 5) == 2000 and budget_iters(opt, 5, iters=7) == 7
+    copy_ = bench_options(opt, tmp_path, 'x', budget_iters(opt, 5), meta_file=tmp_path / 'piece.jsonl', seed=3)
+    assert copy_['train']['total_iter'] == 2000 and copy_['train']['scheduler']['periods'] == [2000]
+    assert copy_['manual_seed'] == 3 and copy_['datasets']['train']['meta_file'] == str(tmp_path / 'piece.jsonl')
+
+
+def test_seed_rows_get_a_mean_row_with_the_spread_over_seeds():
+    from realestate_sr.benchmark import cv_report
+
+    def piece(seed, psnr):
+        return {'key': {'recipe': 'r', 'task': 't', 'split': 'test', 'fold': 0, 'seed': seed, 'budget': 'demo',
+                        'train_photos': None},
+                'pairs': [{'src': 'a.jpg', 'task': 't', 'family': 'f', 'photo': 'a', 'variant': 0, 'fold': 0},
+                          {'src': 'b.jpg', 'task': 't', 'family': 'f', 'photo': 'b', 'variant': 0, 'fold': 0}],
+                'rows': {'r': {'a.jpg': {'psnr': psnr}, 'b.jpg': {'psnr': psnr + 2}}},
+                'directions': {'psnr': True}, 'cost': {'budget': '1 x 1 x 1²', 'train_s': 10.0, 'eval_s': 2.0}}
+    document, markdown = cv_report.tables([piece(0, 20.0), piece(1, 22.0)], held_out='f')
+    rows = document['summaries']['t / f (held out: never trained on)']
+    assert rows['r seed 0']['psnr'] == (21.0, pytest.approx(np.sqrt(2)), 2)
+    mean, sd, _ = rows['r (mean of 2 seeds ± sd over seeds)']['psnr']
+    assert mean == 22.0 and sd == pytest.approx(np.sqrt(2))
+    assert document['costs']['r']['total_s'] == 24.0 and '## Style: t' in markdown
 
 
 def test_whole_photo_networks_are_counted_in_one_pass_whatever_the_tile():

@@ -1,0 +1,175 @@
+"""The cross-validated benchmark's tables, made from its pieces (``pieces.py``).
+
+Cells are mean ± sd over photos: a photo's pairs in a cell (its capture variants, and in the summary its
+styles) are averaged first; every photo is scored in one fold (``test``), so the photos of all folds pool into
+one spread. A recipe trained with several seeds gets one row per seed and a row of the seeds' mean ± sd over
+seeds (the spread of the seed rows' means: the noise of training). Oracle rows are references (fitted on
+the target), never bold.
+"""
+from realestate_sr.benchmark import report
+from realestate_sr.benchmark.pieces import REFERENCES
+
+REFERENCE_ORDER = ('input', 'auto_correct', 'oracle_lut', 'oracle_local')
+ALL_FAMILIES = 'all capture families'
+
+
+def recipe_label(key):
+    """A recipe piece's row: the recipe, with its budget and training photos when they are not the default."""
+    label = key['recipe']
+    if key['budget'] != 'demo':
+        label += f' [{key["budget"]}]'
+    if key['train_photos'] is not None:
+        label += f' [{key["train_photos"]} photos]'
+    return label
+
+
+def _pair_key(task, fold, src):
+    return f'{task}|{fold}|{src}'
+
+
+def collect(pieces, split='test'):
+    """(rows, scores, directions, costs, info): ``rows`` the scored pairs (``src`` made unique per task and fold),
+    ``scores`` {method row: {pair key: metrics}}, seeds as ``<label> seed <s>``; ``info`` {label: [seeds]}."""
+    rows, scores, directions, costs, seeds = {}, {}, {}, {}, {}
+    recipe_pieces = [p for p in pieces if p['key']['recipe'] != REFERENCES and p['key']['split'] == split]
+    scored_photos = {}
+    for piece in recipe_pieces:
+        key = piece['key']
+        label = recipe_label(key)
+        seeds.setdefault(label, set()).add(key['seed'])
+        for pair in piece['pairs']:
+            unique = _pair_key(pair['task'], key['fold'], pair['src'])
+            rows[unique] = {**pair, 'src': unique}
+            scored_photos.setdefault(pair['task'], set()).add(pair['photo'])
+        for row, values in piece['rows'].items():
+            name = f'{label} seed {key["seed"]}' + ('' if row == key['recipe'] else f' {row}')
+            scores.setdefault(name, {}).update(
+                {_pair_key(key['task'], key['fold'], src): metrics for src, metrics in values.items()})
+        directions.update(piece.get('directions', {}))
+        cost = costs.setdefault(label, {'budget': piece['cost'].get('budget', ''), 'pieces': []})
+        cost['pieces'].append(piece['cost'])
+    for piece in pieces:
+        if piece['key']['recipe'] != REFERENCES:
+            continue
+        task = piece['key']['task']
+        wanted = scored_photos.get(task)
+        by_src = {}
+        for unique, row in rows.items():
+            by_src.setdefault((row['task'], row['src'].split('|', 2)[2]), []).append(unique)
+        for pair in piece['pairs']:
+            if wanted is None and (task, pair['src']) not in by_src:
+                unique = _pair_key(task, 'all', pair['src'])
+                rows[unique] = {**pair, 'src': unique}
+                by_src[(task, pair['src'])] = [unique]
+        for row, values in piece['rows'].items():
+            for src, metrics in values.items():
+                for unique in by_src.get((task, src), []):
+                    scores.setdefault(row, {})[unique] = metrics
+        directions.update(piece.get('directions', {}))
+        costs.setdefault(REFERENCES, {'budget': '', 'pieces': []})['pieces'].append(piece['cost'])
+    return list(rows.values()), scores, directions, costs, {label: sorted(s) for label, s in seeds.items()}
+
+
+def _methods(scores, seeds):
+    """Table rows in order: references, then per recipe its seed rows and (with several seeds) their mean."""
+    methods = [m for m in REFERENCE_ORDER if m in scores and not m.startswith('oracle')]
+    for label, label_seeds in seeds.items():
+        rows = [m for m in scores if m.startswith(f'{label} seed ')]
+        methods += rows
+        if len(label_seeds) > 1:
+            methods.append(f'{label} (mean of {len(label_seeds)} seeds ± sd over seeds)')
+    methods += [m for m in scores if m not in methods and not m.startswith('oracle')
+                and not any(m.startswith(f'{label} seed ') for label in seeds)]
+    return methods + [m for m in REFERENCE_ORDER if m in scores and m.startswith('oracle')]
+
+
+def _seed_mean(summaries, label, label_seeds):
+    seed_rows = [summaries.get(f'{label} seed {seed}') for seed in label_seeds]
+    seed_rows = [s for s in seed_rows if s]
+    if len(seed_rows) < 2:
+        return None
+    import numpy as np
+    out = {}
+    for metric in set.intersection(*(set(s) for s in seed_rows)):
+        means = [s[metric][0] for s in seed_rows]
+        out[metric] = (float(np.mean(means)), float(np.std(means, ddof=1)), seed_rows[0][metric][2])
+    return out
+
+
+def section_summaries(rows, scores, seeds, methods, tasks, family):
+    """{method: {metric: (mean, sd, photos)}} over the pairs of ``tasks`` and ``family`` (None: all)."""
+    selected = [row for row in rows if row['task'] in tasks]
+    summaries = {m: report.family_summary(scores.get(m, {}), selected, family) for m in methods if m in scores}
+    for label, label_seeds in seeds.items():
+        mean = _seed_mean(summaries, label, label_seeds)
+        if mean:
+            summaries[f'{label} (mean of {len(label_seeds)} seeds ± sd over seeds)'] = mean
+    return summaries
+
+
+def cost_rows(costs):
+    """{label: cost columns} for report.cost_table: means per training and per evaluation."""
+    table = {}
+    for label, cost in costs.items():
+        pieces = cost['pieces']
+
+        def mean(key):
+            values = [p[key] for p in pieces if p.get(key) is not None]
+            return sum(values) / len(values) if values else None
+        table[label] = {'budget': cost['budget'], 'train_s': mean('train_s'), 'train_peak_mb': mean('train_peak_mb'),
+                        'infer_s_per_photo': mean('infer_s_per_photo'), 'infer_s_per_mp': mean('infer_s_per_mp'),
+                        'infer_s_per_listing_photo': mean('infer_s_per_listing_photo'),
+                        'gmac_per_listing_photo': mean('gmac_per_listing_photo'), 'eval_peak_mb': mean('eval_peak_mb'),
+                        'pieces': len(pieces), 'eval_s': mean('eval_s'),
+                        'total_s': sum((p.get('train_s') or 0) + (p.get('eval_s') or 0) for p in pieces)}
+    return table
+
+
+def piece_cost_table(table):
+    lines = ['| method | pieces | mean train s | mean evaluation s | total s |', '|---|---|---|---|---|']
+    for label, cost in table.items():
+        def fmt(value):
+            return '' if value is None else f'{value:.0f}'
+        lines.append(f'| {label} | {cost["pieces"]} | {fmt(cost["train_s"])} | {fmt(cost["eval_s"])} | '
+                     f'{fmt(cost["total_s"])} |')
+    return '\n'.join(lines) + '\n'
+
+
+def tables(pieces, split='test', held_out=None, note=''):
+    """(document, markdown) of every table the pieces fill."""
+    rows, scores, directions, costs, seeds = collect(pieces, split)
+    columns = report.metric_columns(directions)
+    methods = _methods(scores, seeds)
+    tasks = list(dict.fromkeys(row['task'] for row in rows))
+    families = list(dict.fromkeys(row['family'] for row in rows))
+    photos = len({row['photo'] for row in rows})
+    markdown = ['# Benchmark', '', f'Tasks (house styles): {", ".join(tasks)}; capture families: '
+                f'{", ".join(families)}; held-out family (never trained on): {held_out}. {photos} photos, each '
+                f'scored in one {split} fold. Cells: mean ± sd over photos. {note}'.rstrip(), '']
+    document = {'split': split, 'held_out': held_out, 'tasks': tasks, 'families': families, 'seeds': seeds,
+                'summaries': {}}
+
+    def section(title, section_tasks, family):
+        summaries = section_summaries(rows, scores, seeds, methods, section_tasks, family)
+        shown = [m for m in methods if summaries.get(m)]
+        document['summaries'][title] = {m: summaries[m] for m in shown}
+        return [f'### {title}', '', report.metric_table(shown, summaries, columns)]
+
+    def family_title(family):
+        return f'{family} (held out: never trained on)' if family == held_out else family
+
+    markdown += ['## Summary: mean over styles', '']
+    markdown += section(f'all styles / {ALL_FAMILIES}', tasks, None)
+    for family in families:
+        markdown += section(f'all styles / {family_title(family)}', tasks, family)
+    for task in tasks:
+        markdown += [f'## Style: {task}', '']
+        markdown += section(f'{task} / {ALL_FAMILIES}', [task], None)
+        for family in families:
+            markdown += section(f'{task} / {family_title(family)}', [task], family)
+    cost = cost_rows(costs)
+    document['costs'] = cost
+    markdown += ['## Cost', '', report.cost_table({k: v for k, v in cost.items() if k != REFERENCES}),
+                 'Seconds per piece (one training and one evaluation; the references: baselines and oracles of one '
+                 'task):', '', piece_cost_table(cost)]
+    return document, '\n'.join(markdown)
