@@ -12,6 +12,10 @@ loggers and registries (``build_dataset``/``build_dataloader`` through ``create_
   skips states that do not load, same iteration on every rank).
 - progress: a line once the data sets are built and the learning rate in tensorboard.
 - the loop stops at ``total_iter``; basicsr's ran its counter on past it and validated again there.
+- SIGINT / SIGTERM (Ctrl-C, ``kill``, a SLURM preemption) stop training after the current iteration: its
+  networks and training state are saved, one log line says where and the command that resumes, and the exit
+  code is 130 / 143. In a distributed run every rank stops at the same iteration; rank 0 writes. A second
+  signal stops at once, without saving.
 
 Relative paths in option files (datasets, pretrained weights) are relative to the repository root: training
 runs with the root as working directory; ``-opt`` is made absolute first (``-opt path`` and ``-opt=path``).
@@ -25,6 +29,8 @@ import datetime
 import logging
 import os
 import random
+import shlex
+import signal
 import sys
 import time
 from itertools import count
@@ -42,6 +48,7 @@ from realestate_sr.data.paired_listing_dataset import DatasetOptionError
 from realestate_sr.distributed import DistributedSetupError, init_dist, launch_settings
 from realestate_sr.models.option_checks import OptionKeyError, check_training_options, unknown_key_message
 from realestate_sr.resume import ResumeStateError, load_resume_state
+from realestate_sr.utils.stop_signals import AbortRequested, StopSignals, exit_code
 from realestate_sr.utils.weights import MissingWeightsError
 
 from basicsr.data.prefetch_dataloader import CPUPrefetcher, CUDAPrefetcher
@@ -65,6 +72,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 class OptionFileError(FileNotFoundError):
     """``-opt`` names no file."""
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT or SIGTERM stopped training between two iterations, after the state of ``iteration`` was saved."""
+
+    def __init__(self, signum, iteration):
+        super().__init__(f'{signal.Signals(signum).name} at iter {iteration}')
+        self.signum, self.iteration = signum, iteration
 
 
 # --- option file ------------------------------------------------------------------------------------------------
@@ -226,9 +241,54 @@ def validate(model, val_loaders, current_iter, tb_logger, opt):
         model.validation(val_loader, current_iter, tb_logger, opt['val']['save_img'])
 
 
-def train_iterations(opt, model, loaders, logger, tb_logger, start_epoch, current_iter):
+def stop_signal_on_any_rank(signum):
+    """``signum`` (or None) of this process, or in a distributed run the signal any rank received: every rank
+    then stops after the same iteration (a rank leaving alone would hang the others in their next all-reduce)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return signum
+    flag = torch.tensor([signum or 0], device='cuda' if dist.get_backend() == 'nccl' else 'cpu')
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return int(flag.item()) or None
+
+
+def resume_command(args, world_size):
+    """The command line that continues this run from its newest training state."""
+    script = REPO_ROOT / 'realestate_sr' / 'train.py'
+    arguments = ['-opt', str(Path(args.opt).resolve()), '--auto_resume'] + ['--debug'] * args.debug
+    if args.launcher != 'none':
+        arguments += ['--launcher', args.launcher]
+    if args.force_yml:
+        arguments += ['--force_yml', *args.force_yml]
+    if args.launcher == 'pytorch':
+        per_node = int(os.environ.get('LOCAL_WORLD_SIZE', world_size))
+        nodes = ['--nnodes', str(world_size // per_node)] if world_size != per_node else []
+        return shlex.join(['torchrun', *nodes, '--nproc_per_node', str(per_node), str(script), *arguments])
+    launcher = ['srun'] if args.launcher == 'slurm' else []
+    return shlex.join([*launcher, sys.executable, str(script), *arguments])
+
+
+def save_and_stop(opt, args, model, logger, epoch, current_iter, signum, saved_iter):
+    """Save networks and training state at ``current_iter`` (unless just saved), say where and how to resume in
+    one line, and raise TrainingInterrupted."""
+    if saved_iter != current_iter:
+        model.save(epoch, current_iter)
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()  # the other ranks exit only once rank 0 has written: torchrun kills the rest on an exit
+    state = os.path.join(opt['path']['training_states'], f'{current_iter}.state')
+    weights = os.path.join(opt['path']['models'], f'net_g_{current_iter}.pth')
+    name, command = signal.Signals(signum).name, resume_command(args, opt['world_size'])
+    if os.path.isfile(state) and os.path.isfile(weights):
+        logger.info(f'{name}: stopped at iter {current_iter}; saved {weights} and {state}; resume with: {command}')
+    else:
+        logger.info(f'{name}: stopped at iter {current_iter}; saving it failed (see the warnings above): '
+                    f'resuming continues from the newest earlier state: {command}')
+    raise TrainingInterrupted(signum, current_iter)
+
+
+def train_iterations(opt, args, model, loaders, logger, tb_logger, start_epoch, current_iter, stop):
     """Train from ``current_iter`` to ``train.total_iter``, logging, saving and validating at their frequencies;
-    return the epoch it ended in."""
+    return the epoch it ended in. After an iteration in which ``stop`` (StopSignals) received a signal, save and
+    raise TrainingInterrupted."""
     train_loader, train_sampler, val_loaders, _, total_iters = loaders
     msg_logger = LearningRateMessageLogger(opt, current_iter, tb_logger)
     prefetcher = training_prefetcher(opt, train_loader, logger)
@@ -236,6 +296,7 @@ def train_iterations(opt, model, loaders, logger, tb_logger, start_epoch, curren
     first_iter = current_iter + 1
     data_timer, iter_timer = AvgTimer(), AvgTimer()
     logger_opt, val_opt = opt['logger'], opt.get('val')
+    saved_iter = None
     if current_iter >= total_iters:
         return start_epoch
     for epoch in count(start_epoch):
@@ -258,8 +319,12 @@ def train_iterations(opt, model, loaders, logger, tb_logger, start_epoch, curren
             if current_iter % logger_opt['save_checkpoint_freq'] == 0:
                 logger.info('Saving models and training states.')
                 model.save(epoch, current_iter)
+                saved_iter = current_iter
             if val_opt is not None and current_iter % val_opt['val_freq'] == 0:
                 validate(model, val_loaders, current_iter, tb_logger, opt)
+            signum = stop_signal_on_any_rank(stop.received)
+            if signum:
+                save_and_stop(opt, args, model, logger, epoch, current_iter, signum, saved_iter)
             data_timer.start()
             iter_timer.start()
             train_data = prefetcher.next()
@@ -272,22 +337,25 @@ def train(opt, args):
     torch.backends.cudnn.benchmark = True
     resume_state, logger = start_experiment(opt, args)
     tb_logger = init_tb_loggers(opt)
-    loaders = create_dataloaders_and_say_so(opt, logger)
-    model = build_model(opt)
-    start_epoch, current_iter = 0, 0
-    if resume_state:
-        model.resume_training(resume_state)  # optimizers and schedulers; the weights came through the options
-        start_epoch, current_iter = resume_state['epoch'], resume_state['iter']
-        logger.info(f'Resuming training from epoch: {start_epoch}, iter: {current_iter}.')
-    start_time = time.time()
-    train_iterations(opt, model, loaders, logger, tb_logger, start_epoch, current_iter)
-    logger.info(f'End of training. Time consumed: {datetime.timedelta(seconds=int(time.time() - start_time))}')
-    logger.info('Save the latest model.')
-    model.save(epoch=-1, current_iter=-1)  # -1: net_g_latest.pth
-    if opt.get('val') is not None:  # once more at total_iter, unless val_freq just did it
-        validate(model, loaders[2], loaders[4], tb_logger, opt)
-    if tb_logger:
-        tb_logger.close()
+    try:
+        loaders = create_dataloaders_and_say_so(opt, logger)
+        model = build_model(opt)
+        start_epoch, current_iter = 0, 0
+        if resume_state:
+            model.resume_training(resume_state)  # optimizers and schedulers; the weights came through the options
+            start_epoch, current_iter = resume_state['epoch'], resume_state['iter']
+            logger.info(f'Resuming training from epoch: {start_epoch}, iter: {current_iter}.')
+        start_time = time.time()
+        with StopSignals() as stop:
+            train_iterations(opt, args, model, loaders, logger, tb_logger, start_epoch, current_iter, stop)
+        logger.info(f'End of training. Time consumed: {datetime.timedelta(seconds=int(time.time() - start_time))}')
+        logger.info('Save the latest model.')
+        model.save(epoch=-1, current_iter=-1)  # -1: net_g_latest.pth
+        if opt.get('val') is not None:  # once more at total_iter, unless val_freq just did it
+            validate(model, loaders[2], loaders[4], tb_logger, opt)
+    finally:
+        if tb_logger:
+            tb_logger.close()
     return model
 
 
@@ -341,10 +409,21 @@ CLEAR_ERRORS = (MissingWeightsError, CheckpointMismatchError, DistributedSetupEr
 
 
 def main():
-    """``realestate_sr/train.py``: train, returning the exit code (2 with one message for CLEAR_ERRORS)."""
+    """``realestate_sr/train.py``: train, returning the exit code (2 with one message for CLEAR_ERRORS; 130 / 143
+    after SIGINT / SIGTERM, whose first arrival saves the current iteration, see ``train_iterations``)."""
     try:
         run_training()
     except CLEAR_ERRORS as error:
         print(f'realestate_sr/train.py: error: {error}', file=sys.stderr, flush=True)
         return 2
+    except TrainingInterrupted as stop:  # the log said where the state is and how to resume
+        return exit_code(stop.signum)
+    except AbortRequested as abort:
+        print(f'realestate_sr/train.py: {abort}: stopped at once, nothing saved since the last checkpoint',
+              file=sys.stderr, flush=True)
+        return exit_code(abort.signum)
+    except KeyboardInterrupt:  # outside the training iterations (start-up, the final validation)
+        print('realestate_sr/train.py: interrupted outside the training iterations; nothing saved',
+              file=sys.stderr, flush=True)
+        return exit_code(signal.SIGINT)
     return 0
