@@ -6,8 +6,8 @@ pipeline, some only after the first training stretch (``val.val_frq``), and a mi
 training reads against what reads it: our own classes' keys, BasicSR's, and the constructor signatures of
 the architecture, optimizer, scheduler, losses and metrics the file names; the blocks of a whole-photo recipe
 against each other (``whole_photo_checks``: thumbnail sizes, grid, model, data set). It also stops CUDA
-settings on a machine without CUDA. Each problem is one line, e.g.
-``unknown key 'val_frq' in val (did you mean 'val_freq'?)``.
+settings on a machine without CUDA and pretrained files that are not on this machine (``weights_checks``).
+Each problem is one line, e.g. ``unknown key 'val_frq' in val (did you mean 'val_freq'?)``.
 """
 import difflib
 import inspect
@@ -19,8 +19,10 @@ import yaml
 
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
 from realestate_sr.models.enhance_model import OPTIMIZERS
+from realestate_sr.models.weights_checks import missing_weights_problems
 from realestate_sr.models.whole_photo_checks import whole_photo_problems
 from realestate_sr.utils.tiling import TILE_DEFAULTS
+from realestate_sr.utils.weights import MissingWeightsError
 
 from basicsr.models import lr_scheduler
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY
@@ -233,11 +235,15 @@ def training_option_warnings(opt, cuda_available=None):
 
 
 def check_training_options(opt, source='the option file', cuda_available=None):
-    """Raise OptionKeyError (one line, every problem of ``opt`` after ``source``) unless ``opt`` passes; then log
-    (and return) the warnings of :func:`training_option_warnings`, so they show before any data set is built."""
+    """The start-up checks of a training run, before any data set is built: raise OptionKeyError (one line, every
+    problem of ``opt`` after ``source``), or MissingWeightsError when only pretrained files are missing
+    (``weights_checks``); else log (and return) the warnings of :func:`training_option_warnings`."""
     problems = training_option_problems(opt, cuda_available)
+    missing = missing_weights_problems(opt)
     if problems:
-        raise OptionKeyError(f'{source}: ' + '; '.join(problems))
+        raise OptionKeyError(f'{source}: ' + '; '.join(problems + missing))
+    if missing:
+        raise MissingWeightsError(f'{source}: ' + '; '.join(missing))
     warnings = training_option_warnings(opt, cuda_available)
     for warning in warnings:
         LOGGER.warning(f'{source}: {warning}')
