@@ -2,9 +2,9 @@
 
 Real sets carry pairs that teach the wrong edit: unreadable files, mismatched sizes, EXIF rotations that disagree,
 edits cropped, straightened or shifted after the fact (misaligned), the same photo in two splits (leakage), and tone
-edits that cannot be a listing edit (no monotone tone curve, brightness far from the other edits, a photo darkened by
-more than any exposure fix, shadows crushed to black, blur). Each check has its threshold in
-:class:`CheckThresholds`; every flag says the measured value and the threshold it crossed.
+edits that cannot be a listing edit (no monotone tone curve, brightness far from the other edits, a tar darker than
+its src, globally or in the shadows, shadows crushed to black, blur): a listing edit brightens. Each check has its
+threshold in :class:`CheckThresholds`; every flag says the measured value and the threshold it crossed.
 
 The photos are decoded as training reads them (``to_srgb=True``: a profiled file converted to sRGB), so the measures
 see the pixels the network learns from. Alignment is measured on image structure at up to ``align_size`` px
@@ -43,9 +43,8 @@ CHECKS = {
     'duplicate_across_splits': 'near-duplicate of a photo in another split (leakage)',
     'tone_curve': 'tar is not a monotone tone curve of src (R^2 of the best monotone curve below threshold)',
     'brightness_outlier': 'tar mean brightness far from the other pairs\' (robust z and absolute difference)',
-    'darkening_edit': 'the edit darkened the photo (its highlights, in linear-light stops) by more than any '
-                      'exposure correction',
-    'darker_shadows': 'the edit crushed shadow detail of src to black',
+    'darkening_edit': 'tar is darker than src (mean brightness, in linear-light stops): a listing edit brightens',
+    'darker_shadows': 'tar darkened the shadows of src (in linear-light stops) or crushed their detail to black',
     'blurry': 'tar much less sharp than src',
 }
 # informational: reported, never flagged nor excluded
@@ -71,8 +70,9 @@ class CheckThresholds:
     brightness_z: float = 3.5          # robust z (median / MAD of the other pairs) of tar mean Y ...
     min_brightness_difference: float = 0.3  # ... and at least this far from their median, both to flag
     min_pairs_for_stats: int = 5       # fewer pairs: no brightness-outlier test
-    max_darkening_stops: float = 1.5   # src highlights darker by more than this many stops in tar: flagged
+    max_darkening_stops: float = 0.25  # tar's mean brightness below src's by more than this many stops: flagged
     shadow_percentile: float = 25.0    # shadows = src pixels at or below this percentile of src Y
+    max_shadow_darkening_stops: float = 0.4  # src's shadows darker in tar by more than this many stops: flagged
     max_crushed_shadows: float = 0.5   # fraction of src shadow detail that tar turns black
     min_sharpness_ratio: float = 0.35  # detail per unit contrast, tar / src
     dup_max_hamming: int = 6           # 64-bit difference hashes this close are the same photo
@@ -206,26 +206,29 @@ def monotone_curve_r2(src_y, tar_y, bins=64):
     return 1.0 - residual / total if total > 0 else float('nan')
 
 
-def exposure_change_stops(src_y, tar_y, percentile=80.0):
-    """log2 of mean linear-light Y of tar over src on the pixels that are src's highlights (src Y at or above the
-    percentile): -1 is one stop darker. Highlights, because shadow recovery or lifted blacks in src change the
-    shadows far more than an exposure change would, while an exposure change moves the highlights too."""
-    highlights = src_y >= np.percentile(src_y, percentile)
-    src_mean = float(srgb_to_linear(src_y[highlights]).mean())
-    tar_mean = float(srgb_to_linear(tar_y[highlights]).mean())
-    return math.log2(max(tar_mean, 1e-6) / max(src_mean, 1e-6))
+def smooth_luminance(y):
+    """Y blurred by 1.5 px: the tone measures compare areas, so that src noise an edit removed is not read as a
+    change of brightness, and noise around src's black level is not read as shadow detail."""
+    return cv2.GaussianBlur(y, (0, 0), 1.5)
 
 
-def crushed_shadow_fraction(src_y, tar_y, percentile):
-    """Of the src shadow pixels that hold detail (above src's own black level), the fraction tar makes black.
+def brightness_change_stops(src_y, tar_y, where=None):
+    """log2 of tar's mean brightness over src's in linear light (on the pixels ``where``, default all), the means
+    taken on display Y so that noise does not shift them: -1 is one stop darker, +0.9 a typical listing edit."""
+    src_mean = float(src_y.mean() if where is None else src_y[where].mean())
+    tar_mean = float(tar_y.mean() if where is None else tar_y[where].mean())
+    ratio = max(float(srgb_to_linear(np.float32(tar_mean))), 1e-6) / max(float(srgb_to_linear(np.float32(src_mean))),
+                                                                          1e-6)
+    return math.log2(ratio)
 
-    Lifted blacks or strong shadow recovery in src are no defect: an edit that puts the black point back makes the
-    shadows darker but keeps them above black, and pixels at src's black level are not counted. Both images are
-    blurred a little first so that src noise around its black level does not count as detail."""
-    src_s = cv2.GaussianBlur(src_y, (0, 0), 1.5)
-    tar_s = cv2.GaussianBlur(tar_y, (0, 0), 1.5)
+
+def crushed_shadow_fraction(src_s, tar_s, shadows):
+    """Of the src ``shadows`` pixels that hold detail (above src's own black level), the fraction tar makes black.
+
+    ``src_s``, ``tar_s``: :func:`smooth_luminance` of both. Pixels at src's black level are not counted: they had no
+    detail to lose."""
     black = float(np.percentile(src_s, 0.5))
-    detail = (src_s <= np.percentile(src_s, percentile)) & (src_s > black + 0.03)
+    detail = shadows & (src_s > black + 0.03)
     if detail.mean() < 0.01:
         return 0.0
     return float((tar_s[detail] <= 0.02).mean())
@@ -266,6 +269,45 @@ def check_alignment(result, src, tar, th):
         result.notes['alignment_unmeasurable'] = 'too uncertain to decide: ' + '; '.join(unsure)
 
 
+def check_tone(result, src, tar, th):
+    """Tone and blur measures on luminance at ``work_size``; flags a tar that no listing edit gives: no monotone
+    curve of src, darker than src (globally or in the shadows), shadow detail crushed to black, or blurred."""
+    src_y, tar_y = luminance(shrink(src, th.work_size)), luminance(shrink(tar, th.work_size))
+    result.measures['src_hash'] = difference_hash(src_y)
+    mean_src, mean_tar = float(src_y.mean()), float(tar_y.mean())
+    r2 = monotone_curve_r2(src_y, tar_y)
+    src_s, tar_s = smooth_luminance(src_y), smooth_luminance(tar_y)
+    stops = brightness_change_stops(src_s, tar_s)
+    shadows = src_s <= np.percentile(src_s, th.shadow_percentile)
+    shadow_stops = brightness_change_stops(src_s, tar_s, shadows)
+    crushed = crushed_shadow_fraction(src_s, tar_s, shadows)
+    edges = edge_mask(src_y)
+    if edges.mean() >= 0.005:
+        sharpness_ratio = relative_sharpness(tar_y, edges) / max(relative_sharpness(src_y, edges), 1e-12)
+    else:  # no edges to judge sharpness on (a bare wall, a sky)
+        sharpness_ratio = float('nan')
+    result.measures.update({'mean_y_src': _number(mean_src, 5), 'mean_y_tar': _number(mean_tar, 5),
+                            'tone_r2': _number(r2, 4), 'brightness_change_stops': _number(stops, 3),
+                            'shadow_change_stops': _number(shadow_stops, 3), 'crushed_shadows': _number(crushed, 4),
+                            'sharpness_ratio': _number(sharpness_ratio, 4)})
+    if not r2 >= th.min_tone_r2:  # NaN (a flat tar) is flagged too
+        result.flags['tone_curve'] = f'monotone tone-curve R^2 {r2:.3f} < {th.min_tone_r2:g}'
+    if stops < -th.max_darkening_stops:
+        result.flags['darkening_edit'] = (f'tar {stops:+.2f} stops against src (limit -{th.max_darkening_stops:g}; '
+                                          f'mean Y {mean_src:.3f} -> {mean_tar:.3f})')
+    darker = []
+    if shadow_stops < -th.max_shadow_darkening_stops:
+        darker.append(f'src shadows (Y <= p{th.shadow_percentile:g}) {shadow_stops:+.2f} stops in tar '
+                      f'(limit -{th.max_shadow_darkening_stops:g})')
+    if crushed > th.max_crushed_shadows:
+        darker.append(f'{100 * crushed:.0f}% of the src shadow detail is black in tar '
+                      f'(limit {100 * th.max_crushed_shadows:g}%)')
+    if darker:
+        result.flags['darker_shadows'] = '; '.join(darker)
+    if sharpness_ratio < th.min_sharpness_ratio:  # NaN: not measured, not flagged
+        result.flags['blurry'] = f'tar/src sharpness {sharpness_ratio:.2f} < {th.min_sharpness_ratio:g}'
+
+
 def measure_pair(args):
     """Per-pair checks. ``args`` = (name, src_path, tar_path, split, thresholds); returns a PairResult."""
     name, src_path, tar_path, split, th = args
@@ -298,35 +340,7 @@ def measure_pair(args):
     if 'misaligned' in result.flags and tags[0] != tags[1]:
         result.flags['exif_orientation'] = tag_note + ': the displayed images do not line up'
 
-    src_y, tar_y = luminance(shrink(src, th.work_size)), luminance(shrink(tar, th.work_size))
-    result.measures['src_hash'] = difference_hash(src_y)
-    mean_src, mean_tar = float(src_y.mean()), float(tar_y.mean())
-    r2 = monotone_curve_r2(src_y, tar_y)
-    stops = exposure_change_stops(src_y, tar_y)
-    crushed = crushed_shadow_fraction(src_y, tar_y, th.shadow_percentile)
-    shadows = src_y <= np.percentile(src_y, th.shadow_percentile)
-    shadow_change = float(tar_y[shadows].mean() - src_y[shadows].mean())
-    edges = edge_mask(src_y)
-    if edges.mean() >= 0.005:
-        sharpness_ratio = relative_sharpness(tar_y, edges) / max(relative_sharpness(src_y, edges), 1e-12)
-    else:  # no edges to judge sharpness on (a bare wall, a sky)
-        sharpness_ratio = float('nan')
-    result.measures.update({'mean_y_src': _number(mean_src, 5), 'mean_y_tar': _number(mean_tar, 5),
-                            'tone_r2': _number(r2, 4), 'exposure_change_stops': _number(stops, 3),
-                            'crushed_shadows': _number(crushed, 4), 'shadow_change': _number(shadow_change, 5),
-                            'sharpness_ratio': _number(sharpness_ratio, 4)})
-    if not r2 >= th.min_tone_r2:  # NaN (a flat tar) is flagged too
-        result.flags['tone_curve'] = f'monotone tone-curve R^2 {r2:.3f} < {th.min_tone_r2:g}'
-    if stops < -th.max_darkening_stops:
-        result.flags['darkening_edit'] = (f'src highlights {stops:+.2f} stops in tar '
-                                          f'(limit -{th.max_darkening_stops:g}; '
-                                          f'mean Y {mean_src:.3f} -> {mean_tar:.3f})')
-    if crushed > th.max_crushed_shadows:
-        result.flags['darker_shadows'] = (f'{100 * crushed:.0f}% of the src shadow detail (src Y <= '
-                                          f'p{th.shadow_percentile:g}) is black in tar (limit '
-                                          f'{100 * th.max_crushed_shadows:g}%)')
-    if sharpness_ratio < th.min_sharpness_ratio:  # NaN: not measured, not flagged
-        result.flags['blurry'] = f'tar/src sharpness {sharpness_ratio:.2f} < {th.min_sharpness_ratio:g}'
+    check_tone(result, src, tar, th)
     return result
 
 

@@ -23,6 +23,12 @@ from realestate_sr.prep.planted_pairs import (
     write_photo_test_set,
     write_planted_set,
 )
+from realestate_sr.prep.tone_edits import (
+    BRIGHTENING_EDITS,
+    DARKENING_EDITS,
+    DARKER_TAR_CHANGES,
+    write_tone_test_set,
+)
 from tests.test_data.synthetic_pairs import good_photo_pairs, write_pair_set
 from tests.test_inference.icc_profiles import adobe_rgb_profile, display_p3_profile, renamed_profile
 from tests.test_inference.photo_makers import encode_pil
@@ -244,12 +250,53 @@ def photo_report(tmp_path_factory):
 
 
 def test_photometric_changes_of_real_photos_are_clean(photo_report):
-    """Exposure -2..+1 EV, casts, contrast, lifted blacks, shadow recovery, noise, JPEG, vignetting: no flag."""
+    """Exposure -2 and -1 EV, casts, noise, JPEG, vignetting in src, its edit brighter: no flag."""
     report, rows = photo_report
-    good = [(r, row) for r, row in zip(report.results, rows) if row['defect'] == 'none']
-    assert len(good) == 2 * len(PHOTOMETRIC_CHANGES)
+    good = [(r, row) for r, row in zip(report.results, rows)
+            if row['defect'] == 'none' and row['change'] not in DARKER_TAR_CHANGES]
+    assert len(good) == 2 * (len(PHOTOMETRIC_CHANGES) - len(DARKER_TAR_CHANGES))
     assert all(not r.flags for r, _ in good), [(row['change'], r.flags) for r, row in good if r.flags]
     assert all(r.measures['alignment_status'] == 'measured' and r.measures['shift_px'] < 0.3 for r, _ in good)
+
+
+@pytest.fixture(scope='module')
+def tone_report(tmp_path_factory):
+    """Two photographs, each src of its brightening (good) and darkening (bad) edits."""
+    root = tmp_path_factory.mktemp('tone')
+    manifest = write_tone_test_set(root, load_package_photos(['coffee.png', 'brick.png']))
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    return run_checks(load_manifest(manifest), workers=2), rows
+
+
+@pytest.mark.parametrize('edit', sorted(BRIGHTENING_EDITS))
+def test_listing_edits_of_real_photos_are_not_flagged_as_darkening(tone_report, edit):
+    report, rows = tone_report
+    results = [r for r, row in zip(report.results, rows) if row['edit'] == edit]
+    assert len(results) == 2
+    for result in results:
+        assert not {'darkening_edit', 'darker_shadows'} & set(result.flags), (edit, result.flags, result.measures)
+
+
+@pytest.mark.parametrize('edit', sorted(DARKENING_EDITS))
+def test_a_tar_darker_than_its_src_is_flagged_on_real_photos(tone_report, edit):
+    """-0.5 and -1 EV in linear light, an inverse gamma, shadows pulled down or crushed: the edit darkened."""
+    report, rows = tone_report
+    results = [r for r, row in zip(report.results, rows) if row['edit'] == edit]
+    for result in results:
+        assert {'darkening_edit', 'darker_shadows'} & set(result.flags), (edit, result.measures)
+
+
+def test_darkening_flags_state_value_and_threshold(tone_report):
+    report, rows = tone_report
+    darker = [r for r, row in zip(report.results, rows) if row['edit'] == 'exposure_-1ev'][0]
+    assert -1.05 < darker.measures['brightness_change_stops'] < -0.95
+    th = CheckThresholds()
+    assert 'stops against src' in darker.flags['darkening_edit']
+    assert f'limit -{th.max_darkening_stops:g}' in darker.flags['darkening_edit']
+    assert f'limit -{th.max_shadow_darkening_stops:g}' in darker.flags['darker_shadows']
+    loose = run_checks([PairPaths(src=darker.src, tar=darker.tar, name='p')],
+                       thresholds=CheckThresholds(max_darkening_stops=1.5, max_shadow_darkening_stops=1.5)).results[0]
+    assert not loose.flags  # the thresholds decide
 
 
 @pytest.mark.parametrize('defect', sorted(GEOMETRIC_DEFECTS) + sorted(EXIF_DEFECTS))
