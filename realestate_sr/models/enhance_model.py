@@ -296,8 +296,23 @@ class EnhanceModel(SRModel):
             return
         state = {'epoch': epoch, 'iter': current_iter,
                  'optimizers': [optimizer.state_dict() for optimizer in self.optimizers],
-                 'schedulers': [scheduler.state_dict() for scheduler in self.schedulers]}
+                 'schedulers': [scheduler.state_dict() for scheduler in self.schedulers],
+                 'best_metric_results': self.best_metric_results_to_save()}
         self._save_with_retries(state, os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'))
+
+    def best_metric_results_to_save(self):
+        """BasicSR's ``best_metric_results`` (dataset -> metric -> better, val, iter) in plain Python numbers:
+        metrics return numpy scalars, which a ``weights_only`` load (resume.py) refuses."""
+        return {dataset: {metric: {'better': record['better'], 'val': float(record['val']), 'iter': int(record['iter'])}
+                          for metric, record in metrics.items()}
+                for dataset, metrics in getattr(self, 'best_metric_results', {}).items()}
+
+    def resume_training(self, resume_state):
+        """BaseModel's (optimizers, schedulers), plus the best validation results so far, which BasicSR would
+        start afresh: after a resume, ``Best: ... @ iter`` still counts the iterations before it."""
+        super().resume_training(resume_state)
+        if resume_state.get('best_metric_results'):
+            self.best_metric_results = resume_state['best_metric_results']
 
     # --- inference ----------------------------------------------------------------------------------------------
     def inference_network(self):
