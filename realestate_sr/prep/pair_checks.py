@@ -37,7 +37,8 @@ from realestate_sr.utils.photo_decode import PhotoReadError, colour_space_name, 
 CHECKS = {
     'unreadable': 'file missing or not a decodable image',
     'size_mismatch': 'src and tar differ in size (after EXIF orientation)',
-    'exif_orientation': 'EXIF orientation tags differ and the displayed images do not line up',
+    'exif_orientation': 'EXIF orientation tags differ (both named) and the displayed images are not confirmed to '
+                        'line up; listed first, since the tone and blur flags of such a pair follow from it',
     'misaligned': 'shift / rotation / scale between src and tar confidently above threshold, or the same structure '
                   'found at no shift (different photos)',
     'duplicate_across_splits': 'near-duplicate of a photo in another split (leakage)',
@@ -328,20 +329,31 @@ def measure_pair(args):
         result.notes['profile_mismatch'] = f'src {profiles[0]} vs tar {profiles[1]}'
     result.measures['exif_orientation'] = tags
     result.measures['size'] = [src.shape[1], src.shape[0], tar.shape[1], tar.shape[0]]
-    tag_note = f'EXIF orientation src {tags[0]} vs tar {tags[1]}'
     if src.shape != tar.shape:
         result.flags['size_mismatch'] = (f'src {src.shape[1]}x{src.shape[0]} vs tar {tar.shape[1]}x{tar.shape[0]} '
                                          '(width x height, EXIF orientation applied)')
-        if tags[0] != tags[1]:
-            result.flags['exif_orientation'] = tag_note + ': the rotated images differ in size'
-        return result
-
-    check_alignment(result, src, tar, th)
-    if 'misaligned' in result.flags and tags[0] != tags[1]:
-        result.flags['exif_orientation'] = tag_note + ': the displayed images do not line up'
-
-    check_tone(result, src, tar, th)
+    else:
+        check_alignment(result, src, tar, th)
+        check_tone(result, src, tar, th)
+    if tags[0] != tags[1]:
+        check_orientation(result, tags)
     return result
+
+
+def check_orientation(result, tags):
+    """EXIF tags that differ are a defect unless the alignment found the displayed images lined up (a photo stored
+    sideways with its tag, its edit stored upright). Flagged first: the size, alignment, tone and blur flags of such a
+    pair follow from pixels that do not correspond."""
+    if 'size_mismatch' in result.flags:
+        why = 'the turned images differ in size'
+    elif 'misaligned' in result.flags:
+        why = 'the displayed images do not line up'
+    elif result.measures.get('alignment_status') != 'measured' or 'alignment_unmeasurable' in result.notes:
+        why = 'the displayed images could not be matched (a tag rewritten without turning the pixels?)'
+    else:
+        return
+    flag = f'EXIF orientation src {tags[0]} vs tar {tags[1]}: {why}'
+    result.flags = {'exif_orientation': flag, **result.flags}
 
 
 def flag_brightness_outliers(results, th):

@@ -20,6 +20,8 @@ from realestate_sr.prep.planted_pairs import (
     PHOTOMETRIC_CHANGES,
     PLANTED_DEFECTS,
     load_package_photos,
+    make_low_texture_photo,
+    write_jpeg,
     write_photo_test_set,
     write_planted_set,
 )
@@ -29,6 +31,7 @@ from realestate_sr.prep.tone_edits import (
     DARKER_TAR_CHANGES,
     write_tone_test_set,
 )
+from realestate_sr.utils.colour import to_uint8
 from tests.test_data.synthetic_pairs import good_photo_pairs, write_pair_set
 from tests.test_inference.icc_profiles import adobe_rgb_profile, display_p3_profile, renamed_profile
 from tests.test_inference.photo_makers import encode_pil
@@ -297,6 +300,35 @@ def test_darkening_flags_state_value_and_threshold(tone_report):
     loose = run_checks([PairPaths(src=darker.src, tar=darker.tar, name='p')],
                        thresholds=CheckThresholds(max_darkening_stops=1.5, max_shadow_darkening_stops=1.5)).results[0]
     assert not loose.flags  # the thresholds decide
+
+
+def _tagged_pair(tmp_path, photo_bgr, src_tag, stored_src=None):
+    """src: ``stored_src`` (default the photo's pixels) with the EXIF orientation ``src_tag``; tar: a listing edit
+    of the photo, untagged."""
+    src_path, tar_path = tmp_path / 'src.jpg', tmp_path / 'tar.jpg'
+    write_jpeg(src_path, photo_bgr if stored_src is None else stored_src, exif_orientation=src_tag)
+    write_jpeg(tar_path, to_uint8(BRIGHTENING_EDITS['typical'](photo_bgr.astype(np.float32) / 255)))
+    return run_checks([PairPaths(src=str(src_path), tar=str(tar_path), name='p')]).results[0]
+
+
+@pytest.mark.parametrize('photo', ['real', 'low_texture'])
+def test_a_rewritten_exif_orientation_is_named_ahead_of_the_flags_it_causes(tmp_path, photo):
+    """src's tag set to 3 (180 degrees) with its pixels unchanged: the orientation, with both values, comes first,
+    also where the turned photo is too smooth to measure the alignment."""
+    if photo == 'real':
+        img = load_package_photos(['coffee.png'])['coffee']
+    else:
+        img = to_uint8(make_low_texture_photo(300, 400, seed=0))
+    result = _tagged_pair(tmp_path, img, 3)
+    assert list(result.flags)[0] == 'exif_orientation', result.flags
+    assert result.flags['exif_orientation'].startswith('EXIF orientation src 3 vs tar 1')
+
+
+def test_a_photo_stored_sideways_with_its_tag_is_a_good_pair(tmp_path):
+    """Tag 6 on pixels stored turned the other way: displayed upright, it lines up with its upright edit."""
+    img = load_package_photos(['coffee.png'])['coffee']
+    result = _tagged_pair(tmp_path, img, 6, stored_src=np.ascontiguousarray(np.rot90(img, k=1)))
+    assert result.measures['exif_orientation'] == [6, 1] and not result.flags, result.flags
 
 
 @pytest.mark.parametrize('defect', sorted(GEOMETRIC_DEFECTS) + sorted(EXIF_DEFECTS))
