@@ -24,7 +24,6 @@ runs with the root as working directory; ``-opt`` is made absolute first (``-opt
 does not fit, a bad launch environment, an option file mistake) print one message and exit with code 2;
 anything else keeps its traceback. See docs/distributed.md for multi-GPU, multi-node and SLURM runs.
 """
-import argparse
 import datetime
 import logging
 import os
@@ -49,6 +48,7 @@ from realestate_sr.distributed import DistributedSetupError, init_dist, launch_s
 from realestate_sr.models.option_checks import OptionKeyError, check_training_options, unknown_key_message
 from realestate_sr.resume import ResumeStateError, load_resume_state
 from realestate_sr.utils.stop_signals import AbortRequested, StopSignals, exit_code
+from realestate_sr.utils.train_arguments import argument_parser
 from realestate_sr.utils.weights import MissingWeightsError
 
 from basicsr.data.prefetch_dataloader import CPUPrefetcher, CUDAPrefetcher
@@ -360,19 +360,6 @@ def train(opt, args):
 
 
 # --- entry point ------------------------------------------------------------------------------------------------
-def argument_parser():
-    """The command line: BasicSR's arguments."""
-    parser = argparse.ArgumentParser(prog='realestate_sr/train.py')
-    parser.add_argument('-opt', type=str, required=True, help='Path to option YAML file.')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher')
-    parser.add_argument('--auto_resume', action='store_true')
-    parser.add_argument('--debug', action='store_true')
-    parser.add_argument('--local_rank', type=int, default=0)
-    parser.add_argument(
-        '--force_yml', nargs='+', default=None, help='Force to update yml files. Examples: train:ema_decay=0.999')
-    return parser
-
-
 def canonical_argv(argv):
     """(argv, absolute option file path): ``argv`` written back with a separate ``-opt`` whose path is absolute,
     so it survives the change of directory whichever form was given (``-opt path``, ``-opt=path``), and the
