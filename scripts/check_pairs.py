@@ -22,6 +22,7 @@ file without --overwrite). Every output is written to a temporary name and renam
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -44,6 +45,7 @@ from realestate_sr.utils.output_safety import (
     check_file_output,
     check_new_file,
 )
+from realestate_sr.utils.wording import counted
 
 
 def parse_args(argv=None):
@@ -77,10 +79,18 @@ def load(args):
             loaded = load_manifest(manifest, args.root)
             pairs += loaded
             splits += [Path(manifest).stem if len(args.pairs) > 1 else ''] * len(loaded)
-        return pairs, splits
+        return with_readable_names(pairs), splits
     if args.src_dir and args.tar_dir and not args.pairs:
         return pairs_from_folders(args.src_dir, args.tar_dir), None
     raise PairListError('give --pairs or both --src-dir and --tar-dir')
+
+
+def with_readable_names(pairs):
+    """The pairs named by their src path relative to the folder all src files share, not as the manifest spells it
+    (``../../../photos/a.jpg`` from a manifest kept elsewhere)."""
+    sources = [os.path.abspath(pair.src) for pair in pairs]
+    common = os.path.commonpath(sources) if len(sources) > 1 else os.path.dirname(sources[0])
+    return [replace(pair, name=Path(os.path.relpath(src, common)).as_posix()) for pair, src in zip(pairs, sources)]
 
 
 def check_outputs(args, pairs):
@@ -116,10 +126,11 @@ def main(argv=None):
         # relative to its own folder, the default root of whatever reads it: written elsewhere than the input
         # manifest, paths relative to that one's folder would all read as missing
         write_manifest(kept, Path(args.exclude), Path(args.exclude).parent)
-        print(f'clean manifest: {args.exclude} ({len(kept)} of {len(pairs)} pairs kept)')
+        print(f'clean manifest: {args.exclude} ({len(kept)} of {counted(len(pairs), "pair")} kept)')
     if args.contact_sheet:
         write_contact_sheet(report.flagged, Path(args.contact_sheet), args.max_listed)
-        print(f'contact sheet: {args.contact_sheet} ({min(len(report.flagged), args.max_listed)} flagged pairs)')
+        print(f'contact sheet: {args.contact_sheet} '
+              f'({counted(min(len(report.flagged), args.max_listed), "flagged pair")})')
     return 1 if report.flagged else 0
 
 

@@ -33,6 +33,7 @@ from realestate_sr.data.image_io import decode_bgr, exif_orientation, read_bytes
 from realestate_sr.prep.pair_alignment import AlignmentSettings, estimate_alignment, resize_long
 from realestate_sr.utils.colour import LUMA_601, luma, srgb_to_linear
 from realestate_sr.utils.photo_decode import PhotoReadError, colour_space_name, embedded_profile
+from realestate_sr.utils.wording import counted
 
 CHECKS = {
     'unreadable': 'file missing or not a decodable image',
@@ -124,7 +125,7 @@ class CheckReport:
 
     def summary(self, max_listed=50):
         n, bad = len(self.results), len(self.flagged)
-        lines = [f'pair checks: {n} pairs, {bad} flagged ({100 * bad / max(n, 1):.1f}%)',
+        lines = [f'pair checks: {counted(n, "pair")}, {bad} flagged ({100 * bad / max(n, 1):.1f}%)',
                  f'  {"check":<24} {"flagged":>7}  meaning']
         for check, count in self.counts().items():
             lines.append(f'  {check:<24} {count:>7}  {CHECKS[check]}')
@@ -137,14 +138,14 @@ class CheckReport:
                 for check, detail in result.flags.items():
                     lines.append(f'  {result.name}{split}  [{check}] {detail}')
             if bad > max_listed:
-                lines.append(f'  ... and {bad - max_listed} more pairs in the JSON report')
+                lines.append(f'  ... and {counted(bad - max_listed, "more pair")} in the JSON report')
         noted = [r for r in self.results if r.notes]
         if noted:
             lines.append('notes (pairs kept):')
             for result in noted[:max_listed]:
                 lines += [f'  {result.name}  [{note}] {detail}' for note, detail in result.notes.items()]
             if len(noted) > max_listed:
-                lines.append(f'  ... and {len(noted) - max_listed} more pairs in the JSON report')
+                lines.append(f'  ... and {counted(len(noted) - max_listed, "more pair")} in the JSON report')
         return '\n'.join(lines)
 
 

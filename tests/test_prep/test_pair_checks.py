@@ -390,3 +390,16 @@ def test_smooth_noisy_photo_is_measured_at_the_coarse_level_and_kept():
     shifted = estimate_alignment(src, _warp(photo, dx=12.0))
     assert shifted.status == 'measured' and shifted.shift_px - 3 * shifted.shift_sigma_px > 1.0
     assert abs(shifted.shift_px - 12.0) < 3 * shifted.shift_sigma_px + 0.2
+
+
+def test_check_pairs_summary_names_photos_without_dot_dot_and_counts_in_the_singular(tmp_path, capsys):
+    src, tar = good_photo_pairs(1, size=(96, 128))[0]
+    write_pair_set(tmp_path / 'data', [(src, tar // 2)], ext='.jpg')  # a darkened tar: flagged, so listed
+    manifest = tmp_path / 'lists' / 'deep' / 'set' / 'pairs.jsonl'
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text('{"src": "../../../data/images/0_src.jpg", "tar": "../../../data/images/0_tar.jpg"}\n')
+    code = check_pairs.main(['--pairs', str(manifest), '-o', str(tmp_path / 'c.json'), '--workers', '1',
+                             '--exclude', str(tmp_path / 'clean.jsonl')])
+    out = capsys.readouterr().out
+    assert code == 1 and 'pair checks: 1 pair, 1 flagged' in out and '(0 of 1 pair kept)' in out, out
+    assert '../' not in out and '  0_src.jpg  [darkening_edit]' in out, out
