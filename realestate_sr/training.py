@@ -267,6 +267,12 @@ def resume_command(args, world_size):
     return shlex.join([*launcher, sys.executable, str(script), *arguments])
 
 
+def checkpoint_paths(opt, iteration):
+    """(network weights, training state) that ``model.save`` writes at ``iteration``."""
+    return (os.path.join(opt['path']['models'], f'net_g_{iteration}.pth'),
+            os.path.join(opt['path']['training_states'], f'{iteration}.state'))
+
+
 def save_and_stop(opt, args, model, logger, epoch, current_iter, signum, saved_iter):
     """Save networks and training state at ``current_iter`` (unless just saved), say where and how to resume in
     one line, and raise TrainingInterrupted."""
@@ -274,8 +280,7 @@ def save_and_stop(opt, args, model, logger, epoch, current_iter, signum, saved_i
         model.save(epoch, current_iter)
     if dist.is_available() and dist.is_initialized():
         dist.barrier()  # the other ranks exit only once rank 0 has written: torchrun kills the rest on an exit
-    state = os.path.join(opt['path']['training_states'], f'{current_iter}.state')
-    weights = os.path.join(opt['path']['models'], f'net_g_{current_iter}.pth')
+    weights, state = checkpoint_paths(opt, current_iter)
     name, command = signal.Signals(signum).name, resume_command(args, opt['world_size'])
     if os.path.isfile(state) and os.path.isfile(weights):
         logger.info(f'{name}: stopped at iter {current_iter}; saved {weights} and {state}; resume with: {command}')
@@ -317,7 +322,8 @@ def train_iterations(opt, args, model, loaders, logger, tb_logger, start_epoch, 
                             'time': iter_timer.get_avg_time(), 'data_time': data_timer.get_avg_time(),
                             **model.get_current_log()})
             if current_iter % logger_opt['save_checkpoint_freq'] == 0:
-                logger.info('Saving models and training states.')
+                weights, state = checkpoint_paths(opt, current_iter)
+                logger.info(f'Saving models and training states at iter {current_iter}: {weights}, {state}')
                 model.save(epoch, current_iter)
                 saved_iter = current_iter
             if val_opt is not None and current_iter % val_opt['val_freq'] == 0:
