@@ -47,6 +47,7 @@ from realestate_sr.data.paired_listing_dataset import DatasetOptionError
 from realestate_sr.distributed import DistributedSetupError, init_dist, launch_settings
 from realestate_sr.models.option_checks import OptionKeyError, check_training_options, unknown_key_message
 from realestate_sr.resume import ResumeStateError, load_resume_state
+from realestate_sr.utils.output_safety import atomic_write
 from realestate_sr.utils.stop_signals import AbortRequested, StopSignals, exit_code
 from realestate_sr.utils.train_arguments import argument_parser
 from realestate_sr.utils.weights import MissingWeightsError
@@ -219,20 +220,43 @@ def training_prefetcher(opt, train_loader, logger):
 
 
 # --- the run ----------------------------------------------------------------------------------------------------
+RESOLVED_OPTIONS = 'options_resolved.yml'
+
+
+def write_resolved_options(opt, args):
+    """Write ``experiments/<name>/options_resolved.yml`` beside BasicSR's copy of the option file: the options this
+    run trains with (``--force_yml`` applied, ``KEY=~`` deleted, ``manual_seed`` filled in), in the option file's
+    own form. Return its path; None on ranks other than 0 and when it is the option file being read."""
+    path = os.path.join(opt['path']['experiments_root'], RESOLVED_OPTIONS)
+    if opt['rank'] != 0 or (os.path.exists(path) and os.path.samefile(path, args.opt)):
+        return None
+    resolved = read_option_file(args.opt, args.force_yml)
+    resolved['manual_seed'] = opt['manual_seed']
+    header = (f'# {args.opt}\n# with --force_yml {" ".join(args.force_yml)}\n' if args.force_yml else f'# {args.opt}\n')
+    header += ('# as this run read it, with manual_seed filled in. To train with it, copy it out of this folder\n'
+               '# first: a fresh run of the same name archives the folder.\n')
+    text = yaml.dump(resolved, Dumper=ordered_yaml()[1], sort_keys=False, default_flow_style=False)
+    atomic_write(path, (header + text).encode('utf-8'))
+    return path
+
+
 def start_experiment(opt, args):
     """(resume state or None, logger): folders made (a fresh run archives an older one of the same name), the
-    option file copied, the log file opened with the environment and the options."""
+    option file copied as given and as resolved, the log file opened with the environment and the options."""
     resume_state = load_resume_state(opt)
     if resume_state is None:
         make_exp_dirs(opt)
         if opt['logger'].get('use_tb_logger') and 'debug' not in opt['name'] and opt['rank'] == 0:
             mkdir_and_rename(os.path.join(opt['root_path'], 'tb_logger', opt['name']))
     copy_opt_file(args.opt, opt['path']['experiments_root'])
+    resolved = write_resolved_options(opt, args)
     # the first get_root_logger call decides the log file: nothing above may log
     log_file = os.path.join(opt['path']['log'], f"train_{opt['name']}_{get_time_str()}.log")
     logger = get_root_logger(logger_name='basicsr', log_level=logging.INFO, log_file=log_file)
     logger.info(get_env_info())
     logger.info(dict2str(opt))
+    if resolved:
+        logger.info(f'the options as resolved (--force_yml applied, ~ keys deleted): {resolved}')
     return resume_state, logger
 
 

@@ -53,6 +53,8 @@ def test_train_validate_checkpoint_and_auto_resume_from_another_directory(tmp_pa
     checkpoint = torch.load(root / 'models' / 'net_g_latest.pth', weights_only=True)
     assert {'params', 'params_ema'} <= set(checkpoint)
     assert (root / 'e2e.yml').is_file()  # the option file is copied into the experiment
+    assert f'the options as resolved (--force_yml applied, ~ keys deleted): {root}/options_resolved.yml' in log
+    assert yaml.safe_load((root / 'options_resolved.yml').read_text())['name'] == experiment_name
     assert (f'Saving models and training states at iter 2: {root}/models/net_g_2.pth, '
             f'{root}/training_states/2.state') in log
     assert 'Validation tiny_val' in log and '# psnr:' in log
