@@ -18,6 +18,6 @@ The benchmark's pieces (docs/benchmark.md):
   ``style_warm_natural``; ``styles`` lists them, ``style_utils`` holds what they share and
   ``edit_statistics`` measures what an edit does (exposure, contrast, midtone gamma, shadows, highlights,
   clipping, saturation);
-- ``bench_build``: photos -> splits by scene -> pairs -> JSONL manifests that ``PairedListingDataset`` and
-  ``scripts/make_lmdb.py`` read.
+- ``bench_build``: photos -> captured sources and house-style targets -> one JSONL manifest per task (a house
+  style of ``styles``) that ``PairedListingDataset`` and ``scripts/make_lmdb.py`` read.
 """
