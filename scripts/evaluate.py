@@ -23,26 +23,13 @@ import runpy
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
     runpy.run_path(f'{Path(__file__).resolve().parents[1]}/realestate_sr/utils/malloc_tuning.py', run_name='__main__')
 
-import yaml
-
-from realestate_sr.archs.checkpoint import CheckpointMismatchError
-from realestate_sr.archs.network_loading import checkpoint_param_key, read_trained_with
-from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders
-from realestate_sr.evaluation.methods import BASELINES, CheckpointPredictor, checkpoint_label
-from realestate_sr.evaluation.runner import evaluate_pairs, readable_pair_names, row_names
-from realestate_sr.evaluation.scoring import metric_options
-from realestate_sr.evaluation.tables import markdown_table, write_tables
-from realestate_sr.evaluation.visual_report import VisualReport
-from realestate_sr.inference import network_args
-from realestate_sr.inference.postprocess import add_postprocess_args, postprocess_from_args
-from realestate_sr.metrics.lpips_metric import lpips_model
-from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs
-from realestate_sr.utils.weights import MissingWeightsError
-from realestate_sr.utils.wording import counted
+# the flags come from this file alone, loaded by path: the package (torch, basicsr) loads once the arguments parse
+FLAGS = SimpleNamespace(**runpy.run_path(f'{Path(__file__).resolve().parents[1]}/realestate_sr/utils/cli_flags.py'))
 
 LOG = logging.getLogger('evaluate')
 MANIFEST_SUFFIX = '.jsonl'  # how --pairs tells manifests from the two folders of the folder form
@@ -68,13 +55,14 @@ def build_parser():
                       'recursively as scripts/tiled_infer.py writes its input tree; repeatable')
     what.add_argument('--tta', action='store_true', help='add a flip/rotation x8 ensemble row per checkpoint')
     what.add_argument('--ensemble', action='store_true', help='add a row averaging all --model checkpoints')
-    what.add_argument('--baselines', default=','.join(BASELINES),
-                      help=f'comma-separated baseline rows from {list(BASELINES)} ("" for none; default: all)')
+    what.add_argument('--baselines', default=','.join(FLAGS.BASELINE_NAMES),
+                      help=f'comma-separated baseline rows from {list(FLAGS.BASELINE_NAMES)} ("" for none; default: '
+                      'all)')
     what.add_argument('--primary', help='row shown in contact sheets and used to sort photos worst first '
                       '(default: the first checkpoint or --pred row, else auto_correct)')
-    network_args.add_network_args(parser)
-    network_args.add_running_args(parser)
-    add_postprocess_args(parser)
+    FLAGS.add_network_args(parser)
+    FLAGS.add_running_args(parser)
+    FLAGS.add_postprocess_args(parser)
     lp = parser.add_argument_group('LPIPS')
     lp.add_argument('--lpips-net', choices=['alex', 'vgg'], default='alex', help='LPIPS backbone (default: alex)')
     lp.add_argument('--lpips-weights', help='torchvision backbone file (default: $TORCH_HOME/hub/checkpoints/)')
@@ -93,6 +81,9 @@ def build_parser():
 
 def load_pairs(args):
     """The pairs of ``--pairs``: manifests (one path, or every path named *.jsonl) or two folders."""
+    from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders
+    from realestate_sr.evaluation.runner import readable_pair_names
+
     manifests = [path for path in args.pairs if Path(path).suffix.lower() == MANIFEST_SUFFIX]
     if len(args.pairs) == 1 or len(manifests) == len(args.pairs):
         pairs, listed_in = [], {}
@@ -117,6 +108,9 @@ def load_pairs(args):
 
 def check_args(args):
     """Usage errors that argparse cannot see, as one message; returns (baselines, checkpoint row labels)."""
+    from realestate_sr.archs.network_loading import checkpoint_param_key, read_trained_with
+    from realestate_sr.evaluation.methods import BASELINES, checkpoint_label
+
     baselines = tuple(name for name in args.baselines.split(',') if name)
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:
@@ -145,6 +139,8 @@ def check_args(args):
 def check_report_dir(report_dir, args, pairs):
     """Refuse a report folder that is a file, an input, or a folder holding one (a manifest, a photo, a --pred
     folder, a checkpoint): the report's files would land among, or over, what is scored."""
+    from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs
+
     if report_dir.exists() and not report_dir.is_dir():
         raise UnsafeOutputError(f'output {report_dir} is a file, not a folder; nothing was written: give a folder '
                                 'for the report')
@@ -162,6 +158,21 @@ def default_primary(rows, baselines, labels, args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    import yaml
+
+    from realestate_sr.archs.checkpoint import CheckpointMismatchError
+    from realestate_sr.data.pair_lists import PairListError
+    from realestate_sr.evaluation.methods import CheckpointPredictor
+    from realestate_sr.evaluation.runner import evaluate_pairs, row_names
+    from realestate_sr.evaluation.scoring import metric_options
+    from realestate_sr.evaluation.tables import markdown_table, write_tables
+    from realestate_sr.evaluation.visual_report import VisualReport
+    from realestate_sr.inference import network_args
+    from realestate_sr.inference.postprocess import postprocess_from_args
+    from realestate_sr.metrics.lpips_metric import lpips_model
+    from realestate_sr.utils.weights import MissingWeightsError
+    from realestate_sr.utils.wording import counted
+
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format='%(message)s', force=True)
     started = time.perf_counter()
     report_dir = Path(args.output)

@@ -27,27 +27,20 @@ import runpy
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
     runpy.run_path(f'{Path(__file__).resolve().parents[1]}/realestate_sr/utils/malloc_tuning.py', run_name='__main__')
 
-import yaml
-
-from realestate_sr.archs.nafnet_arch import NAFNetLocal
-from realestate_sr.inference import engines, network_args
-from realestate_sr.inference.enhancer import Enhancer, network_to_run, tlc_note
-from realestate_sr.utils.output_safety import (
-    UnsafeOutputError,
-    atomic_write,
-    check_clear_of_inputs,
-    check_file_output,
-    temp_path_for,
-)
+# the flags come from this file alone, loaded by path: the package (torch, basicsr) loads once the arguments parse
+FLAGS = SimpleNamespace(**runpy.run_path(f'{Path(__file__).resolve().parents[1]}/realestate_sr/utils/cli_flags.py'))
 
 
 def check_output(output, model, opt):
     """Refuse an output that is the checkpoint or option file, a folder, or an existing file that is no ONNX
     graph (another checkpoint, say): the export replaces OUT whole."""
+    from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs, check_file_output
+
     check_file_output(output)
     check_clear_of_inputs(output, [model, opt])
     if Path(output).parent.exists() and not Path(output).parent.is_dir():
@@ -57,7 +50,7 @@ def check_output(output, model, opt):
                                 'choose another output path')
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--model', help='checkpoint: BasicSR params/params_ema, official release or bare state_dict')
     parser.add_argument('--random-weights', action='store_true',
@@ -65,13 +58,25 @@ def main(argv=None):
     parser.add_argument('-o', '--output', required=True, help='the .onnx file to write')
     parser.add_argument('--opset', type=int, default=17, help='ONNX opset, >= 17 (default: 17)')
     parser.add_argument('--tolerance', type=float, default=1e-3, help='largest accepted |torch - onnx| (default 1e-3)')
-    network_args.add_network_args(parser)
+    FLAGS.add_network_args(parser)
     parser.add_argument('--tile-size', type=int, default=None,
-                        help='the tile size the graph will run at (default: --opt val.tile, else 512; 0: whole '
-                        'photos): decides whether TLC acts')
+                        help='the tile size the graph will run at (default: --opt val.tile, else '
+                        f'{FLAGS.TILE_DEFAULTS["size"]}; 0: whole photos): decides whether TLC acts')
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not args.model and not args.random_weights:
         parser.error('give --model CKPT (or --random-weights, visibly, for tests)')
+    import yaml
+
+    from realestate_sr.archs.nafnet_arch import NAFNetLocal
+    from realestate_sr.inference import engines, network_args
+    from realestate_sr.inference.enhancer import Enhancer, network_to_run, tlc_note
+    from realestate_sr.utils.output_safety import UnsafeOutputError, atomic_write, temp_path_for
+
     try:
         check_output(args.output, args.model, args.opt)
     except UnsafeOutputError as err:

@@ -22,22 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 import yaml
-
-from realestate_sr.benchmark.oracle import oracle_lut
-from realestate_sr.data.image_io import read_bgr
-from realestate_sr.data.pair_lists import load_manifest
-from realestate_sr.utils.colour import to_bgr_uint8
-from realestate_sr.utils.output_safety import (
-    UnsafeOutputError,
-    check_replaceable,
-    remove_stale_temps,
-    replace_folder,
-    temp_sibling,
-    write_info,
-)
 
 REPO = Path(__file__).resolve().parents[1]
 TOOL = 'run_demo'
@@ -52,11 +37,18 @@ def run_step(title, command):
 
 
 def read_rgb(path):
+    import numpy as np
+
+    from realestate_sr.data.image_io import read_bgr
+
     return read_bgr(path)[:, :, ::-1].astype(np.float32) / 255.0
 
 
 def check_oracle_output(out_dir):
     """UnsafeOutputError unless ``out_dir`` is absent, empty or the oracle folder this script wrote."""
+    # the package (torch) is imported where it is used, so that --help answers at once
+    from realestate_sr.utils.output_safety import check_replaceable, remove_stale_temps
+
     remove_stale_temps(out_dir, 'partial')
     if out_dir.exists() or out_dir.is_symlink():
         check_replaceable(out_dir, TOOL, ORACLE_LAYOUT)
@@ -66,6 +58,13 @@ def write_oracle_outputs(manifest, data_root, out_dir):
     """``oracle_lut`` of every pair of ``manifest`` as a PNG named like its src (``images/x_src.png``), which is
     what evaluate.py's --pred finds; built beside ``out_dir`` and renamed, replacing only a folder this script
     wrote. UnsafeOutputError when ``out_dir`` is anything else."""
+    import cv2
+
+    from realestate_sr.benchmark.oracle import oracle_lut
+    from realestate_sr.data.pair_lists import load_manifest
+    from realestate_sr.utils.colour import to_bgr_uint8
+    from realestate_sr.utils.output_safety import replace_folder, temp_sibling, write_info
+
     out_dir = Path(out_dir)
     check_oracle_output(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +98,7 @@ def main(argv=None):
     parser.add_argument('--oracle-out', default='results/demo_oracle/oracle_lut',
                         help='folder of the oracle\'s outputs (default: %(default)s)')
     args = parser.parse_args(argv)
+    from realestate_sr.utils.output_safety import UnsafeOutputError
 
     opt_path = REPO / args.opt
     opt = yaml.safe_load(opt_path.read_text())

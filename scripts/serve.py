@@ -15,18 +15,16 @@ import logging
 import runpy
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
     runpy.run_path(f'{Path(__file__).resolve().parents[1]}/realestate_sr/utils/malloc_tuning.py', run_name='__main__')
 
-from realestate_sr.inference import network_args
-from realestate_sr.inference.enhancer import Enhancer
-from realestate_sr.inference.postprocess import add_postprocess_args, postprocess_from_args
-from realestate_sr.serve.app import ServeConfig
-from realestate_sr.serve.listening import PortInUseError, bind_listening_socket
+# the flags come from this file alone, loaded by path: the package (torch, basicsr) loads once the arguments parse
+FLAGS = SimpleNamespace(**runpy.run_path(f'{Path(__file__).resolve().parents[1]}/realestate_sr/utils/cli_flags.py'))
 
 LOG = logging.getLogger('serve')
-DEFAULTS = ServeConfig()
+DEFAULTS = SimpleNamespace(**FLAGS.SERVICE_DEFAULTS)  # ServeConfig's defaults
 
 
 def build_parser():
@@ -37,9 +35,9 @@ def build_parser():
                         help='what runs --model (default: onnxruntime for an .onnx file, else torch)')
     parser.add_argument('--model-name', help='name in the X-Model header and /readyz (default: the experiment '
                         'folder and checkpoint file, e.g. NAFNet_w16_demo_cpu/net_g_latest)')
-    network_args.add_network_args(parser)
-    network_args.add_running_args(parser)
-    add_postprocess_args(parser)
+    FLAGS.add_network_args(parser)
+    FLAGS.add_running_args(parser)
+    FLAGS.add_postprocess_args(parser)
     http = parser.add_argument_group('service')
     http.add_argument('--host', default='127.0.0.1', help='address to listen on (default: 127.0.0.1; 0.0.0.0 '
                       'for all interfaces, e.g. behind a load balancer)')
@@ -93,6 +91,11 @@ def backend_of(args):
 def build(args):
     """(Enhancer, ServeConfig) from checked flags (``check_args``); raises with a one-line message what the CLI
     reports."""
+    from realestate_sr.inference import network_args
+    from realestate_sr.inference.enhancer import Enhancer
+    from realestate_sr.inference.postprocess import postprocess_from_args
+    from realestate_sr.serve.app import ServeConfig
+
     postprocess = postprocess_from_args(args)
     if backend_of(args) == 'onnxruntime':  # the graph tiled_infer.py --backend onnxruntime runs, the same way
         enhancer = Enhancer.from_onnx(args.model, network_args.settings_from_args(args))
@@ -110,6 +113,9 @@ def build(args):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format='%(message)s')
+    from realestate_sr.inference.network_args import one_line
+    from realestate_sr.serve.listening import PortInUseError, bind_listening_socket
+
     try:
         check_args(args)
         # the address before the model: a port in use is an error now, not after the model loaded
@@ -121,7 +127,7 @@ def main(argv=None):
         enhancer, config = build(args)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         listening.close()
-        print(f'error: cannot start the service: {network_args.one_line(err)}', file=sys.stderr)
+        print(f'error: cannot start the service: {one_line(err)}', file=sys.stderr)
         return 2
     for warning in enhancer.warnings():
         LOG.warning('warning: %s', warning)

@@ -22,19 +22,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: re-exec before torch loads
     runpy.run_path(f'{Path(__file__).resolve().parents[1]}/realestate_sr/utils/malloc_tuning.py', run_name='__main__')
 
-import numpy as np
 from tqdm import tqdm
 
-from realestate_sr.inference import network_args, photo_files, photo_io, sharding
-from realestate_sr.inference.enhancer import Enhancer
-from realestate_sr.inference.pipeline import run_pipeline
-from realestate_sr.inference.postprocess import PostProcessError, add_postprocess_args, postprocess_from_args
-from realestate_sr.utils.output_safety import UnsafeOutputError, atomic_write, check_clear_of_inputs
-from realestate_sr.utils.wording import counted
+# the flags come from this file alone, loaded by path: the package (torch, basicsr) loads once the arguments parse
+FLAGS = SimpleNamespace(**runpy.run_path(f'{Path(__file__).resolve().parents[1]}/realestate_sr/utils/cli_flags.py'))
 
 LOG = logging.getLogger('tiled_infer')
 TILE_PROGRESS_SECONDS = 30  # without a progress bar, a line at most this often inside a long photo
@@ -54,11 +50,11 @@ def build_parser():
     parser.add_argument('--model', help='checkpoint (.pth: params/params_ema/bare/official) or, with '
                         '--backend onnxruntime, an .onnx file from scripts/export_onnx.py')
     parser.add_argument('--backend', choices=['torch', 'onnxruntime'], default='torch')
-    network_args.add_network_args(parser)
-    run = network_args.add_running_args(parser)
+    FLAGS.add_network_args(parser)
+    run = FLAGS.add_running_args(parser)
     run.add_argument('--workers', type=int, default=2, help='decode/encode threads (default: 2)')
     run.add_argument('--prefetch', type=int, default=2, help='photos decoded ahead / encodes queued (default: 2)')
-    add_postprocess_args(parser)
+    FLAGS.add_postprocess_args(parser)
     out = parser.add_argument_group('output')
     out.add_argument('--format', choices=['jpeg', 'png', 'same'], default='jpeg',
                      help='jpeg (default; 4:4:4, photos with alpha go to PNG), png, or same as the input')
@@ -70,7 +66,7 @@ def build_parser():
                      'create (in its own folder it replaces its outputs anyway)')
     out.add_argument('--dry-run', action='store_true', help='list what would be written, load nothing')
     out.add_argument('-v', '--verbose', action='store_true', help='log colour conversions and each output')
-    parser.add_argument('--launcher', choices=sharding.LAUNCHERS, default=None,
+    parser.add_argument('--launcher', choices=FLAGS.LAUNCHERS, default=None,
                         help='share the photos among processes: pytorch (torchrun; the default when torchrun '
                         'started several), slurm (srun, one task per GPU), none (default otherwise)')
     return parser
@@ -78,6 +74,9 @@ def build_parser():
 
 def make_enhancer(args, settings):
     """The Enhancer of the chosen backend."""
+    from realestate_sr.inference import network_args
+    from realestate_sr.inference.enhancer import Enhancer
+
     if not args.model:
         raise ValueError('--model is required: a checkpoint file (see --help)')
     if args.backend == 'onnxruntime':
@@ -111,6 +110,8 @@ class ProgressLines:
 
 
 def plan(args):
+    from realestate_sr.inference import photo_files
+
     jobs = photo_files.discover(args.input)
     extension_for = {
         'jpeg': lambda suffix: '.jpg',
@@ -127,6 +128,9 @@ def check_output_folder(args, jobs):
     any other folder a file already under a planned name is someone else's, so it is replaced only with
     --overwrite (or kept with --skip-existing).
     """
+    from realestate_sr.inference import photo_files
+    from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs
+
     output = Path(args.output)
     check_clear_of_inputs(output, [args.input])  # e.g. -o DATA for -i DATA/images: outputs land beside inputs
     if output.exists() and not output.is_dir():
@@ -165,6 +169,8 @@ def describe(outcome):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from realestate_sr.inference import network_args, sharding
+
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format='%(message)s',
                         handlers=[TqdmHandler()], force=True)
     try:
@@ -180,6 +186,10 @@ def main(argv=None):
 
 def run(args, shard):
     """Plan the whole delivery, enhance this process's share, print the run's summary (rank 0); the exit code."""
+    from realestate_sr.inference import photo_files, sharding
+    from realestate_sr.inference.postprocess import PostProcessError, postprocess_from_args
+    from realestate_sr.utils.output_safety import UnsafeOutputError
+
     try:
         photo_files.check_output_outside_input(args.input, args.output)
         jobs = plan(args)
@@ -211,6 +221,13 @@ def run(args, shard):
 
 def run_shard(args, shard, jobs, postprocess):
     """Enhance this process's share of the planned ``jobs``; its summary (a dict of plain values)."""
+    import numpy as np
+
+    from realestate_sr.inference import network_args, photo_files, photo_io
+    from realestate_sr.inference.pipeline import run_pipeline
+    from realestate_sr.utils.output_safety import atomic_write
+    from realestate_sr.utils.wording import counted
+
     summary = {'enhanced': 0, 'skipped': [], 'failed': [], 'megapixels': 0.0, 'seconds': 0.0, 'load_error': None}
     # the share is cut from the plan before --skip-existing looks at the outputs, which other ranks are writing
     skipped = [job for job in jobs if job.skip_reason] if shard.rank == 0 else []

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from realestate_sr.inference.enhancer import Enhancer
+from realestate_sr.utils.cli_flags import BASELINE_NAMES
 from realestate_sr.utils.colour import linear_to_srgb, luma, srgb_to_linear
 
 # Auto-correction baseline constants (see docs/evaluation.md).
@@ -44,7 +45,7 @@ def auto_correct(rgb):
     return linear_to_srgb(lin * exposure).astype(np.float32).reshape(rgb.shape)
 
 
-BASELINES = {'input': identity, 'auto_correct': auto_correct}
+BASELINES = dict(zip(BASELINE_NAMES, (identity, auto_correct)))  # input, auto_correct
 
 
 def dihedral_transforms():

@@ -28,8 +28,9 @@ import torch
 from realestate_sr.archs.nafnet_arch import TLC_BASE_SCALE
 from realestate_sr.archs.network_loading import DEFAULT_TRAIN_SIZE
 from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
+from realestate_sr.utils.cli_flags import PRECISIONS
 
-AMP_DTYPES = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+AMP_DTYPES = dict(zip(PRECISIONS, (None, torch.bfloat16, torch.float16)))  # fp32, bf16, fp16
 ONNX_INPUT, ONNX_OUTPUT = 'src', 'out'
 ONNX_MIN_SIDE_KEY = 'realestate_sr.min_side'
 ONNX_NETWORK_KEY = 'realestate_sr.network_opt'

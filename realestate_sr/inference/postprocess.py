@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from realestate_sr.utils.cli_flags import MATCH_LAB
 from realestate_sr.utils.output_safety import atomic_write
 
 QUANTILE_LEVELS = 257
@@ -180,7 +181,6 @@ class PostProcessSettings:
 
 # ------------------------------------------------------------ the tools' flags (tiled_infer.py, evaluate.py)
 
-MATCH_LAB = 'match-lab'
 POSTPROCESS_ROW_SUFFIX = '+pp'  # evaluate.py's row of a checkpoint's post-processed output
 
 
@@ -196,24 +196,6 @@ def load_reference(path):
         return LabReference.from_photo(read_photo(path).rgb)
     except PhotoReadError as error:
         raise PostProcessError(f'cannot use {path} as the histogram reference: {error}') from error
-
-
-def add_postprocess_args(parser):
-    """The post-processing flags, one group, shared by every tool that runs a network."""
-    group = parser.add_argument_group('post-processing after the network (off by default; docs/models.md)')
-    group.add_argument('--postprocess', choices=['none', MATCH_LAB], default='none',
-                       help=f'{MATCH_LAB}: move each CIELAB channel\'s histogram onto --reference\'s (default: none)')
-    group.add_argument('--reference', metavar='PHOTO|STATS.json',
-                       help=f'with --postprocess {MATCH_LAB}: a target-style photo, or a set\'s mean histogram '
-                       'written by scripts/make_lab_reference.py')
-    group.add_argument('--match-strength', type=float, default=1.0,
-                       help='0..1: how far to move the histograms (default: 1, the full match)')
-    group.add_argument('--saturation', type=float, default=0.0,
-                       help='chroma gain - 1 for every colour, after any matching: 0.1 = +10%% (default: 0)')
-    group.add_argument('--vibrance', type=float, default=0.0,
-                       help='extra chroma gain for muted colours, none for vivid ones: 0.2 = up to +20%% '
-                       '(default: 0)')
-    return group
 
 
 def postprocess_from_args(args):

@@ -21,9 +21,9 @@ from pathlib import Path
 import yaml
 
 from realestate_sr.archs.network_loading import training_patch_size
-from realestate_sr.utils.tiling import TILE_DEFAULTS, validation_tile
+from realestate_sr.utils.cli_flags import PRECISIONS, TILE_DEFAULTS, TLC_DEFAULT
+from realestate_sr.utils.tiling import validation_tile
 
-PRECISIONS = ('fp32', 'bf16', 'fp16')
 # measured with options/nafnet_gb10.yml's network on a 3300x2200 photo on a 2-core CPU: 37.8 s bf16, 3.0 s fp32
 CPU_BF16_COST = 'bf16 autocast on a CPU is ~10x slower than fp32'
 
@@ -54,7 +54,7 @@ class InferenceSettings:
     overlap: int = TILE_DEFAULTS['overlap']
     tile_batch: int = TILE_DEFAULTS['batch']
     border_pad: int = TILE_DEFAULTS['border_pad']
-    tlc: bool = True
+    tlc: bool = TLC_DEFAULT
     precision: str = 'fp32'
     device: str = 'auto'
     channels_last: bool = False

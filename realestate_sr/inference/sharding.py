@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-LAUNCHERS = ('none', 'pytorch', 'slurm')
+from realestate_sr.utils.cli_flags import LAUNCHERS
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from realestate_sr.serve.batching import Batcher, QueueFullError
 from realestate_sr.serve.metrics import ServiceMetrics
 from realestate_sr.serve.page import PAGE_HTML
 from realestate_sr.serve.uploads import UploadError
+from realestate_sr.utils.cli_flags import SERVICE_DEFAULTS
 
 OUTPUT_FORMATS = ('jpeg', 'png', 'same')
 MEDIA_TYPES = {'JPEG': 'image/jpeg', 'PNG': 'image/png', 'TIFF': 'image/tiff', 'WEBP': 'image/webp',
@@ -56,14 +57,14 @@ class ServeConfig:
         postprocess (PostProcessSettings): colour finishing after the network, as tiled_infer.py's flags (off).
     """
     model_name: str = 'model'
-    max_batch: int = 4
-    max_wait_ms: float = 10.0
-    queue_size: int = 32
-    timeout_s: float = 120.0
-    max_bytes: int = 50 * 1024 * 1024
-    max_megapixels: float = 40.0
-    quality: int = 95
-    io_threads: int = 2
+    max_batch: int = SERVICE_DEFAULTS['max_batch']
+    max_wait_ms: float = SERVICE_DEFAULTS['max_wait_ms']
+    queue_size: int = SERVICE_DEFAULTS['queue_size']
+    timeout_s: float = SERVICE_DEFAULTS['timeout_s']
+    max_bytes: int = SERVICE_DEFAULTS['max_bytes']
+    max_megapixels: float = SERVICE_DEFAULTS['max_megapixels']
+    quality: int = SERVICE_DEFAULTS['quality']
+    io_threads: int = SERVICE_DEFAULTS['io_threads']
     warmup_side: int = 64
     postprocess: PostProcessSettings = PostProcessSettings()
 

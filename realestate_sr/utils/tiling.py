@@ -19,8 +19,7 @@ from contextlib import nullcontext
 import torch
 import torch.nn.functional as F
 
-# The tiling every caller starts from: validation (val.tile), tiled_infer.py and evaluate.py flags.
-TILE_DEFAULTS = {'size': 512, 'overlap': 64, 'batch': 4, 'border_pad': 0}
+from realestate_sr.utils.cli_flags import TILE_DEFAULTS
 
 
 def validation_tile(val_opt):
