@@ -88,6 +88,8 @@ def build_parser():
     parser.add_argument('--no-oracle', action='store_true', help='references without the oracles (input, '
                         'auto_correct only)')
     parser.add_argument('--no-references', action='store_true', help='no reference rows (another sitting has them)')
+    parser.add_argument('--only-references', action='store_true', help='the reference rows only (a sitting of '
+                        'their own): no recipe is trained')
     parser.add_argument('--rerun', action='store_true', help='recompute pieces that exist already')
     parser.add_argument('--merge', nargs='+', metavar='DIR', help='make the tables from the pieces of these '
                         'results folders into --out; train nothing')
@@ -344,7 +346,9 @@ def main(argv=None):
         if 'tasks' not in json.loads((data_dir / 'build_info.json').read_text(encoding='utf-8')):
             raise BenchmarkSetupError(f'{data_dir} is a benchmark of the retired layout; rebuild it with '
                                       'scripts/make_bench_data.py --force')
-        recipes = load_recipes(args.recipe_list or args.recipes or DEFAULT_RECIPES)
+        if args.only_references and args.no_references:
+            raise BenchmarkSetupError('--only-references and --no-references leave nothing to run')
+        recipes = {} if args.only_references else load_recipes(args.recipe_list or args.recipes or DEFAULT_RECIPES)
         for stem, (_, opt, _) in recipes.items():
             bench_options(opt, data_dir, stem)  # refuses what cannot train before anything runs
             evaluate_args(opt)

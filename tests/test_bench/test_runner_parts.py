@@ -213,3 +213,14 @@ def test_local_oracle_is_never_worse_than_the_source(photo):
         out = oracle_local(photo, target)
         assert out.shape == photo.shape and out.dtype == np.float32
         assert np.mean((out - target) ** 2) <= np.mean((photo - target) ** 2) + 1e-9
+
+
+def test_only_references_with_no_references_is_refused_before_anything_runs(tmp_path, capsys):
+    import json
+    script = load_benchmark_script()
+    (tmp_path / 'build_info.json').write_text(json.dumps({'tasks': ['none'], 'captures': ['amateur'],
+                                                          'settings': {}}))
+    assert script.main(['--only-references', '--no-references', '--data', str(tmp_path),
+                        '-o', str(tmp_path / 'out')]) == 2
+    assert 'nothing to run' in capsys.readouterr().err and not (tmp_path / 'out').exists()
+    assert script.main(['--data', str(tmp_path / 'old'), '-o', str(tmp_path / 'out')]) == 2
