@@ -4,7 +4,7 @@ BasicSR 1.4.2's ``init_dist`` always calls ``torch.cuda.set_device`` and uses NC
 forces the ``spawn`` start method. Ours picks NCCL when CUDA is available and ``num_gpu`` is not 0, Gloo
 otherwise (CPU runs, tests, debugging), pins each process to its ``LOCAL_RANK`` GPU, and leaves the start
 method alone (``fork`` keeps ``cache: memory`` shared with DataLoader workers). ``realestate_sr.training``
-installs it in place of basicsr's; other entry points that shard work over ranks call it directly.
+calls it (basicsr's is never used), as do other entry points that shard work over ranks.
 See docs/distributed.md for multi-GPU, multi-node and SLURM runs.
 """
 import datetime

@@ -24,6 +24,7 @@ def write_long_run(opt_path, data_dir, name, total_iter=NEVER):
     opt = yaml.safe_load(opt_path.read_text())
     opt['logger']['save_checkpoint_freq'] = NEVER
     opt['val']['val_freq'] = NEVER
+    opt['train']['scheduler']['periods'] = [NEVER]  # the cosine schedule fails past its period
     opt_path.write_text(yaml.safe_dump(opt, sort_keys=False))
 
 
