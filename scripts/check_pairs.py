@@ -21,31 +21,14 @@ file without --overwrite). Every output is written to a temporary name and renam
 """
 import argparse
 import os
+import runpy
 import sys
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
-import cv2
-
-from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders, write_manifest
-from realestate_sr.prep.pair_checks import (
-    CheckReport,
-    PairResult,
-    add_threshold_arguments,
-    contact_sheet,
-    explain,
-    run_checks,
-    thresholds_from_args,
-)
-from realestate_sr.utils.output_safety import (
-    UnsafeOutputError,
-    atomic_write,
-    check_clear_of_inputs,
-    check_distinct_outputs,
-    check_file_output,
-    check_new_file,
-)
-from realestate_sr.utils.wording import counted
+# the flags come from this file alone, loaded by path: the package (torch, basicsr) loads once the arguments parse
+FLAGS = SimpleNamespace(**runpy.run_path(f'{Path(__file__).resolve().parents[1]}/realestate_sr/utils/cli_flags.py'))
 
 
 def parse_args(argv=None):
@@ -68,11 +51,13 @@ def parse_args(argv=None):
     parser.add_argument('--explain', metavar='ID',
                         help='check only the pair whose name or src/tar path is (or ends with) ID and print all '
                              'its measures; writes nothing (set-level checks need the whole set)')
-    add_threshold_arguments(parser)
+    FLAGS.add_threshold_arguments(parser)
     return parser.parse_args(argv)
 
 
 def load(args):
+    from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders
+
     if args.pairs and not (args.src_dir or args.tar_dir):
         pairs, splits = [], []
         for manifest in args.pairs:
@@ -96,6 +81,13 @@ def with_readable_names(pairs):
 def check_outputs(args, pairs):
     """Refuse (before any pair is read) an output that is, or is a folder holding, an input, or that exists already
     (without --overwrite)."""
+    from realestate_sr.utils.output_safety import (
+        check_clear_of_inputs,
+        check_distinct_outputs,
+        check_file_output,
+        check_new_file,
+    )
+
     inputs = [*(args.pairs or ()), args.root, args.src_dir, args.tar_dir,
               *(path for pair in pairs for path in (pair.src, pair.tar))]
     outputs = [path for path in (args.output, args.exclude, args.contact_sheet) if path]
@@ -108,6 +100,11 @@ def check_outputs(args, pairs):
 
 def main(argv=None):
     args = parse_args(argv)
+    from realestate_sr.data.pair_lists import PairListError, write_manifest
+    from realestate_sr.prep.pair_checks import run_checks, thresholds_from_args
+    from realestate_sr.utils.output_safety import UnsafeOutputError, atomic_write
+    from realestate_sr.utils.wording import counted
+
     try:
         pairs, splits = load(args)
         check_outputs(args, pairs)
@@ -136,6 +133,8 @@ def main(argv=None):
 
 def explain_one(args, pairs, splits):
     """--explain: measure one pair alone and print everything measured on it."""
+    from realestate_sr.prep.pair_checks import CheckReport, PairResult, explain, run_checks, thresholds_from_args
+
     report = CheckReport(thresholds=thresholds_from_args(args), results=[
         PairResult(name=p.name, src=p.src, tar=p.tar) for p in pairs])
     try:
@@ -152,6 +151,11 @@ def explain_one(args, pairs, splits):
 
 
 def write_contact_sheet(results, path, max_pairs):
+    import cv2
+
+    from realestate_sr.prep.pair_checks import contact_sheet
+    from realestate_sr.utils.output_safety import atomic_write
+
     ok, png = cv2.imencode('.png', contact_sheet(results, max_pairs=max_pairs))
     if not ok:
         raise OSError(f'could not encode {path}')

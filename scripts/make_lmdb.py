@@ -20,25 +20,13 @@ See docs/data.md for the layout and the key format.
 """
 import argparse
 import os
+import runpy
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
-from realestate_sr.data.lmdb_io import ENCODINGS
-from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders
-from realestate_sr.prep.lmdb_build import (
-    BuildError,
-    BuildOptions,
-    LeakageError,
-    assign_splits,
-    build_lmdb,
-    check_output,
-    check_train_not_empty,
-    map_size_for,
-    planned_bytes,
-    read_test_list,
-    split_counts_line,
-)
-from realestate_sr.prep.pair_checks import add_threshold_arguments, thresholds_from_args
+# the flags come from this file alone, loaded by path: the package (torch, basicsr) loads once the arguments parse
+FLAGS = SimpleNamespace(**runpy.run_path(f'{Path(__file__).resolve().parents[1]}/realestate_sr/utils/cli_flags.py'))
 
 
 def parse_args(argv=None):
@@ -55,7 +43,7 @@ def parse_args(argv=None):
     split.add_argument('--val-fraction', type=float, default=0.1, help='share of the non-test pairs for validation')
     split.add_argument('--seed', type=int, default=0, help='seed of the validation draw')
     store = parser.add_argument_group('storage')
-    store.add_argument('--encoding', choices=ENCODINGS, default='png',
+    store.add_argument('--encoding', choices=FLAGS.LMDB_ENCODINGS, default='png',
                        help='png (lossless, default), jpg (smaller, faster to decode, lossy) or raw (uint8 BGR)')
     store.add_argument('--png-level', type=int, default=1, help='PNG compression level 0-9')
     store.add_argument('--jpg-quality', type=int, default=95, help='JPEG quality (4:4:4 chroma)')
@@ -75,11 +63,13 @@ def parse_args(argv=None):
     run.add_argument('--allow-leakage', action='store_true',
                      help='build even when the checks find a photo in two splits (kept pairs are recorded in '
                           'build_info.json); without it or --exclude such a set is refused')
-    add_threshold_arguments(parser)
+    FLAGS.add_threshold_arguments(parser)
     return parser.parse_args(argv)
 
 
 def load_pairs(args):
+    from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders
+
     if args.pairs and not (args.src_dir or args.tar_dir):
         return load_manifest(args.pairs, args.root)
     if args.src_dir and args.tar_dir and not args.pairs:
@@ -95,6 +85,22 @@ def input_paths(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    from realestate_sr.data.pair_lists import PairListError
+    from realestate_sr.prep.lmdb_build import (
+        BuildError,
+        BuildOptions,
+        LeakageError,
+        assign_splits,
+        build_lmdb,
+        check_output,
+        check_train_not_empty,
+        map_size_for,
+        planned_bytes,
+        read_test_list,
+        split_counts_line,
+    )
+    from realestate_sr.prep.pair_checks import thresholds_from_args
+
     try:
         pairs = load_pairs(args)
         options = BuildOptions(

@@ -26,10 +26,11 @@ import cv2
 import numpy as np
 
 from realestate_sr.data.image_io import decode_bgr
+from realestate_sr.utils.cli_flags import LMDB_ENCODINGS
 from realestate_sr.utils.photo_decode import PhotoReadError
 from realestate_sr.utils.tiling import tile_starts
 
-ENCODINGS = ('png', 'jpg', 'raw')
+ENCODINGS = LMDB_ENCODINGS
 META_INFO = 'meta_info.txt'
 _META_LINE = re.compile(r'^(?P<key>[^.\s]+)\.(?P<ext>\w+) \((?P<h>\d+),(?P<w>\d+),(?P<c>\d+)\)(?: (?P<param>\S+))?$')
 

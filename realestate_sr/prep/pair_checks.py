@@ -31,6 +31,7 @@ import numpy as np
 
 from realestate_sr.data.image_io import decode_bgr, exif_orientation, read_bytes
 from realestate_sr.prep.pair_alignment import AlignmentSettings, estimate_alignment, resize_long
+from realestate_sr.utils.cli_flags import PAIR_CHECK_THRESHOLDS
 from realestate_sr.utils.colour import LUMA_601, luma, srgb_to_linear
 from realestate_sr.utils.photo_decode import PhotoReadError, colour_space_name, embedded_profile
 from realestate_sr.utils.wording import counted
@@ -61,23 +62,23 @@ SPLIT_ORDER = ('train', 'val', 'test')  # on leakage the pair in the earlier spl
 
 @dataclass(frozen=True)
 class CheckThresholds:
-    work_size: int = 512               # long side, in pixels, the tone measures run at
-    align_size: int = 1600             # long side, in pixels, of the finest alignment measurement
-    max_shift_px: float = 1.0          # displacement of the image centre, full-resolution px
-    max_turn_px: float = 2.0           # displacement rotation + scale cause at the corners, full-resolution px
-                                       # (on a 3300x2200 photo 2 px = 0.06 deg or a scale change of 0.1 %)
-    confidence_sigmas: float = 3.0     # flag only when value - k * uncertainty is above the threshold
-    min_region_confidence: float = 0.06  # correlation peak height of a usable region (unrelated regions: ~0.01)
-    min_tone_r2: float = 0.6           # R^2 of tar_Y against the best monotone curve of src_Y
-    brightness_z: float = 3.5          # robust z (median / MAD of the other pairs) of tar mean Y ...
-    min_brightness_difference: float = 0.3  # ... and at least this far from their median, both to flag
-    min_pairs_for_stats: int = 5       # fewer pairs: no brightness-outlier test
-    max_darkening_stops: float = 0.25  # tar's mean brightness below src's by more than this many stops: flagged
-    shadow_percentile: float = 25.0    # shadows = src pixels at or below this percentile of src Y
-    max_shadow_darkening_stops: float = 0.4  # src's shadows darker in tar by more than this many stops: flagged
-    max_crushed_shadows: float = 0.5   # fraction of src shadow detail that tar turns black
-    min_sharpness_ratio: float = 0.35  # detail per unit contrast, tar / src
-    dup_max_hamming: int = 6           # 64-bit difference hashes this close are the same photo
+    """What the checks flag; the defaults (and what each means) are ``cli_flags.PAIR_CHECK_THRESHOLDS``."""
+    work_size: int = PAIR_CHECK_THRESHOLDS['work_size']
+    align_size: int = PAIR_CHECK_THRESHOLDS['align_size']
+    max_shift_px: float = PAIR_CHECK_THRESHOLDS['max_shift_px']
+    max_turn_px: float = PAIR_CHECK_THRESHOLDS['max_turn_px']
+    confidence_sigmas: float = PAIR_CHECK_THRESHOLDS['confidence_sigmas']
+    min_region_confidence: float = PAIR_CHECK_THRESHOLDS['min_region_confidence']
+    min_tone_r2: float = PAIR_CHECK_THRESHOLDS['min_tone_r2']
+    brightness_z: float = PAIR_CHECK_THRESHOLDS['brightness_z']
+    min_brightness_difference: float = PAIR_CHECK_THRESHOLDS['min_brightness_difference']
+    min_pairs_for_stats: int = PAIR_CHECK_THRESHOLDS['min_pairs_for_stats']
+    max_darkening_stops: float = PAIR_CHECK_THRESHOLDS['max_darkening_stops']
+    shadow_percentile: float = PAIR_CHECK_THRESHOLDS['shadow_percentile']
+    max_shadow_darkening_stops: float = PAIR_CHECK_THRESHOLDS['max_shadow_darkening_stops']
+    max_crushed_shadows: float = PAIR_CHECK_THRESHOLDS['max_crushed_shadows']
+    min_sharpness_ratio: float = PAIR_CHECK_THRESHOLDS['min_sharpness_ratio']
+    dup_max_hamming: int = PAIR_CHECK_THRESHOLDS['dup_max_hamming']
 
     def alignment_settings(self):
         return AlignmentSettings(fine_size=self.align_size, min_confidence=self.min_region_confidence)
@@ -407,14 +408,6 @@ def run_checks(pairs, splits=None, thresholds=None, workers=1, progress=False):
     flag_brightness_outliers(results, th)
     flag_duplicates_across_splits(results, th)
     return CheckReport(thresholds=th, results=results)
-
-
-def add_threshold_arguments(parser):
-    """One ``--option`` per :class:`CheckThresholds` field (``max_shift`` -> ``--max-shift``), defaults shown."""
-    group = parser.add_argument_group('check thresholds')
-    for item in fields(CheckThresholds):
-        group.add_argument('--' + item.name.replace('_', '-'), type=type(item.default), default=item.default,
-                           help=f'(default {item.default})')
 
 
 def thresholds_from_args(args):

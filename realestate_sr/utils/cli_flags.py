@@ -1,10 +1,12 @@
 """The command-line flags of the tools that run networks, and the defaults they name, importable without torch.
 
-``scripts/tiled_infer.py``, ``evaluate.py``, ``serve.py`` and ``export_onnx.py`` build their parsers from this
+``scripts/tiled_infer.py``, ``evaluate.py``, ``serve.py``, ``export_onnx.py``, ``check_pairs.py`` and
+``make_lmdb.py`` build their parsers from this
 file alone, loaded by path (``runpy.run_path``) before the package is imported, so that ``--help`` and argument
 errors answer at once instead of after torch and basicsr have loaded (6-8 s). It imports nothing but the
 standard library; the package imports the same names from here (``inference.network_args``,
-``inference.postprocess``, ``inference.settings``, ``utils.tiling``, ``inference.sharding``, ``serve.app``), so
+``inference.postprocess``, ``inference.settings``, ``utils.tiling``, ``inference.sharding``, ``serve.app``,
+``prep.pair_checks``, ``data.lmdb_io``), so
 each default is written once.
 """
 
@@ -15,6 +17,27 @@ TLC_DEFAULT = True  # InferenceSettings.tlc without an option file
 MATCH_LAB = 'match-lab'
 LAUNCHERS = ('none', 'pytorch', 'slurm')  # how tiled_infer.py shares photos among processes
 BASELINE_NAMES = ('input', 'auto_correct')  # evaluate.py's rows that need no network
+LMDB_ENCODINGS = ('png', 'jpg', 'raw')  # how make_lmdb.py stores each image
+# scripts/check_pairs.py and make_lmdb.py: CheckThresholds (prep.pair_checks) and one flag per entry
+PAIR_CHECK_THRESHOLDS = {
+    'work_size': 512,                   # long side, in pixels, the tone measures run at
+    'align_size': 1600,                 # long side, in pixels, of the finest alignment measurement
+    'max_shift_px': 1.0,                # displacement of the image centre, full-resolution px
+    'max_turn_px': 2.0,                 # displacement rotation + scale cause at the corners, full-resolution px
+                                        # (on a 3300x2200 photo 2 px = 0.06 deg or a scale change of 0.1 %)
+    'confidence_sigmas': 3.0,           # flag only when value - k * uncertainty is above the threshold
+    'min_region_confidence': 0.06,      # correlation peak height of a usable region (unrelated regions: ~0.01)
+    'min_tone_r2': 0.6,                 # R^2 of tar_Y against the best monotone curve of src_Y
+    'brightness_z': 3.5,                # robust z (median / MAD of the other pairs) of tar mean Y ...
+    'min_brightness_difference': 0.3,   # ... and at least this far from their median, both to flag
+    'min_pairs_for_stats': 5,           # fewer pairs: no brightness-outlier test
+    'max_darkening_stops': 0.25,        # tar's mean brightness below src's by more than this many stops: flagged
+    'shadow_percentile': 25.0,          # shadows = src pixels at or below this percentile of src Y
+    'max_shadow_darkening_stops': 0.4,  # src's shadows darker in tar by more than this many stops: flagged
+    'max_crushed_shadows': 0.5,         # fraction of src shadow detail that tar turns black
+    'min_sharpness_ratio': 0.35,        # detail per unit contrast, tar / src
+    'dup_max_hamming': 6,               # 64-bit difference hashes this close are the same photo
+}
 # scripts/serve.py flags and ServeConfig fields of the same names
 SERVICE_DEFAULTS = {'max_batch': 4, 'max_wait_ms': 10.0, 'queue_size': 32, 'timeout_s': 120.0,
                     'max_bytes': 50 * 1024 * 1024, 'max_megapixels': 40.0, 'quality': 95, 'io_threads': 2}
@@ -91,3 +114,12 @@ def add_postprocess_args(parser):
                        help='extra chroma gain for muted colours, none for vivid ones: 0.2 = up to +20%% '
                        '(default: 0)')
     return group
+
+
+def add_threshold_arguments(parser):
+    """One ``--option`` per entry of ``PAIR_CHECK_THRESHOLDS`` (``max_shift_px`` -> ``--max-shift-px``), defaults
+    shown; ``prep.pair_checks.thresholds_from_args`` reads them back."""
+    group = parser.add_argument_group('check thresholds')
+    for name, default in PAIR_CHECK_THRESHOLDS.items():
+        group.add_argument('--' + name.replace('_', '-'), type=type(default), default=default,
+                           help=f'(default {default})')
