@@ -19,6 +19,7 @@ from tests.conftest import TINY_NAFNET, randomize_
 from tests.test_evaluation.conftest import make_target
 from tests.test_inference.conftest import load_script
 from tests.test_models import test_enhance_model, test_whole_photo_model
+from tests.test_serve.conftest import free_port
 from tests.training_options import tiny_training_options, write_held_out_pairs
 
 from basicsr.models import build_model
@@ -62,7 +63,8 @@ def photo_folder(tmp_path):
 def run_tool(tool, checkpoint, tmp_path, *flags):
     """``tool``'s main on ``checkpoint`` (serve: up to the point where it would start listening); the exit code."""
     if tool == 'serve':
-        return load_script('serve').main(['--model', str(checkpoint), '--device', 'cpu', *flags])
+        return load_script('serve').main(['--model', str(checkpoint), '--device', 'cpu', '--port', str(free_port()),
+                                          *flags])
     source = photo_folder(tmp_path)
     argv = {
         'tiled_infer': ['-i', str(source), '-o', str(tmp_path / 'out'), '--format', 'png', '--device', 'cpu'],
@@ -75,7 +77,7 @@ def run_tool(tool, checkpoint, tmp_path, *flags):
 
 @pytest.fixture(autouse=True)
 def no_listening(monkeypatch):
-    monkeypatch.setattr(uvicorn, 'run', lambda *args, **kwargs: None)
+    monkeypatch.setattr(uvicorn.Server, 'run', lambda *args, **kwargs: None)  # serve.py binds, then returns
 
 
 def test_a_checkpoint_saved_by_the_model_loads_with_weights_only_and_records_how_it_was_trained(tmp_path):
