@@ -76,13 +76,16 @@ class Enhancer:
     Attributes:
         settings (InferenceSettings), device (torch.device): where tiles go,
         net (nn.Module | None): the PyTorch module (None for ONNX),
-        whole_photo (bool): the architecture runs whole photos whatever the tile settings,
+        whole_photo (bool): the architecture runs whole photos whatever the tile settings were (then
+            ``settings`` say so: no tiles, no TLC),
         tlc_note (str | None): see ``tlc_note``; param_key (str | None): the checkpoint entry loaded,
         description (str): what runs where, for the settings line; notes (list[str]): other warnings.
     """
 
     def __init__(self, run_batch, settings, device, net=None, whole_photo=False, description='', tlc_note=None,
                  param_key=None, notes=()):
+        if whole_photo:  # the settings say what runs: one pass over the whole photo, no tiles, no TLC
+            settings = dataclasses.replace(settings, tile_size=None, tlc=False)
         self.run_batch, self.settings, self.device, self.net = run_batch, settings, torch.device(device), net
         self.whole_photo, self.description = bool(whole_photo), description
         self.tlc_note, self.param_key, self.notes = tlc_note, param_key, list(notes)
@@ -139,8 +142,7 @@ class Enhancer:
                          'piece (several GB at 3300x2200, or fails); re-export it with scripts/export_onnx.py')
         # what runs is the graph's: float32, TLC as exported, NCHW; whole-photo graphs run whole photos (the
         # runner cuts bands that know their place in the photo)
-        settings = dataclasses.replace(settings, precision='fp32', tlc=bool(min_side), channels_last=False,
-                                       tile_size=None if whole_photo else settings.tile_size)
+        settings = dataclasses.replace(settings, precision='fp32', tlc=bool(min_side), channels_last=False)
         return cls(engines.make_onnx_runner(session), settings, 'cpu', whole_photo=whole_photo,
                    description=f'ONNX Runtime {session.get_providers()[0]} fp32' + (', TLC graph' if min_side else ''),
                    notes=notes)
@@ -148,7 +150,7 @@ class Enhancer:
     @property
     def tiles(self):
         """Whether photos are cut into tiles (False: whole photos in one pass)."""
-        return self.settings.tiled and not self.whole_photo
+        return self.settings.tiled
 
     def warnings(self, tlc_setting='TLC'):
         """Every warning about how this network runs, one line each."""

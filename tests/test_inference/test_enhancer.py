@@ -1,5 +1,6 @@
 """The one inference object: settings precedence, whole photos everywhere, any architecture, one TLC decision."""
 import argparse
+import copy
 import json
 import logging
 
@@ -155,9 +156,12 @@ def test_a_whole_photo_architecture_gets_the_whole_photo_even_when_tiles_are_ask
     np.testing.assert_allclose(enhancer.run_photo(rgb, lambda done, total: calls.append((done, total))), expected,
                                atol=1e-6)
     assert calls == [(1, 1)]  # one pass
+    assert enhancer.settings.describe().startswith('on whole photos, TLC off, ')  # says what runs
     # the same network without the declaration is tiled, and the tiles change its output
-    plain = Enhancer.from_module(net, tiled_settings)
-    plain.whole_photo = False
+    undeclared = copy.deepcopy(net)
+    undeclared.whole_photo = False
+    plain = Enhancer.from_module(undeclared, tiled_settings)
+    assert plain.settings.describe().startswith('on 32 px tiles, overlap 8, ')
     assert np.abs(plain.run_photo(rgb) - expected).max() > 1e-3
 
 

@@ -53,6 +53,8 @@ def test_tiles_asked_for_change_nothing(grid_model):
         settings = InferenceSettings(tile_size=tile_size, overlap=16, tile_batch=2, device='cpu')
         enhancer = Enhancer.from_checkpoint(TINY_GRID, checkpoint, settings)
         assert not enhancer.tiles
+        # the settings line says what runs: one pass over the whole photo, whatever tiles were asked for
+        assert enhancer.settings.describe().startswith('on whole photos, TLC off, fp32 (')
         np.testing.assert_allclose(enhancer.run_photo(rgb), expected, atol=1e-5)
 
 
@@ -67,7 +69,9 @@ def test_tiled_infer_writes_the_same_photo_with_and_without_tiles(grid_model, tm
         out = tmp_path / f'out{tile_size}'
         code = tiled_infer.main(['-i', str(source), '-o', str(out), '--model', str(checkpoint), '--opt',
                                  str(opt_file), '--format', 'png', '--tile-size', str(tile_size), '--device', 'cpu'])
-        assert code == 0, capsys.readouterr()
+        printed = capsys.readouterr()
+        assert code == 0, printed
+        assert 'runs on whole photos, TLC off, fp32 (' in printed.out  # not the 48 px tiles asked for
         outputs[tile_size] = cv2.imread(str(out / 'room.png'))
     assert outputs[0] is not None and np.array_equal(outputs[0], outputs[48])
     assert np.abs(outputs[0].astype(int) - cv2.imread(str(source / 'room.png')).astype(int)).max() > 10
@@ -86,8 +90,9 @@ def test_evaluate_scores_the_same_with_and_without_tiles(grid_model, tmp_path):
                               '--tile-size', str(tile_size), '--skip-lpips', '--no-html', '--baselines', '',
                               '-o', str(out), '--quiet', '--device', 'cpu'])
         assert code == 0
-        rows = json.loads((out / 'metrics.json').read_text())['rows']
-        scores[tile_size] = rows[0]['mean']
+        document = json.loads((out / 'metrics.json').read_text())
+        assert document['config']['tile']['size'] == 0 and document['config']['tlc'] is False  # what ran
+        scores[tile_size] = document['rows'][0]['mean']
     assert scores[0]['psnr'] == pytest.approx(scores[48]['psnr'], abs=1e-6)
     assert scores[0]['l1'] == pytest.approx(scores[48]['l1'], abs=1e-7)
 
