@@ -23,7 +23,6 @@ import argparse
 import os
 import runpy
 import sys
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -56,7 +55,7 @@ def parse_args(argv=None):
 
 
 def load(args):
-    from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders
+    from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders, readable_pair_names
 
     if args.pairs and not (args.src_dir or args.tar_dir):
         pairs, splits = [], []
@@ -64,18 +63,10 @@ def load(args):
             loaded = load_manifest(manifest, args.root)
             pairs += loaded
             splits += [Path(manifest).stem if len(args.pairs) > 1 else ''] * len(loaded)
-        return with_readable_names(pairs), splits
+        return readable_pair_names(pairs), splits
     if args.src_dir and args.tar_dir and not args.pairs:
         return pairs_from_folders(args.src_dir, args.tar_dir), None
     raise PairListError('give --pairs or both --src-dir and --tar-dir')
-
-
-def with_readable_names(pairs):
-    """The pairs named by their src path relative to the folder all src files share, not as the manifest spells it
-    (``../../../photos/a.jpg`` from a manifest kept elsewhere)."""
-    sources = [os.path.abspath(pair.src) for pair in pairs]
-    common = os.path.commonpath(sources) if len(sources) > 1 else os.path.dirname(sources[0])
-    return [replace(pair, name=Path(os.path.relpath(src, common)).as_posix()) for pair, src in zip(pairs, sources)]
 
 
 def check_outputs(args, pairs):

@@ -81,8 +81,7 @@ def build_parser():
 
 def load_pairs(args):
     """The pairs of ``--pairs``: manifests (one path, or every path named *.jsonl) or two folders."""
-    from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders
-    from realestate_sr.evaluation.runner import readable_pair_names
+    from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders, readable_pair_names
 
     manifests = [path for path in args.pairs if Path(path).suffix.lower() == MANIFEST_SUFFIX]
     if len(args.pairs) == 1 or len(manifests) == len(args.pairs):

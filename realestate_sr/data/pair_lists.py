@@ -6,7 +6,7 @@ Both return a list of :class:`PairPaths`; make_lmdb.py, check_pairs.py and
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from realestate_sr.utils.output_safety import atomic_write
@@ -49,6 +49,18 @@ def load_manifest(meta_file, dataroot=None):
     if not pairs:
         raise PairListError(f'manifest {meta_file} lists no pairs')
     return pairs
+
+
+def readable_pair_names(pairs):
+    """``pairs`` named without climbing out of a folder: when a manifest's entries start with ``..``
+    (``../../../raw/before/a.jpg``, a manifest kept elsewhere), each pair is named by its src path inside the deepest
+    folder that holds every src (``a.jpg``, ``listing1/a.jpg``); names without ``..`` are kept as the manifest wrote
+    them. Reports, logs and ``--pred`` lookups of check_pairs and evaluate use these names."""
+    if not any('..' in Path(pair.name).parts for pair in pairs):
+        return list(pairs)
+    sources = [Path(os.path.abspath(pair.src)) for pair in pairs]
+    root = Path(os.path.commonpath([source.parent for source in sources]))
+    return [replace(pair, name=source.relative_to(root).as_posix()) for pair, source in zip(pairs, sources)]
 
 
 MISSING_SHOWN = 10

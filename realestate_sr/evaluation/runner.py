@@ -5,9 +5,7 @@ One photo at a time: each row's full-resolution output is scored and handed to
 so memory holds one photo's outputs, not the data set's. A pair that cannot be
 read or scored is recorded in ``failures`` and the loop goes on.
 """
-import dataclasses
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,17 +95,6 @@ class PredictionFolder:
         shown = ', '.join(str(relative) for relative in chosen[:4]) + (', ...' if len(chosen) > 4 else '')
         raise AmbiguousPredictionError(f'{self.root} has {len(chosen)} outputs that fit pair {pair_name} equally '
                                        f'well ({shown}); keep one, or score each tree with its own --pred')
-
-
-def readable_pair_names(pairs):
-    """``pairs`` named without climbing out of a folder: when a manifest's entries start with ``..``
-    (``../../../raw/before/a.jpg``), each pair is named by its src path inside the deepest folder that holds every
-    src (``a.jpg``, ``listing1/a.jpg``); names without ``..`` are kept as the manifest wrote them."""
-    if not any('..' in Path(pair.name).parts for pair in pairs):
-        return list(pairs)
-    sources = [Path(os.path.abspath(pair.src)) for pair in pairs]
-    root = Path(os.path.commonpath([source.parent for source in sources]))
-    return [dataclasses.replace(pair, name=source.relative_to(root).as_posix()) for pair, source in zip(pairs, sources)]
 
 
 def find_prediction(pred_dir, pair_name):

@@ -3,7 +3,14 @@ from pathlib import Path
 
 import pytest
 
-from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders, write_manifest
+from realestate_sr.data.pair_lists import (
+    PairListError,
+    PairPaths,
+    load_manifest,
+    pairs_from_folders,
+    readable_pair_names,
+    write_manifest,
+)
 from tests.test_data.synthetic_pairs import resolved_paths
 
 
@@ -80,3 +87,13 @@ def test_unpaired_files_are_listed_with_the_manifest_format_to_use_instead(tmp_p
     message = str(error.value)
     assert message.startswith('16 files') and 'DSC_0.jpg, DSC_1.jpg' in message and 'and 11 more' in message
     assert 'JSONL manifest' in message and '{"src": "...", "tar": "..."} per line' in message
+
+
+def test_readable_names_leave_the_manifests_names_unless_they_climb_out_of_its_folder(tmp_path):
+    kept = [PairPaths(src=str(tmp_path / 'images' / 'a.jpg'), tar='t', name='images/a.jpg')]
+    assert readable_pair_names(kept) == kept
+    climbing = [PairPaths(src=str(tmp_path / 'lists' / '..' / 'raw' / folder / 'a.jpg'), tar='t',
+                          name=f'../raw/{folder}/a.jpg') for folder in ('l1', 'l2')]
+    assert [pair.name for pair in readable_pair_names(climbing)] == ['l1/a.jpg', 'l2/a.jpg']
+    # one pair, or one src listed twice: named inside its own folder, never '.'
+    assert [pair.name for pair in readable_pair_names(climbing[:1] * 2)] == ['a.jpg', 'a.jpg']
