@@ -53,6 +53,9 @@ def build_parser():
     what.add_argument('--pred', action='append', default=[], metavar='FOLDER',
                       help='folder of existing outputs named like the src files (any image extension), searched '
                       'recursively as scripts/tiled_infer.py writes its input tree; repeatable')
+    what.add_argument('--pred-suffix', default='', metavar='SUFFIX',
+                      help="what the --pred outputs add to the src file's stem, as tiled_infer --suffix wrote them "
+                      '(e.g. _edit: room_edit.jpg for room.jpg; default: none)')
     what.add_argument('--tta', action='store_true', help='add a flip/rotation x8 ensemble row per checkpoint')
     what.add_argument('--ensemble', action='store_true', help='add a row averaging all --model checkpoints')
     what.add_argument('--baselines', default=','.join(FLAGS.BASELINE_NAMES),
@@ -126,6 +129,8 @@ def check_args(args):
         if not args.opt and read_trained_with(path) is None:
             raise ValueError(f'--model {path} needs --opt (the option file whose network_g it was trained with): '
                              'the checkpoint does not record it')
+    if args.pred_suffix and not args.pred:
+        raise ValueError('--pred-suffix applies to --pred folders')
     for folder in args.pred:
         if not Path(folder).is_dir():
             raise FileNotFoundError(f'--pred {folder} is not a folder')
@@ -234,14 +239,16 @@ def main(argv=None):
 
     visuals = None if args.no_html else VisualReport(report_dir, primary)
     result = evaluate_pairs(pairs, options, predictors, baselines, [Path(p) for p in args.pred], args.tta,
-                            args.ensemble, on_outputs=visuals, postprocess=postprocess)
+                            args.ensemble, on_outputs=visuals, postprocess=postprocess,
+                            pred_suffix=args.pred_suffix)
     written = []
     if result.images:
         first = predictors[0].enhancer if predictors else None
         settings = first.settings if first else settings  # what ran (a CPU runs an unasked bf16 as fp32)
         config = {'command': ' '.join(sys.argv), 'pairs': args.pairs, 'root': args.root, 'models': args.model,
                   'param_keys': {p.label: p.enhancer.param_key for p in predictors},
-                  'pred': args.pred, 'opt': args.opt, 'tlc': settings.tlc if args.model else None,
+                  'pred': args.pred, 'pred_suffix': args.pred_suffix, 'opt': args.opt,
+                  'tlc': settings.tlc if args.model else None,
                   'tile': settings.tile_dict(), 'tile_and_tlc_defaults_from': settings.source,
                   'tlc_without_effect': first.tlc_note if first else None, 'precision': settings.precision,
                   'channels_last': settings.channels_last, 'device': str(first.device) if first else None,

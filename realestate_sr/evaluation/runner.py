@@ -65,10 +65,11 @@ class PredictionFolder:
     ``listing1/0001.png``). So an output fits a pair when it has the pair's stem (any image extension) and its
     folder inside ``--pred`` is a trailing part of the pair's folder; the longest such part wins. Without
     any, a stem found once anywhere fits. Two files that fit equally well are an error, never a guess.
+    ``suffix`` is what ``tiled_infer --suffix`` added to each stem (``room_edit.jpg`` for ``room.jpg``).
     """
 
-    def __init__(self, root):
-        self.root = Path(root)
+    def __init__(self, root, suffix=''):
+        self.root, self.suffix = Path(root), suffix
         self.by_stem = {}
         for path in sorted(self.root.rglob('*')):
             relative = path.relative_to(self.root)
@@ -78,7 +79,7 @@ class PredictionFolder:
     def find(self, pair_name):
         """The output file for ``pair_name``; MissingPredictionError / AmbiguousPredictionError."""
         wanted = Path(pair_name)
-        candidates = self.by_stem.get(wanted.stem, [])
+        candidates = self.by_stem.get(wanted.stem + self.suffix, [])
         folder = wanted.parent.parts
 
         def fit(relative):  # how many trailing folders of the pair's path the output's folder names; -1: none
@@ -90,16 +91,26 @@ class PredictionFolder:
         if len(chosen) == 1:
             return self.root / chosen[0]
         if not chosen:
-            raise MissingPredictionError(f'{self.root} has no output named {wanted.stem}.* (searched recursively) '
-                                         f'for pair {pair_name}')
+            raise MissingPredictionError(f'{self.root} has no output named {wanted.stem}{self.suffix}.* (searched '
+                                         f'recursively) for pair {pair_name}{self._suffix_hint(wanted.stem)}')
         shown = ', '.join(str(relative) for relative in chosen[:4]) + (', ...' if len(chosen) > 4 else '')
         raise AmbiguousPredictionError(f'{self.root} has {len(chosen)} outputs that fit pair {pair_name} equally '
                                        f'well ({shown}); keep one, or score each tree with its own --pred')
 
 
-def find_prediction(pred_dir, pair_name):
+    def _suffix_hint(self, stem):
+        """'; ... --pred-suffix _edit' when, without a suffix, outputs named ``<stem>_edit.*`` are there."""
+        found = sorted({other[len(stem):] for other in self.by_stem
+                        if other.startswith(stem) and other[len(stem):][:1] in ('_', '-', '.', ' ')})
+        if self.suffix or not found:
+            return ''
+        return (f'; it has {stem}{found[0]}.*: outputs written with tiled_infer --suffix {found[0]} are scored with '
+                f'--pred-suffix {found[0]}')
+
+
+def find_prediction(pred_dir, pair_name, suffix=''):
     """The file in ``pred_dir`` holding the output for ``pair_name`` (see ``PredictionFolder``)."""
-    return PredictionFolder(pred_dir).find(pair_name)
+    return PredictionFolder(pred_dir, suffix).find(pair_name)
 
 
 def row_names(baselines=tuple(BASELINES), pred_dirs=(), model_labels=(), tta=False, ensemble=False,
@@ -179,7 +190,7 @@ def outputs_for(src_rgb, pair_name, baselines, pred_folders, predictors, tta, en
 
 
 def evaluate_pairs(pairs, metric_opts, predictors=(), baselines=tuple(BASELINES), pred_dirs=(), tta=False,
-                   ensemble=False, on_outputs=None, progress_seconds=30, postprocess=None):
+                   ensemble=False, on_outputs=None, progress_seconds=30, postprocess=None, pred_suffix=''):
     """Score every row on every pair.
 
     Args:
@@ -188,6 +199,7 @@ def evaluate_pairs(pairs, metric_opts, predictors=(), baselines=tuple(BASELINES)
         predictors (list[CheckpointPredictor]): Checkpoints, each its own row.
         baselines (tuple[str]): Names from ``methods.BASELINES``.
         pred_dirs (list[Path]): Folders of already computed outputs, each its own row.
+        pred_suffix (str): What the outputs' stems add to the src stems (``tiled_infer --suffix``).
         tta (bool): Add a flip/rotation x8 row per checkpoint (and for the ensemble).
         ensemble (bool): Add a row averaging all checkpoints' outputs (needs two or more).
         on_outputs (callable | None): ``on_outputs(index, image_result, src_rgb, tar_rgb, outputs)``
@@ -203,7 +215,7 @@ def evaluate_pairs(pairs, metric_opts, predictors=(), baselines=tuple(BASELINES)
         raise ValueError(f'an ensemble needs two or more checkpoints, got {len(predictors)}')
     postprocessing = postprocess is not None and postprocess.enabled
     rows = row_names(baselines, pred_dirs, [p.label for p in predictors], tta, ensemble, postprocessing)
-    pred_folders = [PredictionFolder(pred_dir) for pred_dir in pred_dirs]  # each tree walked once
+    pred_folders = [PredictionFolder(pred_dir, pred_suffix) for pred_dir in pred_dirs]  # each tree walked once
     images, failures = [], []
     for index, pair in enumerate(pairs):
         try:

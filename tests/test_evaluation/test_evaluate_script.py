@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.test_inference.conftest import load_script
+
 REPO = Path(__file__).resolve().parents[2]
 SPEC = importlib.util.spec_from_file_location('evaluate_script', REPO / 'scripts' / 'evaluate.py')
 evaluate_script = importlib.util.module_from_spec(SPEC)
@@ -117,6 +119,26 @@ def test_pred_outputs_are_found_in_the_tree_tiled_infer_rebuilt(eval_pairs, tmp_
     shutil.copy(pred / 'listing0' / names[0], pred / 'listing0' / 'room0.jpg')
     assert run(*common, '-o', tmp_path / 'ambiguous') == 1
     assert 'fit pair tree/src/listing0/room0.png equally well' in capsys.readouterr().out
+
+
+def test_pred_outputs_tiled_infer_wrote_with_a_suffix_are_scored_with_pred_suffix(eval_pairs, tiny_model, tmp_path,
+                                                                                     capsys):
+    opt_file, (checkpoint, _) = tiny_model
+    pred = tmp_path / 'edited'
+    assert load_script('tiled_infer').main(['-i', str(eval_pairs['src_dir']), '-o', str(pred), '--model',
+                                            str(checkpoint), '--opt', str(opt_file), '--suffix', '_edit',
+                                            '--format', 'png', '--device', 'cpu']) == 0
+    assert sorted(path.name for path in pred.glob('room*')) == ['room0_edit.png', 'room1_edit.png', 'room2_edit.png']
+    common = ['--pairs', eval_pairs['src_dir'], eval_pairs['tar_dir'], '--pred', pred, '--skip-lpips', '--no-html',
+              '--baselines', '']
+    capsys.readouterr()
+    assert run(*common, '-o', tmp_path / 'without') == 1
+    assert capsys.readouterr().out.count('--pred-suffix _edit') == 3  # each pair's failure names the flag
+    assert run(*common, '--pred-suffix', '_edit', '-o', tmp_path / 'with') == 0
+    document = json.loads((tmp_path / 'with' / 'metrics.json').read_text())
+    assert len(document['images']) == 3 and document['config']['pred_suffix'] == '_edit'
+    assert run('--pairs', eval_pairs['manifest'], '--pred-suffix', '_edit', '-o', tmp_path / 'alone') == 2
+    assert '--pred-suffix applies to --pred folders' in capsys.readouterr().err
 
 
 def test_a_manifest_that_climbs_out_of_its_folder_names_pairs_inside_their_folder(eval_pairs, tmp_path, capsys):

@@ -149,6 +149,18 @@ def test_find_prediction_by_relative_path_or_stem(tmp_path):
         find_prediction(tmp_path, 'room3.jpg')
 
 
+def test_find_prediction_with_the_suffix_tiled_infer_added(tmp_path):
+    for name in ('room_edit.jpg', 'room1_edit.jpg', 'room10.jpg'):
+        (tmp_path / name).write_bytes(b'x')
+    assert find_prediction(tmp_path, 'room.jpg', suffix='_edit') == tmp_path / 'room_edit.jpg'
+    assert find_prediction(tmp_path, 'listing/room1.png', suffix='_edit') == tmp_path / 'room1_edit.jpg'
+    # without the suffix: missing, and the message names the flag that finds it
+    with pytest.raises(FileNotFoundError, match='room_edit.*--pred-suffix _edit'):
+        find_prediction(tmp_path, 'room.jpg')
+    with pytest.raises(FileNotFoundError, match=r'no output named room10_edit\.\*'):
+        find_prediction(tmp_path, 'room10.jpg', suffix='_edit')
+
+
 def test_find_prediction_in_the_tree_tiled_infer_rebuilt(tmp_path):
     # tiled_infer -i data/src -o pred, for pairs named src/listing1/0001.jpg by their manifest
     for relative in ('listing1/0001.png', 'listing2/0001.png', 'listing2/0002.png', 'deep/er/0003.png'):
