@@ -12,6 +12,10 @@ loggers and registries (``build_dataset``/``build_dataloader`` through ``create_
   skips states that do not load, same iteration on every rank).
 - progress: a line once the data sets are built and the learning rate in tensorboard.
 - the loop stops at ``total_iter``; basicsr's ran its counter on past it and validated again there.
+- best checkpoint and early stopping (``val.best``, see ``realestate_sr.models.best_validation``): each validation
+  that improves the chosen metric writes ``models/net_g_best.pth`` (EnhanceModel); with ``patience: N``, N
+  validations in a row without improvement stop training there: that iteration is saved as at any periodic
+  save, plus ``net_g_latest.pth``, one log line names the best iteration and value, and the exit code is 0.
 - SIGINT / SIGTERM (Ctrl-C, ``kill``, a SLURM preemption) stop training after the current iteration: its
   networks and training state are saved, one log line says where and the command that resumes, and the exit
   code is 130 / 143. In a distributed run every rank stops at the same iteration; rank 0 writes. A second
@@ -297,6 +301,33 @@ def checkpoint_paths(opt, iteration):
             os.path.join(opt['path']['training_states'], f'{iteration}.state'))
 
 
+def save_checkpoint(opt, model, logger, epoch, current_iter):
+    """Save networks and training state at ``current_iter``, after a line naming both files."""
+    weights, state = checkpoint_paths(opt, current_iter)
+    logger.info(f'Saving models and training states at iter {current_iter}: {weights}, {state}')
+    model.save(epoch, current_iter)
+
+
+def patience_exhausted_on_rank_0(model):
+    """Whether ``val.best.patience`` validations in a row brought no better value, as rank 0 (the one that
+    validates) counted them, the same answer on every rank; False without ``val.best``."""
+    best = getattr(model, 'best_validation', None)
+    exhausted = bool(best is not None and best.patience_exhausted())
+    if not (dist.is_available() and dist.is_initialized()):
+        return exhausted
+    flag = torch.tensor([int(exhausted)], device='cuda' if dist.get_backend() == 'nccl' else 'cpu')
+    dist.broadcast(flag, src=0)
+    return bool(flag.item())
+
+
+def early_stop_message(model, current_iter):
+    """The one line that says why training stopped at ``current_iter`` and where its best state is."""
+    best = model.best_validation
+    return (f'early stop at iter {current_iter}: {best.metric} on {best.dataset} did not improve in '
+            f'{best.validations_since} validation(s) (val.best.patience: {best.patience}); best {best.describe()}, '
+            f'in {model.best_checkpoint_path()}')
+
+
 def save_and_stop(opt, args, model, logger, epoch, current_iter, signum, saved_iter):
     """Save networks and training state at ``current_iter`` (unless just saved), say where and how to resume in
     one line, and raise TrainingInterrupted."""
@@ -316,7 +347,8 @@ def save_and_stop(opt, args, model, logger, epoch, current_iter, signum, saved_i
 
 def train_iterations(opt, args, model, loaders, logger, tb_logger, start_epoch, current_iter, stop):
     """Train from ``current_iter`` to ``train.total_iter``, logging, saving and validating at their frequencies;
-    return the epoch it ended in. After an iteration in which ``stop`` (StopSignals) received a signal, save and
+    return (the epoch it ended in, its last iteration): ``total_iter``, or earlier when ``val.best.patience`` ran
+    out (that iteration saved). After an iteration in which ``stop`` (StopSignals) received a signal, save and
     raise TrainingInterrupted."""
     train_loader, train_sampler, val_loaders, _, total_iters = loaders
     msg_logger = LearningRateMessageLogger(opt, current_iter, tb_logger)
@@ -327,7 +359,7 @@ def train_iterations(opt, args, model, loaders, logger, tb_logger, start_epoch, 
     logger_opt, val_opt = opt['logger'], opt.get('val')
     saved_iter = None
     if current_iter >= total_iters:
-        return start_epoch
+        return start_epoch, current_iter
     for epoch in count(start_epoch):
         train_sampler.set_epoch(epoch)
         prefetcher.reset()
@@ -346,12 +378,15 @@ def train_iterations(opt, args, model, loaders, logger, tb_logger, start_epoch, 
                             'time': iter_timer.get_avg_time(), 'data_time': data_timer.get_avg_time(),
                             **model.get_current_log()})
             if current_iter % logger_opt['save_checkpoint_freq'] == 0:
-                weights, state = checkpoint_paths(opt, current_iter)
-                logger.info(f'Saving models and training states at iter {current_iter}: {weights}, {state}')
-                model.save(epoch, current_iter)
+                save_checkpoint(opt, model, logger, epoch, current_iter)
                 saved_iter = current_iter
             if val_opt is not None and current_iter % val_opt['val_freq'] == 0:
                 validate(model, val_loaders, current_iter, tb_logger, opt)
+                if patience_exhausted_on_rank_0(model):
+                    if saved_iter != current_iter:
+                        save_checkpoint(opt, model, logger, epoch, current_iter)
+                    logger.info(early_stop_message(model, current_iter))
+                    return epoch, current_iter
             signum = stop_signal_on_any_rank(stop.received)
             if signum:
                 save_and_stop(opt, args, model, logger, epoch, current_iter, signum, saved_iter)
@@ -359,7 +394,7 @@ def train_iterations(opt, args, model, loaders, logger, tb_logger, start_epoch, 
             iter_timer.start()
             train_data = prefetcher.next()
         if current_iter >= total_iters:
-            return epoch
+            return epoch, current_iter
 
 
 def train(opt, args):
@@ -377,12 +412,13 @@ def train(opt, args):
             logger.info(f'Resuming training from epoch: {start_epoch}, iter: {current_iter}.')
         start_time = time.time()
         with StopSignals() as stop:
-            train_iterations(opt, args, model, loaders, logger, tb_logger, start_epoch, current_iter, stop)
+            _, last_iter = train_iterations(opt, args, model, loaders, logger, tb_logger, start_epoch, current_iter,
+                                            stop)
         logger.info(f'End of training. Time consumed: {datetime.timedelta(seconds=int(time.time() - start_time))}')
         logger.info('Save the latest model.')
         model.save(epoch=-1, current_iter=-1)  # -1: net_g_latest.pth
-        if opt.get('val') is not None:  # once more at total_iter, unless val_freq just did it
-            validate(model, loaders[2], loaders[4], tb_logger, opt)
+        if opt.get('val') is not None and last_iter >= loaders[4]:  # once more at total_iter, unless val_freq just
+            validate(model, loaders[2], loaders[4], tb_logger, opt)   # did it; an early stop validated just now
     finally:
         if tb_logger:
             tb_logger.close()

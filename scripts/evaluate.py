@@ -49,7 +49,8 @@ def build_parser():
     data.add_argument('--limit', type=int, help='evaluate only the first N pairs')
     what = parser.add_argument_group('what to score (each is its own row)')
     what.add_argument('--model', action='append', default=[], metavar='CKPT',
-                      help='checkpoint to evaluate; repeat for several side by side')
+                      help='checkpoint to evaluate, or an experiment folder (its models/net_g_best.pth, else '
+                      'net_g_latest.pth); repeat for several side by side')
     what.add_argument('--pred', action='append', default=[], metavar='FOLDER',
                       help='folder of existing outputs named like the src files (any image extension), searched '
                       'recursively as scripts/tiled_infer.py writes its input tree; repeatable')
@@ -181,6 +182,7 @@ def main(argv=None):
     started = time.perf_counter()
     report_dir = Path(args.output)
     try:
+        network_args.resolve_model_args(args)
         baselines, labels = check_args(args)
         # each checkpoint runs as --opt, else its own record, says; the first one's settings head the report
         model_settings = [network_args.settings_from_args(args, checkpoint) for checkpoint in args.model]

@@ -52,7 +52,8 @@ def check_output(output, model, opt):
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--model', help='checkpoint: BasicSR params/params_ema, official release or bare state_dict')
+    parser.add_argument('--model', help='checkpoint: BasicSR params/params_ema, official release or bare state_dict; '
+                        'or an experiment folder (its models/net_g_best.pth, else net_g_latest.pth)')
     parser.add_argument('--random-weights', action='store_true',
                         help='export a randomly initialised network instead of --model (for tests and benchmarks)')
     parser.add_argument('-o', '--output', required=True, help='the .onnx file to write')
@@ -78,8 +79,9 @@ def main(argv=None):
     from realestate_sr.utils.output_safety import UnsafeOutputError, atomic_write, temp_path_for
 
     try:
+        network_args.resolve_model_args(args)
         check_output(args.output, args.model, args.opt)
-    except UnsafeOutputError as err:
+    except (UnsafeOutputError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
 

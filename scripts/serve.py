@@ -29,8 +29,9 @@ DEFAULTS = SimpleNamespace(**FLAGS.SERVICE_DEFAULTS)  # ServeConfig's defaults
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--model', required=True, help='checkpoint (.pth: params/params_ema/bare/official) or an '
-                        '.onnx file from scripts/export_onnx.py')
+    parser.add_argument('--model', required=True, help='checkpoint (.pth: params/params_ema/bare/official), an '
+                        'experiment folder (its models/net_g_best.pth, else net_g_latest.pth) or an .onnx file from '
+                        'scripts/export_onnx.py')
     parser.add_argument('--backend', choices=['torch', 'onnxruntime'], default=None,
                         help='what runs --model (default: onnxruntime for an .onnx file, else torch)')
     parser.add_argument('--model-name', help='name in the X-Model header and /readyz (default: the experiment '
@@ -97,6 +98,7 @@ def build(args):
     from realestate_sr.serve.app import ServeConfig
 
     postprocess = postprocess_from_args(args)
+    network_args.resolve_model_args(args)
     if backend_of(args) == 'onnxruntime':  # the graph tiled_infer.py --backend onnxruntime runs, the same way
         enhancer = Enhancer.from_onnx(args.model, network_args.settings_from_args(args))
     else:

@@ -47,8 +47,9 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-i', '--input', required=True, help='a photo or a folder (searched recursively)')
     parser.add_argument('-o', '--output', required=True, help='output folder, outside the input tree')
-    parser.add_argument('--model', help='checkpoint (.pth: params/params_ema/bare/official) or, with '
-                        '--backend onnxruntime, an .onnx file from scripts/export_onnx.py')
+    parser.add_argument('--model', help='checkpoint (.pth: params/params_ema/bare/official), an experiment folder '
+                        '(its models/net_g_best.pth, else net_g_latest.pth) or, with --backend onnxruntime, an .onnx '
+                        'file from scripts/export_onnx.py')
     parser.add_argument('--backend', choices=['torch', 'onnxruntime'], default='torch')
     FLAGS.add_network_args(parser)
     run = FLAGS.add_running_args(parser)
@@ -187,10 +188,12 @@ def main(argv=None):
 def run(args, shard):
     """Plan the whole delivery, enhance this process's share, print the run's summary (rank 0); the exit code."""
     from realestate_sr.inference import photo_files, sharding
+    from realestate_sr.inference.network_args import resolve_model_args
     from realestate_sr.inference.postprocess import PostProcessError, postprocess_from_args
     from realestate_sr.utils.output_safety import UnsafeOutputError
 
     try:
+        resolve_model_args(args, say=print if shard.rank == 0 else lambda line: None)
         photo_files.check_output_outside_input(args.input, args.output)
         jobs = plan(args)
         # every rank checks before any rank writes (they all see the same folder), and only rank 0 marks it

@@ -13,7 +13,8 @@ one); ``param_key='params'`` picks the raw weights. A BasicSR training state
 (``training_states/<iter>.state``: optimizer and scheduler state, no network) is
 refused with a message naming the matching ``models/net_g_<iter>.pth``. Beside the weights, EnhanceModel's
 checkpoints keep the settings they were trained with under TRAINED_WITH_KEY (plain values, see
-``realestate_sr.inference.trained_with``); the loaders here read only the weights.
+``realestate_sr.inference.trained_with``); the loaders here read only the weights. ``net_g_best.pth`` (written
+when the option file sets ``val.best``) is such a checkpoint plus BEST_KEY, the validation that chose it.
 """
 from collections import OrderedDict
 from pathlib import Path
@@ -26,6 +27,9 @@ PARAM_KEYS_BY_PREFERENCE = ('params_ema', 'params')
 # our net_g_*.pth also hold {'network_g': ..., 'inference': ...}: what the tools need to run them as trained
 TRAINED_WITH_KEY = 'trained_with'
 TRAINING_STATE_KEYS = {'iter', 'optimizers', 'schedulers'}  # what basicsr's save_training_state writes
+# an experiment's models/ folder: the checkpoint of the best validation (val.best), and the one of the last iteration
+BEST_CHECKPOINT, LATEST_CHECKPOINT = 'net_g_best.pth', 'net_g_latest.pth'
+BEST_KEY = 'best'  # in net_g_best.pth: {iter, metric, value, dataset} of the validation that chose it
 
 
 class CheckpointMismatchError(ValueError):

@@ -11,6 +11,9 @@ import torch
 import yaml
 
 from realestate_sr.archs.checkpoint import (
+    BEST_CHECKPOINT,
+    BEST_KEY,
+    LATEST_CHECKPOINT,
     PARAM_KEYS_BY_PREFERENCE,
     TRAINED_WITH_KEY,
     CheckpointMismatchError,
@@ -65,6 +68,43 @@ def read_trained_with(path):
     loaded = _load_mapped(path)
     record = loaded.get(TRAINED_WITH_KEY) if isinstance(loaded, dict) else None
     return record if isinstance(record, dict) and isinstance(record.get('network_g'), dict) else None
+
+
+def read_best_record(path):
+    """The ``best`` record of checkpoint ``path`` (iter, metric, value, dataset of the validation that chose a
+    net_g_best.pth), or None for a checkpoint without one. Memory-mapped."""
+    loaded = _load_mapped(path)
+    record = loaded.get(BEST_KEY) if isinstance(loaded, dict) else None
+    return record if isinstance(record, dict) else None
+
+
+def describe_best_record(record):
+    """``psnr 24.3100 on val_set at iter 400``, as the training log's line says it."""
+    value = record.get('value')
+    shown = f'{value:.4f}' if isinstance(value, float) else value
+    return f"{record.get('metric')} {shown} on {record.get('dataset')} at iter {record.get('iter')}"
+
+
+def resolve_checkpoint(path):
+    """(checkpoint file, note): the file ``path`` itself (note None), or for an experiment folder (or its models/
+    folder) its ``models/net_g_best.pth`` when present, else ``models/net_g_latest.pth``, with one line saying
+    which. FileNotFoundError, naming the newest ``net_g_<iter>.pth`` there, when the folder has neither."""
+    path = Path(path)
+    if not path.is_dir():
+        return path, None
+    models = path / 'models' if (path / 'models').is_dir() else path
+    best, latest = models / BEST_CHECKPOINT, models / LATEST_CHECKPOINT
+    if best.is_file():
+        record = read_best_record(best)
+        chosen = f'best validation, {describe_best_record(record)}' if record else 'best validation'
+        return best, f'{path}: using {best} ({chosen})'
+    if latest.is_file():
+        return latest, f'{path}: using {latest} (no {BEST_CHECKPOINT}: the run did not set val.best)'
+    numbered = sorted((file for file in models.glob('net_g_*.pth') if file.stem[len('net_g_'):].isdigit()),
+                      key=lambda file: int(file.stem[len('net_g_'):]))
+    newest = f'; its newest checkpoint is {numbered[-1]}: give that file' if numbered else ''
+    raise FileNotFoundError(f'{path} holds neither {models / BEST_CHECKPOINT} nor {models / LATEST_CHECKPOINT} '
+                            f'(a training still running, or not an experiment folder){newest}')
 
 
 def _load_mapped(path):

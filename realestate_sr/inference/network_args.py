@@ -3,18 +3,36 @@ export_onnx.py and bench_infer.py.
 
 A network comes from ``--opt`` (a BasicSR option file's ``network_g``), else from the checkpoint's record of
 how it was trained (``realestate_sr.inference.trained_with``), else from architecture flags; the weights from
-``--model`` (BasicSR ``params``/``params_ema``, an official NAFNet release file or a bare state_dict).
+``--model`` (BasicSR ``params``/``params_ema``, an official NAFNet release file or a bare state_dict; an experiment
+folder stands for its net_g_best.pth, else net_g_latest.pth: ``resolve_model_args``).
 How it runs is an ``InferenceSettings`` built by ``settings_from_args``: flags given > ``--opt`` > the
 checkpoint's record > defaults; an ``--opt`` that contradicts the record is refused.
 Every flag that can override the option file therefore defaults to None ("not given"). The flags themselves
 are defined in ``realestate_sr.utils.cli_flags`` (no torch there, so the tools' --help is instant) and
 imported here with the rest.
 """
-from realestate_sr.archs.network_loading import network_opt_from_yaml, read_trained_with
+from realestate_sr.archs.network_loading import network_opt_from_yaml, read_trained_with, resolve_checkpoint
 from realestate_sr.inference.engines import network_opt_from_flags
 from realestate_sr.inference.settings import InferenceSettings
 from realestate_sr.inference.trained_with import RECORDED_SETTINGS, check_option_file, settings_from_record
 from realestate_sr.utils.cli_flags import SETTINGS_HELP, add_network_args, add_running_args  # noqa: F401
+
+
+def resolve_model_args(args, say=print):
+    """Replace each ``--model`` that names an experiment folder by its checkpoint (net_g_best.pth, else
+    net_g_latest.pth), calling ``say`` with one line for each. ``args.model`` is one path, a list or None.
+    Raises FileNotFoundError for a folder holding neither."""
+    paths = args.model if isinstance(args.model, list) else [args.model] if args.model else []
+    resolved = []
+    for path in paths:
+        checkpoint, note = resolve_checkpoint(path)
+        if note:
+            say(f'--model {note}')
+        resolved.append(str(checkpoint))
+    if isinstance(args.model, list):
+        args.model = resolved
+    elif args.model:
+        args.model = resolved[0]
 
 
 def network_opt_from_args(args, checkpoint=None):

@@ -10,6 +10,8 @@ import torch
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 from realestate_sr.archs.checkpoint import (
+    BEST_CHECKPOINT,
+    BEST_KEY,
     TRAINED_WITH_KEY,
     CheckpointMismatchError,
     describe_mismatch,
@@ -17,11 +19,12 @@ from realestate_sr.archs.checkpoint import (
     save_atomically,
     training_state_message,
 )
-from realestate_sr.archs.network_loading import trained_with_hint
+from realestate_sr.archs.network_loading import read_best_record, trained_with_hint
 from realestate_sr.inference.enhancer import Enhancer, module_to_run, tlc_note, tlc_warning
 from realestate_sr.inference.settings import InferenceSettings
 from realestate_sr.inference.trained_with import trained_with_record
 from realestate_sr.metrics.lpips_metric import preload_lpips
+from realestate_sr.models.best_validation import BestValidation
 from realestate_sr.utils.tiling import validation_tile  # noqa: F401  (tests read val.tile through this module)
 from realestate_sr.utils.weights import MissingWeightsError
 
@@ -149,6 +152,8 @@ class EnhanceModel(SRModel):
                                   # says when the tiles fit that window (then it equals NAFNet)
           tb_images: 4            # validation outputs shown in tensorboard (with save_img: true)
           tb_image_side: 768      # their longest side there
+          best: {metric: psnr, dataset: ~, patience: ~}   # models/net_g_best.pth and early stopping, see
+                                  # realestate_sr.models.best_validation; absent: neither
     """
 
     def __init__(self, opt):
@@ -163,6 +168,7 @@ class EnhanceModel(SRModel):
         require_registered_metrics(opt.get('val'))
         super().__init__(opt)
         self._validated = set()  # (dataset name, iteration): BasicSR's final call repeats the last one
+        self.best_validation = BestValidation.from_options(opt) if self.is_train else None
         self._first_step_start = None
         if self.is_train:
             message = ema_too_short_message(int(train_opt.get('total_iter', 0)), self.ema_decay)
@@ -274,8 +280,8 @@ class EnhanceModel(SRModel):
                 time.sleep(1)
         get_root_logger().warning(f'gave up saving {path}; training continues')
 
-    @master_only
-    def save_network(self, net, net_label, current_iter, param_key='params'):
+    def network_checkpoint(self, net, net_label, param_key='params'):
+        """What ``save_network`` writes for ``net`` (one network or a list, one ``param_key`` each)."""
         nets = net if isinstance(net, list) else [net]
         keys = param_key if isinstance(param_key, list) else [param_key]
         assert len(nets) == len(keys), 'one param_key per network'
@@ -287,8 +293,26 @@ class EnhanceModel(SRModel):
         if net_label == 'net_g':
             save_dict[TRAINED_WITH_KEY] = trained_with_record(self.opt['network_g'], self.inference_settings,
                                                               self.get_bare_model(nets[0]))
+        return save_dict
+
+    @master_only
+    def save_network(self, net, net_label, current_iter, param_key='params'):
         label = 'latest' if current_iter == -1 else current_iter
-        self._save_with_retries(save_dict, os.path.join(self.opt['path']['models'], f'{net_label}_{label}.pth'))
+        self._save_with_retries(self.network_checkpoint(net, net_label, param_key),
+                                os.path.join(self.opt['path']['models'], f'{net_label}_{label}.pth'))
+
+    def best_checkpoint_path(self):
+        return os.path.join(self.opt['path']['models'], BEST_CHECKPOINT)
+
+    @master_only
+    def save_best(self):
+        """Write ``models/net_g_best.pth``: what ``save`` writes to net_g_<iter>.pth, plus the ``best`` record."""
+        if hasattr(self, 'net_g_ema'):
+            save_dict = self.network_checkpoint([self.net_g, self.net_g_ema], 'net_g', ['params', 'params_ema'])
+        else:
+            save_dict = self.network_checkpoint(self.net_g, 'net_g')
+        save_dict[BEST_KEY] = self.best_validation.record()
+        self._save_with_retries(save_dict, self.best_checkpoint_path())
 
     @master_only
     def save_training_state(self, epoch, current_iter):
@@ -298,6 +322,8 @@ class EnhanceModel(SRModel):
                  'optimizers': [optimizer.state_dict() for optimizer in self.optimizers],
                  'schedulers': [scheduler.state_dict() for scheduler in self.schedulers],
                  'best_metric_results': self.best_metric_results_to_save()}
+        if self.best_validation is not None:
+            state['best_validation'] = self.best_validation.state()
         self._save_with_retries(state, os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'))
 
     def best_metric_results_to_save(self):
@@ -313,6 +339,10 @@ class EnhanceModel(SRModel):
         super().resume_training(resume_state)
         if resume_state.get('best_metric_results'):
             self.best_metric_results = resume_state['best_metric_results']
+        if self.best_validation is not None:
+            saved = self.best_checkpoint_path()
+            self.best_validation.resume(resume_state.get('best_validation'),
+                                        read_best_record(saved) if os.path.isfile(saved) else None)
 
     # --- inference ----------------------------------------------------------------------------------------------
     def inference_network(self):
@@ -347,9 +377,28 @@ class EnhanceModel(SRModel):
         logger.info(f'validating {dataloader.dataset.opt["name"]} at iter {current_iter} with the '
                     f'{self.validated_weights()} weights')
         super().nondist_validation(ValidationProgress(dataloader, logger.info), current_iter, tb_logger, save_img)
+        if self.best_validation is not None and self.opt['val'].get('metrics'):
+            self.track_best(dataloader.dataset.opt['name'], current_iter)
         if tb_logger is not None and save_img and self.opt['is_train']:
             log_validation_images(tb_logger, self.opt['path']['visualization'], current_iter,
                                   self.opt['val'].get('tb_images', 4), self.opt['val'].get('tb_image_side', 768))
+
+    def track_best(self, dataset_name, current_iter):
+        """After the validation of ``dataset_name`` at ``current_iter``: when it is the set ``val.best`` follows and
+        its metric improved, write models/net_g_best.pth; one log line either way."""
+        best = self.best_validation
+        best.dataset = best.dataset or dataset_name
+        if dataset_name != best.dataset:
+            return
+        value = float(self.metric_results[best.metric])
+        if best.update(current_iter, value):
+            self.save_best()
+            get_root_logger().info(f'new best {best.describe()}: saved {self.best_checkpoint_path()}')
+            return
+        patience = f' (patience {best.patience})' if best.patience is not None else ''
+        get_root_logger().info(f'{best.metric} {value:.4f} on {best.dataset} at iter {current_iter}: no better than '
+                               f'the best, {best.describe()}; {best.validations_since} '
+                               f'validation(s) without improvement{patience}')
 
     def test(self):
         net = self.inference_network()

@@ -18,6 +18,7 @@ import torch
 import yaml
 
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
+from realestate_sr.models.best_validation import BEST_KEYS, best_option_problems
 from realestate_sr.models.enhance_model import OPTIMIZERS
 from realestate_sr.models.weights_checks import missing_weights_problems
 from realestate_sr.models.whole_photo_checks import whole_photo_problems
@@ -50,7 +51,7 @@ PATH_KEYS = {'pretrain_network_g', 'strict_load_g', 'param_key_g', 'resume_state
 TRAIN_KEYS = {'ema_decay', 'bf16', 'channels_last', 'grad_clip_norm', 'optim_g', 'scheduler', 'total_iter',
               'warmup_iter', 'pixel_opt', 'perceptual_opt', 'lut_opt', 'whole_opt', 'light_opt',  # WholePhotoModel
               'optim_d', 'gan_opt', 'net_d_iters', 'net_d_init_iters'}  # GANEnhanceModel
-VAL_KEYS = {'val_freq', 'save_img', 'suffix', 'pbar', 'tile', 'tlc', 'tb_images', 'tb_image_side', 'metrics'}
+VAL_KEYS = {'val_freq', 'save_img', 'suffix', 'pbar', 'tile', 'tlc', 'tb_images', 'tb_image_side', 'metrics', 'best'}
 LOGGER_KEYS = {'print_freq', 'save_checkpoint_freq', 'use_tb_logger', 'wandb'}
 WANDB_KEYS = {'project', 'resume_id'}
 DIST_PARAM_KEYS = {'backend', 'port', 'timeout_minutes'}
@@ -200,6 +201,8 @@ def training_option_problems(opt, cuda_available=None):
     problems.keys(val, 'val', VAL_KEYS)
     if isinstance(val, dict):
         problems.keys(val.get('tile'), 'val.tile', set(TILE_DEFAULTS))
+        problems.keys(val.get('best'), 'val.best', set(BEST_KEYS))
+        problems.extend(best_option_problems(opt))
         for name, metric in (val.get('metrics') or {}).items():
             # 'better' is read by BasicSR's best-metric bookkeeping; img / img2 are the images
             problems.typed(metric, f'val.metrics.{name}', METRIC_REGISTRY, extra={'better'}, skip={'img', 'img2'})
