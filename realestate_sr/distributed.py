@@ -15,6 +15,8 @@ import torch
 import torch.distributed as dist
 import yaml
 
+from realestate_sr.utils.wording import counted
+
 from basicsr.utils.options import ordered_yaml
 
 DEFAULT_MASTER_PORT = 29500
@@ -75,7 +77,7 @@ def gpu_index(launcher, local_rank, visible_gpus):
     if launcher == 'slurm' and visible_gpus == 1:
         return 0
     if local_rank >= visible_gpus:
-        raise DistributedSetupError(f'local rank {local_rank} but only {visible_gpus} GPU(s) visible: '
+        raise DistributedSetupError(f'local rank {local_rank} but only {counted(visible_gpus, "GPU")} visible: '
                                     'start at most one process per GPU on each node')
     return local_rank
 

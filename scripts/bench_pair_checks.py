@@ -30,6 +30,7 @@ from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.prep.pair_checks import CHECKS, NOTES, CheckThresholds, run_checks
 from realestate_sr.prep.planted_pairs import PACKAGE_PHOTOS, load_package_photos, write_photo_test_set
 from realestate_sr.prep.tone_edits import DARKER_TAR_CHANGES, write_tone_test_set
+from realestate_sr.utils.wording import counted
 
 
 def confusion(rows, results):
@@ -122,7 +123,7 @@ def tone_main(args, photos):
         manifest = write_tone_test_set(Path(args.keep or tmp), photos)
         rows = [json.loads(line) for line in manifest.read_text().splitlines()]
         report = run_checks(load_manifest(manifest), thresholds=CheckThresholds(), workers=args.workers)
-    print(f'{len(photos)} photos ({", ".join(sorted(photos))}); {len(rows)} pairs')
+    print(f'{counted(len(photos), "photo")} ({", ".join(sorted(photos))}); {counted(len(rows), "pair")}')
     print_darkening_sweep(rows, report.results, report.thresholds)
     table = defaultdict(Counter)
     for row, result in zip(rows, report.results):
@@ -177,7 +178,8 @@ def main(argv=None):
             (root / 'checks.json').write_text(report.to_json(), encoding='utf-8')
     table, false_alarms, misses = confusion(rows, report.results)
     sizes = sorted({f'{img.shape[1]}x{img.shape[0]}' for img in photos.values()})
-    print(f'{len(photos)} photos ({", ".join(sorted(photos))}), sizes {", ".join(sizes)}; {len(pairs)} pairs')
+    print(f'{counted(len(photos), "photo")} ({", ".join(sorted(photos))}), sizes {", ".join(sizes)}; '
+          f'{counted(len(pairs), "pair")}')
     print_table(table)
     good = sum(r['defect'] == 'none' and r['change'] not in DARKER_TAR_CHANGES for r in rows)
     planted = sum(r['defect'] != 'none' for r in rows)
@@ -190,7 +192,7 @@ def main(argv=None):
         print(f'  {kind}: {result.name} {result.flags or ""}')
         if args.explain:
             print('    ' + json.dumps({k: v for k, v in result.measures.items() if k != 'regions'}))
-    print(f'check time: {checked:.1f} s for {len(pairs)} pairs with {args.workers} worker(s) = '
+    print(f'check time: {checked:.1f} s for {counted(len(pairs), "pair")} with {counted(args.workers, "worker")} = '
           f'{checked / len(pairs):.3f} s per pair ({checked * args.workers / len(pairs):.3f} s per pair per worker); '
           f'writing the set took {written:.1f} s')
     return 1 if false_alarms or misses else 0

@@ -25,6 +25,7 @@ from realestate_sr.prep.families import capture_families
 from realestate_sr.prep.photo_sources import SourceError, check_sources, default_sources, load_source_list
 from realestate_sr.prep.styles import style_names
 from realestate_sr.utils.photo_decode import PhotoReadError
+from realestate_sr.utils.wording import counted
 
 
 def build_parser():
@@ -60,7 +61,7 @@ def main(argv=None):
                       f'scene {photo.scene}')
             for photo_id, reason in skipped:
                 print(f'{photo_id}: skipped ({reason})')
-            print(f'dry run: {len(usable)} photos, {len(skipped)} skipped; nothing fetched or written')
+            print(f'dry run: {counted(len(usable), "photo")}, {len(skipped)} skipped; nothing fetched or written')
             return 0
         settings = BenchSettings(seed=args.seed, captures=tuple(args.captures), styles=tuple(args.styles),
                                  variants=args.variants, max_side=args.max_side)
@@ -70,7 +71,7 @@ def main(argv=None):
         print(f'error: {err}', file=sys.stderr)
         return 2
     counts = ', '.join(f'{task} {count}' for task, count in result.counts.items())
-    skipped = f'; skipped {len(result.skipped)} photos without a clear licence' if result.skipped else ''
+    skipped = f'; skipped {counted(len(result.skipped), "photo")} without a clear licence' if result.skipped else ''
     print(f'benchmark {"reused" if result.reused else "built"} in {result.out}: pairs per task: {counts}{skipped} '
           f'({time.perf_counter() - started:.1f} s)')
     return 0

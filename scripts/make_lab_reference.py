@@ -21,6 +21,7 @@ from realestate_sr.data.pair_lists import PairListError, load_manifest
 from realestate_sr.inference.photo_io import read_photo
 from realestate_sr.inference.postprocess import LabReference, PostProcessError
 from realestate_sr.utils.photo_decode import PhotoReadError, is_image_file
+from realestate_sr.utils.wording import counted
 
 
 def build_parser():
@@ -76,7 +77,8 @@ def main(argv=None):
     except (PostProcessError, OSError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    print(f'{reference.photos}/{len(paths)} photos read, {len(failed)} failed, {time.perf_counter() - started:.1f} s; '
+    print(f'{reference.photos}/{counted(len(paths), "photo")} read, {len(failed)} failed, '
+          f'{time.perf_counter() - started:.1f} s; '
           f'reference written to {output}')
     for line in failed:
         print(f'FAILED {line}')

@@ -100,6 +100,7 @@ def main(argv=None):
         split_counts_line,
     )
     from realestate_sr.prep.pair_checks import thresholds_from_args
+    from realestate_sr.utils.wording import counted
 
     try:
         pairs = load_pairs(args)
@@ -119,8 +120,9 @@ def main(argv=None):
             raw = planned_bytes(pairs, splits, options)
             counts = {s: splits.count(s) for s in ('train', 'val', 'test')}
             # without the checks nothing is excluded yet, so the real build may draw other validation pairs
-            print(f'dry run: {len(pairs)} pairs -> {counts}; {raw / 2**30:.2f} GiB of pixels per LMDB before '
-                  f'{args.encoding} encoding, map size {map_size_for(raw) / 2**30:.2f} GiB; would write {args.output}'
+            print(f'dry run: {counted(len(pairs), "pair")} -> {counts}; {raw / 2**30:.2f} GiB of pixels per LMDB '
+                  f'before {args.encoding} encoding, map size {map_size_for(raw) / 2**30:.2f} GiB; would write '
+                  f'{args.output}'
                   f'{" (checks not run in a dry run)" if options.checks else ""}')
             for pair, split in zip(pairs, splits):
                 if split == 'test':
@@ -143,7 +145,7 @@ def main(argv=None):
 
     if summary.removed_partial:
         removed = ', '.join(summary.removed_partial)
-        print(f'removed {len(summary.removed_partial)} unfinished earlier build(s): {removed}')
+        print(f'removed {counted(len(summary.removed_partial), "unfinished earlier build")}: {removed}')
     if summary.report is not None:
         print(summary.report.summary(max_listed=20))
     out = Path(summary.output)
@@ -154,16 +156,16 @@ def main(argv=None):
         print(f'  {split:<5} {summary.split_counts[split]:>5} pairs {summary.record_counts[split]:>7} records -> '
               f'{split}.txt (LMDB keys), {manifest}')
     if summary.excluded:
-        print(f'  excluded {len(summary.excluded)} flagged pairs (reasons in {out / "build_info.json"})')
+        print(f'  excluded {counted(len(summary.excluded), "flagged pair")} (reasons in {out / "build_info.json"})')
     if not summary.split_counts['val']:
         counts = ', '.join(f'{s} {summary.split_counts[s]}' for s in ('train', 'val', 'test'))
         print(f'make_lmdb: warning: the val split is empty ({counts}): training has no validation set from this '
               'build (raise --val-fraction or add pairs)', file=sys.stderr)
     if summary.leakage_allowed:
-        print(f'  WARNING: kept {len(summary.leakage_allowed)} pairs whose photo is also in another split '
+        print(f'  WARNING: kept {counted(len(summary.leakage_allowed), "pair")} whose photo is also in another split '
               f'(--allow-leakage; listed in {out / "build_info.json"})')
     if summary.failed:
-        print(f'  FAILED {len(summary.failed)} pairs (left out):', file=sys.stderr)
+        print(f'  FAILED {counted(len(summary.failed), "pair")} (left out):', file=sys.stderr)
         for failure in summary.failed[:20]:
             print(f'    {failure["pair"]}: {failure["error"]}', file=sys.stderr)
         return 1

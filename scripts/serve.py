@@ -136,9 +136,10 @@ def main(argv=None):
     import uvicorn  # imported here so that --help and argument errors stay fast
 
     from realestate_sr.serve.app import create_app
+    from realestate_sr.utils.wording import counted
 
     print(f'serving {config.model_name}: {enhancer.description}, runs {enhancer.settings.describe()}; batches of '
-          f'up to {config.max_batch} photos within {config.max_wait_ms:g} ms, queue {config.queue_size}, on '
+          f'up to {counted(config.max_batch, "photo")} within {config.max_wait_ms:g} ms, queue {config.queue_size}, on '
           f'http://{args.host}:{args.port}/; post-processing: {config.postprocess.describe()}', flush=True)
     # realestate_sr.serve.app logs one line per request; uvicorn's own access log would repeat it
     server = uvicorn.Server(uvicorn.Config(create_app(enhancer, config), host=args.host, port=args.port,

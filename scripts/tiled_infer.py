@@ -131,6 +131,7 @@ def check_output_folder(args, jobs):
     """
     from realestate_sr.inference import photo_files
     from realestate_sr.utils.output_safety import UnsafeOutputError, check_clear_of_inputs
+    from realestate_sr.utils.wording import counted
 
     output = Path(args.output)
     check_clear_of_inputs(output, [args.input])  # e.g. -o DATA for -i DATA/images: outputs land beside inputs
@@ -142,7 +143,8 @@ def check_output_folder(args, jobs):
     if clashes:
         shown = ', '.join(printable(path.relative_to(output)) for path in clashes[:3])
         more = f' and {len(clashes) - 3} more' if len(clashes) > 3 else ''
-        raise UnsafeOutputError(f'{output} already holds {len(clashes)} file(s) under the output names ({shown}{more}) '
+        raise UnsafeOutputError(f'{output} already holds {counted(len(clashes), "file")} under the output names '
+                                f'({shown}{more}) '
                                 'and is not a folder tiled_infer created; nothing was written: choose a new folder, '
                                 'or pass --skip-existing to keep them or --overwrite to replace them')
 

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from realestate_sr.utils.photo_decode import PhotoReadError
+from realestate_sr.utils.wording import counted
 
 
 class CacheTooLargeError(MemoryError):
@@ -46,7 +47,7 @@ class SharedPairCache:
         available = available_ram_bytes()
         if log is not None:
             free = f'{available / 2**30:.1f} GiB available' if available else 'available RAM unknown'
-            log(f'memory cache: {len(source)} pairs -> {self.nbytes / 2**30:.2f} GiB of decoded uint8 '
+            log(f'memory cache: {counted(len(source), "pair")} -> {self.nbytes / 2**30:.2f} GiB of decoded uint8 '
                 f'({self.nbytes / max(len(source), 1) / 2**20:.1f} MiB per pair; {free}), shared by all workers')
         if available is not None and self.nbytes > max_ram_fraction * available:
             raise CacheTooLargeError(

@@ -10,6 +10,7 @@ from realestate_sr.data.lmdb_io import LmdbFormatError, LmdbImageReader, read_sp
 from realestate_sr.data.memory_cache import SharedPairCache
 from realestate_sr.data.pair_lists import load_manifest, pairs_from_folders, require_existing_files
 from realestate_sr.data.pair_transforms import augment_pair, bgr_uint8_to_tensor, random_crop_offset
+from realestate_sr.utils.wording import counted
 
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import DATASET_REGISTRY
@@ -54,7 +55,8 @@ class LmdbPairSource:
         for reader in (self.src, self.tar):
             missing = [key for key in self.keys if key not in reader.records]
             if missing:
-                raise LmdbFormatError(f'{len(missing)} key(s) of {split_file} are not in {reader.path} '
+                raise LmdbFormatError(f'{counted(len(missing), "key")} of {split_file} '
+                                      f'{"is" if len(missing) == 1 else "are"} not in {reader.path} '
                                       f'(first: {missing[0]}): split file and LMDB come from different builds?')
         self.names = self._load_name_map(Path(src_lmdb).parent / 'name_map.jsonl')
 

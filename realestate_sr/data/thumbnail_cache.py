@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from realestate_sr.data.memory_cache import available_ram_bytes
+from realestate_sr.utils.wording import counted
 
 MAX_RAM_FRACTION = 0.25  # more than this of MemAvailable and the dataset makes thumbnails per sample instead
 
@@ -44,13 +45,14 @@ class ThumbnailCache:
         available = available_ram_bytes()
         if available is not None and nbytes > MAX_RAM_FRACTION * available:
             if log is not None:
-                log(f'thumbnail cache off: {count} pairs at {size} px need {nbytes / 2**30:.1f} GiB, more than '
+                log(f'thumbnail cache off: {counted(count, "pair")} at {size} px need {nbytes / 2**30:.1f} GiB, '
+                    'more than '
                     f'{MAX_RAM_FRACTION:.0%} of the {available / 2**30:.1f} GiB available; thumbnails are made '
                     'per sample')
             return None
         if log is not None:
-            log(f'thumbnail cache: {count} pairs at {size} px -> {nbytes / 2**30:.2f} GiB, filled on first use, '
-                'shared by all workers')
+            log(f'thumbnail cache: {counted(count, "pair")} at {size} px -> {nbytes / 2**30:.2f} GiB, filled on '
+                'first use, shared by all workers')
         return cls(count, size)
 
     def filled(self, index):

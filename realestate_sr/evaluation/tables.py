@@ -15,6 +15,7 @@ from realestate_sr.evaluation.scoring import (
     scored_photos,
 )
 from realestate_sr.utils.output_safety import atomic_write
+from realestate_sr.utils.wording import counted
 
 METRIC_TITLES = {'psnr': 'PSNR', 'ssim': 'SSIM', 'lpips': 'LPIPS', 'l1': 'L1', 'de00': 'dE00',
                  'highlight_l1': 'Highlight L1', 'highlight_shift': 'Highlight shift'}
@@ -41,7 +42,7 @@ def column_title(name, photos_scored=None, photos=None):
     """``PSNR ↑``, ``Highlight shift →0``; with ``(n/N photos)`` when a metric skipped some photos."""
     title = f'{METRIC_TITLES[name]} {DIRECTION_MARKS.get(better(name), "→0")}'
     if photos_scored is not None and photos is not None and photos_scored != photos:
-        title += f' ({photos_scored}/{photos} photos)'
+        title += f' ({photos_scored}/{counted(photos, "photo")})'
     return title
 
 

@@ -20,6 +20,7 @@ from realestate_sr.evaluation.scoring import PRIMARY_METRIC, higher_is_better
 from realestate_sr.evaluation.tables import METRIC_TITLES, format_value, metric_columns, summary_table
 from realestate_sr.utils.colour import luma, to_bgr_uint8
 from realestate_sr.utils.output_safety import atomic_write
+from realestate_sr.utils.wording import counted
 
 FILES_DIR = 'report_files'
 SHEETS_DIR = 'contact_sheets'
@@ -192,7 +193,7 @@ def render_html(result, images, visuals, title, primary_row, sort_metric):
     parts = [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>',
              f'<style>{PAGE_STYLE}</style></head><body>', f'<h1>{html.escape(title)}</h1>',
              '<h2>Mean over all photos</h2>', _summary_html(result),
-             f'<p>{len(images)} photos, sorted worst first by {METRIC_TITLES[sort_metric]} of '
+             f'<p>{counted(len(images), "photo")}, sorted worst first by {METRIC_TITLES[sort_metric]} of '
              f'<b>{html.escape(primary_row)}</b>. Crops: the brightest and the darkest '
              'window of the target, at full resolution.</p>']
     if result.failures:

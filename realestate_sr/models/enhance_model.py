@@ -27,6 +27,7 @@ from realestate_sr.metrics.lpips_metric import preload_lpips
 from realestate_sr.models.best_validation import BestValidation
 from realestate_sr.utils.tiling import validation_tile  # noqa: F401  (tests read val.tile through this module)
 from realestate_sr.utils.weights import MissingWeightsError
+from realestate_sr.utils.wording import counted
 
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
@@ -276,7 +277,8 @@ class EnhanceModel(SRModel):
                 save_atomically(obj, path)
                 return
             except OSError as error:
-                get_root_logger().warning(f'cannot save {path} ({error}); {2 - attempt} retries left')
+                get_root_logger().warning(f'cannot save {path} ({error}); {counted(2 - attempt, "retry", "retries")} '
+                                          'left')
                 time.sleep(1)
         get_root_logger().warning(f'gave up saving {path}; training continues')
 
@@ -397,8 +399,8 @@ class EnhanceModel(SRModel):
             return
         patience = f' (patience {best.patience})' if best.patience is not None else ''
         get_root_logger().info(f'{best.metric} {value:.4f} on {best.dataset} at iter {current_iter}: no better than '
-                               f'the best, {best.describe()}; {best.validations_since} '
-                               f'validation(s) without improvement{patience}')
+                               f'the best, {best.describe()}; {counted(best.validations_since, "validation")} '
+                               f'without improvement{patience}')
 
     def test(self):
         net = self.inference_network()

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from realestate_sr.models.option_checks import OptionKeyError, training_option_problems
+from realestate_sr.utils.wording import counted
 
 
 class PreflightError(RuntimeError):
@@ -103,7 +104,7 @@ def shrink_for_cpu(opt):
     if 'enc_blk_nums' in network and network.get('width', 32) > QUICK_MAX_NAFNET_WIDTH:
         stages = len(network['enc_blk_nums'])
         notes.append(f'network_g width {network.get("width", 32)} -> {QUICK_NAFNET["width"]}, one block per stage '
-                     f'({stages} stages kept)')
+                     f'({counted(stages, "stage")} kept)')
         network.update(QUICK_NAFNET, enc_blk_nums=[1] * stages, dec_blk_nums=[1] * len(network['dec_blk_nums']))
     val = opt.get('val') or {}
     if isinstance(val.get('tile'), dict) and val['tile'].get('size', 0) > QUICK_TILE['size']:

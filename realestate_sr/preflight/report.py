@@ -1,5 +1,6 @@
 """The one table a pre-flight check prints (Markdown), from a check.CheckResult."""
 from realestate_sr.preflight.check import projected_seconds
+from realestate_sr.utils.wording import counted
 
 # the row names, in order: tests read them
 ROWS = ('recipe', 'device', 'bf16', 'check', 'network', 'training', 'data pipeline', 'GPU starved?',
@@ -33,21 +34,22 @@ def table_rows(result, source, plan, val_photos):
     total_iter = int(recipe['train']['total_iter'])
     train_s, val_s = projected_seconds(result, val_photos)
     mode = 'quick (CPU sizes: numbers do not project a GPU run)' if plan.quick else 'full (the recipe\'s sizes)'
-    check = (f'{mode}; {plan.pairs} synthetic {plan.photo_size[1]}x{plan.photo_size[0]} pairs '
-             f'({plan.val_pairs} val)')
+    size = f'{plan.photo_size[1]}x{plan.photo_size[0]}'
+    check = f'{mode}; {counted(plan.pairs, f"synthetic {size} pair")} ({plan.val_pairs} val)'
     if result.notes:
         check += '; ' + '; '.join(result.notes)
     train = recipe['train']
     precision = ', '.join(f'{key} {"on" if train.get(key) else "off"}' for key in ('bf16', 'channels_last'))
     validation = 'no val block'
-    projected = f'{human_seconds(train_s)} for {total_iter} iterations, validation not measured'
+    projected = f'{human_seconds(train_s)} for {counted(total_iter, "iteration")}, validation not measured'
     if result.validation is not None:
         per_photo = 1 / result.validation.per_second
-        validation = (f'{per_photo:.2f} s/photo (network, metrics, saved images; {result.validation.count} photos '
-                      f'timed)')
-        projected = (f'{human_seconds(train_s + val_s)}: {human_seconds(train_s)} of {total_iter} iterations + '
-                     f'{human_seconds(val_s)} of validation every {recipe["val"]["val_freq"]:g} iterations on '
-                     f'{val_photos} photos (--val-photos)')
+        validation = (f'{per_photo:.2f} s/photo (network, metrics, saved images; '
+                      f'{counted(result.validation.count, "photo")} timed)')
+        every = counted(int(recipe['val']['val_freq']), 'iteration')
+        projected = (f'{human_seconds(train_s + val_s)}: {human_seconds(train_s)} of {counted(total_iter, "iteration")}'
+                     f' + {human_seconds(val_s)} of validation every {every} on {counted(val_photos, "photo")} '
+                     '(--val-photos)')
     height, width = result.inference_size
     values = {
         'recipe': f'{source} ({recipe.get("model_type")}, {recipe["network_g"].get("type")})',
@@ -56,9 +58,9 @@ def table_rows(result, source, plan, val_photos):
         'check': check,
         'network': f'{result.params / 1e6:.2f} M parameters',
         'training': f'{result.fed.per_second:.2f} it/s at batch {result.batch} '
-                    f'({result.fed.count} timed iterations fed by the data pipeline)',
+                    f'({counted(result.fed.count, "timed iteration")} fed by the data pipeline)',
         'data pipeline': f'{result.loader.per_second:.1f} samples/s alone '
-                         f'({result.workers} workers)',
+                         f'({counted(result.workers, "worker")})',
         'GPU starved?': starvation(result),
         'peak GPU memory': (f'{gib(result.peak_gpu_train)} training, {gib(result.peak_gpu_eval)} validation and '
                             'inference' if result.peak_gpu_train is not None else gib(None)),

@@ -31,6 +31,7 @@ from realestate_sr.utils.output_safety import (
     replace_folder,
 )
 from realestate_sr.utils.photo_decode import PhotoReadError
+from realestate_sr.utils.wording import counted
 
 SPLITS = ('train', 'val', 'test')
 PARTIAL_TAG = '.partial-'
@@ -151,7 +152,7 @@ def split_counts_line(splits, keep):
     """'train 0, val 0, test 7 of 10 pairs (3 left out)' for the kept indices."""
     counts = {s: sum(1 for i in keep if splits[i] == s) for s in SPLITS}
     left_out = len(splits) - len(keep)
-    return (', '.join(f'{s} {counts[s]}' for s in SPLITS) + f' of {len(splits)} pairs'
+    return (', '.join(f'{s} {counts[s]}' for s in SPLITS) + f' of {counted(len(splits), "pair")}'
             + (f' ({left_out} left out)' if left_out else ''))
 
 
@@ -245,7 +246,8 @@ def leakage_message(pairs, report):
     flagged = [(pairs[i].name, result) for i, result in enumerate(report.results) if LEAKAGE in result.flags]
     listed = '; '.join(f'{name} ({result.split}): {result.flags[LEAKAGE]}' for name, result in flagged[:10])
     more = f'; and {len(flagged) - 10} more' if len(flagged) > 10 else ''
-    return (f'{len(flagged)} pair(s) show a photo that is also in another split (train/val/test leakage): '
+    return (f'{counted(len(flagged), "pair shows", "pairs show")} a photo that is also in another split '
+            '(train/val/test leakage): '
             f'{listed}{more}. Nothing was written. Pass --exclude to leave flagged pairs out, or --allow-leakage '
             'to keep them anyway')
 

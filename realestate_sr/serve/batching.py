@@ -15,6 +15,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from realestate_sr.utils.wording import counted
+
 
 class QueueFullError(RuntimeError):
     """More photos wait than the queue holds; retry later."""
@@ -92,7 +94,8 @@ class Batcher:
         try:
             self._queue.put_nowait(waiting)
         except asyncio.QueueFull:
-            raise QueueFullError(f'{self.queue_size} photos already wait for the device') from None
+            waiting_photos = counted(self.queue_size, 'photo already waits', 'photos already wait')
+            raise QueueFullError(f'{waiting_photos} for the device') from None
         return await waiting.future
 
     async def _run(self):

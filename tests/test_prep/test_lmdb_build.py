@@ -177,7 +177,7 @@ def test_cli_reports_failed_pairs_and_exclude_records_why(tmp_path, capsys):
     (tmp_path / 'p' / 'images' / '1_tar.jpg').write_bytes(b'broken export')
     base = ['--pairs', str(manifest), '--workers', '1', '--val-fraction', '0']
     assert make_lmdb.main(base + ['-o', str(tmp_path / 'a'), '--no-checks']) == 1
-    assert 'FAILED 1 pairs' in capsys.readouterr().err
+    assert 'FAILED 1 pair (left out)' in capsys.readouterr().err
     assert make_lmdb.main(base + ['-o', str(tmp_path / 'b'), '--exclude']) == 0
     info = json.loads((tmp_path / 'b' / 'build_info.json').read_text())
     assert [e['pair'] for e in info['excluded']] == ['images/1_src.jpg']
@@ -243,7 +243,7 @@ def test_cli_allow_leakage_builds_and_records_the_kept_pairs(leaking_set, tmp_pa
     info = json.loads((tmp_path / 'db' / 'build_info.json').read_text())
     assert [e['pair'] for e in info['leakage_allowed']] == ['images/4_src.jpg'] and not info['excluded']
     assert len(read_jsonl(tmp_path / 'db' / 'train.jsonl')) == 4
-    assert 'WARNING: kept 1 pairs' in capsys.readouterr().out
+    assert 'WARNING: kept 1 pair whose photo' in capsys.readouterr().out
 
 
 def test_empty_splits_get_no_manifest(tmp_path, capsys):
@@ -306,8 +306,8 @@ def test_cli_refuses_an_empty_train_split(tmp_path, capsys, flags):
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('make_lmdb: error: the train split would be empty')
-    expected = 'train 0, val 1, test 0 of 1 pairs' if '0.9' in flags else 'train 0, val 0, test 1 of 1 pairs'
-    assert expected in lines[0]
+    expected = 'train 0, val 1, test 0 of 1 pair' if '0.9' in flags else 'train 0, val 0, test 1 of 1 pair'
+    assert expected in lines[0] and '1 pairs' not in lines[0]
     assert not (tmp_path / 'db').exists() and not list(tmp_path.glob('.db*'))
 
 

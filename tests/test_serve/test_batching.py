@@ -61,6 +61,7 @@ def test_a_full_queue_answers_503_with_retry_after_and_the_rest_are_served(serve
     for response in responses:
         if response.status_code == 503:
             assert response.json()['error'] == 'queue_full' and int(response.headers['retry-after']) >= 1
+            assert response.json()['detail'].startswith('1 photo already waits for the device')
     assert metric_value(text, 'realestate_sr_failures_total', '{reason="queue_full"}') == statuses.count(503)
 
 
