@@ -60,7 +60,7 @@ def test_the_demo_trains_the_benchmarks_best_recipe_on_the_demo_pairs():
         'name', 'datasets.train.name', 'datasets.train.dataroot', 'datasets.train.meta_file',
         'datasets.train.dataset_enlarge_ratio', 'datasets.val.name', 'datasets.val.dataroot',
         'datasets.val.meta_file', 'val.save_img', 'logger.save_checkpoint_freq', 'logger.use_tb_logger',
-        'logger.print_freq'}
+        'logger.print_freq', 'val.best'}  # the demo keeps models/net_g_best.pth
     assert demo['datasets']['train']['meta_file'] == 'datasets/demo/train.jsonl'
     assert demo['datasets']['val']['meta_file'] == 'datasets/demo/val.jsonl'
     assert training_option_problems(demo, cuda_available=False) == []
