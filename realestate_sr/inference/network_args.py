@@ -14,7 +14,12 @@ imported here with the rest.
 from realestate_sr.archs.network_loading import network_opt_from_yaml, read_trained_with, resolve_checkpoint
 from realestate_sr.inference.engines import network_opt_from_flags
 from realestate_sr.inference.settings import InferenceSettings
-from realestate_sr.inference.trained_with import RECORDED_SETTINGS, check_option_file, settings_from_record
+from realestate_sr.inference.trained_with import (
+    RECORDED_SETTINGS,
+    check_architecture_flags,
+    check_option_file,
+    settings_from_record,
+)
 from realestate_sr.utils.cli_flags import SETTINGS_HELP, add_network_args, add_running_args  # noqa: F401
 
 
@@ -35,15 +40,30 @@ def resolve_model_args(args, say=print):
         args.model = resolved[0]
 
 
+# argparse name -> (flag, the network_g key it sets)
+ARCHITECTURE_FLAGS = {'arch': ('--arch', 'type'), 'width': ('--width', 'width'),
+                      'middle_blk_num': ('--middle-blk-num', 'middle_blk_num'),
+                      'enc_blks': ('--enc-blks', 'enc_blk_nums'), 'dec_blks': ('--dec-blks', 'dec_blk_nums')}
+
+
+def given_architecture_flags(args):
+    """{flag: (network_g key, value)} of the architecture flags given (their defaults are None)."""
+    return {flag: (key, getattr(args, name)) for name, (flag, key) in ARCHITECTURE_FLAGS.items()
+            if getattr(args, name, None) is not None}
+
+
 def network_opt_from_args(args, checkpoint=None):
     """The ``network_g`` block from ``--opt``, else the one ``checkpoint`` was trained with (when it records
-    it), else the architecture flags."""
+    it; an architecture flag given that contradicts it raises OptionContradictionError), else the architecture
+    flags given over the defaults (NAFNet width 32, SIDD layout)."""
     if args.opt:
         return network_opt_from_yaml(args.opt)[0]
+    given = given_architecture_flags(args)
     record = read_trained_with(checkpoint) if checkpoint else None
     if record is not None:
+        check_architecture_flags(given, record)
         return record['network_g']
-    return network_opt_from_flags(args.arch, args.width, args.middle_blk_num, args.enc_blks, args.dec_blks)
+    return {**network_opt_from_flags(), **dict(given.values())}
 
 
 def settings_from_args(args, checkpoint=None):

@@ -116,6 +116,18 @@ def contradictions(opt_network, opt_settings, record, given=()):
     return found
 
 
+def check_architecture_flags(flags, record):
+    """Raise OptionContradictionError, one line, when an architecture flag given on the command line says another
+    value than the ``network_g`` the checkpoint records; ``flags``: {'--width': ('width', 64), ...}."""
+    recorded = _comparable_network(record['network_g'])
+    for flag, (key, value) in flags.items():
+        if plain(value) != recorded.get(key):
+            shown = ' '.join(map(str, value)) if isinstance(value, list) else value
+            raise OptionContradictionError(f'{flag} {shown} contradicts the checkpoint, trained with '
+                                           f'network_g.{key}={recorded.get(key)} (leave out {flag} to run it as '
+                                           'trained)')
+
+
 def check_option_file(option_file, opt_network, opt_settings, record, given=()):
     """Raise OptionContradictionError, one line naming the first key and both values, when ``option_file``
     contradicts what the checkpoint was trained with (``contradictions``)."""

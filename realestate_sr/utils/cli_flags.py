@@ -55,12 +55,17 @@ def add_network_args(parser, with_tlc=True):
     group.add_argument('--opt', help='BasicSR option file whose network_g, val block and datasets.train.gt_size to '
                        'use (default: those a checkpoint our training saved records; an --opt that contradicts '
                        'them is refused)')
-    group.add_argument('--arch', default='NAFNet',
-                       help='network type when no --opt and the checkpoint records none (default: NAFNet)')
-    group.add_argument('--width', type=int, default=32, help='NAFNet width (default: 32)')
-    group.add_argument('--middle-blk-num', type=int, default=12, help='blocks at the lowest level (default: 12)')
-    group.add_argument('--enc-blks', type=int, nargs='+', default=[2, 2, 4, 8], help='encoder blocks per level')
-    group.add_argument('--dec-blks', type=int, nargs='+', default=[2, 2, 2, 2], help='decoder blocks per level')
+    # the architecture flags default to None, so that a flag given is known: with a checkpoint that records its
+    # network_g, a given one must agree with the record (network_args.network_opt_from_args)
+    group.add_argument('--arch', default=None,
+                       help='network type when no --opt and the checkpoint records none (default: NAFNet); with a '
+                       'checkpoint that records its network, these flags must agree with it')
+    group.add_argument('--width', type=int, default=None, help='NAFNet width (default: 32)')
+    group.add_argument('--middle-blk-num', type=int, default=None, help='blocks at the lowest level (default: 12)')
+    group.add_argument('--enc-blks', type=int, nargs='+', default=None,
+                       help='encoder blocks per level (default: 2 2 4 8)')
+    group.add_argument('--dec-blks', type=int, nargs='+', default=None,
+                       help='decoder blocks per level (default: 2 2 2 2)')
     group.add_argument('--param-key', choices=['params', 'params_ema'],
                        help='checkpoint entry to load (default: params_ema, else params, else a bare state_dict)')
     if with_tlc:

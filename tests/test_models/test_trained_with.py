@@ -1,6 +1,7 @@
 """A checkpoint carries what is needed to run it: network_g as trained (after --force_yml) and the validation's
 settings, read by every tool when --opt is absent; an --opt that contradicts them is refused in one line."""
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -167,6 +168,34 @@ def test_flags_given_win_over_the_opt_and_the_record_and_are_not_refused(tmp_pat
         settings('--opt', str(other))
     given = settings('--opt', str(other), '--tile-size', '96', '--overlap', '8')
     assert (given.tile_size, given.overlap) == (96, 8)
+
+
+def test_an_architecture_flag_given_must_agree_with_the_record(tmp_path, capsys):
+    checkpoint, _ = nafnet_checkpoint(tmp_path)
+    parser = load_script('tiled_infer').build_parser()
+
+    def network(*flags, model=checkpoint):
+        args = parser.parse_args(['-i', 'x', '-o', 'y', '--model', str(model), *flags])
+        return network_args.network_opt_from_args(args, model)
+
+    recorded = network()
+    width, enc = recorded['width'], recorded['enc_blk_nums']
+    assert network('--width', str(width), '--arch', 'NAFNet') == recorded  # a flag that agrees is no contradiction
+    with pytest.raises(ValueError, match=rf'--width {2 * width} contradicts the checkpoint, trained with '
+                                         rf'network_g.width={width} \(leave out --width'):
+        network('--width', str(2 * width))
+    with pytest.raises(ValueError, match=re.escape(f'--enc-blks 9 9 contradicts the checkpoint, trained with '
+                                                   f'network_g.enc_blk_nums={enc}')):
+        network('--enc-blks', '9', '9')
+    assert run_tool('tiled_infer', checkpoint, tmp_path, '--width', str(2 * width)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f'--width {2 * width} contradicts the checkpoint' in err, err
+    # a checkpoint without the record: the flags given over the defaults, as before
+    old_style = tmp_path / 'old.pth'
+    torch.save({'params': torch.load(checkpoint, weights_only=True)['params']}, old_style)
+    assert network(model=old_style) == {'type': 'NAFNet', 'img_channel': 3, 'width': 32, 'middle_blk_num': 12,
+                                        'enc_blk_nums': [2, 2, 4, 8], 'dec_blk_nums': [2, 2, 2, 2]}
+    assert network('--width', '8', '--enc-blks', '1', '1', model=old_style)['enc_blk_nums'] == [1, 1]
 
 
 def test_an_old_style_checkpoint_still_works_with_opt_and_its_mismatch_names_the_experiment_file(
