@@ -1,6 +1,7 @@
 """Shared fixtures: tiny networks that run in milliseconds on a CPU, a tiny pair set, and experiment names cleaned
 up after."""
 import shutil
+import socket
 import uuid
 from pathlib import Path
 
@@ -44,3 +45,10 @@ def randomize_(net, scale=0.2, seed=0):
         for param in net.parameters():
             param.copy_(torch.randn(param.shape, generator=generator) * scale)
     return net
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 free at the time of asking (for process groups and services in tests)."""
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import uuid
@@ -22,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import free_port
 from tests.training_options import write_tiny_training_options
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,12 +55,6 @@ def write_options(path, data_dir, name, batch_size_per_gpu, total_iter):
     write_tiny_training_options(path, name, data_dir, total_iter, train_dataset={
         'gt_size': PATCH, 'use_hflip': False, 'use_rot': False, 'batch_size_per_gpu': batch_size_per_gpu,
         'dataset_enlarge_ratio': 2})
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
 
 
 def train(opt_path, run_dir, nproc, *extra):

@@ -1,7 +1,6 @@
 """Backend choice, SLURM environment (realestate_sr.distributed), resume agreement (realestate_sr.resume) and the
 training entry point (realestate_sr.training), in one process (world size 1)."""
 import os
-import socket
 import stat
 
 import pytest
@@ -9,14 +8,9 @@ import torch
 import torch.distributed as dist
 
 from realestate_sr import distributed, resume, training
+from tests.conftest import free_port
 
 DIST_ENV = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT')
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -1,18 +1,12 @@
 """A stop signal received by one rank stops every rank after the same iteration."""
 import os
 import signal
-import socket
 
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from realestate_sr import training
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
+from tests.conftest import free_port
 
 
 def check_flags(rank, port, folder):

@@ -1,6 +1,5 @@
 """Fixtures for the service tests: a tiny random NAFNet Enhancer and a real uvicorn server on a loopback port."""
 import io
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ from realestate_sr.archs.network_loading import build_inference_network
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.settings import InferenceSettings
 from realestate_sr.serve.app import ServeConfig, create_app
-from tests.conftest import TINY_NAFNET, randomize_
+from tests.conftest import TINY_NAFNET, free_port, randomize_
 from tests.test_inference.photo_makers import smooth_rgb
 
 # small tiles keep a photo to a few network calls of milliseconds each on a CPU
@@ -35,12 +34,6 @@ def tiled_enhancer(tiny_net):
 @pytest.fixture(scope='session')
 def whole_enhancer(tiny_net):
     return Enhancer.from_module(tiny_net, WHOLE)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
