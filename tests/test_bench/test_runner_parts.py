@@ -7,7 +7,15 @@ import torch
 
 from realestate_sr.benchmark import report
 from realestate_sr.benchmark.macs import forward_macs, photo_macs
-from realestate_sr.benchmark.oracle import apply_lut, fit_lut, oracle_lut, oracle_poly
+from realestate_sr.benchmark.oracle import (
+    LUT_PRIOR_WEIGHT,
+    apply_lut,
+    fit_lut,
+    fit_poly,
+    oracle_lut,
+    oracle_poly,
+    poly_features,
+)
 from realestate_sr.benchmark.recipes import NEVER, RecipeError, bench_options, evaluate_args, scaled_periods
 from tests.conftest import TINY_NAFNET
 from tests.training_options import tiny_training_options
@@ -33,6 +41,46 @@ def test_lut_is_exact_on_its_nodes_and_fills_empty_nodes_from_the_polynomial():
     np.testing.assert_allclose(apply_lut(lut, grid.astype(np.float32), size=5), target, atol=1e-5)
     sparse = fit_lut(np.full((1, 4, 3), 0.5, np.float32), np.full((1, 4, 3), 0.25, np.float32), size=5)
     assert np.isfinite(sparse).all()
+
+
+def reference_lut_fit(src, tar, size):
+    """fit_lut as first written: all 64 corner products of every pixel into a sparse matrix, one solve per
+    channel. The reference the per-cell formulation must match."""
+    from scipy.sparse import coo_matrix, identity
+    from scipy.sparse.linalg import spsolve
+    pos = np.clip(src.reshape(-1, 3).astype(np.float64), 0.0, 1.0) * (size - 1)
+    low = np.minimum(np.floor(pos).astype(np.int64), size - 2)
+    frac = pos - low
+    indices, weights = [], []
+    for dr in (0, 1):
+        for dg in (0, 1):
+            for db in (0, 1):
+                indices.append(((low[:, 0] + dr) * size + low[:, 1] + dg) * size + low[:, 2] + db)
+                weights.append((frac[:, 0] if dr else 1 - frac[:, 0]) * (frac[:, 1] if dg else 1 - frac[:, 1])
+                               * (frac[:, 2] if db else 1 - frac[:, 2]))
+    indices, weights = np.stack(indices, axis=1), np.stack(weights, axis=1)
+    nodes = size ** 3
+    normal = coo_matrix(((weights[:, :, None] * weights[:, None, :]).ravel(),
+                         (np.repeat(indices, 8, axis=1).ravel(), np.tile(indices, 8).ravel())), shape=(nodes, nodes))
+    grid = np.stack(np.meshgrid(*[np.linspace(0, 1, size)] * 3, indexing='ij'), axis=-1).reshape(-1, 3)
+    prior = poly_features(grid) @ fit_poly(src, tar)
+    target = tar.reshape(-1, 3).astype(np.float64)
+    rhs = np.stack([np.bincount(indices.ravel(), (weights * target[:, [c]]).ravel(), minlength=nodes)
+                    for c in range(3)], axis=1) + LUT_PRIOR_WEIGHT * prior
+    system = (normal + LUT_PRIOR_WEIGHT * identity(nodes)).tocsc()
+    return np.stack([spsolve(system, rhs[:, c]) for c in range(3)], axis=1)
+
+
+@pytest.mark.parametrize('size', [5, 17])
+def test_lut_fit_matches_the_per_pixel_sparse_formulation(photo, size):
+    rng = np.random.default_rng(2)
+    curve = 1.0 / (1.0 + np.exp(-(photo[..., ::-1] - 0.45) * 9.0))  # channels swapped: no global curve per channel
+    target = np.clip(curve + 0.02 * rng.standard_normal(photo.shape), 0, 1).astype(np.float32)
+    expected, fitted = reference_lut_fit(photo, target, size), fit_lut(photo, target, size=size)
+    np.testing.assert_allclose(fitted, expected, atol=1e-5, rtol=0)
+    psnr = [-10 * np.log10(np.mean((np.clip(apply_lut(lut, photo, size=size), 0, 1) - target.astype(np.float64)) ** 2))
+            for lut in (expected, fitted)]
+    assert abs(psnr[0] - psnr[1]) < 1e-4
 
 
 def test_macs_count_a_convolution_exactly_and_tiles_as_tiled_forward_runs_them():
