@@ -18,7 +18,7 @@ YAML (``network_g``)::
     gain_cells: 0         # > 0: a smooth per-channel gain over the frame, gain_cells x gain_cells (below)
     chunk_pixels: 524288  # pixels per chunk of the full-resolution stage without gradients
 
-``forward(x, thumb=None, box=None)``: x is N,3,H,W RGB in [0, 1]. Without ``thumb`` x is the whole photo
+``forward(x, thumb=None, box=None, strength=1.0)``: x is N,3,H,W RGB in [0, 1]. Without ``thumb`` x is the whole photo
 and the network makes its thumbnail (``photo_thumbnail``), so whole-photo inference is ``net(x)``. A crop
 of a photo passes the whole photo's thumbnail and ``box``, the crop's normalised (x0, y0, x1, y1) in the
 whole photo (``whole_photo_ops.crop_box``): the grid is then sliced where the crop lies, and the output
@@ -39,6 +39,11 @@ spread over the grid's cells and multiplied into each cell's transforms (all gui
 output is scaled by a smooth gain field. Every cell could learn that itself; the map makes light that changes
 across the frame a few numbers instead of a pattern repeated in every cell and bin. Its head starts at zero
 (gain 1), so identity initialisation holds.
+
+``strength`` (0..1, ``WholePhotoNetwork``) moves the edit toward the identity before it is applied: every
+cell's transforms A -> (1 - s) [I | 0] + s A (the light map is folded into them) and the global LUT ->
+(1 - s) identity + s LUT. Slicing and the affine product are linear in A, so for an sRGB grid alone this
+equals the pixel blend (1 - s) x + s y; after a LUT, or with ``colour_space: linear``, it does not.
 """
 import torch
 import torch.nn.functional as F
@@ -48,12 +53,12 @@ from realestate_sr.archs.lut3d_arch import BasisLUTs
 from realestate_sr.archs.whole_photo_ops import (
     DEFAULT_CHUNK_PIXELS,
     ThumbnailEncoder,
+    WholePhotoNetwork,
     apply_luts,
-    check_inputs,
     corner_table,
     full_precision,
+    identity_lut,
     per_view,
-    photo_thumbnail,
     pixel_positions,
     rows_per_chunk,
     run_per_pixel,
@@ -175,12 +180,10 @@ class PixelGuide(nn.Module):
 
 
 @ARCH_REGISTRY.register()
-class BilateralGridNet(nn.Module):
+class BilateralGridNet(WholePhotoNetwork):
     """Thumbnail encoder (NAFBlocks) -> local + global features -> bilateral grid of 3x4 affine colour
     transforms -> sliced per pixel along a learned guide and applied at full resolution; optionally after
     a global image-adaptive 3D LUT (``lut_basis`` > 0) mixed from the same features."""
-
-    whole_photo = True
 
     def __init__(self, thumb_size=256, width=16, levels=4, blocks_per_level=1, max_width=64, grid_depth=8,
                  guide_hidden=8, lut_basis=0, lut_size=17, colour_space='srgb', context=None, gain_cells=0,
@@ -248,11 +251,14 @@ class BilateralGridNet(nn.Module):
         n, _, gh, gw = gains.shape
         return gains.permute(0, 2, 3, 1).unsqueeze(-1).expand(n, gh, gw, 3, AFFINE // 3).reshape(n, gh, gw, 1, AFFINE)
 
-    def forward(self, x, thumb=None, box=None):
-        check_inputs(x, thumb, box, self.thumb_size)
-        if thumb is None:
-            thumb = photo_thumbnail(x, self.thumb_size)
-        return self.apply_edit(x, box, *self.photo_edit(thumb))
+    def identity_edit(self, edit):
+        """Identity transforms in every cell (and the identity LUT), expanded views shaped like ``edit``."""
+        grid = edit[0]
+        identity = (torch.eye(3, 4, device=grid.device, dtype=grid.dtype).reshape(AFFINE).expand_as(grid), )
+        if len(edit) > 1:
+            luts = edit[1]
+            identity += (identity_lut(luts.shape[1], luts.device, luts.dtype).expand_as(luts), )
+        return identity
 
     def apply_edit(self, x, box, grid, luts=None):
         """The full-resolution stage: ``photo_edit``'s grid (and LUTs) applied to x (views as in ``forward``)."""

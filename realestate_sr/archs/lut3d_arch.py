@@ -12,10 +12,11 @@ YAML (``network_g``)::
     max_width: 64
     chunk_pixels: 524288  # pixels per chunk of the full-resolution lookup without gradients
 
-``forward(x, thumb=None, box=None)``: x is N,3,H,W RGB in [0, 1], a whole photo or a crop. Without
+``forward(x, thumb=None, box=None, strength=1.0)``: x is N,3,H,W RGB in [0, 1], a whole photo or a crop. Without
 ``thumb`` the network makes the thumbnail of x (x is then the whole photo); training on crops passes the
 thumbnail of the whole photo (``photo_thumbnail``). ``box`` (N,4, see ``whole_photo_ops``) is accepted
 for the interface all whole-photo networks share; a global LUT does not depend on where a pixel is.
+``strength`` (0..1) moves each photo's LUT toward the identity LUT before the lookup.
 """
 import torch
 from torch import nn
@@ -23,13 +24,12 @@ from torch import nn
 from realestate_sr.archs.whole_photo_ops import (
     DEFAULT_CHUNK_PIXELS,
     ThumbnailEncoder,
+    WholePhotoNetwork,
     apply_luts,
-    check_inputs,
     corner_table,
     full_precision,
     identity_lut,
     per_view,
-    photo_thumbnail,
     run_per_pixel,
 )
 
@@ -61,14 +61,12 @@ class BasisLUTs(nn.Module):
 
 
 @ARCH_REGISTRY.register()
-class ImageAdaptiveLUT(nn.Module):
+class ImageAdaptiveLUT(WholePhotoNetwork):
     """Thumbnail encoder -> K mixing weights -> one 3D LUT per photo -> trilinear lookup of every pixel.
 
     An untrained network returns its input (zero residual LUTs). The encoder runs in whatever precision
     the caller's autocast asks for; the LUT mixing and lookup always run in float32.
     """
-
-    whole_photo = True
 
     def __init__(self, num_basis=3, lut_size=17, thumb_size=256, width=16, levels=4, blocks_per_level=1,
                  max_width=64, chunk_pixels=DEFAULT_CHUNK_PIXELS):
@@ -90,11 +88,10 @@ class ImageAdaptiveLUT(nn.Module):
         """What the thumbnails decide, ``(photo_luts(thumb), )``; ``apply_edit(x, box, *edit)`` applies it."""
         return (self.photo_luts(thumb), )
 
-    def forward(self, x, thumb=None, box=None):
-        check_inputs(x, thumb, box, self.thumb_size)
-        if thumb is None:
-            thumb = photo_thumbnail(x, self.thumb_size)
-        return self.apply_edit(x, box, *self.photo_edit(thumb))
+    def identity_edit(self, edit):
+        """The identity LUT of each photo (an expanded view)."""
+        luts, = edit
+        return (identity_lut(luts.shape[1], luts.device, luts.dtype).expand_as(luts), )
 
     def apply_edit(self, x, box, luts):
         """The full-resolution stage: the N,D,D,D,3 ``luts`` looked up for every pixel of x."""

@@ -18,6 +18,12 @@ pixel by pixel at full resolution. Conventions kept by every function here:
   ``grid_sample`` kernel took 1.1 s (3 channels) and 3.9 s (12 channels) per
   3300x2200 photo, and it does not export to ONNX below opset 20.
 
+Every whole-photo network subclasses ``WholePhotoNetwork``: ``photo_edit(thumb)`` decides the edit (a tuple
+of tensors, one entry per photo), ``apply_edit(x, box, *edit)`` applies it, ``identity_edit(edit)`` is the
+edit that changes nothing, and ``forward(x, thumb, box, strength)`` runs the three. ``strength`` in [0, 1]
+moves the edit itself toward the identity (0: the input, 1: the network's edit), so a partial strength is
+the same transforms scaled back at every pixel, in bands and tiles alike.
+
 The per-pixel stage runs in row chunks of at most ``chunk_pixels`` pixels when
 no gradient is needed, so the memory of a whole-photo forward is the input, the
 output and one chunk's intermediates. While tracing (ONNX export) it runs in
@@ -39,6 +45,25 @@ DEFAULT_CHUNK_PIXELS = 1 << 19
 
 class WholePhotoInputError(ValueError):
     """The inputs of a whole-photo network do not fit together (thumbnail, box, image)."""
+
+
+class StrengthError(ValueError):
+    """An edit strength that is not a number in [0, 1], or one a backend cannot apply."""
+
+
+STRENGTH_RANGE = (0.0, 1.0)
+
+
+def check_strength(strength):
+    """``strength`` as a float in ``STRENGTH_RANGE``; StrengthError for anything else (nan, 1.5, 'abc')."""
+    low, high = STRENGTH_RANGE
+    try:
+        value = float(strength)
+    except (TypeError, ValueError):
+        raise StrengthError(f'strength must be a number in [{low:g}, {high:g}], got {strength!r}') from None
+    if not low <= value <= high:  # also refuses nan
+        raise StrengthError(f'strength must be a number in [{low:g}, {high:g}], got {strength!r}')
+    return value
 
 
 def full_precision(device):
@@ -264,3 +289,50 @@ def window_average(fraction, cells):
     # per value instead of side**2
     return nn.Sequential(nn.AvgPool2d((1, side), stride=1, padding=(0, side // 2), count_include_pad=False),
                          nn.AvgPool2d((side, 1), stride=1, padding=(side // 2, 0), count_include_pad=False))
+
+
+# ------------------------------------------------------------------------------------------ the network contract
+
+def toward_identity(value, identity, strength):
+    """``identity + strength * (value - identity)``: ``strength`` a float or one value per photo (N,); exact at
+    0 and 1 (``torch.lerp``) outside tracing."""
+    if torch.is_tensor(strength):
+        strength = strength.to(value.dtype).view(-1, *([1] * (value.dim() - 1)))
+    return lerp(identity.expand_as(value), value, strength)
+
+
+class WholePhotoNetwork(nn.Module):
+    """What every whole-photo network shares: ``forward(x, thumb=None, box=None, strength=1.0)``.
+
+    Subclasses set ``thumb_size`` and define ``photo_edit(thumb)`` (a tuple of per-photo tensors),
+    ``apply_edit(x, box, *edit)`` and ``identity_edit(edit)`` (the edit that returns its input, shaped like
+    ``edit``; its tensors may be expanded views).
+    """
+
+    whole_photo = True
+
+    def identity_edit(self, edit):
+        raise NotImplementedError
+
+    def edit_at_strength(self, edit, strength=1.0):
+        """``edit`` moved toward ``identity_edit`` part by part: strength 0 is the identity, 1 ``edit`` itself.
+
+        ``strength``: a float, or a tensor of one value per photo (the exported graph's input).
+        """
+        if not torch.is_tensor(strength):
+            if check_strength(strength) == 1.0:
+                return tuple(edit)
+        elif not torch.jit.is_tracing():
+            if strength.dim() != 1 or strength.shape[0] != edit[0].shape[0]:
+                raise StrengthError(f'expected one strength per photo ({edit[0].shape[0]}), got shape '
+                                    f'{tuple(strength.shape)}')
+            for value in strength.tolist():
+                check_strength(value)
+        return tuple(toward_identity(value, identity, strength)
+                     for value, identity in zip(edit, self.identity_edit(edit)))
+
+    def forward(self, x, thumb=None, box=None, strength=1.0):
+        check_inputs(x, thumb, box, self.thumb_size)
+        if thumb is None:
+            thumb = photo_thumbnail(x, self.thumb_size)
+        return self.apply_edit(x, box, *self.edit_at_strength(self.photo_edit(thumb), strength))
