@@ -253,6 +253,13 @@ def test_local_oracle_recovers_a_known_grid_edit_through_the_networks_slicing(ph
     assert np.mean((oracle_local(photo, clipped) - clipped) ** 2) < 0.1 * np.mean((photo - clipped) ** 2)
 
 
+def test_local_oracle_design_of_chosen_pixels_is_the_rows_of_the_whole_design(photo):
+    from realestate_sr.benchmark.local_oracle import grid_design
+    pixels = np.arange(3, photo.shape[0] * photo.shape[1], 7)
+    for whole, chosen in zip(grid_design(photo), grid_design(photo, pixels=pixels)):
+        np.testing.assert_array_equal(whole[pixels], chosen)
+
+
 def test_local_oracle_is_never_worse_than_the_source(photo):
     from realestate_sr.benchmark.local_oracle import oracle_local
     rng = np.random.default_rng(1)
