@@ -16,6 +16,12 @@ def metric_pair(img, img2, crop_border=0, input_order='HWC'):
     Raises:
         ValueError: shapes differ, ``input_order`` is unknown, or the crop leaves nothing.
     """
+    img, img2 = aligned_pair(img, img2, crop_border, input_order)
+    return to_unit_range(img), to_unit_range(img2)
+
+
+def aligned_pair(img, img2, crop_border=0, input_order='HWC'):
+    """``metric_pair`` before the conversion to [0, 1]: H,W,C arrays of their own dtype, checked and cropped."""
     if img.shape != img2.shape:
         raise ValueError(f'Image shapes are different: {img.shape}, {img2.shape}.')
     if input_order not in ('HWC', 'CHW'):
@@ -27,7 +33,7 @@ def metric_pair(img, img2, crop_border=0, input_order='HWC'):
             raise ValueError(f'crop_border={crop_border} leaves nothing of a {img.shape[0]}x{img.shape[1]} image')
         img = img[crop_border:-crop_border, crop_border:-crop_border, ...]
         img2 = img2[crop_border:-crop_border, crop_border:-crop_border, ...]
-    return to_unit_range(img), to_unit_range(img2)
+    return img, img2
 
 
 def to_unit_range(img):

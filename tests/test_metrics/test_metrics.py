@@ -8,7 +8,7 @@ from skimage.color import lab2rgb
 from torchvision.models import alexnet
 
 import realestate_sr  # noqa: F401  (registers the metrics)
-from realestate_sr.metrics.ciede2000_metric import mean_ciede2000_rgb
+from realestate_sr.metrics.ciede2000_metric import lab_of_8bit, mean_ciede2000_rgb
 from realestate_sr.metrics.lpips_metric import LPIPS_BACKBONES, lpips_model, preload_lpips
 from realestate_sr.utils.weights import MissingWeightsError
 
@@ -84,6 +84,17 @@ def test_ciede2000_reads_bgr_uint8():
     assert expected == pytest.approx(SHARMA_DE00, abs=0.3)
     # Reading the same bytes as RGB would give another value: the channel order matters.
     assert mean_ciede2000_rgb(bgr1 / 255.0, bgr2 / 255.0) != pytest.approx(expected, abs=1e-3)
+
+
+def test_ciede2000_of_8bit_photos_looks_up_the_same_lab_as_scikit_image():
+    from skimage.color import rgb2lab
+    rng = np.random.default_rng(3)
+    rgb = np.concatenate([np.repeat(np.arange(256, dtype=np.uint8)[:, None, None], 3, axis=2),
+                          rng.integers(0, 256, (256, 1, 3), dtype=np.uint8)], axis=1)
+    np.testing.assert_array_equal(lab_of_8bit(rgb), rgb2lab(rgb / 255.0))
+    other = rng.integers(0, 256, rgb.shape, dtype=np.uint8)
+    assert metric('calculate_ciede2000', rgb[..., ::-1], other[..., ::-1]) == mean_ciede2000_rgb(rgb / 255.0,
+                                                                                               other / 255.0)
 
 
 def test_lpips_random_backbone_is_positive_and_symmetric(photo):
