@@ -18,7 +18,7 @@ YAML (``network_g``)::
     gain_cells: 0         # > 0: a smooth per-channel gain over the frame, gain_cells x gain_cells (below)
     chunk_pixels: 524288  # pixels per chunk of the full-resolution stage without gradients
 
-``forward(x, thumb=None, box=None, strength=1.0)``: x is N,3,H,W RGB in [0, 1]. Without ``thumb`` x is the whole photo
+``forward(x, thumb=None, box=None, strength=None)``: x is N,3,H,W RGB in [0, 1]. Without ``thumb`` x is the whole photo
 and the network makes its thumbnail (``photo_thumbnail``), so whole-photo inference is ``net(x)``. A crop
 of a photo passes the whole photo's thumbnail and ``box``, the crop's normalised (x0, y0, x1, y1) in the
 whole photo (``whole_photo_ops.crop_box``): the grid is then sliced where the crop lies, and the output

@@ -12,7 +12,7 @@ YAML (``network_g``)::
     max_width: 64
     chunk_pixels: 524288  # pixels per chunk of the full-resolution lookup without gradients
 
-``forward(x, thumb=None, box=None, strength=1.0)``: x is N,3,H,W RGB in [0, 1], a whole photo or a crop. Without
+``forward(x, thumb=None, box=None, strength=None)``: x is N,3,H,W RGB in [0, 1], a whole photo or a crop. Without
 ``thumb`` the network makes the thumbnail of x (x is then the whole photo); training on crops passes the
 thumbnail of the whole photo (``photo_thumbnail``). ``box`` (N,4, see ``whole_photo_ops``) is accepted
 for the interface all whole-photo networks share; a global LUT does not depend on where a pixel is.

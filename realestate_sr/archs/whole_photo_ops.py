@@ -21,8 +21,8 @@ pixel by pixel at full resolution. Conventions kept by every function here:
 Every whole-photo network subclasses ``WholePhotoNetwork``: ``photo_edit(thumb)`` decides the edit (a tuple
 of tensors, one entry per photo), ``apply_edit(x, box, *edit)`` applies it, ``identity_edit(edit)`` is the
 edit that changes nothing, and ``forward(x, thumb, box, strength)`` runs the three. ``strength`` in [0, 1]
-moves the edit itself toward the identity (0: the input, 1: the network's edit), so a partial strength is
-the same transforms scaled back at every pixel, in bands and tiles alike.
+moves the edit itself toward the identity (0: the input, 1 or None: the network's edit), so a partial
+strength is the same transforms scaled back at every pixel, in bands and tiles alike.
 
 The per-pixel stage runs in row chunks of at most ``chunk_pixels`` pixels when
 no gradient is needed, so the memory of a whole-photo forward is the input, the
@@ -302,7 +302,7 @@ def toward_identity(value, identity, strength):
 
 
 class WholePhotoNetwork(nn.Module):
-    """What every whole-photo network shares: ``forward(x, thumb=None, box=None, strength=1.0)``.
+    """What every whole-photo network shares: ``forward(x, thumb=None, box=None, strength=None)``.
 
     Subclasses set ``thumb_size`` and define ``photo_edit(thumb)`` (a tuple of per-photo tensors),
     ``apply_edit(x, box, *edit)`` and ``identity_edit(edit)`` (the edit that returns its input, shaped like
@@ -314,11 +314,13 @@ class WholePhotoNetwork(nn.Module):
     def identity_edit(self, edit):
         raise NotImplementedError
 
-    def edit_at_strength(self, edit, strength=1.0):
+    def edit_at_strength(self, edit, strength=None):
         """``edit`` moved toward ``identity_edit`` part by part: strength 0 is the identity, 1 ``edit`` itself.
 
-        ``strength``: a float, or a tensor of one value per photo (the exported graph's input).
+        ``strength``: None (1), a float, or a tensor of one value per photo (the exported graph's input).
         """
+        if strength is None:
+            return tuple(edit)
         if not torch.is_tensor(strength):
             if check_strength(strength) == 1.0:
                 return tuple(edit)
@@ -331,7 +333,8 @@ class WholePhotoNetwork(nn.Module):
         return tuple(toward_identity(value, identity, strength)
                      for value, identity in zip(edit, self.identity_edit(edit)))
 
-    def forward(self, x, thumb=None, box=None, strength=1.0):
+    # None, not 1.0, by default: torch.onnx.export turns a number default into a graph input
+    def forward(self, x, thumb=None, box=None, strength=None):
         check_inputs(x, thumb, box, self.thumb_size)
         if thumb is None:
             thumb = photo_thumbnail(x, self.thumb_size)

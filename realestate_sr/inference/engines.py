@@ -12,7 +12,8 @@ are at least the TLC window (1.5 x the training patch, rounded up to a multiple
 of 16), which the ONNX runner enforces with a clear error.
 
 Whole-photo networks (``whole_photo = True``) export as one graph of two unconnected parts: the encoder
-(``thumb`` -> ``edit0``, ``edit1``...: what the thumbnail decides, ``photo_edit``) and the full-resolution
+(``thumb``, ``strength`` -> ``edit0``, ``edit1``...: what the thumbnail decides, ``photo_edit``, moved toward the
+identity by one strength per photo, ``edit_at_strength``) and the full-resolution
 stage (``src``, ``box``, ``edit0_in``... -> ``out``: ``apply_edit``). ``load_onnx_session`` opens each part
 as its own session (``WholePhotoSession``) and the runner makes the thumbnail of each photo
 (``photo_thumbnail``), encodes it once and feeds the photo in bands of at most ``band_pixels`` pixels with
@@ -27,7 +28,7 @@ import torch
 
 from realestate_sr.archs.nafnet_arch import TLC_BASE_SCALE
 from realestate_sr.archs.network_loading import DEFAULT_TRAIN_SIZE
-from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
+from realestate_sr.archs.whole_photo_ops import StrengthError, crop_box, photo_thumbnail
 from realestate_sr.utils.cli_flags import PRECISIONS
 
 AMP_DTYPES = dict(zip(PRECISIONS, (None, torch.bfloat16, torch.float16)))  # fp32, bf16, fp16
@@ -36,7 +37,7 @@ ONNX_MIN_SIDE_KEY = 'realestate_sr.min_side'
 ONNX_NETWORK_KEY = 'realestate_sr.network_opt'
 # whole-photo graphs: {"thumb_size": S, "edits": number of edit tensors, "band_pixels": default band size}
 ONNX_WHOLE_PHOTO_KEY = 'realestate_sr.whole_photo'
-ONNX_THUMB, ONNX_BOX = 'thumb', 'box'
+ONNX_THUMB, ONNX_BOX, ONNX_STRENGTH = 'thumb', 'box', 'strength'
 # pixels per band of the full-resolution stage: ~1 KB per pixel in the gather graph (grid + LUT), ~0.5 GB a band
 DEFAULT_BAND_PIXELS = 1 << 19
 
@@ -81,15 +82,17 @@ def tlc_min_side(train_size=None, multiple=16):
 # ---------------------------------------------------------------- ONNX
 
 class WholePhotoGraph(torch.nn.Module):
-    """What a whole-photo network exports: ``(src, box, thumb, *edit_in) -> (out, *edit)``, two unconnected
-    parts, ``out = net.apply_edit(src, box, *edit_in)`` and ``edit = net.photo_edit(thumb)``."""
+    """What a whole-photo network exports: ``(src, box, thumb, strength, *edit_in) -> (out, *edit)``, two
+    unconnected parts, ``out = net.apply_edit(src, box, *edit_in)`` and
+    ``edit = net.edit_at_strength(net.photo_edit(thumb), strength)`` (``strength``: one value per photo)."""
 
     def __init__(self, net):
         super().__init__()
         self.net = net
 
-    def forward(self, src, box, thumb, *edit_in):
-        return (self.net.apply_edit(src, box, *edit_in), *self.net.photo_edit(thumb))
+    def forward(self, src, box, thumb, strength, *edit_in):
+        return (self.net.apply_edit(src, box, *edit_in), *self.net.edit_at_strength(self.net.photo_edit(thumb),
+                                                                                      strength))
 
 
 def export_onnx(net, path, opset=17, min_side=0, network_opt=None, band_pixels=DEFAULT_BAND_PIXELS):
@@ -112,11 +115,14 @@ def export_onnx(net, path, opset=17, min_side=0, network_opt=None, band_pixels=D
             edit = tuple(net.photo_edit(thumb))
         names = [f'edit{index}' for index in range(len(edit))]
         box = crop_box(8, 0, side - 24, side, side, side)[None]  # a band: traced with a box that is not the photo
-        inputs = (sample[:, :, 8:side - 16], box, thumb, *edit)
+        # traced below 1: the blend toward the identity is in the graph for every strength
+        inputs = (sample[:, :, 8:side - 16], box, thumb, torch.full((1, ), 0.5), *edit)
         axes = {ONNX_INPUT: dynamic, ONNX_OUTPUT: dynamic, ONNX_BOX: {0: 'batch'}, ONNX_THUMB: {0: 'photos'},
+                ONNX_STRENGTH: {0: 'photos'},
                 **{f'{name}_in': {0: 'batch'} for name in names}, **{name: {0: 'photos'} for name in names}}
         torch.onnx.export(WholePhotoGraph(net), inputs, str(path), opset_version=opset, dynamo=False,
-                          input_names=[ONNX_INPUT, ONNX_BOX, ONNX_THUMB, *[f'{name}_in' for name in names]],
+                          input_names=[ONNX_INPUT, ONNX_BOX, ONNX_THUMB, ONNX_STRENGTH,
+                                       *[f'{name}_in' for name in names]],
                           output_names=[ONNX_OUTPUT, *names], dynamic_axes=axes)
         metadata[ONNX_WHOLE_PHOTO_KEY] = json.dumps({'thumb_size': net.thumb_size, 'edits': len(names),
                                                      'band_pixels': int(band_pixels)})
@@ -145,10 +151,12 @@ def onnx_providers(device):
 class WholePhotoSession:
     """The two parts of an exported whole-photo graph as ONNX Runtime sessions: ``encode`` (thumb -> edit)
     and ``apply`` (src, box, edit -> out); ``info`` is the graph's ``ONNX_WHOLE_PHOTO_KEY`` record. Answers
-    ``get_modelmeta`` and ``get_providers`` as a session does."""
+    ``get_modelmeta`` and ``get_providers`` as a session does. ``takes_strength``: the encoder has a strength
+    input (graphs exported before it had none)."""
 
     def __init__(self, metadata, encode, apply, info):
         self.metadata, self.encode, self.apply, self.info = metadata, encode, apply, info
+        self.takes_strength = ONNX_STRENGTH in {entry.name for entry in encode.get_inputs()}
 
     def get_modelmeta(self):
         return self.metadata
@@ -176,8 +184,9 @@ def load_onnx_session(path, device='cpu', threads=0):
     present = {entry.name for entry in session.get_inputs()}
     apply_inputs = [name for name in (ONNX_INPUT, ONNX_BOX, *[f'{name}_in' for name in names]) if name in present]
     extractor = onnx.utils.Extractor(onnx.load(str(path)))
+    encode_inputs = [name for name in (ONNX_THUMB, ONNX_STRENGTH) if name in present]
     parts = [extractor.extract_model(inputs, outputs) for inputs, outputs in
-             (([ONNX_THUMB], names), (apply_inputs, [ONNX_OUTPUT]))]
+             ((encode_inputs, names), (apply_inputs, [ONNX_OUTPUT]))]
     encode, apply = (ort.InferenceSession(part.SerializeToString(), sess_options=options,
                                           providers=onnx_providers(device)) for part in parts)
     return WholePhotoSession(session.get_modelmeta(), encode, apply, info)
@@ -196,7 +205,8 @@ def make_onnx_runner(session, band_pixels=None):
     """``run_batch`` for ``tiled_forward``: N,C,h,w float tensor -> ONNX Runtime -> float32 tensor.
 
     A ``WholePhotoSession`` runs each batch of whole photos in bands of at most ``band_pixels`` pixels (all
-    photos of the batch together; None: the graph's recorded default).
+    photos of the batch together; None: the graph's recorded default); its ``run_batch(batch, strength=1.0)``
+    takes one strength (a float) or one per photo (a tensor) for the edit.
     """
     if isinstance(session, WholePhotoSession):
         return _whole_photo_runner(session, band_pixels or session.info['band_pixels'])
@@ -214,6 +224,10 @@ def make_onnx_runner(session, band_pixels=None):
     return run_batch
 
 
+GRAPH_WITHOUT_STRENGTH = ('this whole-photo graph was exported before edit strength: it runs strength 1 only; '
+                          're-export it with scripts/export_onnx.py')
+
+
 def band_layout(photos, height, width, band_pixels):
     """(rows, columns) of a band: whole rows while a row of the ``photos`` fits in ``band_pixels``."""
     if photos * width <= band_pixels:
@@ -226,11 +240,16 @@ def _whole_photo_runner(session, band_pixels):
     edit_names = [f'edit{index}_in' for index in range(session.info['edits'])]
     wanted = {entry.name for entry in session.apply.get_inputs()}
 
-    def run_batch(batch):
+    def run_batch(batch, strength=1.0):
         photos = batch.detach().cpu().float()
         n, _, height, width = photos.shape
-        thumb = np.ascontiguousarray(photo_thumbnail(photos, thumb_size).numpy())
-        edit = dict(zip(edit_names, session.encode.run(None, {ONNX_THUMB: thumb})))
+        feed = {ONNX_THUMB: np.ascontiguousarray(photo_thumbnail(photos, thumb_size).numpy())}
+        strengths = np.broadcast_to(np.asarray(strength, dtype=np.float32).reshape(-1), (n, ))
+        if session.takes_strength:
+            feed[ONNX_STRENGTH] = np.ascontiguousarray(strengths)
+        elif (strengths != 1).any():
+            raise StrengthError(GRAPH_WITHOUT_STRENGTH)
+        edit = dict(zip(edit_names, session.encode.run(None, feed)))
         out = torch.empty(n, 3, height, width, dtype=torch.float32)
         rows, columns = band_layout(n, height, width, band_pixels)
         for top in range(0, height, rows):
@@ -247,15 +266,17 @@ def _whole_photo_runner(session, band_pixels):
     return run_batch
 
 
-def max_onnx_difference(net, session, sizes=((1, 3, 64, 64), (2, 3, 72, 120)), seed=0, band_pixels=None):
+def max_onnx_difference(net, session, sizes=((1, 3, 64, 64), (2, 3, 72, 120)), seed=0, band_pixels=None,
+                        strength=1.0):
     """Largest |PyTorch - ONNX Runtime| over random inputs of ``sizes`` (N,C,H,W); ``band_pixels`` as in
-    ``make_onnx_runner`` (whole-photo graphs)."""
+    ``make_onnx_runner`` (whole-photo graphs), which also take an edit ``strength`` (others: 1 only)."""
     generator = torch.Generator().manual_seed(seed)
     run_onnx = make_onnx_runner(session, band_pixels)
+    extra = {} if strength == 1.0 else {'strength': strength}
     worst = 0.0
     for size in sizes:
         sample = torch.rand(*size, generator=generator)
         with torch.no_grad():
-            expected = net(sample).float()
-        worst = max(worst, float((run_onnx(sample) - expected).abs().max()))
+            expected = net(sample, **extra).float()
+        worst = max(worst, float((run_onnx(sample, **extra) - expected).abs().max()))
     return worst

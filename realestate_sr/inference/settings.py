@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from realestate_sr.archs.network_loading import training_patch_size
+from realestate_sr.archs.whole_photo_ops import StrengthError, check_strength
 from realestate_sr.utils.cli_flags import PRECISIONS, TILE_DEFAULTS, TLC_DEFAULT
 from realestate_sr.utils.tiling import validation_tile
 
@@ -47,6 +48,8 @@ class InferenceSettings:
         channels_last (bool): Feed the network NHWC tensors.
         train_size (tuple | None): N,C,H,W of the training patches (the TLC window); None: 256x256.
         source (str): Where the values that no flag gave came from (for the settings line; not compared).
+        strength (float): How far to go from the input (0) to the network's edit (1): whole-photo networks
+            scale their edit (transforms, LUTs), others blend pixels. Only a flag or code sets it.
         precision_given (bool): The precision was asked for (a flag, or code), not taken from an option file or
             a checkpoint's record; only such a bf16 runs on a CPU (``for_device``). Not compared.
     """
@@ -59,6 +62,7 @@ class InferenceSettings:
     device: str = 'auto'
     channels_last: bool = False
     train_size: tuple | None = None
+    strength: float = 1.0
     source: str = dataclasses.field(default='script defaults', compare=False)
     precision_given: bool = dataclasses.field(default=True, compare=False)
 
@@ -76,6 +80,10 @@ class InferenceSettings:
             raise SettingsError(f'tile batch must be positive, got {self.tile_batch}')
         if int(self.border_pad) < 0:
             raise SettingsError(f'border pad must be >= 0, got {self.border_pad}')
+        try:
+            object.__setattr__(self, 'strength', check_strength(self.strength))
+        except StrengthError as err:
+            raise SettingsError(str(err)) from None
 
     @property
     def tiled(self):
@@ -142,7 +150,8 @@ class InferenceSettings:
             tiling = 'on whole photos'
         memory = ', channels_last' if self.channels_last else ''
         tlc = 'on' if self.tlc else 'off'
-        return f'{tiling}, TLC {tlc}, {self.precision}{memory} (defaults from the {self.source})'
+        strength = f', strength {self.strength:g}' if self.strength != 1 else ''
+        return f'{tiling}, TLC {tlc}, {self.precision}{memory}{strength} (defaults from the {self.source})'
 
     def tile_dict(self):
         """{size, overlap, batch, border_pad} as reports record it; size 0 for whole photos."""

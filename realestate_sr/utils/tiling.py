@@ -185,14 +185,16 @@ def make_torch_runner(net, amp_dtype=None, channels_last=False):
         amp_dtype (torch.dtype | None): torch.bfloat16 or torch.float16 to run
             under autocast on the network's device; None for full precision.
         channels_last (bool): Feed tiles in channels_last memory format.
+
+    Keyword arguments of ``run_batch`` go to ``net`` (a whole-photo network's ``strength``).
     """
     device_type = next(net.parameters()).device.type
 
-    def run_batch(batch):
+    def run_batch(batch, **net_kwargs):
         if channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         autocast = torch.autocast(device_type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
         with torch.no_grad(), autocast:
-            return net(batch).float()
+            return net(batch, **net_kwargs).float()
 
     return run_batch

@@ -78,7 +78,7 @@ def test_each_photo_of_a_batch_takes_its_own_strength():
                                    atol=1e-5, rtol=0)  # a batch of three rounds the encoder differently
 
 
-@pytest.mark.parametrize('strength', [-0.1, 1.5, float('nan'), 'abc', None, torch.tensor([0.5, 2.0])])
+@pytest.mark.parametrize('strength', [-0.1, 1.5, float('nan'), 'abc', '', torch.tensor([0.5, 2.0])])
 def test_strengths_outside_zero_to_one_are_refused(strength):
     net = build(ARCHS[0])
     with pytest.raises(StrengthError, match=r'strength|one strength per photo'):
