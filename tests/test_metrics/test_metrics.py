@@ -97,6 +97,19 @@ def test_ciede2000_of_8bit_photos_looks_up_the_same_lab_as_scikit_image():
                                                                                                other / 255.0)
 
 
+@pytest.mark.parametrize('opt', [{'crop_border': 0}, {'crop_border': 3}, {'crop_border': 0, 'test_y_channel': True}])
+def test_separable_ssim_is_basicsrs_ssim(opt):
+    import skimage.data
+    rgb = skimage.data.astronaut()[::3, ::2]  # a real photo's structure, not only noise
+    edited = np.clip(rgb * 0.8 + 20 + np.random.default_rng(4).normal(0, 6, rgb.shape), 0, 255).astype(np.uint8)
+    expected = metric('calculate_ssim', rgb, edited, **opt)
+    assert 0.3 < expected < 0.99
+    assert metric('calculate_ssim_separable', rgb, edited, **opt) == pytest.approx(expected, rel=1e-12, abs=0)
+    chw = metric('calculate_ssim_separable', rgb.transpose(2, 0, 1), edited.transpose(2, 0, 1), input_order='CHW',
+                 **opt)
+    assert chw == pytest.approx(expected, rel=1e-12, abs=0)
+
+
 def test_lpips_random_backbone_is_positive_and_symmetric(photo):
     opt = {k: v for k, v in RANDOM_LPIPS.items() if k != 'type'}
     blurred = ((photo.astype(np.float32) + np.roll(photo, 1, axis=1)) / 2).astype(np.uint8)
