@@ -135,7 +135,7 @@ def check_args(args):
     for folder in args.pred:
         if not Path(folder).is_dir():
             raise FileNotFoundError(f'--pred {folder} is not a folder')
-    labels = [checkpoint_label(path, checkpoint_param_key(path, args.param_key)) for path in args.model]
+    labels = [checkpoint_label(path, checkpoint_param_key(path, args.param_key), args.strength) for path in args.model]
     if len(set(labels)) != len(labels):
         raise ValueError(f'two checkpoints share a row name {labels}; give them distinct file or experiment names')
     return baselines, labels
@@ -254,6 +254,7 @@ def main(argv=None):
                   'tile': settings.tile_dict(), 'tile_and_tlc_defaults_from': settings.source,
                   'tlc_without_effect': first.tlc_note if first else None, 'precision': settings.precision,
                   'channels_last': settings.channels_last, 'device': str(first.device) if first else None,
+                  'strength': settings.strength if args.model else None,
                   'tta': args.tta, 'ensemble': args.ensemble, 'primary': primary, 'metrics': options,
                   'postprocess': postprocess.describe()}
         written = write_tables(result, report_dir, config)

@@ -324,7 +324,8 @@ def print_summary(args, summaries):
         reasons[key] = reasons.get(key, 0) + 1
     why = ', '.join(f'{count} {reason}' for reason, count in sorted(reasons.items()))
     processes = f' by {len(summaries)} processes' if len(summaries) > 1 else ''
-    print(f'enhanced {enhanced}, skipped {len(skipped)}{f" ({why})" if why else ""}, failed {len(failed)} '
+    strength = f' at strength {args.strength:g}' if args.strength is not None and args.strength != 1 else ''
+    print(f'enhanced {enhanced}{strength}, skipped {len(skipped)}{f" ({why})" if why else ""}, failed {len(failed)} '
           f'in {seconds:.1f} s{processes} ({megapixels / max(seconds, 1e-9):.2f} MP/s); outputs in '
           f'{printable(args.output)}')
     if len(summaries) > 1:

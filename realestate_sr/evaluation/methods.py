@@ -64,15 +64,17 @@ def dihedral_transforms():
     return pairs
 
 
-def checkpoint_label(path, param_key=None):
+def checkpoint_label(path, param_key=None, strength=None):
     """A short row name: ``<experiment>/<file stem>`` for BasicSR's ``experiments/<name>/models/x.pth``, then
-    ``@<param_key>``, the checkpoint entry that ran (``params_ema`` / ``params`` / ``state_dict``), when known."""
+    ``@<param_key>``, the checkpoint entry that ran (``params_ema`` / ``params`` / ``state_dict``), when known,
+    then ``@strength=<s>`` when the edit ran at a strength below 1."""
     path = Path(path)
     if path.parent.name == 'models' and path.parent.parent.name:
         label = f'{path.parent.parent.name}/{path.stem}'
     else:
         label = path.stem
-    return f'{label}@{param_key}' if param_key else label
+    label = f'{label}@{param_key}' if param_key else label
+    return f'{label}@strength={strength:g}' if strength is not None and strength != 1 else label
 
 
 class CheckpointPredictor:
@@ -94,7 +96,7 @@ class CheckpointPredictor:
     def from_checkpoint(cls, network_opt, checkpoint, settings=None, param_key=None):
         """Build ``network_opt`` with ``checkpoint`` as ``settings`` (InferenceSettings) say."""
         enhancer = Enhancer.from_checkpoint(network_opt, checkpoint, settings, param_key=param_key)
-        return cls(enhancer, checkpoint_label(checkpoint, enhancer.param_key))
+        return cls(enhancer, checkpoint_label(checkpoint, enhancer.param_key, enhancer.settings.strength))
 
     def predict(self, rgb, tta=False, progress=None):
         """Output for one RGB float32 H,W,3 image.

@@ -87,7 +87,7 @@ def settings_from_args(args, checkpoint=None):
         base = settings_from_record(record, f'settings saved in {checkpoint}')
     else:
         base = InferenceSettings(source='script defaults')
-    return base.overridden(**given, device=getattr(args, 'device', None))
+    return base.overridden(**given, device=getattr(args, 'device', None), strength=getattr(args, 'strength', None))
 
 
 def one_line(err):

@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from realestate_sr.archs.whole_photo_ops import StrengthError
 from realestate_sr.inference import photo_io
 from realestate_sr.inference.postprocess import PostProcessSettings
 from realestate_sr.serve import uploads
@@ -157,12 +158,12 @@ def create_app(enhancer, config=None):
     def encode(result, photo, fmt, quality):
         return photo_io.encode_photo(config.postprocess.apply(np.clip(result, 0, 1)), photo, fmt, quality)
 
-    async def process(data, requested, quality, timings):
+    async def process(data, requested, quality, strength, timings):
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         photo = await loop.run_in_executor(io_pool, uploads.decode, data, config.max_megapixels)
         timings['decode'] = time.perf_counter() - started
-        ran = await batcher.enhance(photo.rgb)
+        ran = await batcher.enhance(photo.rgb, strength)
         timings.update(queue=ran.queue_s, compute=ran.compute_s)
         source_suffix = photo_io.FORMAT_EXTENSIONS.get(photo_io.SAME_FORMAT.get(photo.source_format), '.png')
         fmt = photo_io.output_format(photo, requested, source_suffix)
@@ -184,11 +185,12 @@ def create_app(enhancer, config=None):
             if requested not in OUTPUT_FORMATS:
                 raise UploadError(400, 'bad_parameter', f'format must be one of {list(OUTPUT_FORMATS)}')
             quality = _quality(request.query_params.get('quality'), config.quality)
+            strength = _strength(request.query_params.get('strength'), enhancer)
             body = await uploads.read_body(request, config.max_bytes)
             data, name = uploads.photo_bytes(request.headers.get('content-type'), body, config.max_bytes)
             remaining = config.timeout_s - (time.perf_counter() - started)
             encoded, fmt, photo, group_size = await asyncio.wait_for(
-                process(data, requested, quality, timings), max(remaining, 0.001))
+                process(data, requested, quality, strength, timings), max(remaining, 0.001))
         except UploadError as err:
             outcome = err.reason
             return _error(err.status, err.reason, str(err))
@@ -219,6 +221,7 @@ def create_app(enhancer, config=None):
             'X-Elapsed-Ms': f'{seconds * 1000:.1f}',
             'X-Batch-Photos': str(group_size),
             'X-Image-Size': f'{width}x{height}',
+            'X-Strength': f'{enhancer.settings.strength if strength is None else strength:g}',
             'Server-Timing': ', '.join(f'{stage};dur={value * 1000:.1f}' for stage, value in timings.items()),
             'Content-Disposition': f'inline; filename="{_header_safe(stem)}_enhanced{extension}"',
         }
@@ -237,6 +240,16 @@ def _quality(value, default):
     if not value.isdigit() or not 1 <= int(value) <= 100:
         raise UploadError(400, 'bad_parameter', f'quality must be an integer in [1, 100], got {value!r}')
     return int(value)
+
+
+def _strength(value, enhancer):
+    """The ``strength`` query parameter as a float the enhancer runs (None when not given: its settings')."""
+    if value is None:
+        return None
+    try:
+        return enhancer.check_strength(value)
+    except StrengthError as err:
+        raise UploadError(400, 'bad_parameter', str(err)) from None
 
 
 def _header_safe(text):

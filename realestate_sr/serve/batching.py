@@ -26,6 +26,7 @@ class QueueFullError(RuntimeError):
 class _Waiting:
     rgb: object
     future: asyncio.Future
+    strength: float | None = None
     queued_at: float = field(default_factory=time.perf_counter)
 
 
@@ -84,13 +85,14 @@ class Batcher:
                 waiting.future.set_exception(RuntimeError('the server is shutting down'))
         self._device.shutdown(wait=True)
 
-    async def enhance(self, rgb):
-        """Enhanced float32 H,W,3 for ``rgb`` and how it ran (GroupResult). Raises QueueFullError at once when
+    async def enhance(self, rgb, strength=None):
+        """Enhanced float32 H,W,3 for ``rgb`` at edit ``strength`` (None: the enhancer's settings) and how it
+        ran (GroupResult). Photos of different strengths share a group. Raises QueueFullError at once when
         the queue is full, or what the network raised for this photo alone. Cancelling (a timeout) while it
         waits takes the photo out of its group."""
         if self._queue is None:
             raise RuntimeError('the batcher is not started')
-        waiting = _Waiting(rgb, asyncio.get_running_loop().create_future())
+        waiting = _Waiting(rgb, asyncio.get_running_loop().create_future(), strength)
         try:
             self._queue.put_nowait(waiting)
         except asyncio.QueueFull:
@@ -118,7 +120,8 @@ class Batcher:
             if not group:
                 continue
             started = time.perf_counter()
-            outcomes = await loop.run_in_executor(self._device, self._run_group, [w.rgb for w in group])
+            outcomes = await loop.run_in_executor(self._device, self._run_group, [w.rgb for w in group],
+                                                  [w.strength for w in group])
             seconds = time.perf_counter() - started
             if self.on_group is not None:
                 self.on_group(len(group), seconds)
@@ -153,20 +156,20 @@ class Batcher:
         """Run ``photos`` once on the device thread, outside the queue (start-up, before /readyz says ready)."""
         return await asyncio.get_running_loop().run_in_executor(self._device, self._run_all, photos)
 
-    def _run_all(self, photos):
-        return self.enhancer.run_photos(photos, on_call=self.on_call)
+    def _run_all(self, photos, strengths=None):
+        return self.enhancer.run_photos(photos, on_call=self.on_call, strengths=strengths)
 
-    def _run_group(self, photos):
+    def _run_group(self, photos, strengths):
         """Outputs (or exceptions) per photo: the whole group in shared calls, else photo by photo."""
         try:
-            return self._run_all(photos)
+            return self._run_all(photos, strengths)
         except Exception as err:  # noqa: BLE001  (one photo's failure must not fail its group)
             if len(photos) == 1:
                 return [err]
         outcomes = []
-        for rgb in photos:
+        for rgb, strength in zip(photos, strengths):
             try:
-                outcomes.append(self._run_all([rgb])[0])
+                outcomes.append(self._run_all([rgb], [strength])[0])
             except Exception as err:  # noqa: BLE001
                 outcomes.append(err)
         return outcomes

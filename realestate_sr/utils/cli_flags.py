@@ -99,6 +99,10 @@ def add_running_args(parser):
     run.add_argument('--channels-last', action='store_true', default=None,
                      help='NHWC memory format (default: train.channels_last, else off)')
     run.add_argument('--no-channels-last', dest='channels_last', action='store_false', help='NCHW memory format')
+    run.add_argument('--strength', type=float, default=None, metavar='S',
+                     help='0..1: how far to go from the input (0) to the network\'s edit (1). Whole-photo networks '
+                     '(bilateral grid, 3D LUT) scale the edit itself (transforms, LUTs toward the identity); others '
+                     'blend pixels, (1 - S) input + S output (default: 1)')
     return run
 
 
