@@ -55,12 +55,6 @@ def _corner_offsets(size):
     return (steps[:, None, None] * size * size + steps[None, :, None] * size + steps[None, None, :]).reshape(8)
 
 
-def _corners(rgb, size):
-    """Per pixel: the 8 LUT node indices (flat) and trilinear weights around its colour."""
-    base, weights = _cell_and_weights(rgb, size)
-    return base[:, None] + _corner_offsets(size), weights
-
-
 def _normal_matrix(base, weights, size, diagonal):
     """The normal matrix of the trilinear least squares (plus ``diagonal`` on it), sparse CSC. Every pixel's 8
     nodes are those of its cell, so the 8x8 products are summed per cell first (36 bincounts over the pixels)
@@ -79,12 +73,13 @@ def _normal_matrix(base, weights, size, diagonal):
     return (normal + diagonal * identity(nodes, format='coo')).tocsc()
 
 
-def fit_lut(src, tar, size=LUT_SIZE, prior_weight=None):
+def fit_lut(src, tar, size=LUT_SIZE, prior_weight=None, corners=None):
     """A size^3 x 3 LUT (flat node order r, g, b): least squares through trilinear interpolation, pulled
-    weakly towards the polynomial fit (``prior_weight`` per node, in pixels; default LUT_PRIOR_WEIGHT)."""
+    weakly towards the polynomial fit (``prior_weight`` per node, in pixels; default LUT_PRIOR_WEIGHT).
+    ``corners``: ``_cell_and_weights(src, size)`` when the caller has it already."""
     from scipy.sparse.linalg import splu
     prior_weight = LUT_PRIOR_WEIGHT if prior_weight is None else prior_weight
-    base, weights = _cell_and_weights(src, size)
+    base, weights = _cell_and_weights(src, size) if corners is None else corners
     indices = base[:, None] + _corner_offsets(size)
     target = tar.reshape(-1, 3).astype(np.float64)
     nodes = size ** 3
@@ -98,13 +93,16 @@ def fit_lut(src, tar, size=LUT_SIZE, prior_weight=None):
     return factor.solve(rhs)
 
 
-def apply_lut(lut, rgb, size=LUT_SIZE):
-    indices, weights = _corners(rgb, size)
+def apply_lut(lut, rgb, size=LUT_SIZE, corners=None):
+    """``lut`` applied to ``rgb`` by trilinear interpolation; ``corners`` as in ``fit_lut``."""
+    base, weights = _cell_and_weights(rgb, size) if corners is None else corners
+    indices = base[:, None] + _corner_offsets(size)
     return np.einsum('nk,nkc->nc', weights, lut[indices]).reshape(rgb.shape).astype(np.float32)
 
 
 def oracle_lut(src, tar):
-    return np.clip(apply_lut(fit_lut(src, tar), src), 0.0, 1.0)
+    corners = _cell_and_weights(src, LUT_SIZE)  # the fit's pixels are the ones it edits
+    return np.clip(apply_lut(fit_lut(src, tar, corners=corners), src, corners=corners), 0.0, 1.0)
 
 
 ORACLE_FUNCTIONS = {'oracle_poly': oracle_poly, 'oracle_lut': oracle_lut}
