@@ -21,7 +21,7 @@ def test_every_manifest_entry_is_checked_when_the_dataset_is_built(tmp_path):
     with pytest.raises(PairListError) as caught:
         PairedListingDataset(dataset_opt(manifest))
     message = str(caught.value)
-    assert '\n' not in message and message.startswith("1 file(s) listed in dataset 'listings_train'")
+    assert '\n' not in message and message.startswith("1 file listed in dataset 'listings_train'")
     assert pairs[1].tar in message and pairs[0].tar not in message
 
 
@@ -30,7 +30,7 @@ def test_the_message_names_ten_missing_files_and_counts_them_all(tmp_path):
     lines = manifest.read_text().splitlines()
     lines += [json.dumps({'src': f'gone/{i}_src.jpg', 'tar': f'gone/{i}_tar.jpg'}) for i in range(7)]
     manifest.write_text('\n'.join(lines) + '\n')
-    with pytest.raises(PairListError, match=r'^14 file\(s\) listed in') as caught:
+    with pytest.raises(PairListError, match=r'^14 files listed in') as caught:
         PairedListingDataset(dataset_opt(manifest))
     message = str(caught.value)
     assert message.count('gone/') == 10 and message.endswith(', ...')
