@@ -229,21 +229,13 @@ class Run:
 
     def write_oracles(self, rows, out):
         """Oracle outputs as 8-bit PNGs named like the pairs' src paths, one folder per oracle."""
-        import cv2
-        import numpy as np
-
-        from realestate_sr.data.image_io import read_bgr
+        from realestate_sr.benchmark.oracle_files import read_rgb, write_oracle_png
         folders = {name: out / name for name in ORACLES}
         for row in rows:
             try:
-                src = read_bgr(self.data_dir / row['src'])[:, :, ::-1].astype(np.float32) / 255.0
-                tar = read_bgr(self.data_dir / row['tar'])[:, :, ::-1].astype(np.float32) / 255.0
+                src, tar = read_rgb(self.data_dir / row['src']), read_rgb(self.data_dir / row['tar'])
                 for name, function in ORACLES.items():
-                    path = (folders[name] / row['src']).with_suffix('.png')
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    bgr = (np.clip(function(src, tar), 0, 1) * 255.0 + 0.5).astype(np.uint8)[:, :, ::-1]
-                    if not cv2.imwrite(str(path), bgr):
-                        raise OSError(f'cannot write {path}')
+                    write_oracle_png((folders[name] / row['src']).with_suffix('.png'), function(src, tar))
             except Exception as err:  # noqa: BLE001  one bad pair costs its oracle rows, not the run
                 self.failures.append(f'oracles for {row["task"]} {row["src"]}: {err}')
         return list(folders.values())

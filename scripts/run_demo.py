@@ -36,14 +36,6 @@ def run_step(title, command):
     return time.time() - start
 
 
-def read_rgb(path):
-    import numpy as np
-
-    from realestate_sr.data.image_io import read_bgr
-
-    return read_bgr(path)[:, :, ::-1].astype(np.float32) / 255.0
-
-
 def check_oracle_output(out_dir):
     """UnsafeOutputError unless ``out_dir`` is absent, empty or the oracle folder this script wrote."""
     # the package (torch) is imported where it is used, so that --help answers at once
@@ -58,11 +50,9 @@ def write_oracle_outputs(manifest, data_root, out_dir):
     """``oracle_lut`` of every pair of ``manifest`` as a PNG named like its src (``images/x_src.png``), which is
     what evaluate.py's --pred finds; built beside ``out_dir`` and renamed, replacing only a folder this script
     wrote. UnsafeOutputError when ``out_dir`` is anything else."""
-    import cv2
-
     from realestate_sr.benchmark.oracle import oracle_lut
+    from realestate_sr.benchmark.oracle_files import read_rgb, write_oracle_png
     from realestate_sr.data.pair_lists import load_manifest
-    from realestate_sr.utils.colour import to_bgr_uint8
     from realestate_sr.utils.output_safety import replace_folder, temp_sibling, write_info
 
     out_dir = Path(out_dir)
@@ -72,10 +62,8 @@ def write_oracle_outputs(manifest, data_root, out_dir):
     try:
         pairs = load_manifest(manifest, data_root)
         for pair in pairs:
-            path = (partial / pair.name).with_suffix('.png')
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not cv2.imwrite(str(path), to_bgr_uint8(oracle_lut(read_rgb(pair.src), read_rgb(pair.tar)))):
-                raise OSError(f'cannot write {path}')
+            edit = oracle_lut(read_rgb(pair.src), read_rgb(pair.tar))
+            write_oracle_png((partial / pair.name).with_suffix('.png'), edit)
         write_info(partial, TOOL, oracle='oracle_lut', pairs=str(manifest))
         replace_folder(partial, out_dir)
     finally:
