@@ -12,13 +12,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / 'realestate_sr'
 
 LAYERS = (
     ('utils', 'compat'),                          # no other part of the package
+    ('options',),                                 # what an option file means, read once
     ('distributed',),                             # process groups
     ('archs',),                                   # networks, checkpoints, building a network from options
     ('data', 'losses', 'metrics'),                # what training reads, and what it optimises and measures
     ('inference',),                               # running a network on photos
     ('models',),                                  # BasicSR models: training steps, validation, option checks
     ('evaluation', 'prep', 'benchmark', 'serve'),  # tools: scoring, offline data preparation, the service
-    ('preflight',),                               # a recipe's check before a long run (uses prep's builder)
+    ('preflight',),                               # a recipe's check before a long run (uses prep's LMDB builder)
     ('resume',),
     ('training',),
     ('train',),
@@ -97,7 +98,8 @@ def test_utils_imports_nothing_else_from_the_package():
     ('archs/net.py', 'def f():\n    from realestate_sr.models import m', True),    # inside a function too
     ('data/loader.py', 'from realestate_sr.losses import l1', True),               # same layer, other package
     ('models/model.py', 'from realestate_sr.inference.run import run', False),     # downwards is fine
-    ('prep/builder.py', 'from . import families', False),                          # own package
+    ('benchmark/build.py', 'from . import families', False),                       # own package
+    ('prep/lmdb_build.py', 'from realestate_sr.benchmark import styles', True),     # same floor, other package
 ])
 def test_the_check_flags_an_import_that_goes_up_or_sideways(tmp_path, source, line, flagged):
     package = tmp_path / 'realestate_sr'

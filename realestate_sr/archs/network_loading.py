@@ -22,6 +22,9 @@ from realestate_sr.archs.checkpoint import (
 )
 from realestate_sr.archs.nafnet_arch import TLC_BASE_SCALE, tlc_geometry, tlc_pools_globally
 
+# read here by inference.network_args and inference.settings until they import them from realestate_sr.options
+from realestate_sr.options import network_opt_from_yaml, training_patch_size  # noqa: F401
+
 from basicsr.archs import build_network
 from basicsr.utils.registry import ARCH_REGISTRY
 
@@ -143,25 +146,6 @@ def trained_with_hint(checkpoint):
     if option_file is not None:
         return f'its experiment folder has the option file it was trained with: {option_file}'
     return None
-
-
-def network_opt_from_yaml(path):
-    """The ``network_g`` block of a BasicSR option file, plus the training patch size when it has one.
-
-    Returns (network_opt, train_size or None).
-    """
-    path = Path(path)
-    with path.open() as handle:
-        opt = yaml.safe_load(handle)
-    if not isinstance(opt, dict) or 'network_g' not in opt:
-        raise KeyError(f'{path} has no network_g block')
-    return dict(opt['network_g']), training_patch_size(opt)
-
-
-def training_patch_size(opt):
-    """N,C,H,W of the training patches of a parsed option file (``datasets.train.gt_size``), None without one."""
-    gt_size = ((opt.get('datasets') or {}).get('train') or {}).get('gt_size')
-    return (1, opt['network_g'].get('img_channel', 3), gt_size, gt_size) if gt_size else None
 
 
 def with_tlc(network_opt, train_size=None):

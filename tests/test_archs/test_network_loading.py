@@ -3,7 +3,8 @@ import torch
 import yaml
 
 from realestate_sr.archs.nafnet_arch import NAFNet, NAFNetLocal
-from realestate_sr.archs.network_loading import build_inference_network, network_opt_from_yaml
+from realestate_sr.archs.network_loading import build_inference_network
+from realestate_sr.options import network_opt_from_yaml
 from tests.conftest import TINY_NAFNET, randomize_
 
 

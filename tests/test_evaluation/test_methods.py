@@ -5,7 +5,6 @@ import pytest
 import torch
 
 import realestate_sr  # noqa: F401
-from realestate_sr.archs.network_loading import network_opt_from_yaml
 from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.evaluation.methods import CheckpointPredictor, auto_correct, checkpoint_label, dihedral_transforms
 from realestate_sr.evaluation.runner import (
@@ -17,6 +16,7 @@ from realestate_sr.evaluation.runner import (
 from realestate_sr.evaluation.scoring import metric_options
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.settings import InferenceSettings
+from realestate_sr.options import network_opt_from_yaml
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
 from tests.conftest import TINY_NAFNET, randomize_
 

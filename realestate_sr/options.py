@@ -1,0 +1,97 @@
+"""What an option file means, read once.
+
+A BasicSR option file (YAML) is read by :func:`read_option_file`, once per run of a tool, into an
+:class:`OptionFile`; the tools then ask it, or these functions given a parsed dict, what they need:
+
+- ``network_g``: the network, its registered ``type`` plus constructor arguments (:func:`network_opt`);
+- ``datasets.train.gt_size``: the training patch, N,C,H,W (:func:`training_patch_size`), behind the TLC window;
+- ``val.tile`` / ``val.tlc``: how validation ran (:func:`validation_tile`);
+- the inference settings those imply, with ``train.bf16`` and ``train.channels_last`` (:func:`inference_values`).
+
+Everything above utils may read options through this module; it reads nothing of the package but utils.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from realestate_sr.utils.tiling import validation_tile
+
+
+class OptionFileError(OSError):
+    """An option file that cannot serve as options: missing, unreadable, not YAML, or not a mapping."""
+
+
+@dataclass(frozen=True)
+class OptionFile:
+    """An option file as read once: its ``path`` and ``options``, the parsed YAML mapping. Later changes to the
+    file do not show here."""
+    path: Path
+    options: dict
+
+    def network_opt(self):
+        return network_opt(self.options, self.path)
+
+    def training_patch_size(self):
+        return training_patch_size(self.options)
+
+    def inference_values(self):
+        return inference_values(self.options)
+
+
+def read_option_file(path):
+    """The option file at ``path`` as an :class:`OptionFile` (an OptionFile passes through, so that a function can
+    take either); OptionFileError, naming the file, when it is missing, unreadable, not YAML or not a mapping."""
+    if isinstance(path, OptionFile):
+        return path
+    path = Path(path)
+    try:
+        text = path.read_text(encoding='utf-8')
+    except OSError as err:
+        raise OptionFileError(f'option file {path}: cannot read it ({err.strerror or err})') from err
+    try:
+        options = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise OptionFileError(f'option file {path} is not valid YAML: {" ".join(str(err).split())}') from err
+    if not isinstance(options, dict):
+        raise OptionFileError(f'option file {path} is not a YAML mapping of options')
+    return OptionFile(path, options)
+
+
+def network_opt(opt, source='the option file'):
+    """The ``network_g`` block of parsed options ``opt`` (``type`` plus constructor arguments), a copy; KeyError
+    naming ``source`` when there is none."""
+    if 'network_g' not in opt:
+        raise KeyError(f'{source} has no network_g block')
+    return dict(opt['network_g'])
+
+
+def training_patch_size(opt):
+    """N,C,H,W of the training patches of parsed options (``datasets.train.gt_size``), None without one."""
+    gt_size = ((opt.get('datasets') or {}).get('train') or {}).get('gt_size')
+    return (1, opt['network_g'].get('img_channel', 3), gt_size, gt_size) if gt_size else None
+
+
+def network_opt_from_yaml(path):
+    """(network_g block, training patch size or None) of the option file ``path`` (or an OptionFile)."""
+    option_file = read_option_file(path)
+    return option_file.network_opt(), option_file.training_patch_size()
+
+
+def inference_values(opt):
+    """The ``InferenceSettings`` values that parsed options ``opt`` imply (what their training validation ran):
+    precision and channels_last from ``train``, train_size when there is a ``network_g``, and, only when there is
+    a ``val`` block, tlc and the tiling (tile_size None: whole photos)."""
+    train = opt.get('train') or {}
+    values = {'precision': 'bf16' if train.get('bf16') else 'fp32',
+              'channels_last': bool(train.get('channels_last', False))}
+    if isinstance(opt.get('network_g'), dict):
+        values['train_size'] = training_patch_size(opt)
+    val = opt.get('val')
+    if isinstance(val, dict):
+        tile = validation_tile(val)
+        values['tlc'] = bool(val.get('tlc', False))
+        values['tile_size'] = None if tile is None else tile['size']
+        if tile is not None:
+            values.update(overlap=tile['overlap'], tile_batch=tile['batch'], border_pad=tile['border_pad'])
+    return values
