@@ -59,6 +59,15 @@ QUICK = {'tasks': 2, 'folds': [0], 'iters': 2, 'photos': 6}
 MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296'
 
 
+def child_environment(environ):
+    """The environment of the training and scoring processes: the malloc settings, and every core for the one
+    process that runs at a time (OMP_NUM_THREADS = the CPU count) unless the user set OMP_NUM_THREADS."""
+    env = dict(environ)
+    env.setdefault('GLIBC_TUNABLES', MALLOC_TUNABLES)
+    env.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
+    return env
+
+
 class BenchmarkSetupError(Exception):
     """Missing benchmark data or an unusable recipe list: nothing was run."""
 
@@ -191,8 +200,7 @@ class Run:
         self.scene_of = {p: scene_of[p] for p in sorted(scene_of)[:limit]}
         self.folds = args.folds if args.folds is not None else (QUICK['folds'] if args.quick else range(args.k))
         self.iters = args.iters or (QUICK['iters'] if args.quick else None)
-        self.env = dict(os.environ)
-        self.env.setdefault('GLIBC_TUNABLES', MALLOC_TUNABLES)
+        self.env = child_environment(os.environ)
         self.failures = []
 
     def settings(self, **extra):
