@@ -16,6 +16,7 @@ YAML (``network_g``)::
     colour_space: srgb    # where the affine transforms act: srgb (the photo's values) or linear (light)
     context: ~            # ~: cells see the whole photo; a fraction (e.g. 0.5): only a window of that side
     gain_cells: 0         # > 0: a smooth per-channel gain over the frame, gain_cells x gain_cells (below)
+    stats_input: false    # true: the thumbnail's photo statistics scale and shift the encoder's features (below)
     chunk_pixels: 524288  # pixels per chunk of the full-resolution stage without gradients
 
 ``forward(x, thumb=None, box=None, strength=None)``: x is N,3,H,W RGB in [0, 1]. Without ``thumb`` x is the whole photo
@@ -40,6 +41,13 @@ output is scaled by a smooth gain field. Every cell could learn that itself; the
 across the frame a few numbers instead of a pattern repeated in every cell and bin. Its head starts at zero
 (gain 1), so identity initialisation holds.
 
+``stats_input: true`` gives the encoder the facts an editor reads first, which a small encoder trained on a few
+hundred photos would otherwise have to rediscover: ``photo_statistics`` of the thumbnail (luminance percentiles in
+linear light, grey-world and grey-edge white, clipped fractions, a coarse histogram) through a small MLP
+(``StatisticsFiLM``) to a per-channel scale and shift of the encoder's last features and their average. Its
+last layer starts at zero: untrained, the network computes what it computes without the option. The statistics
+come from the thumbnail alone, so crops and tiles still equal the one-pass result.
+
 ``strength`` (0..1, ``WholePhotoNetwork``) moves the edit toward the identity before it is applied: every
 cell's transforms A -> (1 - s) [I | 0] + s A (the light map is folded into them) and the global LUT ->
 (1 - s) identity + s LUT. Slicing and the affine product are linear in A, so for an sRGB grid alone this
@@ -50,6 +58,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from realestate_sr.archs.lut3d_arch import BasisLUTs
+from realestate_sr.archs.photo_statistics import StatisticsFiLM
 from realestate_sr.archs.whole_photo_ops import (
     DEFAULT_CHUNK_PIXELS,
     ThumbnailEncoder,
@@ -187,7 +196,7 @@ class BilateralGridNet(WholePhotoNetwork):
 
     def __init__(self, thumb_size=256, width=16, levels=4, blocks_per_level=1, max_width=64, grid_depth=8,
                  guide_hidden=8, lut_basis=0, lut_size=17, colour_space='srgb', context=None, gain_cells=0,
-                 chunk_pixels=DEFAULT_CHUNK_PIXELS):
+                 chunk_pixels=DEFAULT_CHUNK_PIXELS, stats_input=False):
         super().__init__()
         if thumb_size % (2 ** levels) or thumb_size // (2 ** levels) < 2:
             raise ValueError(f'thumb_size {thumb_size} must be a multiple of 2**levels = {2 ** levels} '
@@ -221,11 +230,15 @@ class BilateralGridNet(WholePhotoNetwork):
         if lut_basis:
             self.to_lut_weights = nn.Linear(channels, lut_basis)
             self.lut = BasisLUTs(lut_basis, lut_size)
+        # built last: the other layers draw the same initial weights with the option on or off
+        self.stats_film = StatisticsFiLM(channels) if stats_input else None
 
     def photo_edit(self, thumb):
         """What the thumbnails decide, float32: (grid N,Gh,Gw,Gd,12,) or, with ``lut_basis``, (grid, LUTs
         N,D,D,D,3). ``apply_edit(x, box, *edit)`` applies it; the exported ONNX graph runs the two apart."""
         features, pooled = self.encoder(thumb)
+        if self.stats_film is not None:
+            features, pooled = self.stats_film(thumb, features, pooled)
         if pooled.dim() == 4:  # local context: a map of window averages
             context = self.global_features(pooled.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         else:

@@ -27,8 +27,9 @@ ARCHS = [
     {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 0, 'lut_basis': 2, 'lut_size': 5, **TINY},
     {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, 'colour_space': 'linear', **TINY},
     {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, 'gain_cells': 2, **TINY},
+    {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, 'stats_input': True, **TINY},
 ]
-ARCH_IDS = ['lut', 'grid', 'grid+lut', 'grid-linear', 'grid-light']
+ARCH_IDS = ['lut', 'grid', 'grid+lut', 'grid-linear', 'grid-light', 'grid-stats']
 
 
 def build(opt, seed=None, scale=0.3):
@@ -311,3 +312,53 @@ def test_the_light_map_scales_each_channel_by_a_gain_that_varies_smoothly_across
     assert (left - right).abs() > 1e-3  # the two sides get different gains
     assert gains[..., 1:].sub(gains[..., :-1]).abs().max() < (left - right).abs()  # and no jump between them
     assert build({**opt, 'gain_cells': 0}).light_head is None
+
+
+def test_stats_input_off_is_the_network_without_it_bit_for_bit():
+    """Checkpoints and recipes written before the option load and compute as before."""
+    plain, off = build(ARCHS[1], seed=4), build({**ARCHS[1], 'stats_input': False}, seed=4)
+    assert off.stats_film is None
+    assert list(off.state_dict()) == list(plain.state_dict())
+    off.load_state_dict(plain.state_dict(), strict=True)
+    photo = torch.rand(1, 3, 30, 44, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(off(photo), plain(photo))
+
+
+def test_untrained_statistics_input_computes_what_the_network_without_it_computes():
+    """Same seed, same shared weights; the statistics' MLP starts with a zero last layer, so it changes nothing."""
+    torch.manual_seed(0)
+    plain = build_network(dict(ARCHS[1]))
+    torch.manual_seed(0)
+    with_stats = build_network({**ARCHS[1], 'stats_input': True})
+    shared = plain.state_dict()
+    assert all(torch.equal(with_stats.state_dict()[name], value) for name, value in shared.items())
+    assert {name for name in with_stats.state_dict() if name not in shared} == {
+        f'stats_film.mlp.{layer}.{kind}' for layer in (0, 2) for kind in ('weight', 'bias')}
+    randomize_(plain, 0.3, seed=5)  # a network that edits: the shared weights of a trained one
+    with_stats.load_state_dict(plain.state_dict(), strict=False)
+    assert with_stats.stats_film.mlp[0].weight.abs().sum() > 0
+    photo = torch.rand(2, 3, 30, 44, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = plain(photo)
+        assert (expected - photo).abs().max() > 0.05
+        torch.testing.assert_close(with_stats(photo), expected, atol=1e-6, rtol=0)
+        with_stats.stats_film.mlp[2].weight.normal_(0, 0.3)  # once it has learnt something, the edit follows it
+        assert (with_stats(photo) - expected).abs().max() > 1e-3
+
+
+def test_gradients_reach_both_layers_of_the_statistics_mlp_by_the_third_step():
+    net = build(ARCHS[-1]).train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    photo = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    target = (photo * 0.8 + 0.1).clamp(0, 1)
+    first, last = net.stats_film.mlp[0].weight, net.stats_film.mlp[2].weight
+    grads = []
+    for _ in range(3):
+        optimizer.zero_grad()
+        F.l1_loss(net(photo), target).backward()
+        grads.append((float(first.grad.abs().sum()), float(last.grad.abs().sum())))
+        optimizer.step()
+    # step 1 reaches only the grid head (its zero weights pass nothing back), step 2 the features and the MLP's
+    # zero last layer, step 3 its first layer
+    assert grads[0] == (0, 0) and grads[1][1] > 0 and grads[2][0] > 0
