@@ -43,9 +43,11 @@ import numpy as np
 import torch
 
 from realestate_sr.archs.network_loading import build_inference_network
-from realestate_sr.inference import engines
 from realestate_sr.inference.enhancer import Enhancer, network_to_run
-from realestate_sr.inference.settings import InferenceSettings
+from realestate_sr.inference.network_args import network_opt_from_flags
+from realestate_sr.inference.onnx_export import export_onnx, tlc_min_side
+from realestate_sr.inference.settings import InferenceSettings, resolve_device
+from realestate_sr.utils.cli_flags import PRECISIONS
 from realestate_sr.utils.malloc_tuning import MALLOC_TUNABLES
 
 FULL_SIZE = (2200, 3300)  # height, width of a listing photo
@@ -87,7 +89,7 @@ def bench_network(width, weights, seed=0, network=None):
                 for param in net.parameters():
                     param.add_(torch.randn(param.shape, generator=generator) * 0.02)
         return net, network_opt
-    network_opt = engines.network_opt_from_flags('NAFNet', width)
+    network_opt = network_opt_from_flags('NAFNet', width)
     net = build_inference_network(network_to_run(network_opt, InferenceSettings(tlc=True)),
                                   None if weights == 'random' else weights)
     if weights == 'random':
@@ -103,7 +105,7 @@ def bench_network(width, weights, seed=0, network=None):
 def run_case(case):
     """Child process: run one case, save the output, return its measurements."""
     torch.set_num_threads(case['threads'] or torch.get_num_threads())
-    device = engines.resolve_device(case['device'])
+    device = resolve_device(case['device'])
     height, width = case['size']
     rgb = listing_like_image(height, width)
     net, network_opt = bench_network(case['width'], case['weights'], network=case.get('network'))
@@ -112,8 +114,8 @@ def run_case(case):
                                  device=str(device))
     if case['backend'] == 'onnxruntime':
         path = Path(case['workdir']) / f'{case.get("network") or case["width"]}.onnx'
-        min_side = 0 if case.get('network') else engines.tlc_min_side()
-        engines.export_onnx(net, path, min_side=min_side, network_opt=network_to_run(network_opt, settings))
+        min_side = 0 if case.get('network') else tlc_min_side()
+        export_onnx(net, path, min_side=min_side, network_opt=network_to_run(network_opt, settings))
         enhancer = Enhancer.from_onnx(path, settings)
     else:
         enhancer = Enhancer.from_module(net.to(device), settings)
@@ -175,7 +177,7 @@ def main(argv=None):
     parser.add_argument('--modes', nargs='+', choices=['whole', 'tiled', 'onnx'], default=['whole', 'tiled', 'onnx'])
     parser.add_argument('--tile-batches', type=int, nargs='+', default=None,
                         help='tile batches to time among 1, 4, 8 (default: 1 4 on CPU, 1 4 8 on CUDA)')
-    parser.add_argument('--precisions', nargs='+', choices=sorted(engines.AMP_DTYPES), default=None,
+    parser.add_argument('--precisions', nargs='+', choices=sorted(PRECISIONS), default=None,
                         help='default: fp32 on CPU; fp32 bf16 fp16 on CUDA')
     parser.add_argument('--scale', type=float, default=None,
                         help='image scale relative to 3300x2200 (default: 1 on CUDA, 1/4 on CPU)')
@@ -189,7 +191,7 @@ def main(argv=None):
         print(json.dumps(run_case(json.loads(args.case))))
         return 0
 
-    device = engines.resolve_device(args.device)
+    device = resolve_device(args.device)
     args.precisions = args.precisions or (['fp32', 'bf16', 'fp16'] if device.type == 'cuda' else ['fp32'])
     args.tile_batches = args.tile_batches or ([1, 4, 8] if device.type == 'cuda' else [1, 4])
     # a 2-core CPU needs minutes per width-64 case at full size: 1/4 keeps the default run near 7 minutes

@@ -10,7 +10,7 @@ Run the result with `scripts/tiled_infer.py --backend onnxruntime --model OUT.on
 from it on a GPU box (docs/inference.md).
 
 A whole-photo network exports as two parts (thumbnail -> edit, photo band -> output) that ONNX Runtime runs on
-whole photos in bands (realestate_sr/inference/engines.py).
+whole photos in bands (realestate_sr/inference/onnx_runner.py).
 
 For NAFNet the graph is the network that scripts/tiled_infer.py and scripts/evaluate.py run with the same flags: TLC
 follows --opt's val.tlc (else on), --tlc/--no-tlc win. When TLC acts at the tile size, NAFNetLocal is exported;
@@ -74,8 +74,10 @@ def main(argv=None):
     import yaml
 
     from realestate_sr.archs.nafnet_arch import NAFNetLocal
-    from realestate_sr.inference import engines, network_args
+    from realestate_sr.inference import network_args
     from realestate_sr.inference.enhancer import Enhancer, network_to_run, tlc_note
+    from realestate_sr.inference.onnx_export import export_onnx, tlc_min_side
+    from realestate_sr.inference.onnx_runner import load_onnx_session, max_onnx_difference
     from realestate_sr.utils.output_safety import UnsafeOutputError, atomic_write, temp_path_for
 
     try:
@@ -102,7 +104,7 @@ def main(argv=None):
         print(f'error: cannot load the network: {network_args.one_line(err)}', file=sys.stderr)
         return 2
     net = enhancer.net
-    min_side = engines.tlc_min_side(net.train_size) if isinstance(net, NAFNetLocal) else 0
+    min_side = tlc_min_side(net.train_size) if isinstance(net, NAFNetLocal) else 0
     network_opt = network_to_run(network_opt, settings)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -110,15 +112,15 @@ def main(argv=None):
     # export to a temporary sibling and check it there: OUT appears only complete and within tolerance
     staging = temp_path_for(output).with_suffix('.onnx')
     try:
-        engines.export_onnx(net, staging, opset=args.opset, min_side=min_side, network_opt=network_opt)
-        session = engines.load_onnx_session(staging, 'cpu')
+        export_onnx(net, staging, opset=args.opset, min_side=min_side, network_opt=network_opt)
+        session = load_onnx_session(staging, 'cpu')
         side = max(64, min_side)
         sizes = ((1, 3, side, side), (2, 3, side + 8, side + 40), (1, 3, side + 33, side + 17))
         # whole-photo graphs run in bands: small ones here, so that every size spans several
         # whole-photo graphs take the edit strength: checked at a partial one too
         strengths = (1.0, 0.5) if getattr(net, 'whole_photo', False) else (1.0, )
-        difference = max(engines.max_onnx_difference(net, session, sizes, band_pixels=side * side // 3,
-                                                     strength=strength) for strength in strengths)
+        difference = max(max_onnx_difference(net, session, sizes, band_pixels=side * side // 3, strength=strength)
+                         for strength in strengths)
         ok = difference <= args.tolerance
         if ok:
             atomic_write(output, staging.read_bytes())

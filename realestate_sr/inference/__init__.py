@@ -6,7 +6,7 @@
 - ``settings``: ``InferenceSettings``, how a network runs (tiles, TLC, precision, device), from an option file
   and flags with one precedence rule.
 - ``enhancer``: ``Enhancer``, the one way a network (checkpoint, live module or ONNX graph) runs on photos.
-- ``engines``: device and precision names, ONNX export and ONNX Runtime sessions.
+- ``onnx_export``: a network as an ONNX graph; ``onnx_runner``: such a graph run by ONNX Runtime.
 
 The CLIs are ``scripts/tiled_infer.py``, ``scripts/export_onnx.py`` and
 ``scripts/bench_infer.py``; docs/inference.md explains the choices.

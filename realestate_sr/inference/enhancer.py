@@ -8,7 +8,7 @@ so the decisions below are taken here and nowhere else:
   ``whole_photo = True`` (it needs the whole photo in one pass), which always wins;
 - TLC: only for NAFNets (``network_loading.is_nafnet``); ``tlc_note`` says when it is on but computes exactly
   what plain NAFNet does at the tile size, and ``tlc_warning`` is the one message about it;
-- precision (autocast dtype), device and memory format;
+- precision and device (as ``InferenceSettings`` decides them) and memory format;
 - edit strength (``settings.strength``, or per call): whole-photo networks move their edit toward the
   identity (``WholePhotoNetwork.edit_at_strength``; exported graphs take it as an input), every other
   network's output is blended with its input pixel by pixel, ``(1 - s) x + s y``.
@@ -33,8 +33,8 @@ from realestate_sr.archs.network_loading import (
     without_tlc,
 )
 from realestate_sr.archs.whole_photo_ops import StrengthError, check_strength
-from realestate_sr.inference import engines
-from realestate_sr.inference.settings import InferenceSettings, SettingsError
+from realestate_sr.inference import onnx_runner
+from realestate_sr.inference.settings import InferenceSettings, SettingsError, resolve_device
 from realestate_sr.utils.tiling import make_torch_runner, tiled_forward, tiled_forward_many
 
 
@@ -103,7 +103,7 @@ class Enhancer:
         """Run ``net`` (in eval mode, on its device) as it is; the caller chose its TLC form (``module_to_run``)."""
         settings = settings or InferenceSettings()
         device = next(net.parameters()).device
-        run_batch = make_torch_runner(net, engines.amp_dtype_for(settings.precision, device), settings.channels_last)
+        run_batch = make_torch_runner(net, settings.autocast_dtype(device), settings.channels_last)
         return cls(run_batch, settings, device, net=net, whole_photo=getattr(net, 'whole_photo', False),
                    description=f'{type(net).__name__} {settings.precision} on {device}', tlc_note=tlc_note,
                    param_key=param_key, notes=notes)
@@ -114,9 +114,9 @@ class Enhancer:
         architecture's initial weights) and put it on ``settings.device``; on a CPU, a bf16 the caller did not
         ask for runs as fp32 (``InferenceSettings.for_device``), and ``settings`` are then the ones that run."""
         settings = settings or InferenceSettings()
-        device = engines.resolve_device(settings.device)
+        device = resolve_device(settings.device)
         settings, precision_note = settings.for_device(device.type)
-        engines.amp_dtype_for(settings.precision, device)  # fp16 on a CPU fails here, before any loading
+        settings.autocast_dtype(device)  # fp16 on a CPU fails here, before any loading
         net = build_inference_network(network_to_run(network_opt, settings), checkpoint, param_key=param_key,
                                       device=device)
         if settings.channels_last:
@@ -132,28 +132,28 @@ class Enhancer:
         The graph fixes the network (TLC or not) and runs float32; a TLC graph refuses tiles below its window.
         """
         settings = settings or InferenceSettings()
-        device = engines.resolve_device(settings.device)
-        session = engines.load_onnx_session(path, device, threads)
-        min_side = engines.onnx_min_side(session)
+        device = resolve_device(settings.device)
+        session = onnx_runner.load_onnx_session(path, device, threads)
+        min_side = onnx_runner.onnx_min_side(session)
         if min_side and settings.tiled and settings.tile_size < min_side:
             raise SettingsError(f'{path} is a TLC graph that needs inputs of at least {min_side} px, but the tiles '
                                 f'are {settings.tile_size} px: use --tile-size {min_side} or more, or export it with '
                                 '--no-tlc')
         notes = []
-        graph_opt = engines.onnx_network_opt(session)
+        graph_opt = onnx_runner.onnx_network_opt(session)
         if min_side == 0 and is_nafnet(graph_opt) and settings.tlc and tlc_note(graph_opt, settings) is None:
             notes.append(f'{path} was exported without TLC while these settings ask for TLC: the graph decides, '
                          'so it runs plain NAFNet (export with TLC on to match the PyTorch backend)')
         whole_photo = arch_runs_whole_photos(graph_opt)
-        if whole_photo and not isinstance(session, engines.WholePhotoSession):
+        if whole_photo and not isinstance(session, onnx_runner.WholePhotoSession):
             notes.append(f'{path} is a whole-photo graph exported before band inference: it runs each photo in one '
                          'piece (several GB at 3300x2200, or fails); re-export it with scripts/export_onnx.py')
         # what runs is the graph's: float32, TLC as exported, NCHW; whole-photo graphs run whole photos (the
         # runner cuts bands that know their place in the photo)
         settings = dataclasses.replace(settings, precision='fp32', tlc=bool(min_side), channels_last=False)
-        edit_strength = isinstance(session, engines.WholePhotoSession) and session.takes_strength
+        edit_strength = isinstance(session, onnx_runner.WholePhotoSession) and session.takes_strength
         try:
-            return cls(engines.make_onnx_runner(session), settings, 'cpu', whole_photo=whole_photo,
+            return cls(onnx_runner.make_onnx_runner(session), settings, 'cpu', whole_photo=whole_photo,
                        description=f'ONNX Runtime {session.get_providers()[0]} fp32' + (', TLC graph' if min_side
                                                                                          else ''),
                        notes=notes, edit_strength=edit_strength)
@@ -170,7 +170,7 @@ class Enhancer:
         whole-photo graph exported before edit strength."""
         strength = check_strength(strength)
         if strength != 1 and self.whole_photo and not self.edit_strength:
-            raise StrengthError(engines.GRAPH_WITHOUT_STRENGTH)
+            raise StrengthError(onnx_runner.GRAPH_WITHOUT_STRENGTH)
         return strength
 
     def _strengths(self, strengths, count):

@@ -12,7 +12,6 @@ are defined in ``realestate_sr.utils.cli_flags`` (no torch there, so the tools' 
 imported here with the rest.
 """
 from realestate_sr.archs.network_loading import network_opt_from_yaml, read_trained_with, resolve_checkpoint
-from realestate_sr.inference.engines import network_opt_from_flags
 from realestate_sr.inference.settings import InferenceSettings
 from realestate_sr.inference.trained_with import (
     RECORDED_SETTINGS,
@@ -38,6 +37,13 @@ def resolve_model_args(args, say=print):
         args.model = resolved
     elif args.model:
         args.model = resolved[0]
+
+
+def network_opt_from_flags(arch='NAFNet', width=32, middle_blk_num=12, enc_blk_nums=(2, 2, 4, 8),
+                           dec_blk_nums=(2, 2, 2, 2), img_channel=3):
+    """A ``network_g`` dict from command-line architecture flags (defaults: NAFNet width 32, SIDD layout)."""
+    return dict(type=arch, img_channel=img_channel, width=width, middle_blk_num=middle_blk_num,
+                enc_blk_nums=list(enc_blk_nums), dec_blk_nums=list(dec_blk_nums))
 
 
 # argparse name -> (flag, the network_g key it sets)

@@ -12,12 +12,14 @@ every flag that can override the option file has ``default=None``.
 
 Precision is decided here too (``for_device``): a bf16 that only the option file (``train.bf16``, what a GPU
 recipe trains with) or a checkpoint's record asks for runs as fp32 on a CPU, where bfloat16 autocast is about
-ten times slower; ``--precision bf16`` keeps it.
+ten times slower; ``--precision bf16`` keeps it. So is the device (``resolve_device``) and the autocast dtype a
+precision runs with there (``autocast_dtype``).
 """
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 import yaml
 
 from realestate_sr.archs.network_loading import training_patch_size
@@ -30,7 +32,17 @@ CPU_BF16_COST = 'bf16 autocast on a CPU is ~10x slower than fp32'
 
 
 class SettingsError(ValueError):
-    """Inference settings that cannot run (negative tile size or border pad, unknown precision)."""
+    """Inference settings that cannot run (negative tile size or border pad, unknown precision, fp16 on a CPU)."""
+
+
+def resolve_device(name='auto'):
+    """'auto' -> CUDA when available, else CPU; anything else as torch names it."""
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    device = torch.device(name)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError('--device cuda asked for, but torch sees no CUDA device')
+    return device
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,13 @@ class InferenceSettings:
         warning = (f'running fp32, not the bf16 of the {self.source}: this machine has no GPU and {CPU_BF16_COST} '
                    '(--precision bf16 keeps bf16)')
         return dataclasses.replace(self, precision='fp32'), warning
+
+    def autocast_dtype(self, device):
+        """The autocast dtype of ``precision`` on ``device`` (None: fp32, no autocast); fp16 needs CUDA."""
+        if self.precision == 'fp16' and torch.device(device).type != 'cuda':
+            raise SettingsError('fp16 runs on CUDA only; use fp32 (or bf16) on CPU')
+        dtype = PRECISIONS[self.precision]
+        return getattr(torch, dtype) if dtype else None
 
     def describe(self):
         """One line: the tiling, TLC, precision and where the values came from."""

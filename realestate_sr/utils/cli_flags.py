@@ -12,7 +12,7 @@ each default is written once.
 
 # The tiling every caller starts from: validation (val.tile), tiled_infer.py and evaluate.py flags.
 TILE_DEFAULTS = {'size': 512, 'overlap': 64, 'batch': 4, 'border_pad': 0}
-PRECISIONS = ('fp32', 'bf16', 'fp16')
+PRECISIONS = {'fp32': None, 'bf16': 'bfloat16', 'fp16': 'float16'}  # --precision -> the torch autocast dtype
 TLC_DEFAULT = True  # InferenceSettings.tlc without an option file
 MATCH_LAB = 'match-lab'
 LAUNCHERS = ('none', 'pytorch', 'slurm')  # how tiled_infer.py shares photos among processes

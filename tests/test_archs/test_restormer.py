@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from realestate_sr.archs import restormer_arch
 from realestate_sr.archs.restormer_arch import ChannelAttentionWeights, ChannelLayerNorm, Restormer
-from realestate_sr.inference import engines
+from realestate_sr.inference import onnx_export, onnx_runner
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.settings import InferenceSettings
 from tests.conftest import randomize_
@@ -217,11 +217,11 @@ def test_onnx_export_matches_pytorch(tmp_path):
     with torch.no_grad():  # an edit of the size a trained network makes, so 1e-4 is a tight bound
         net.output.weight.mul_(0.01)
     opt = {'type': 'Restormer', **TINY}
-    path = engines.export_onnx(net, tmp_path / 'restormer.onnx', opset=17, network_opt=opt)
-    session = engines.load_onnx_session(path)
-    assert engines.onnx_network_opt(session)['type'] == 'Restormer'
+    path = onnx_export.export_onnx(net, tmp_path / 'restormer.onnx', opset=17, network_opt=opt)
+    session = onnx_runner.load_onnx_session(path)
+    assert onnx_runner.onnx_network_opt(session)['type'] == 'Restormer'
     # 27x37 is not a multiple of 8: the padding must follow the input size, not the traced one
-    assert engines.max_onnx_difference(net, session, sizes=((1, 3, 32, 32), (1, 3, 27, 37))) < 1e-4
+    assert onnx_runner.max_onnx_difference(net, session, sizes=((1, 3, 32, 32), (1, 3, 27, 37))) < 1e-4
 
 
 

@@ -9,7 +9,7 @@ import onnx
 import pytest
 import torch
 
-from realestate_sr.inference import engines
+from realestate_sr.inference import onnx_export, onnx_runner
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.settings import InferenceSettings
 from tests.conftest import randomize_
@@ -30,11 +30,11 @@ def test_onnx_export_matches_pytorch_at_two_sizes_and_batches(tmp_path, opt):
         for module in net.modules():
             if hasattr(module, 'residual'):
                 module.residual.mul_(3)
-    path = engines.export_onnx(net, tmp_path / 'net.onnx', opset=17, network_opt=opt)
-    session = engines.load_onnx_session(path)
-    assert engines.onnx_network_opt(session)['type'] == opt['type']
+    path = onnx_export.export_onnx(net, tmp_path / 'net.onnx', opset=17, network_opt=opt)
+    session = onnx_runner.load_onnx_session(path)
+    assert onnx_runner.onnx_network_opt(session)['type'] == opt['type']
     sizes = ((1, 3, 96, 128), (2, 3, 77, 203))
-    difference = engines.max_onnx_difference(net, session, sizes)
+    difference = onnx_runner.max_onnx_difference(net, session, sizes)
     assert difference < 1e-4
     photo = torch.rand(1, 3, 70, 90)
     with torch.no_grad():
@@ -46,7 +46,8 @@ WHOLE_PHOTO_OPTS = [{'type': 'ImageAdaptiveLUT', 'num_basis': 2, 'lut_size': 9, 
                     {'type': 'BilateralGridNet', 'lut_basis': 2, 'lut_size': 9, **SMALL},
                     {'type': 'BilateralGridNet', 'colour_space': 'linear', **SMALL},
                     {'type': 'BilateralGridNet', 'context': 0.4, **SMALL},
-                    {'type': 'BilateralGridNet', 'gain_cells': 4, **SMALL}]
+                    {'type': 'BilateralGridNet', 'gain_cells': 4, **SMALL},
+                    {'type': 'BilateralGridNet', 'stats_input': True, **SMALL}]
 
 
 def editing_network(opt):
@@ -69,18 +70,18 @@ class CountingSession:
         return self.session.get_inputs()
 
     def run(self, outputs, feed):
-        src = feed.get(engines.ONNX_INPUT)
+        src = feed.get(onnx_export.ONNX_INPUT)
         self.pixels.append(0 if src is None else src.shape[0] * src.shape[2] * src.shape[3])
         return self.session.run(outputs, feed)
 
 
 @pytest.mark.parametrize('opt', WHOLE_PHOTO_OPTS, ids=['lut', 'grid', 'grid+lut', 'grid-linear', 'grid-local',
-                                                         'grid-light'])
+                                                         'grid-light', 'grid-stats'])
 def test_onnx_graph_in_several_bands_matches_pytorch_and_never_gets_more_than_a_band(tmp_path, opt):
     net = editing_network(opt)
-    path = engines.export_onnx(net, tmp_path / 'net.onnx', network_opt=opt)
-    session = engines.load_onnx_session(path)
-    assert isinstance(session, engines.WholePhotoSession)
+    path = onnx_export.export_onnx(net, tmp_path / 'net.onnx', network_opt=opt)
+    session = onnx_runner.load_onnx_session(path)
+    assert isinstance(session, onnx_runner.WholePhotoSession)
     session.apply = counting = CountingSession(session.apply)
     session.encode = encodes = CountingSession(session.encode)
     generator = torch.Generator().manual_seed(1)
@@ -91,7 +92,7 @@ def test_onnx_graph_in_several_bands_matches_pytorch_and_never_gets_more_than_a_
             expected = net(photos)
         counting.pixels.clear()
         encodes.pixels.clear()
-        got = engines.make_onnx_runner(session, band_pixels)(photos)
+        got = onnx_runner.make_onnx_runner(session, band_pixels)(photos)
         assert float((got - expected).abs().max()) < 1e-4
         assert len(counting.pixels) >= 7 and max(counting.pixels) <= band_pixels
         assert sum(counting.pixels) == n * height * width
@@ -102,7 +103,7 @@ def test_onnx_graph_in_several_bands_matches_pytorch_and_never_gets_more_than_a_
 def test_the_graph_records_its_default_band_and_the_enhancer_runs_it_in_bands(tmp_path):
     opt = WHOLE_PHOTO_OPTS[2]
     net = editing_network(opt)
-    path = engines.export_onnx(net, tmp_path / 'net.onnx', network_opt=opt, band_pixels=2000)
+    path = onnx_export.export_onnx(net, tmp_path / 'net.onnx', network_opt=opt, band_pixels=2000)
     enhancer = Enhancer.from_onnx(path, InferenceSettings(device='cpu'))
     assert not enhancer.tiles and not enhancer.warnings()
     rgb = torch.rand(1, 3, 60, 90, generator=torch.Generator().manual_seed(2))
@@ -118,11 +119,11 @@ def test_a_graph_exported_in_one_piece_still_runs_and_says_to_re_export(tmp_path
     path = tmp_path / 'old.onnx'  # as export_onnx wrote whole-photo graphs before band inference
     dynamic = {0: 'batch', 2: 'height', 3: 'width'}
     torch.onnx.export(net, (torch.rand(1, 3, 64, 64), ), str(path), opset_version=17, dynamo=False,
-                      input_names=[engines.ONNX_INPUT], output_names=[engines.ONNX_OUTPUT],
-                      dynamic_axes={engines.ONNX_INPUT: dynamic, engines.ONNX_OUTPUT: dynamic})
+                      input_names=[onnx_export.ONNX_INPUT], output_names=[onnx_export.ONNX_OUTPUT],
+                      dynamic_axes={onnx_export.ONNX_INPUT: dynamic, onnx_export.ONNX_OUTPUT: dynamic})
     model = onnx.load(str(path))
     entry = model.metadata_props.add()
-    entry.key, entry.value = engines.ONNX_NETWORK_KEY, json.dumps(opt)
+    entry.key, entry.value = onnx_export.ONNX_NETWORK_KEY, json.dumps(opt)
     onnx.save(model, str(path))
     enhancer = Enhancer.from_onnx(path, InferenceSettings(device='cpu'))
     assert not enhancer.tiles

@@ -12,7 +12,7 @@ from PIL import Image
 from torch import nn
 
 from realestate_sr.archs.nafnet_arch import NAFNet, NAFNetLocal
-from realestate_sr.inference import engines
+from realestate_sr.inference import onnx_export, onnx_runner
 from realestate_sr.inference.enhancer import Enhancer, tlc_note
 from realestate_sr.inference.network_args import add_network_args, add_running_args, settings_from_args
 from realestate_sr.inference.settings import InferenceSettings, SettingsError
@@ -226,8 +226,8 @@ def test_onnx_export_follows_the_same_tlc_setting_as_the_torch_backend(tmp_path,
     graph = tmp_path / 'tlc.onnx'
     assert export_onnx_script.main(['--model', str(tiny_checkpoint), '--opt', str(opt), '-o', str(graph)]) == 0
     assert 'exported NAFNetLocal' in capsys.readouterr().out
-    session = engines.load_onnx_session(graph)
-    assert engines.onnx_min_side(session) == 48 and engines.onnx_network_opt(session)['type'] == 'NAFNetLocal'
+    session = onnx_runner.load_onnx_session(graph)
+    assert onnx_runner.onnx_min_side(session) == 48 and onnx_runner.onnx_network_opt(session)['type'] == 'NAFNetLocal'
     common = ['-i', str(source), '--opt', str(opt), '--format', 'png', '--device', 'cpu']
     assert tiled_infer.main([*common, '-o', str(tmp_path / 'torch'), '--model', str(tiny_checkpoint)]) == 0
     assert tiled_infer.main([*common, '-o', str(tmp_path / 'ort'), '--model', str(graph), '--backend',
@@ -243,7 +243,7 @@ def test_onnx_export_follows_the_same_tlc_setting_as_the_torch_backend(tmp_path,
     assert export_onnx_script.main(['--model', str(tiny_checkpoint), '--opt', str(opt), '--tile-size', '32',
                                     '-o', str(tmp_path / 'plain.onnx')]) == 0
     assert 'exporting plain NAFNet' in capsys.readouterr().out
-    assert engines.onnx_min_side(engines.load_onnx_session(tmp_path / 'plain.onnx')) == 0
+    assert onnx_runner.onnx_min_side(onnx_runner.load_onnx_session(tmp_path / 'plain.onnx')) == 0
 
 
 @pytest.fixture
@@ -276,7 +276,7 @@ def every_tool(tmp_path, tiled_infer, export_onnx_script, capsys):
 
 def test_an_onnx_graph_given_as_a_checkpoint_is_one_line_in_every_tool(tmp_path, every_tool, tiny_net):
     graph = tmp_path / 'model.onnx'
-    engines.export_onnx(tiny_net, graph)
+    onnx_export.export_onnx(tiny_net, graph)
     for tool, (code, err) in every_tool(graph, TINY_FLAGS).items():
         assert code == 2, tool
         assert len(err.splitlines()) == 1 and 'is an ONNX graph, not a PyTorch checkpoint' in err, (tool, err)

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from realestate_sr.archs.network_loading import build_inference_network
-from realestate_sr.inference import engines
+from realestate_sr.inference import onnx_export, onnx_runner
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.pipeline import run_pipeline
 from realestate_sr.inference.settings import InferenceSettings
@@ -69,12 +69,12 @@ def test_export_above_tolerance_says_an_existing_file_is_unchanged(export_onnx_s
 
 def test_tlc_export_refuses_inputs_below_its_window(tmp_path):
     net = randomize_(build_inference_network(dict(TINY_NAFNET, type='NAFNet'), tlc=True, train_size=(1, 3, 32, 32)))
-    min_side = engines.tlc_min_side((1, 3, 32, 32))
-    engines.export_onnx(net, tmp_path / 'tlc.onnx', min_side=min_side)
-    session = engines.load_onnx_session(tmp_path / 'tlc.onnx')
-    assert engines.max_onnx_difference(net, session, [(1, 3, min_side, min_side), (1, 3, 80, 130)]) < 1e-4
-    with pytest.raises(engines.OnnxInputTooSmallError, match=f'>= {min_side}'):
-        engines.make_onnx_runner(session)(torch.rand(1, 3, min_side - 16, 200))
+    min_side = onnx_export.tlc_min_side((1, 3, 32, 32))
+    onnx_export.export_onnx(net, tmp_path / 'tlc.onnx', min_side=min_side)
+    session = onnx_runner.load_onnx_session(tmp_path / 'tlc.onnx')
+    assert onnx_runner.max_onnx_difference(net, session, [(1, 3, min_side, min_side), (1, 3, 80, 130)]) < 1e-4
+    with pytest.raises(onnx_runner.OnnxInputTooSmallError, match=f'>= {min_side}'):
+        onnx_runner.make_onnx_runner(session)(torch.rand(1, 3, min_side - 16, 200))
 
 
 def test_tiled_infer_onnx_backend_matches_torch_backend(exported, run_infer, tmp_path):

@@ -6,7 +6,7 @@ import torch
 
 from realestate_sr.archs.network_loading import build_inference_network
 from realestate_sr.archs.whole_photo_ops import StrengthError
-from realestate_sr.inference import engines
+from realestate_sr.inference import onnx_export, onnx_runner
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.settings import InferenceSettings, SettingsError
 from tests.conftest import TINY_NAFNET, randomize_
@@ -67,12 +67,12 @@ def test_a_whole_photo_network_runs_its_edit_at_each_photos_strength():
 
 def test_the_exported_graph_takes_the_strength_and_keeps_parity_in_bands(tmp_path):
     net = editing_network(GRID_LUT)
-    path = engines.export_onnx(net, tmp_path / 'net.onnx', network_opt=GRID_LUT)
-    session = engines.load_onnx_session(path)
+    path = onnx_export.export_onnx(net, tmp_path / 'net.onnx', network_opt=GRID_LUT)
+    session = onnx_runner.load_onnx_session(path)
     assert session.takes_strength
     sizes = ((1, 3, 70, 100), (2, 3, 37, 61))
     for strength in (0.0, 0.5, 1.0):
-        assert engines.max_onnx_difference(net, session, sizes, band_pixels=1000, strength=strength) < 1e-4
+        assert onnx_runner.max_onnx_difference(net, session, sizes, band_pixels=1000, strength=strength) < 1e-4
     enhancer = Enhancer.from_onnx(path, InferenceSettings(device='cpu', strength=0.5))
     rgb = photo(4)
     by_torch = Enhancer.from_module(net, InferenceSettings(device='cpu', strength=0.5)).run_photo(rgb)
@@ -80,7 +80,7 @@ def test_the_exported_graph_takes_the_strength_and_keeps_parity_in_bands(tmp_pat
     np.testing.assert_allclose(enhancer.run_photo(rgb, strength=0.0), rgb, atol=1e-5)
 
 
-class GraphBeforeStrength(engines.WholePhotoGraph):
+class GraphBeforeStrength(onnx_export.WholePhotoGraph):
     """The graph as export_onnx wrote it before edit strength: the encoder has no strength input."""
 
     def forward(self, src, box, thumb, strength, *edit_in):
@@ -89,11 +89,11 @@ class GraphBeforeStrength(engines.WholePhotoGraph):
 
 def test_a_graph_exported_before_strength_runs_strength_one_and_refuses_others_in_one_line(tmp_path, monkeypatch):
     net = editing_network(WHOLE_PHOTO_OPTS[0])
-    monkeypatch.setattr(engines, 'WholePhotoGraph', GraphBeforeStrength)
-    path = engines.export_onnx(net, tmp_path / 'old.onnx', network_opt=WHOLE_PHOTO_OPTS[0])
+    monkeypatch.setattr(onnx_export, 'WholePhotoGraph', GraphBeforeStrength)
+    path = onnx_export.export_onnx(net, tmp_path / 'old.onnx', network_opt=WHOLE_PHOTO_OPTS[0])
     monkeypatch.undo()
     enhancer = Enhancer.from_onnx(path, InferenceSettings(device='cpu'))
-    assert not engines.load_onnx_session(path).takes_strength
+    assert not onnx_runner.load_onnx_session(path).takes_strength
     rgb = photo(5)
     assert np.abs(enhancer.run_photo(rgb) - rgb).max() > 0.05
     with pytest.raises(StrengthError, match='re-export it with scripts/export_onnx.py'):

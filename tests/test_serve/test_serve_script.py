@@ -6,7 +6,7 @@ import socket
 import httpx
 import numpy as np
 
-from realestate_sr.inference import engines, photo_io
+from realestate_sr.inference import onnx_export, photo_io
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.serve.app import create_app
 from tests.test_inference.conftest import load_script
@@ -18,7 +18,7 @@ SERVE_FLAGS = ['--tile-size', '64', '--overlap', '16', '--tile-batch', '4', '--n
 def test_an_onnx_graph_is_served_through_the_onnx_enhancer(tmp_path, tiny_net):
     serve_script = load_script('serve')
     graph = tmp_path / 'tiny.onnx'
-    engines.export_onnx(tiny_net, graph)
+    onnx_export.export_onnx(tiny_net, graph)
     for backend in ([], ['--backend', 'onnxruntime']):  # detected from the suffix, or named
         args = serve_script.build_parser().parse_args(['--model', str(graph), *SERVE_FLAGS, *backend])
         enhancer, config = serve_script.build(args)
