@@ -236,6 +236,10 @@ class BilateralGridNet(WholePhotoNetwork):
     def photo_edit(self, thumb):
         """What the thumbnails decide, float32: (grid N,Gh,Gw,Gd,12,) or, with ``lut_basis``, (grid, LUTs
         N,D,D,D,3). ``apply_edit(x, box, *edit)`` applies it; the exported ONNX graph runs the two apart."""
+        return self.photo_edit_and_light(thumb)[0]
+
+    def photo_edit_and_light(self, thumb):
+        """``photo_edit(thumb)`` and the light map's logits (N,3,gain_cells,gain_cells; None without one)."""
         features, pooled = self.encoder(thumb)
         if self.stats_film is not None:
             features, pooled = self.stats_film(thumb, features, pooled)
@@ -247,20 +251,22 @@ class BilateralGridNet(WholePhotoNetwork):
         head = self.grid_head(fused)
         n, _, gh, gw = head.shape
         grid = head.float().view(n, self.grid_depth, AFFINE, gh, gw).permute(0, 3, 4, 1, 2).contiguous()
+        light_logits = None
         if self.light_head is not None:
-            grid = grid * self.light_map(fused, (gh, gw))
+            light_logits = self.light_head(F.adaptive_avg_pool2d(fused, self.gain_cells))
+            grid = grid * self.light_map(light_logits, (gh, gw))
         luts = None
         if self.lut is not None:
             weights = self.to_lut_weights(pooled)
             with full_precision(thumb.device):
                 luts = self.lut.mix(weights.float())
-        return (grid, ) if luts is None else (grid, luts)
+        return ((grid, ) if luts is None else (grid, luts)), light_logits
 
-    def light_map(self, fused, cells):
+    @staticmethod
+    def light_map(light_logits, cells):
         """Per-cell gains N,Gh,Gw,1,12 of the light map: each output channel's row of the affine transforms
         scaled by that channel's gain."""
-        coarse = self.light_head(F.adaptive_avg_pool2d(fused, self.gain_cells)).float()
-        gains = torch.exp(F.interpolate(coarse, size=cells, mode='bilinear', align_corners=False))
+        gains = torch.exp(F.interpolate(light_logits.float(), size=cells, mode='bilinear', align_corners=False))
         n, _, gh, gw = gains.shape
         return gains.permute(0, 2, 3, 1).unsqueeze(-1).expand(n, gh, gw, 3, AFFINE // 3).reshape(n, gh, gw, 1, AFFINE)
 

@@ -333,9 +333,16 @@ class WholePhotoNetwork(nn.Module):
         return tuple(toward_identity(value, identity, strength)
                      for value, identity in zip(edit, self.identity_edit(edit)))
 
+    def photo_edit_and_light(self, thumb):
+        """``photo_edit(thumb)`` and the logits of the light map it applied (None: the network has none)."""
+        return self.photo_edit(thumb), None
+
     # None, not 1.0, by default: torch.onnx.export turns a number default into a graph input
-    def forward(self, x, thumb=None, box=None, strength=None):
+    def forward(self, x, thumb=None, box=None, strength=None, with_light=False):
+        """The edited x; ``with_light``: (edited x, light map logits), for a training loss on the light map."""
         check_inputs(x, thumb, box, self.thumb_size)
         if thumb is None:
             thumb = photo_thumbnail(x, self.thumb_size)
-        return self.apply_edit(x, box, *self.edit_at_strength(self.photo_edit(thumb), strength))
+        edit, light_logits = self.photo_edit_and_light(thumb)
+        out = self.apply_edit(x, box, *self.edit_at_strength(edit, strength))
+        return (out, light_logits) if with_light else out

@@ -3,6 +3,7 @@ import os
 import time
 from collections import OrderedDict
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -135,6 +136,14 @@ def require_registered_metrics(val_opt):
             preload_lpips(metric_opt)
 
 
+@dataclass
+class TrainingViews:
+    """What a training step's generator call gives its losses: ``output`` and ``target`` of every view it trains on,
+    the batch's own first."""
+    output: torch.Tensor
+    target: torch.Tensor
+
+
 @MODEL_REGISTRY.register()
 class EnhanceModel(SRModel):
     """SRModel plus AdamW, BF16 autocast, gradient clipping, channels_last and tiled (TLC) validation.
@@ -157,6 +166,15 @@ class EnhanceModel(SRModel):
                                   # realestate_sr.models.best_validation; absent: neither
     """
 
+    # the keys above and SRModel's, by block ('' is the file's top level): models.option_checks accepts them for
+    # this model_type; subclasses declare only what they add
+    OPTION_KEYS = {'': ('network_g', 'find_unused_parameters'),
+                   'path': ('pretrain_network_g', 'strict_load_g', 'param_key_g'),
+                   'train': ('optim_g', 'scheduler', 'warmup_iter', 'ema_decay', 'bf16', 'grad_clip_norm',
+                             'channels_last', 'pixel_opt', 'perceptual_opt'),
+                   'val': ('save_img', 'suffix', 'pbar', 'metrics', 'tile', 'tlc', 'tb_images', 'tb_image_side',
+                           'best')}
+
     def __init__(self, opt):
         train_opt = opt.get('train') or {}
         self.channels_last = bool(train_opt.get('channels_last', False))
@@ -171,6 +189,7 @@ class EnhanceModel(SRModel):
         self._validated = set()  # (dataset name, iteration): BasicSR's final call repeats the last one
         self.best_validation = BestValidation.from_options(opt) if self.is_train else None
         self._first_step_start = None
+        self._first_step_logged = False
         if self.is_train:
             message = ema_too_short_message(int(train_opt.get('total_iter', 0)), self.ema_decay)
             if message:
@@ -229,26 +248,50 @@ class EnhanceModel(SRModel):
                     terms[name] = value
         return total, terms
 
+    # --- one training step: the generator call, its losses, the optimizer step (SRModel's order) ---------------
+    def run_generator(self):
+        """Call the generator on this step's batch, keep the batch's output for the visuals (``self.output``) and
+        return the ``TrainingViews`` the losses compare. Subclasses add inputs and views."""
+        self.output = self.net_g(self.lq)
+        return TrainingViews(self.output, self.gt)
+
+    def generator_losses(self, views):
+        """Total loss and named terms of the generator on ``views`` (``compute_losses`` here)."""
+        return self.compute_losses(views.output, views.target)
+
+    def step_optimizer(self, optimizer, net, loss, terms):
+        """Backpropagate ``loss``, clip ``net``'s gradients to ``train.grad_clip_norm`` (the norm logged as
+        ``grad_norm`` in ``terms``) and step ``optimizer``."""
+        loss.backward()
+        if self.grad_clip_norm:
+            terms['grad_norm'] = torch.nn.utils.clip_grad_norm_(net.parameters(), self.grad_clip_norm)
+        optimizer.step()
+
     def optimize_parameters(self, current_iter):
-        first_step = self._first_step_start is None
-        if first_step:
-            self._first_step_start = time.time()
+        self.start_step()
         self.optimizer_g.zero_grad(set_to_none=True)
         with self.autocast():
-            self.output = self.net_g(self.lq)
-            l_total, terms = self.compute_losses(self.output, self.gt)
-        l_total.backward()
-        if self.grad_clip_norm:
-            terms['grad_norm'] = torch.nn.utils.clip_grad_norm_(self.net_g.parameters(), self.grad_clip_norm)
-        self.optimizer_g.step()
+            l_total, terms = self.generator_losses(self.run_generator())
+        self.step_optimizer(self.optimizer_g, self.net_g, l_total, terms)
+        self.end_step(terms, current_iter)
+
+    def start_step(self):
+        if self._first_step_start is None:
+            self._first_step_start = time.time()
+
+    def end_step(self, terms, current_iter):
+        """Log ``terms``, update the EMA; after the first step, say that the loop runs (the first print_freq line
+        can be far away)."""
         self.log_dict = self.reduce_loss_dict(terms)
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
-        if first_step:  # the first print_freq line can be far away; say the loop runs
-            print_freq = (self.opt.get('logger') or {}).get('print_freq')
-            seconds = time.time() - self._first_step_start
-            get_root_logger().info(f'first iteration (iter {current_iter}) done in {seconds:.1f} s; '
-                                   f'losses every {print_freq} iterations')
+        if not self._first_step_logged:
+            self._first_step_logged = True
+            get_root_logger().info(f'first iteration (iter {current_iter}) done in '
+                                   f'{time.time() - self._first_step_start:.1f} s; {self.first_step_note()}')
+
+    def first_step_note(self):
+        return f'losses every {(self.opt.get("logger") or {}).get("print_freq")} iterations'
 
     def load_network(self, net, load_path, strict=True, param_key='params'):
         """BaseModel's, after checking that ``load_path`` loads and fits ``net``: a file that is not a PyTorch

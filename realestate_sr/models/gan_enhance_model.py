@@ -1,6 +1,5 @@
 """GANEnhanceModel: EnhanceModel plus a discriminator trained against the generator (BasicSR's SRGANModel scheme)."""
 import os
-import time
 from collections import OrderedDict
 
 import torch
@@ -13,7 +12,6 @@ from realestate_sr.utils.weights import MissingWeightsError
 from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.models.base_model import BaseModel
-from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
 
@@ -43,6 +41,9 @@ class GANEnhanceModel(EnhanceModel):
     Checkpoints: ``net_g_<iter>.pth`` (``params`` + ``params_ema``), ``net_d_<iter>.pth`` (``params``), and
     training states holding both optimizers and schedulers, so ``--auto_resume`` restores G and D.
     """
+
+    OPTION_KEYS = {'': ('network_d', ), 'path': ('pretrain_network_d', 'strict_load_d', 'param_key_d'),
+                   'train': ('optim_d', 'gan_opt', 'net_d_iters', 'net_d_init_iters')}
 
     def __init__(self, opt):
         load_path = (opt.get('path') or {}).get('pretrain_network_d')
@@ -88,49 +89,42 @@ class GANEnhanceModel(EnhanceModel):
         return self.cri_gan(logits.float(), target_is_real, is_disc=is_disc)
 
     def optimize_parameters(self, current_iter):
-        first_step = self._first_step_start is None
-        if first_step:
-            self._first_step_start = time.time()
+        self.start_step()
         terms = OrderedDict()
-        for param in self.net_d.parameters():
-            param.requires_grad = False
+        self.net_d.requires_grad_(False)
         self.optimizer_g.zero_grad(set_to_none=True)
         generator_step = current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters
         # before net_d_init_iters (and between generator steps) the output only feeds the discriminator
         with self.autocast(), torch.set_grad_enabled(generator_step):
-            self.output = self.net_g(self.lq)
+            views = self.run_generator()
             if generator_step:
-                l_total, terms = self.compute_losses(self.output, self.gt)
-                terms['l_g_gan'] = self._gan_loss(self.net_d(self.output), True, is_disc=False)
+                l_total, terms = self.generator_losses(views)
+                terms['l_g_gan'] = self._gan_loss(self.net_d(views.output), True, is_disc=False)
                 l_total = l_total + terms['l_g_gan']
         if generator_step:
-            l_total.backward()
-            if self.grad_clip_norm:
-                terms['grad_norm'] = torch.nn.utils.clip_grad_norm_(self.net_g.parameters(), self.grad_clip_norm)
-            self.optimizer_g.step()
+            self.step_optimizer(self.optimizer_g, self.net_g, l_total, terms)
+        self.net_d.requires_grad_(True)
+        self.step_discriminator(views, terms)
+        self.end_step(terms, current_iter)
 
-        for param in self.net_d.parameters():
-            param.requires_grad = True
+    def step_discriminator(self, views, terms):
+        """One discriminator step, real ``views.target`` against the detached ``views.output``; its terms go into
+        ``terms``."""
         self.optimizer_d.zero_grad(set_to_none=True)
         with self.autocast():
-            real_logits = self.net_d(self.gt)
+            real_logits = self.net_d(views.target)
             terms['l_d_real'] = self._gan_loss(real_logits, True, is_disc=True)
         terms['l_d_real'].backward()
         with self.autocast():
-            fake_logits = self.net_d(self.output.detach())
+            fake_logits = self.net_d(views.output.detach())
             terms['l_d_fake'] = self._gan_loss(fake_logits, False, is_disc=True)
         terms['l_d_fake'].backward()
         self.optimizer_d.step()
         terms['out_d_real'] = real_logits.detach().float().mean()
         terms['out_d_fake'] = fake_logits.detach().float().mean()
 
-        self.log_dict = self.reduce_loss_dict(terms)
-        if self.ema_decay > 0:
-            self.model_ema(decay=self.ema_decay)
-        if first_step:
-            get_root_logger().info(f'first iteration (iter {current_iter}) done in '
-                                   f'{time.time() - self._first_step_start:.1f} s; the generator trains from iteration '
-                                   f'{self.net_d_init_iters + 1}, every {self.net_d_iters}')
+    def first_step_note(self):
+        return f'the generator trains from iteration {self.net_d_init_iters + 1}, every {self.net_d_iters}'
 
     def save(self, epoch, current_iter):
         if hasattr(self, 'net_g_ema'):

@@ -11,6 +11,7 @@ class WholePhotoGANModel(WholePhotoModel, GANEnhanceModel):
     ``train.lut_opt``) with GANEnhanceModel's discriminator (``network_d``, ``train.optim_d``, ``gan_opt``,
     ``net_d_iters``, ``net_d_init_iters``, checkpoints and resume of both). Every key of both models applies.
 
-    Python's method order runs WholePhotoModel first, then GANEnhanceModel: the thumbnail hook wraps the GAN
-    step, whose generator call is the only one that gets the thumbnail; the discriminator sees crops.
+    GANEnhanceModel's step calls WholePhotoModel's generator call and losses (Python's method order): only the
+    generator gets the thumbnails; the discriminator sees the step's views (the crops, then the whole photos of
+    ``whole_opt``).
     """

@@ -1,8 +1,10 @@
 """WholePhotoModel: EnhanceModel for networks that see the whole photo (ImageAdaptiveLUT, BilateralGridNet)."""
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
-from realestate_sr.models.enhance_model import EnhanceModel
+from realestate_sr.models.enhance_model import EnhanceModel, TrainingViews
 
 from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
@@ -22,6 +24,12 @@ def light_target(lq_light, cells):
 def at_size(images, size):
     """N,C,h,w images area-resized to ``size`` (h, w); themselves when they have it."""
     return images if tuple(images.shape[-2:]) == tuple(size) else F.interpolate(images, size=size, mode='area')
+
+
+@dataclass
+class WholePhotoViews(TrainingViews):
+    """TrainingViews plus the light map's logits (N,3,c,c) when ``light_opt`` scores them."""
+    light_logits: torch.Tensor | None = None
 
 
 @MODEL_REGISTRY.register()
@@ -60,8 +68,9 @@ class WholePhotoModel(EnhanceModel):
     ``whole_photo = True`` in one pass whatever ``val.tile`` says (a warning here says so).
     """
 
+    OPTION_KEYS = {'train': ('lut_opt', 'whole_opt', 'light_opt')}
+
     def __init__(self, opt):
-        self._crops = None  # during a step with whole_opt: how many of the batch's views are crops
         super().__init__(opt)
         net = self.get_bare_model(self.net_g)
         if getattr(net, 'whole_photo', False) and self.val_tile:
@@ -79,7 +88,6 @@ class WholePhotoModel(EnhanceModel):
         if self.cri_light is not None and getattr(self.get_bare_model(self.net_g), 'light_head', None) is None:
             raise ValueError('train.light_opt supervises the light map: network_g needs gain_cells > 0 '
                              '(BilateralGridNet)')
-        self._light_logits = None
 
     def feed_data(self, data):
         super().feed_data(data)
@@ -88,53 +96,36 @@ class WholePhotoModel(EnhanceModel):
         self.gt_thumb = data['gt_thumb'].to(self.device).float() if 'gt_thumb' in data else None
         self.lq_light = data['lq_light'].to(self.device).float() if 'lq_light' in data else None
 
-    def _keep_light_logits(self, module, args, output):
-        self._light_logits = output
-
-    def _add_photo_inputs(self, module, args, kwargs):
-        return args, {**kwargs, 'thumb': self.lq_thumb, 'box': self.box}
-
-    def optimize_parameters(self, current_iter):
-        # EnhanceModel's step calls net_g(lq); a forward pre-hook adds the thumbnail and box for this step, so
-        # the step itself (autocast, clipping, EMA, logging) stays EnhanceModel's and follows its changes
+    def run_generator(self):
+        """One call of the network: the crops with their photos' thumbnails and boxes, followed (``whole_opt``)
+        by each whole photo's edit task, and the light map's logits when ``light_opt`` has fields to score."""
+        lq, gt, box = self.lq, self.gt, self.box
         if self.cri_whole is not None and self.lq_thumb is not None:
-            self._append_whole_photos()
-        net = self.get_bare_model(self.net_g)
-        hooks = [net.register_forward_pre_hook(self._add_photo_inputs, with_kwargs=True)]
-        if self.cri_light is not None and self.lq_light is not None:
-            hooks.append(net.light_head.register_forward_hook(self._keep_light_logits))
-        try:
-            super().optimize_parameters(current_iter)
-        finally:
-            for hook in hooks:
-                hook.remove()
-            self._light_logits = None
-            if self._crops:  # back to the crops alone, for the visuals and the next step
-                crops, self._crops = self._crops, None
-                self.lq, self.gt, self.box = (t[:crops] for t in (self.lq, self.gt, self.box))
-                if hasattr(self, 'output'):
-                    self.output = self.output[:crops]
+            lq, gt, box = self.with_whole_photos()
+        with_light = self.cri_light is not None and self.lq_light is not None
+        output = self.net_g(lq, thumb=self.lq_thumb, box=box, with_light=with_light)
+        output, light_logits = output if with_light else (output, None)
+        self.output = output[:self.lq.shape[0]]
+        return WholePhotoViews(output, gt, light_logits)
 
-    def _append_whole_photos(self):
-        """Extend the batch with each photo's whole-photo edit task: the source thumbnail at the crop's size as
-        input, the target thumbnail as target, box (0, 0, 1, 1)."""
-        size = self.lq.shape[-2:]
-        self._crops = self.lq.shape[0]
-        full = torch.tensor([0.0, 0.0, 1.0, 1.0], device=self.device).expand(self._crops, 4)
-        self.lq = torch.cat([self.lq, at_size(self.lq_thumb, size).to(self.lq.dtype)])
-        self.gt = torch.cat([self.gt, at_size(self.gt_thumb, size).to(self.gt.dtype)])
-        self.box = torch.cat([self.box, full])
+    def with_whole_photos(self):
+        """lq, gt and box of the crops followed by each photo's whole-photo edit task: the source thumbnail at the
+        crop's size as input, the target thumbnail as target, box (0, 0, 1, 1)."""
+        size, crops = self.lq.shape[-2:], self.lq.shape[0]
+        full = torch.tensor([0.0, 0.0, 1.0, 1.0], device=self.device).expand(crops, 4)
+        return (torch.cat([self.lq, at_size(self.lq_thumb, size).to(self.lq.dtype)]),
+                torch.cat([self.gt, at_size(self.gt_thumb, size).to(self.gt.dtype)]),
+                torch.cat([self.box, full]))
 
-    def compute_losses(self, output, gt):
-        crops = self._crops
-        if crops:
-            total, terms = super().compute_losses(output[:crops], gt[:crops])
-            terms['l_whole'] = self.cri_whole(output[crops:], gt[crops:])
+    def generator_losses(self, views):
+        """EnhanceModel's losses on the crops, then ``l_whole`` on the whole photos, ``l_light``, ``l_lut``."""
+        crops = self.lq.shape[0]
+        total, terms = self.compute_losses(views.output[:crops], views.target[:crops])
+        if views.output.shape[0] > crops:
+            terms['l_whole'] = self.cri_whole(views.output[crops:], views.target[crops:])
             total = total + terms['l_whole']
-        else:
-            total, terms = super().compute_losses(output, gt)
-        if self._light_logits is not None:
-            logits = self._light_logits.float()
+        if views.light_logits is not None:
+            logits = views.light_logits.float()
             terms['l_light'] = self.cri_light(logits - logits.mean(dim=(2, 3), keepdim=True),
                                               light_target(self.lq_light, logits.shape[-1]))
             total = total + terms['l_light']
