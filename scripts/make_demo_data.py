@@ -2,8 +2,8 @@
 """Build the embedded demo set: before/after pairs from real photographs shipped inside scikit-image.
 
 The real task in small: one editing house's style on sources that vary. Each bundled colour photo is the
-scene; its ``src`` is an amateur capture of it (``realestate_sr/prep/capture_amateur.py``, new parameters
-per variant) and its ``tar`` is the house style ``--style`` of it (``realestate_sr/prep/styles.py``; default
+scene; its ``src`` is an amateur capture of it (``realestate_sr/benchmark/capture_amateur.py``, new parameters
+per variant) and its ``tar`` is the house style ``--style`` of it (``realestate_sr/benchmark/styles.py``; default
 ``bright_airy``, the style calibrated on real professional edits), the same target for every variant.
 Photos of the same scene (the two motorcycle stereo views) stay in one split,
 so no scene leaks from training into validation.
@@ -27,8 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realestate_sr.prep.capture_amateur import sample_capture_params, simulate_amateur_capture
-from realestate_sr.prep.styles import style, style_names
+from realestate_sr.benchmark.capture_amateur import sample_capture_params, simulate_amateur_capture
+from realestate_sr.benchmark.styles import style, style_names
 from realestate_sr.utils.output_safety import (
     UnsafeOutputError,
     check_replaceable,

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realestate_sr.prep.styles import style
+from realestate_sr.benchmark.styles import style
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'scripts'))

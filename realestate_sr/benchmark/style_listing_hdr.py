@@ -17,15 +17,15 @@ same edit, and every photo gets the same recipe), in linear light unless said ot
    saturation, so dull colours gain more than saturated ones;
 6. a soft shoulder above 0.8 (linear) instead of a clip, then sRGB.
 
-``apply_style(photo)`` is the edit (a house style of ``realestate_sr.prep.styles``); ``make_pair`` is the style
+``apply_style(photo)`` is the edit (a house style of ``realestate_sr.benchmark.styles``); ``make_pair`` is the style
 family of the benchmark: (photo, ``apply_style(photo)``, the recipe and the values it computed).
 
 The constants are this module's; changing them makes a different benchmark (record them in the manifest).
 """
 import numpy as np
 
-from realestate_sr.prep.family_utils import as_float_photo, record
-from realestate_sr.prep.style_utils import pixel_saturation, soft_shoulder
+from realestate_sr.benchmark.family_utils import as_float_photo, record
+from realestate_sr.benchmark.style_utils import pixel_saturation, soft_shoulder
 from realestate_sr.utils.colour import linear_to_srgb, luma, srgb_to_linear
 
 NAME = 'listing_hdr'

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from realestate_sr.prep.bench_build import BenchSettings, build_bench
-from realestate_sr.prep.photo_sources import load_source_list
-from tests.test_bench.conftest import TINY_SIDE
+from realestate_sr.benchmark.build import BenchSettings, build_bench
+from realestate_sr.benchmark.photo_sources import load_source_list
+from tests.test_benchmark.conftest import TINY_SIDE
 from tests.training_options import tiny_training_options
 
 REPO = Path(__file__).resolve().parents[2]

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from realestate_sr.prep.family_utils import as_float_photo, record
+from realestate_sr.benchmark.family_utils import as_float_photo, record
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
 
 NAME = 'amateur'

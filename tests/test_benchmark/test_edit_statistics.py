@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from realestate_sr.prep.edit_statistics import edit_statistics, mean_statistics
+from realestate_sr.benchmark.edit_statistics import edit_statistics, mean_statistics
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
 
 

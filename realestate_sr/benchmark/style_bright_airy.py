@@ -3,7 +3,7 @@ quiet colours, crisp detail, windows held back.
 
 Calibrated against the statistics of 100 real professional edits (``edit_statistics.PROFESSIONAL_EDITS``:
 about +0.9 EV, +27 % contrast, midtone gamma ~0.66, shadows +15 %, highlights +25 % without clipping,
-saturation -13 %); tests/test_prep/test_styles.py measures it on real photos. In linear light unless said
+saturation -13 %); tests/test_benchmark/test_styles.py measures it on real photos. In linear light unless said
 otherwise, every constant from ``RECIPE``:
 
 1. window pull (the local component): a smooth mask of the bright regions (perceptual luminance blurred by
@@ -23,8 +23,8 @@ otherwise, every constant from ``RECIPE``:
 """
 import numpy as np
 
-from realestate_sr.prep.family_utils import as_float_photo, gaussian_blur
-from realestate_sr.prep.style_utils import (
+from realestate_sr.benchmark.family_utils import as_float_photo, gaussian_blur
+from realestate_sr.benchmark.style_utils import (
     bright_region_mask,
     monotone_curve,
     perceptual_luminance,

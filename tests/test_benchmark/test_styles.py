@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import skimage.data
 
-from realestate_sr.prep import style_listing_hdr
-from realestate_sr.prep.edit_statistics import PROFESSIONAL_EDITS, edit_statistics, mean_statistics
-from realestate_sr.prep.styles import STYLES, style, style_names
+from realestate_sr.benchmark import style_listing_hdr
+from realestate_sr.benchmark.edit_statistics import PROFESSIONAL_EDITS, edit_statistics, mean_statistics
+from realestate_sr.benchmark.styles import STYLES, style, style_names
 
 REAL_PHOTOS = ('astronaut', 'coffee', 'chelsea', 'rocket')
 # sha256 of src + tar bytes, and of the sorted JSON params, of listing_hdr.make_pair(astronaut), recorded from

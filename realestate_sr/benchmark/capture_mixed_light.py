@@ -17,7 +17,7 @@ inside the dark region. This is the benchmark's default held-out family (docs/be
 """
 import numpy as np
 
-from realestate_sr.prep.family_utils import as_float_photo, normalised_coords, record, shot_and_read_noise
+from realestate_sr.benchmark.family_utils import as_float_photo, normalised_coords, record, shot_and_read_noise
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
 
 NAME = 'mixed_light'

@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from realestate_sr.prep import capture_camera, capture_camera_jpeg, capture_mixed_light, style_listing_hdr
-from realestate_sr.prep.capture_amateur import CaptureParams, simulate_amateur_capture
-from realestate_sr.prep.families import DEFAULT_HELD_OUT, FAMILIES, capture_families, family
+from realestate_sr.benchmark import capture_camera, capture_camera_jpeg, capture_mixed_light, style_listing_hdr
+from realestate_sr.benchmark.capture_amateur import CaptureParams, simulate_amateur_capture
+from realestate_sr.benchmark.families import DEFAULT_HELD_OUT, FAMILIES, capture_families, family
 
 
 @pytest.mark.parametrize('name', sorted(FAMILIES))
@@ -48,7 +48,7 @@ def test_families_are_four_captures_and_one_style_and_the_default_held_out_is_a_
 def test_amateur_family_is_the_demo_capture_model(photo):
     _, _, params = family('amateur').make_pair(photo, np.random.default_rng(5))
     rng = np.random.default_rng(5)
-    from realestate_sr.prep.capture_amateur import sample_capture_params
+    from realestate_sr.benchmark.capture_amateur import sample_capture_params
     drawn = sample_capture_params(rng)
     assert set(params) == set(drawn.as_dict())
     for key, value in drawn.as_dict().items():

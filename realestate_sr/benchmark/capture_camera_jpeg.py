@@ -18,7 +18,7 @@ whole difference is the house's look.
 """
 import numpy as np
 
-from realestate_sr.prep.family_utils import as_float_photo, gaussian_blur, record, shot_and_read_noise
+from realestate_sr.benchmark.family_utils import as_float_photo, gaussian_blur, record, shot_and_read_noise
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
 
 NAME = 'camera_jpeg'

@@ -6,7 +6,7 @@ grey, and tone curves are drawn on it as in an editor's curves panel.
 """
 import numpy as np
 
-from realestate_sr.prep.family_utils import gaussian_blur
+from realestate_sr.benchmark.family_utils import gaussian_blur
 from realestate_sr.utils.colour import linear_to_srgb, luma, srgb_to_linear
 
 

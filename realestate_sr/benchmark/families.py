@@ -1,5 +1,5 @@
 """The benchmark's pair families by name, and the one held out of training by default."""
-from realestate_sr.prep import (
+from realestate_sr.benchmark import (
     capture_amateur,
     capture_camera,
     capture_camera_jpeg,

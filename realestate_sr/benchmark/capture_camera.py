@@ -20,7 +20,7 @@ undo) and tone is compressed by a curve that depends on the white point rather t
 """
 import numpy as np
 
-from realestate_sr.prep.family_utils import as_float_photo, gaussian_blur, record, shot_and_read_noise
+from realestate_sr.benchmark.family_utils import as_float_photo, gaussian_blur, record, shot_and_read_noise
 from realestate_sr.utils.colour import LUMA_709, linear_to_srgb, srgb_to_linear
 
 NAME = 'camera_pipeline'

@@ -5,7 +5,7 @@ look of its own: the control beside the real house styles. ``RECIPE`` is empty: 
 """
 import numpy as np
 
-from realestate_sr.prep.family_utils import as_float_photo
+from realestate_sr.benchmark.family_utils import as_float_photo
 
 NAME = 'none'
 KIND = 'style'

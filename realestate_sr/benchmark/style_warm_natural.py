@@ -15,8 +15,8 @@ which is global. Every constant from ``RECIPE``, in linear light unless said oth
 """
 import numpy as np
 
-from realestate_sr.prep.family_utils import as_float_photo
-from realestate_sr.prep.style_utils import (
+from realestate_sr.benchmark.family_utils import as_float_photo
+from realestate_sr.benchmark.style_utils import (
     monotone_curve,
     perceptual_luminance,
     scale_chroma,

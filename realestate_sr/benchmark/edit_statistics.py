@@ -2,7 +2,7 @@
 
 Each statistic compares a photo (``before``) with its edit (``after``), float RGB H,W,3 in [0, 1] (sRGB), the same
 shape. "Luminance" is linear BT.709 luminance; "perceptual luminance" ``L`` is its sRGB encoding (0.5 looks
-mid grey), as in ``realestate_sr.prep.style_utils``.
+mid grey), as in ``realestate_sr.benchmark.style_utils``.
 
 - ``exposure_ev``: ``log2(mean luminance after / mean luminance before)``, linear light: +1 is one stop brighter;
 - ``contrast``: the spread of ``L`` (its 90th minus its 10th percentile) after over before, minus 1: +0.27 is
@@ -20,13 +20,13 @@ mid grey), as in ``realestate_sr.prep.style_utils``.
 
 ``PROFESSIONAL_EDITS`` holds these statistics as measured on 100 real professional real-estate edits (the
 averages reported to us, before these definitions were written down: calibrating to them assumes their
-definitions match these); ``bright_airy`` is calibrated to them (tests/test_prep/test_styles.py).
+definitions match these); ``bright_airy`` is calibrated to them (tests/test_benchmark/test_styles.py).
 """
 import math
 
 import numpy as np
 
-from realestate_sr.prep.style_utils import perceptual_luminance
+from realestate_sr.benchmark.style_utils import perceptual_luminance
 from realestate_sr.utils.colour import luma, srgb_to_linear
 
 MIDTONE_BAND = (0.25, 0.65)

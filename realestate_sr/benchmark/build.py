@@ -1,7 +1,7 @@
 """Build the benchmark folder: photos -> captured sources and house-style targets -> one manifest per task.
 
-A task is one house style (``realestate_sr.prep.styles``) with every capture family
-(``realestate_sr.prep.families``) as sources: each pair's source is a capture of the photo, its target is the
+A task is one house style (``realestate_sr.benchmark.styles``) with every capture family
+(``realestate_sr.benchmark.families``) as sources: each pair's source is a capture of the photo, its target is the
 style's edit of what the capture framed (the photo, or the crop a capture family took). Photos are not split
 here: the runner folds them by scene (``realestate_sr.benchmark.folds``), so every photo is tested once.
 
@@ -34,10 +34,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realestate_sr.prep import family_utils
-from realestate_sr.prep.families import capture_families, family
-from realestate_sr.prep.photo_sources import PackageCache, check_sources, sources_digest
-from realestate_sr.prep.styles import style, style_names
+from realestate_sr.benchmark import family_utils
+from realestate_sr.benchmark.families import capture_families, family
+from realestate_sr.benchmark.photo_sources import PackageCache, check_sources, sources_digest
+from realestate_sr.benchmark.styles import style, style_names
 from realestate_sr.utils import colour
 from realestate_sr.utils.colour import to_bgr_uint8
 from realestate_sr.utils.output_safety import replace_folder

@@ -8,11 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from realestate_sr.data.pair_lists import load_manifest
-from realestate_sr.prep import bench_build, capture_amateur
-from realestate_sr.prep.bench_build import BenchExistsError, BenchSettings, build_bench, task_manifest
-from realestate_sr.prep.families import capture_families
-from realestate_sr.prep.photo_sources import (
+from realestate_sr.benchmark import capture_amateur
+from realestate_sr.benchmark.build import (
+    PARTIAL_PREFIX,
+    BenchExistsError,
+    BenchSettings,
+    build_bench,
+    task_manifest,
+)
+from realestate_sr.benchmark.families import capture_families
+from realestate_sr.benchmark.photo_sources import (
     PackageCache,
     PhotoSource,
     ReservedSourceError,
@@ -21,8 +26,9 @@ from realestate_sr.prep.photo_sources import (
     default_sources,
     load_source_list,
 )
-from realestate_sr.prep.styles import style, style_names
-from tests.test_bench.conftest import TINY_SIDE, local_entry, skimage_data_dir, write_source_list
+from realestate_sr.benchmark.styles import style, style_names
+from realestate_sr.data.pair_lists import load_manifest
+from tests.test_benchmark.conftest import TINY_SIDE, local_entry, skimage_data_dir, write_source_list
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -133,7 +139,7 @@ def test_an_interrupted_build_leaves_nothing(tmp_path, source_list, monkeypatch)
 
 
 def test_a_stale_partial_folder_from_a_killed_build_is_removed(tmp_path, source_list):
-    stale = tmp_path / f'.bench{bench_build.PARTIAL_PREFIX}12345'
+    stale = tmp_path / f'.bench{PARTIAL_PREFIX}12345'
     (stale / 'images').mkdir(parents=True)
     build(tmp_path, source_list)
     assert not stale.exists() and (tmp_path / 'bench' / 'build_info.json').is_file()
