@@ -18,8 +18,6 @@ Everything is batch-wise and exports to ONNX (opset 17): the percentiles are a s
 positions fixed by the thumbnail's size, not ``torch.quantile``. The values do not depend on where a crop lies,
 only on the thumbnail, so a network conditioned on them keeps the whole-photo contract (tiles = one pass).
 """
-import math
-
 import torch
 from torch import nn
 
@@ -42,15 +40,15 @@ def log2_luminance(linear):
 
 
 def sorted_percentiles(values, fractions=PERCENTILES):
-    """Percentiles of N,M values along the last axis, interpolated linearly between order statistics (as
-    ``torch.quantile``'s default): a sort and a gather at positions that depend only on M."""
+    """Percentiles of N,M values (M >= 2) along the last axis for ``fractions`` in [0, 1), interpolated linearly
+    between order statistics (as ``torch.quantile``'s default): a sort and a gather at positions computed from M
+    as tensors, so that a traced graph keeps them exact for any thumbnail size."""
     ordered = torch.sort(values, dim=-1).values
-    last = values.shape[-1] - 1
-    positions = [fraction * last for fraction in fractions]
-    lower = [math.floor(position) for position in positions]
-    upper = [min(low + 1, last) for low in lower]
-    weights = torch.tensor([p - low for p, low in zip(positions, lower)], dtype=values.dtype, device=values.device)
-    low_values, high_values = ordered[..., lower], ordered[..., upper]
+    positions = torch.tensor(fractions, dtype=values.dtype, device=values.device) * (values.shape[-1] - 1)
+    lower = positions.floor()
+    weights = positions - lower
+    lower = lower.long()
+    low_values, high_values = ordered[..., lower], ordered[..., lower + 1]  # a fraction below 1: lower + 1 <= M - 1
     return low_values + weights * (high_values - low_values)
 
 
