@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from realestate_sr.archs.bilateral_grid_arch import LUMA_601, slice_and_apply_rows
+from realestate_sr.benchmark.oracle import least_squares
 
 GRID_SHAPE = (16, 16, 8)  # the default recipe: a 128 px thumbnail over 3 levels, grid_depth 8
 RIDGE = 1e-2
@@ -67,8 +68,7 @@ def grid_design(rgb, grid_shape=GRID_SHAPE, pixels=None):
 def global_affine(src, tar):
     """The 3x4 least-squares affine colour transform of the whole photo."""
     features = np.concatenate([src.reshape(-1, 3), np.ones((src.shape[0] * src.shape[1], 1))], axis=1)
-    coeffs, *_ = np.linalg.lstsq(features.astype(np.float64), tar.reshape(-1, 3).astype(np.float64), rcond=None)
-    return coeffs.T
+    return least_squares(features.astype(np.float64), tar.reshape(-1, 3).astype(np.float64)).T
 
 
 def fit_grid(src, tar, grid_shape=GRID_SHAPE, ridge=RIDGE):
