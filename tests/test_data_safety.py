@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from realestate_sr.utils.output_safety import write_info
 from tests.conftest import TINY_NAFNET
 from tests.test_data.synthetic_pairs import good_photo_pairs, write_pair_set
 
@@ -146,8 +147,8 @@ def test_force_replaces_the_tools_own_folder_and_nothing_a_user_added(delivery, 
     assert (tmp_path / 'out' / 'my_notes.txt').read_text() == 'keep me'
 
 
-def test_bench_dataloader_never_deletes_a_data_folder_it_did_not_write(tmp_path, capsys):
-    script = importlib.import_module('bench_dataloader')
+def test_speed_dataloader_never_deletes_a_data_folder_it_did_not_write(tmp_path, capsys):
+    script = importlib.import_module('speed_dataloader')
     users = tmp_path / 'work' / 'data'
     write_pair_set(users, good_photo_pairs(3, size=(40, 48)), ext='.jpg')
     before = sha256_tree(users)
@@ -155,12 +156,12 @@ def test_bench_dataloader_never_deletes_a_data_folder_it_did_not_write(tmp_path,
     code = script.main(['--workdir', str(tmp_path / 'work'), '--pairs', '1', '--size', '48', '64'])
     assert code == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and 'not written by bench_dataloader' in err, err
+    assert len(err.strip().splitlines()) == 1 and 'not written by speed_dataloader' in err, err
     assert sha256_tree(users) == before
 
 
-def test_bench_dataloader_rebuilds_only_what_it_generated(tmp_path):
-    script = importlib.import_module('bench_dataloader')
+def test_speed_dataloader_rebuilds_only_what_it_generated(tmp_path):
+    script = importlib.import_module('speed_dataloader')
     root = tmp_path / 'data'
     assert script.prepare_data(root, 1, (48, 64)) is True
     assert script.prepare_data(root, 1, (48, 64)) is False  # same pairs: reused
@@ -168,6 +169,15 @@ def test_bench_dataloader_rebuilds_only_what_it_generated(tmp_path):
     assert script.prepare_data(root, 2, (48, 64)) is True
     assert sorted(p.name for p in (root / 'tar').iterdir()) == ['000.jpg', '001.jpg']
     assert (root / 'my_notes.txt').read_text() == 'keep me'
+
+
+def test_speed_dataloader_keeps_reusing_a_folder_it_wrote_as_bench_dataloader(tmp_path):
+    script = importlib.import_module('speed_dataloader')
+    root = tmp_path / 'data'
+    root.mkdir()
+    write_info(root, 'bench_dataloader', pairs=None, size=None)  # a run killed before the rename
+    assert script.prepare_data(root, 1, (48, 64)) is True
+    assert sorted(p.name for p in (root / 'tar').iterdir()) == ['000.jpg']
 
 
 def dead_pid():

@@ -9,5 +9,5 @@
 - ``onnx_export``: a network as an ONNX graph; ``onnx_runner``: such a graph run by ONNX Runtime.
 
 The CLIs are ``scripts/tiled_infer.py``, ``scripts/export_onnx.py`` and
-``scripts/bench_infer.py``; docs/inference.md explains the choices.
+``scripts/speed_infer.py``; docs/inference.md explains the choices.
 """

@@ -1,7 +1,7 @@
 """The one way a network runs on photos: ``Enhancer`` = a network (module or ONNX graph) + ``InferenceSettings``.
 
 Training validation (``EnhanceModel.test``), ``scripts/tiled_infer.py``, ``scripts/evaluate.py`` (TTA and
-ensembles included), ``scripts/export_onnx.py`` and ``scripts/bench_infer.py`` all run networks through it,
+ensembles included), ``scripts/export_onnx.py`` and ``scripts/speed_infer.py`` all run networks through it,
 so the decisions below are taken here and nowhere else:
 
 - whole photo or tiles: ``settings.tile_size`` (None: whole photos), unless the architecture declares

@@ -1,5 +1,5 @@
 """Command-line flags that name a network and how it runs, shared by tiled_infer.py, evaluate.py,
-export_onnx.py and bench_infer.py.
+export_onnx.py and speed_infer.py.
 
 A network comes from ``--opt`` (a BasicSR option file's ``network_g``), else from the checkpoint's record of
 how it was trained (``realestate_sr.inference.trained_with``), else from architecture flags; the weights from

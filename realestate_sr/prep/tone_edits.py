@@ -1,5 +1,5 @@
 """Tone edits of a real photo (src) into a tar: the brightening a listing editor applies, and the darkening edits
-the pair checks must catch. They calibrate the darkening checks (``scripts/bench_pair_checks.py --tone``).
+the pair checks must catch. They calibrate the darkening checks (``scripts/speed_pair_checks.py --tone``).
 
 A professional listing edit brightens: about +0.9 EV, the midtones lifted (a gamma of about 0.66 on display
 values), the shadows opened by about 15 %, the highlights raised by about 25 % without clipping, the colours a

@@ -10,8 +10,8 @@ from realestate_sr.utils.malloc_tuning import MALLOC_TUNABLES, OPT_OUT_VARIABLE,
 from tests.test_inference.conftest import REPO
 
 HELPER = REPO / 'realestate_sr' / 'utils' / 'malloc_tuning.py'
-ENTRY_POINTS = ['scripts/tiled_infer.py', 'scripts/evaluate.py', 'scripts/export_onnx.py', 'scripts/bench_infer.py',
-                'scripts/bench_train.py', 'scripts/bench_dataloader.py', 'scripts/serve.py', 'realestate_sr/train.py']
+ENTRY_POINTS = ['scripts/tiled_infer.py', 'scripts/evaluate.py', 'scripts/export_onnx.py', 'scripts/speed_infer.py',
+                'scripts/speed_train.py', 'scripts/speed_dataloader.py', 'scripts/serve.py', 'realestate_sr/train.py']
 
 # Loaded by every interpreter that starts with this folder on PYTHONPATH. In a process that the helper
 # re-executed it records what that process got and stops at once, so no test waits for torch to import.

@@ -10,8 +10,8 @@ and 2 workers. "per core" divides by max(1, workers). The GB10 line below the ta
 rate of the runs with workers (never a 0-worker run) to the 16 workers of options/nafnet_gb10.yml. Takes the
 machine as it is; never asserts a time.
 
-  python scripts/bench_dataloader.py                 # 4 pairs, under a minute on 2 idle cores
-  python scripts/bench_dataloader.py --pairs 8 --patches 48 --workdir /tmp/bench
+  python scripts/speed_dataloader.py                 # 4 pairs, under a minute on 2 idle cores
+  python scripts/speed_dataloader.py --pairs 8 --patches 48 --workdir /tmp/bench
 """
 import argparse
 import copy
@@ -36,11 +36,19 @@ from realestate_sr.data.whole_photo_dataset import WholePhotoDataset
 from realestate_sr.prep.lmdb_build import BuildOptions, build_lmdb
 from realestate_sr.prep.planted_pairs import amateur_version, make_photo, write_jpeg
 from realestate_sr.utils.colour import to_uint8
-from realestate_sr.utils.output_safety import INFO_FILE, UnsafeOutputError, is_empty_folder, is_own_output, write_info
+from realestate_sr.utils.output_safety import (
+    INFO_FILE,
+    MARKER_FIELD,
+    UnsafeOutputError,
+    is_empty_folder,
+    is_own_output,
+    write_info,
+)
 
 GB10_PATCHES_PER_S = 60  # batch 8 of 512x512 at ~7.5 steps/s
 GB10_CORES = 20
-TOOL = 'bench_dataloader'
+TOOL = 'speed_dataloader'
+FORMER_TOOL = 'bench_dataloader'  # this script's name before the speed_ rename: what it wrote is ours
 WHOLE_PHOTO_ROWS = 'WholePhotoDataset'  # how those rows' labels start
 # what this script writes into WORKDIR/data; a rebuild deletes these and nothing else
 GENERATED = ('src', 'tar', 'stock_src.lmdb', 'stock_tar.lmdb', 'ours_whole', 'ours_sub', INFO_FILE)
@@ -116,6 +124,10 @@ def whole_photo(stock, thumb_size, thumb_cache):
                                   thumb_cache=thumb_cache))
 
 
+def written_under_former_name(folder, info):
+    return info is not None and info.get(MARKER_FIELD) == FORMER_TOOL
+
+
 def prepare_data(root, count, size):
     """Generate ``count`` pairs into ``root``, or reuse the ones a previous run generated there.
 
@@ -124,7 +136,7 @@ def prepare_data(root, count, size):
     """
     root = Path(root)
     if root.exists() or root.is_symlink():
-        if not is_empty_folder(root) and not is_own_output(root, TOOL):
+        if not is_empty_folder(root) and not is_own_output(root, TOOL, accept_older=written_under_former_name):
             raise UnsafeOutputError(f'{root} exists and was not written by {TOOL} (no {INFO_FILE} of it); nothing '
                                     'was changed: pass another --workdir')
         info = json.loads((root / INFO_FILE).read_text()) if (root / INFO_FILE).is_file() else {}
@@ -149,11 +161,11 @@ def prepare_data(root, count, size):
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(1)
-    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix='bench_dataloader_'))
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix='speed_dataloader_'))
     try:
         return run(args, workdir / 'data')
     except UnsafeOutputError as err:
-        print(f'bench_dataloader: error: {err}', file=sys.stderr)
+        print(f'speed_dataloader: error: {err}', file=sys.stderr)
         return 2
     finally:
         if not args.workdir:

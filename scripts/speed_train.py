@@ -5,7 +5,7 @@ Each row builds the real EnhanceModel (NAFNet, SIDD layout by default: enc 2,2,4
 feeds random patches and times ``optimize_parameters`` (forward, L1 loss, backward, AdamW step, EMA).
 The first iterations warm up and are not timed. Nothing is asserted: the machine is measured as it is.
 
-Example: python scripts/bench_train.py --widths 16 32 64 --batches 1 4 --patch 256
+Example: python scripts/speed_train.py --widths 16 32 64 --batches 1 4 --patch 256
 """
 import argparse
 import runpy

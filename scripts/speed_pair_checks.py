@@ -14,9 +14,9 @@ saturation -13 %, all of them, milder and stronger) are good tars, its darkening
 gamma 1.5, shadows -30 %, shadows crushed) bad ones. Prints, per threshold, how many good pairs it flags and how many
 bad ones it catches (docs/data.md, calibration of the darkening checks), then the flags of each edit at the defaults.
 
-  python scripts/bench_pair_checks.py                          # photos at their own size (300-741 px)
-  python scripts/bench_pair_checks.py --size 3300 2200 --photos astronaut coffee rocket --workers 1
-  python scripts/bench_pair_checks.py --tone --workers 2
+  python scripts/speed_pair_checks.py                          # photos at their own size (300-741 px)
+  python scripts/speed_pair_checks.py --size 3300 2200 --photos astronaut coffee rocket --workers 1
+  python scripts/speed_pair_checks.py --tone --workers 2
 """
 import argparse
 import json
@@ -160,7 +160,7 @@ def main(argv=None):
     names = PACKAGE_PHOTOS if not args.photos else [p for p in PACKAGE_PHOTOS if Path(p).stem in args.photos]
     photos = load_package_photos(names, size=args.size)
     if not photos:
-        print('bench_pair_checks: no package photographs found (is scikit-image installed?)', file=sys.stderr)
+        print('speed_pair_checks: no package photographs found (is scikit-image installed?)', file=sys.stderr)
         return 2
     if args.tone:
         return tone_main(args, photos)

@@ -18,10 +18,10 @@ the header: speed does not depend on them; the PSNR column then measures tiling 
 Nothing is asserted: the machine is measured as it is.
 
 Examples:
-  python scripts/bench_infer.py                                   # CPU: widths 32 64 at 1/4 scale
-  python scripts/bench_infer.py --scale 1 --widths 32 --modes tiled  # full size, tiled only
-  python scripts/bench_infer.py --precisions fp32 bf16 fp16        # on a GPU
-  python scripts/bench_infer.py --scale 1 --widths 32 --modes tiled onnx --tile-batches 4   # NAFNet 32 tiled
+  python scripts/speed_infer.py                                   # CPU: widths 32 64 at 1/4 scale
+  python scripts/speed_infer.py --scale 1 --widths 32 --modes tiled  # full size, tiled only
+  python scripts/speed_infer.py --precisions fp32 bf16 fp16        # on a GPU
+  python scripts/speed_infer.py --scale 1 --widths 32 --modes tiled onnx --tile-batches 4   # NAFNet 32 tiled
                                                                   # next to every whole-photo network
 """
 import argparse
@@ -209,7 +209,7 @@ def main(argv=None):
     print('| network | precision | mode | backend | tile/overlap | tile batch | s/image | CPU s | MP/s | peak mem GB '
           '| PSNR vs whole (dB) |')
     print('|---|---|---|---|---|---|---|---|---|---|---|')
-    with tempfile.TemporaryDirectory(prefix='bench_infer_') as workdir:
+    with tempfile.TemporaryDirectory(prefix='speed_infer_') as workdir:
         whole_outputs = {}
         for index, case in enumerate(cases):
             tiles = f'{case["tile"]}/{case["overlap"]}' if case['tile'] else 'whole'
