@@ -66,6 +66,12 @@ def test_the_demo_trains_the_benchmarks_best_recipe_on_the_demo_pairs():
     assert training_option_problems(demo, cuda_available=False) == []
 
 
+def test_the_stats_recipe_is_the_default_recipe_with_only_the_statistics_input_on():
+    stats = load('bench/bilateral_grid_whole_stats.yml')
+    assert differing_keys(load(DEMO_RECIPE), stats) == {'name', 'network_g.stats_input'}
+    assert stats['network_g']['stats_input'] is True and stats['name'] != load(DEMO_RECIPE)['name']
+
+
 def test_the_grid_cpu_check_is_the_gb10_grid_recipe_with_only_sizes_device_and_random_trunks_changed():
     recipe, check = load('bilateral_grid_gb10.yml'), load('bilateral_grid_gb10_cpu_check.yml')
     assert differing_keys(recipe, check) == {
