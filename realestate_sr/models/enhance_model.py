@@ -166,8 +166,8 @@ class EnhanceModel(SRModel):
                                   # realestate_sr.models.best_validation; absent: neither
     """
 
-    # the keys above and SRModel's, by block ('' is the file's top level): models.option_checks accepts them for
-    # this model_type; subclasses declare only what they add
+    # the keys above and SRModel's, by block ('' is the file's top level), for models.option_checks; subclasses
+    # declare only what they add
     OPTION_KEYS = {'': ('network_g', 'find_unused_parameters'),
                    'path': ('pretrain_network_g', 'strict_load_g', 'param_key_g'),
                    'train': ('optim_g', 'scheduler', 'warmup_iter', 'ema_decay', 'bf16', 'grad_clip_norm',

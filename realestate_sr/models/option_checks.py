@@ -26,7 +26,7 @@ from realestate_sr.utils.tiling import TILE_DEFAULTS
 from realestate_sr.utils.weights import MissingWeightsError
 
 from basicsr.models import lr_scheduler
-from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY
+from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
 LOGGER = logging.getLogger(__name__)
 
@@ -37,26 +37,36 @@ class OptionKeyError(ValueError):
 
 # keys BasicSR's parse_options and train_pipeline add to the parsed options
 BASICSR_ADDED = {'dist', 'rank', 'world_size', 'auto_resume', 'is_train', 'root_path'}
-TOP_LEVEL = {'name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'network_g', 'path', 'train',
-             'val', 'logger', 'dist_params', 'find_unused_parameters',
-             'network_d',  # GANEnhanceModel
+# what the training pipeline reads (realestate_sr.training, basicsr's builders); each model adds the keys it reads
+# (OPTION_KEYS on its class, see model_option_keys)
+TOP_LEVEL = {'name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'path', 'train', 'val', 'logger',
+             'dist_params',
              'bench'} | BASICSR_ADDED  # scoring options of a benchmark recipe (benchmark/recipes.py); training skips it
 # basicsr.data.build_dataloader, basicsr.train and its prefetchers
 DATALOADER_KEYS = {'name', 'type', 'phase', 'scale', 'use_shuffle', 'num_worker_per_gpu', 'batch_size_per_gpu',
                    'dataset_enlarge_ratio', 'pin_memory', 'persistent_workers', 'prefetch_mode', 'num_prefetch_queue'}
-PATH_KEYS = {'pretrain_network_g', 'strict_load_g', 'param_key_g', 'resume_state', 'ignore_resume_networks',
-             'pretrain_network_d', 'strict_load_d', 'param_key_d',  # GANEnhanceModel
+PATH_KEYS = {'resume_state', 'ignore_resume_networks',
              # set by parse_options
              'experiments_root', 'models', 'training_states', 'log', 'visualization'}
-TRAIN_KEYS = {'ema_decay', 'bf16', 'channels_last', 'grad_clip_norm', 'optim_g', 'scheduler', 'total_iter',
-              'warmup_iter', 'pixel_opt', 'perceptual_opt', 'lut_opt', 'whole_opt', 'light_opt',  # WholePhotoModel
-              'optim_d', 'gan_opt', 'net_d_iters', 'net_d_init_iters'}  # GANEnhanceModel
-VAL_KEYS = {'val_freq', 'save_img', 'suffix', 'pbar', 'tile', 'tlc', 'tb_images', 'tb_image_side', 'metrics', 'best'}
+TRAIN_KEYS = {'total_iter'}
+VAL_KEYS = {'val_freq'}
 LOGGER_KEYS = {'print_freq', 'save_checkpoint_freq', 'use_tb_logger', 'wandb'}
 WANDB_KEYS = {'project', 'resume_id'}
 DIST_PARAM_KEYS = {'backend', 'port', 'timeout_minutes'}
 SCHEDULERS = {'MultiStepLR': lr_scheduler.MultiStepRestartLR, 'MultiStepRestartLR': lr_scheduler.MultiStepRestartLR,
               'CosineAnnealingRestartLR': lr_scheduler.CosineAnnealingRestartLR}
+
+
+def model_option_keys():
+    """{block: keys} the registered models read ('' is the file's top level): the ``OPTION_KEYS`` their classes
+    and base classes declare, in declaration order. All models' together, whatever ``model_type`` says: a key
+    of another model is that mismatch's business (``whole_photo_checks``), not an unknown key."""
+    merged = {}
+    for _, model in MODEL_REGISTRY:
+        for klass in reversed(model.__mro__):
+            for block, keys in vars(klass).get('OPTION_KEYS', {}).items():
+                merged.setdefault(block, {}).update(dict.fromkeys(keys))
+    return {block: list(keys) for block, keys in merged.items()}
 
 
 def unknown_key_message(key, where, known):
@@ -161,9 +171,10 @@ def numbers_read_as_text(node, where=''):
 def training_option_problems(opt, cuda_available=None):
     """One line per problem of the training options ``opt`` (a dict as parsed from the YAML); empty when none."""
     problems = _Problems()
+    model_keys = model_option_keys()
     problems.extend(f"{where}: '{text}' is text, not a number, to YAML (write {float(text.replace('_', ''))!r} or "
                     f'!!float {text})' for where, text in numbers_read_as_text(opt))
-    problems.keys(opt, 'the option file', TOP_LEVEL)
+    problems.keys(opt, 'the option file', TOP_LEVEL | set(model_keys.get('', ())))
     for phase, dataset in (opt.get('datasets') or {}).items():
         if not isinstance(dataset, dict):
             continue
@@ -185,20 +196,20 @@ def training_option_problems(opt, cuda_available=None):
         problems.extend(f'model_type {opt["model_type"]} needs {name}' for name, block in (
             ('network_d', opt.get('network_d')), ('train.optim_d', gan_train.get('optim_d')),
             ('train.gan_opt', gan_train.get('gan_opt'))) if not block)
-    problems.keys(opt.get('path'), 'path', PATH_KEYS)
+    problems.keys(opt.get('path'), 'path', PATH_KEYS | set(model_keys.get('path', ())))
     train = opt.get('train')
-    problems.keys(train, 'train', TRAIN_KEYS)
+    problems.keys(train, 'train', TRAIN_KEYS | set(model_keys.get('train', ())))
     if isinstance(train, dict):
         problems.typed(train.get('optim_g'), 'train.optim_g', OPTIMIZERS, skip={'params'})
         problems.typed(train.get('optim_d'), 'train.optim_d', OPTIMIZERS, skip={'params'})
         problems.typed(train.get('scheduler'), 'train.scheduler', SCHEDULERS, skip={'optimizer', 'last_epoch'})
-        for loss in ('pixel_opt', 'perceptual_opt', 'lut_opt', 'whole_opt', 'light_opt', 'gan_opt'):
+        for loss in (key for key in model_keys.get('train', ()) if key.endswith('_opt')):
             if isinstance(train.get(loss), dict) and train[loss].get('type') == 'L1PerceptualLoss':
                 problems.append(retired_l1_perceptual_message(f'train.{loss}', train[loss]))
             else:
                 problems.typed(train.get(loss), f'train.{loss}', LOSS_REGISTRY)
     val = opt.get('val')
-    problems.keys(val, 'val', VAL_KEYS)
+    problems.keys(val, 'val', VAL_KEYS | set(model_keys.get('val', ())))
     if isinstance(val, dict):
         problems.keys(val.get('tile'), 'val.tile', set(TILE_DEFAULTS))
         problems.keys(val.get('best'), 'val.best', set(BEST_KEYS))
