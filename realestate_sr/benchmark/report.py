@@ -10,10 +10,22 @@ from pathlib import Path
 
 import numpy as np
 
-METRICS = (('psnr', 'PSNR', True, 2), ('ssim', 'SSIM', True, 4), ('de00', 'dE00', False, 2),
-           ('l1', 'L1', False, 4))  # first, in this order; any other metric evaluate.py reports follows
+from realestate_sr.utils.metric_table import (
+    HIGHER,
+    LOWER,
+    METRIC_DECIMALS,
+    METRIC_TITLES,
+    ZERO,
+    best_value,
+    column_title,
+    markdown_table,
+)
+
+# first, in this order, with which way is better; any other metric evaluate.py reports follows
+METRICS = tuple((name, METRIC_TITLES[name], higher, METRIC_DECIMALS[name])
+                for name, higher in (('psnr', True), ('ssim', True), ('de00', False), ('l1', False)))
 LISTING_MEGAPIXELS = 3300 * 2200 / 1e6
-NEAREST_ZERO = 'zero'  # a signed metric's direction (e.g. highlight_shift): the value nearest 0 is best
+NEAREST_ZERO = ZERO  # a signed metric's direction (e.g. highlight_shift): the value nearest 0 is best
 
 
 def read_manifest(path):
@@ -95,39 +107,32 @@ def format_cell(summary, metric, decimals):
     return f'{mean:.{decimals}f} ± {sd:.{decimals}f}'
 
 
-def _best(values, higher):
-    finite = [v for v in values if v is not None]
-    if not finite:
-        return None
-    if higher == NEAREST_ZERO:
-        return min(finite, key=abs)
-    return max(finite) if higher else min(finite)
+def _better(higher):
+    """A column's direction (True, False or NEAREST_ZERO) as the metric table names it."""
+    return ZERO if higher == NEAREST_ZERO else HIGHER if higher else LOWER
 
 
 def metric_table(methods, summaries, columns=METRICS):
     """Markdown: one line per method, each column (``metric_columns``) as mean ± sd over photos, the best mean
     in bold (oracles left out of the bold: they are references that see the target)."""
-    header = '| method | photos | ' + ' | '.join(
-        f'{t} {"→0" if hi == NEAREST_ZERO else "↑" if hi else "↓"}' for _, t, hi, _ in columns) + ' |'
-    lines = [header, '|' + '---|' * (2 + len(columns))]
+    header = ['method', 'photos'] + [column_title(title, _better(higher)) for _, title, higher, _ in columns]
     contenders = [m for m in methods if not m.startswith('oracle')]
     best = {}
     for metric, _, higher, _ in columns:
-        best[metric] = _best([summaries[m][metric][0] if summaries.get(m) and metric in summaries[m] else None
-                              for m in contenders], higher)
+        best[metric] = best_value([summaries[m][metric][0] if summaries.get(m) and metric in summaries[m] else None
+                                   for m in contenders], _better(higher))
+    rows = []
     for method in methods:
         summary = summaries.get(method)
         if summary is None:
             continue
         photos = max((v[2] for v in summary.values()), default=0)
-        cells = []
+        cells = [(method, False), (str(photos), False)]
         for metric, _, _, decimals in columns:
             text = format_cell(summary, metric, decimals)
-            if text and method in contenders and summary[metric][0] == best[metric]:
-                text = f'**{text}**'
-            cells.append(text)
-        lines.append(f'| {method} | {photos} | ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines) + '\n'
+            cells.append((text, bool(text) and method in contenders and summary[metric][0] == best[metric]))
+        rows.append(cells)
+    return markdown_table(header, rows)
 
 
 def cost_table(costs):

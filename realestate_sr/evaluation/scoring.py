@@ -8,9 +8,10 @@ import math
 
 import numpy as np
 
-from basicsr.metrics import calculate_metric
+from realestate_sr.utils import metric_table
+from realestate_sr.utils.metric_table import HIGHER, LOWER, ZERO
 
-HIGHER, LOWER, ZERO = 'higher', 'lower', 'zero'  # which value is best: the largest, the smallest, the nearest 0
+from basicsr.metrics import calculate_metric
 
 # name -> (BasicSR metric options, which value is best). Order = column order of every table.
 METRICS = {
@@ -54,14 +55,7 @@ def higher_is_better(name):
 
 def best_value(name, values):
     """The best of ``values`` for metric ``name`` (NaN left out); None when none is a number."""
-    values = [value for value in values if value is not None and not math.isnan(value)]
-    if not values:
-        return None
-    if better(name) == HIGHER:
-        return max(values)
-    if better(name) == ZERO:
-        return min(values, key=abs)
-    return min(values)
+    return metric_table.best_value(values, better(name))
 
 
 def score(output_bgr, target_bgr, options):

@@ -5,8 +5,6 @@ import json
 import math
 
 from realestate_sr.evaluation.scoring import (
-    HIGHER,
-    LOWER,
     METRICS,
     best_value,
     better,
@@ -14,13 +12,10 @@ from realestate_sr.evaluation.scoring import (
     json_number,
     scored_photos,
 )
+from realestate_sr.utils import metric_table
+from realestate_sr.utils.metric_table import METRIC_DECIMALS, METRIC_TITLES
 from realestate_sr.utils.output_safety import atomic_write
 from realestate_sr.utils.wording import counted
-
-METRIC_TITLES = {'psnr': 'PSNR', 'ssim': 'SSIM', 'lpips': 'LPIPS', 'l1': 'L1', 'de00': 'dE00',
-                 'highlight_l1': 'Highlight L1', 'highlight_shift': 'Highlight shift'}
-METRIC_DECIMALS = {'psnr': 2, 'ssim': 4, 'lpips': 4, 'l1': 4, 'de00': 2, 'highlight_l1': 4, 'highlight_shift': 4}
-DIRECTION_MARKS = {HIGHER: '↑', LOWER: '↓'}  # anything else: nearest zero is best
 
 
 def metric_columns(result):
@@ -40,7 +35,7 @@ def format_value(name, value):
 
 def column_title(name, photos_scored=None, photos=None):
     """``PSNR ↑``, ``Highlight shift →0``; with ``(n/N photos)`` when a metric skipped some photos."""
-    title = f'{METRIC_TITLES[name]} {DIRECTION_MARKS.get(better(name), "→0")}'
+    title = metric_table.column_title(METRIC_TITLES[name], better(name))
     if photos_scored is not None and photos is not None and photos_scored != photos:
         title += f' ({photos_scored}/{counted(photos, "photo")})'
     return title
@@ -77,10 +72,7 @@ def summary_table(result):
 
 def markdown_table(result):
     """:func:`summary_table` as markdown, the best value of each column in bold."""
-    header, rows = summary_table(result)
-    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-    lines += ['| ' + ' | '.join(f'**{text}**' if best else text for text, best in cells) + ' |' for cells in rows]
-    return '\n'.join(lines) + '\n'
+    return metric_table.markdown_table(*summary_table(result))
 
 
 def _csv_text(header, rows):
