@@ -18,6 +18,7 @@ import torch.distributed as dist
 
 from realestate_sr.archs.checkpoint import read_state_dict
 from realestate_sr.distributed import DistributedSetupError
+from realestate_sr.inference.network_args import one_line
 
 from basicsr.utils import check_resume, scandir
 
@@ -33,12 +34,6 @@ def state_paths_newest_first(states_dir):
     names = [name for name in scandir(states_dir, suffix='state', recursive=False)
              if name[:-len('.state')].isdigit()]
     return [os.path.join(states_dir, name) for name in sorted(names, key=lambda n: -int(n[:-len('.state')]))]
-
-
-def first_line(error):
-    """``error`` as one short line: its type and the first line of its message."""
-    message = str(error).strip().splitlines()
-    return f'{type(error).__name__}: {message[0][:200]}' if message else type(error).__name__
 
 
 def load_state_and_weights(state_path, models_dir):
@@ -61,7 +56,7 @@ def newest_loadable_state(states_dir, models_dir, report=print):
         try:
             return path, load_state_and_weights(path, models_dir)
         except Exception as error:  # noqa: BLE001 (torch raises RuntimeError, EOFError, pickle errors...)
-            report(f'auto_resume: skipping {path}: {first_line(error)}')
+            report(f'auto_resume: skipping {path}: {type(error).__name__}: {one_line(error)[:200]}')
     return None, None
 
 
@@ -91,7 +86,8 @@ def load_resume_state(opt):
         try:
             state = None if path is None else torch.load(path, map_location='cpu', weights_only=True)
         except Exception as error:  # noqa: BLE001
-            raise ResumeStateError(f'path.resume_state: {path} does not load ({first_line(error)}); '
+            raise ResumeStateError(f'path.resume_state: {path} does not load ({type(error).__name__}: '
+                                   f'{one_line(error)[:200]}); '
                                    'give an older training_states/<iter>.state or use --auto_resume') from error
     if dist.is_available() and dist.is_initialized():
         # a rank starting afresh next to resumed ones would silently train with other optimizer moments

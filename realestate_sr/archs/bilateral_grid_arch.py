@@ -73,13 +73,12 @@ from realestate_sr.archs.whole_photo_ops import (
     run_per_pixel,
     trilinear_lookup,
 )
-from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
+from realestate_sr.utils.colour import LUMA_601, linear_to_srgb, srgb_to_linear
 
 from basicsr.utils.registry import ARCH_REGISTRY
 
 AFFINE = 12
 COLOUR_SPACES = ('srgb', 'linear')
-LUMA_601 = (0.299, 0.587, 0.114)
 
 
 def identity_affine_bias(grid_depth):

@@ -21,6 +21,7 @@ from realestate_sr.archs.nafnet_blocks import NAFBlock
 from basicsr.utils.registry import ARCH_REGISTRY
 
 TLC_BASE_SCALE = 1.5
+DEFAULT_TRAIN_SIZE = (1, 3, 256, 256)  # the training patch (N,C,H,W) when nothing says it
 
 
 def tlc_geometry(train_size, padder_size):
@@ -138,7 +139,7 @@ class NAFNetLocal(NAFNet):
         Other args: as NAFNet.
     """
 
-    def __init__(self, *args, train_size=(1, 3, 256, 256), fast_imp=False, **kwargs):
+    def __init__(self, *args, train_size=DEFAULT_TRAIN_SIZE, fast_imp=False, **kwargs):
         super().__init__(*args, **kwargs)
         train_hw, base_hw, padded_train_hw = tlc_geometry(train_size, self.padder_size)
         self.train_size = tuple(train_size)

@@ -20,7 +20,8 @@ from realestate_sr.archs.checkpoint import (
     load_checkpoint,
     read_state_dict,
 )
-from realestate_sr.archs.nafnet_arch import TLC_BASE_SCALE, tlc_geometry, tlc_pools_globally
+from realestate_sr.archs.nafnet_arch import DEFAULT_TRAIN_SIZE, TLC_BASE_SCALE, tlc_geometry, tlc_pools_globally
+from realestate_sr.archs.whole_photo_ops import is_whole_photo
 
 # read here by inference.network_args and inference.settings until they import them from realestate_sr.options
 from realestate_sr.options import network_opt_from_yaml, training_patch_size  # noqa: F401
@@ -28,7 +29,6 @@ from realestate_sr.options import network_opt_from_yaml, training_patch_size  # 
 from basicsr.archs import build_network
 from basicsr.utils.registry import ARCH_REGISTRY
 
-DEFAULT_TRAIN_SIZE = (1, 3, 256, 256)
 NAFNET_TYPES = ('NAFNet', 'NAFNetLocal')
 BARE_STATE_DICT = 'state_dict'  # what ``checkpoint_param_key`` calls a file without params/params_ema
 _TORCH_MAGICS = (b'PK\x03\x04', b'\x80')  # torch.save's zip container; the legacy pickle protocol
@@ -236,4 +236,4 @@ def arch_runs_whole_photos(network_opt):
         arch = ARCH_REGISTRY.get(network_opt['type'])
     except KeyError:
         return False
-    return bool(getattr(arch, 'whole_photo', False))
+    return is_whole_photo(arch)

@@ -301,6 +301,12 @@ def toward_identity(value, identity, strength):
     return lerp(identity.expand_as(value), value, strength)
 
 
+def is_whole_photo(net):
+    """Whether ``net`` (a network or an architecture class; None: no) declares ``whole_photo = True``: it sees the
+    whole photo in one pass, so tiling does not apply to it and training gives it thumbnails and boxes."""
+    return bool(getattr(net, 'whole_photo', False))
+
+
 class WholePhotoNetwork(nn.Module):
     """What every whole-photo network shares: ``forward(x, thumb=None, box=None, strength=None)``.
 

@@ -22,6 +22,7 @@ from realestate_sr.archs.checkpoint import (
 )
 from realestate_sr.archs.network_loading import read_best_record, trained_with_hint
 from realestate_sr.inference.enhancer import Enhancer, module_to_run, tlc_note, tlc_warning
+from realestate_sr.inference.network_args import one_line
 from realestate_sr.inference.settings import InferenceSettings
 from realestate_sr.inference.trained_with import trained_with_record
 from realestate_sr.metrics.lpips_metric import preload_lpips
@@ -120,9 +121,8 @@ def read_pretrained(path, param_key):
     except KeyError as error:
         raise CheckpointMismatchError(f'path.pretrain_network_g: {error.args[0]}') from error
     except Exception as error:  # noqa: BLE001 (unpickling a file of another kind raises many types)
-        lines = str(error).strip().splitlines()
         raise CheckpointMismatchError(f'path.pretrain_network_g: {path} does not load as a PyTorch checkpoint '
-                                      f'({type(error).__name__}: {lines[0][:200] if lines else ""})') from error
+                                      f'({type(error).__name__}: {one_line(error)[:200]})') from error
 
 
 def require_registered_metrics(val_opt):

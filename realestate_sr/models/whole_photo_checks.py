@@ -14,6 +14,7 @@ thumbnails to it either way.
 import inspect
 
 from realestate_sr.archs.bilateral_grid_arch import BilateralGridNet
+from realestate_sr.archs.whole_photo_ops import is_whole_photo
 from realestate_sr.data.whole_photo_dataset import WholePhotoDataset
 from realestate_sr.models.whole_photo_model import WholePhotoModel
 
@@ -40,7 +41,7 @@ def _setting(block, key, target):
 
 
 def whole_photo_archs():
-    return ', '.join(sorted(name for name, arch in ARCH_REGISTRY if getattr(arch, 'whole_photo', False)))
+    return ', '.join(sorted(name for name, arch in ARCH_REGISTRY if is_whole_photo(arch)))
 
 
 def _thumbnail_problems(datasets, thumb, thumb_note):
@@ -103,7 +104,7 @@ def _combination_problems(opt, arch, model, train_set, network_type):
     """The model passes thumbnails and boxes to the network; the training set must make them."""
     model_type, train_type = opt.get('model_type'), train_set.get('type')
     whole_model = _subclass(model, WholePhotoModel)
-    whole_net = bool(getattr(arch, 'whole_photo', False))
+    whole_net = is_whole_photo(arch)
     whole_set = _subclass(_registered(DATASET_REGISTRY, train_type), WholePhotoDataset)
     if whole_model and arch is not None and not whole_net:
         plain = 'GANEnhanceModel' if 'GAN' in model_type else 'EnhanceModel'
@@ -153,7 +154,7 @@ def whole_photo_problems(opt):
     model = _registered(MODEL_REGISTRY, opt.get('model_type'))
     problems = list(_combination_problems(opt, arch, model, train_set, network_type))
     problems += _light_map_problems(opt, arch, train_set, network_type)
-    if getattr(arch, 'whole_photo', False) and 'thumb_size' in inspect.signature(arch).parameters:
+    if is_whole_photo(arch) and 'thumb_size' in inspect.signature(arch).parameters:
         problems += _grid_problems(network, arch)
         problems += _thumbnail_problems(datasets, *_setting(network, 'thumb_size', arch))
     return problems

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from realestate_sr.archs.whole_photo_ops import is_whole_photo
 from realestate_sr.models.enhance_model import EnhanceModel, TrainingViews
 
 from basicsr.losses import build_loss
@@ -73,7 +74,7 @@ class WholePhotoModel(EnhanceModel):
     def __init__(self, opt):
         super().__init__(opt)
         net = self.get_bare_model(self.net_g)
-        if getattr(net, 'whole_photo', False) and self.val_tile:
+        if is_whole_photo(net) and self.val_tile:
             get_root_logger().warning('val.tile is ignored for %s: it sees the whole photo and runs it in one pass',
                                       type(net).__name__)
 
