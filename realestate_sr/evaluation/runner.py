@@ -230,10 +230,11 @@ def evaluate_pairs(pairs, metric_opts, predictors=(), baselines=tuple(BASELINES)
             if postprocessing:  # in row order, so the report's columns follow the table's rows
                 outputs = {row: outputs[row] if row in outputs else
                            postprocess.apply(outputs[row.removesuffix(POSTPROCESS_ROW_SUFFIX)]) for row in rows}
+            target_cache = {}  # what the metrics derive from this target, shared by the rows
             for row in rows:
                 # The identity row scores the file's own bytes, without a float round trip.
                 output_bgr = src_bgr if row == 'input' else to_bgr_uint8(outputs[row])
-                result.scores[row] = score(output_bgr, tar_bgr, metric_opts)
+                result.scores[row] = score(output_bgr, tar_bgr, metric_opts, target_cache)
             if on_outputs is not None:
                 on_outputs(index, result, src_rgb, bgr_to_rgb_float(tar_bgr), outputs)
         except Exception as err:  # one bad pair must not end the run; the CLI exits non-zero at the end

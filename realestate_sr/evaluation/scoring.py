@@ -58,9 +58,11 @@ def best_value(name, values):
     return metric_table.best_value(values, better(name))
 
 
-def score(output_bgr, target_bgr, options):
-    """{metric name: value} for one uint8 BGR output against its uint8 BGR target."""
-    data = {'img': output_bgr, 'img2': target_bgr}
+def score(output_bgr, target_bgr, options, target_cache=None):
+    """{metric name: value} for one uint8 BGR output against its uint8 BGR target. ``target_cache``: one dict
+    per target, passed to every row scored against it, so the metrics compute what depends on the target
+    alone once (``metrics.metric_inputs.target_cached``); metrics that do not know it ignore it."""
+    data = {'img': output_bgr, 'img2': target_bgr, 'target_cache': target_cache}
     return {name: float(calculate_metric(data, opt)) for name, opt in options.items()}
 
 

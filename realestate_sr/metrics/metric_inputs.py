@@ -48,3 +48,15 @@ def bgr_to_rgb(img):
     if img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f'expected a 3-channel H,W,C colour image, got shape {img.shape}')
     return img[..., ::-1]
+
+
+def target_cached(target_cache, key, compute):
+    """``compute()``, kept in ``target_cache`` (a dict, or None: no caching) under ``key``. Scoring several
+    outputs against one target (evaluate.py's rows of a photo) passes one dict per target as the metrics'
+    ``target_cache`` argument, so what depends on the target alone (its CIELAB, its highlight mask) is computed
+    once; ``key`` must name everything the value depends on besides the target (crop, order, thresholds)."""
+    if target_cache is None:
+        return compute()
+    if key not in target_cache:
+        target_cache[key] = compute()
+    return target_cache[key]
