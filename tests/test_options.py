@@ -15,7 +15,6 @@ from realestate_sr.prep.lmdb_build import BuildOptions, build_lmdb
 from tests.test_data.synthetic_pairs import make_pair_set
 
 from basicsr.archs import build_network
-from basicsr.losses import build_loss
 from basicsr.utils.registry import DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
 OPTION_DIR = Path(__file__).resolve().parents[1] / 'options'
@@ -178,40 +177,6 @@ def test_a_typo_in_any_block_we_read_is_one_line_with_a_suggestion(edit, expecte
     opt = load_option_file('nafnet_gb10.yml')
     edit(opt)
     assert training_option_problems(opt, cuda_available=True) == [expected]
-
-
-RETIRED_LOSSES = [  # (the loss block of an option file written before the split, the one line it must give)
-    ({'type': 'L1PerceptualLoss', 'l1_weight': 1.0, 'perceptual_weight': 0.1, 'vgg_weights': '/w/vgg19.pth'},
-     'train.pixel_opt: L1PerceptualLoss is now two losses; write pixel_opt: {type: PixelL1Loss, loss_weight: 1.0} '
-     'and perceptual_opt: {type: VGGPerceptualLoss, perceptual_weight: 0.1, vgg_weights: /w/vgg19.pth}'),
-    ({'type': 'L1PerceptualLoss', 'l1_weight': 2.0, 'perceptual_weight': 0},
-     'train.pixel_opt: L1PerceptualLoss is now two losses; write pixel_opt: {type: PixelL1Loss, loss_weight: 2.0} '
-     'and no perceptual_opt'),
-]
-
-
-@pytest.mark.parametrize('block, expected', RETIRED_LOSSES, ids=['with_vgg', 'l1_only'])
-def test_an_l1_perceptual_loss_left_in_an_option_file_says_what_to_write_instead(block, expected):
-    opt = load_option_file('nafnet_gb10.yml')
-    del opt['train']['perceptual_opt']
-    opt['train']['pixel_opt'] = block
-    assert training_option_problems(opt, cuda_available=True) == [expected]
-    with pytest.raises(OptionKeyError, match=r'^old\.yml: train\.pixel_opt: L1PerceptualLoss is now two losses'):
-        check_training_options(opt, 'old.yml', cuda_available=True)
-
-
-def test_the_suggested_loss_blocks_pass_the_checks_and_build():
-    opt = load_option_file('nafnet_gb10.yml')
-    opt['train']['pixel_opt'] = RETIRED_LOSSES[0][0]
-    del opt['train']['perceptual_opt']
-    suggested = training_option_problems(opt, cuda_available=True)[0].split('; write ')[1]
-    pixel, perceptual = suggested.split(' and perceptual_opt: ')
-    opt['train']['pixel_opt'] = yaml.safe_load(pixel[len('pixel_opt: '):])
-    opt['train']['perceptual_opt'] = dict(yaml.safe_load(perceptual), vgg_weights=None,
-                                          use_random_vgg_weights_for_testing=True)
-    assert training_option_problems(opt, cuda_available=True) == []
-    for loss in ('pixel_opt', 'perceptual_opt'):
-        build_loss(opt['train'][loss])
 
 
 def test_network_keys_of_nafnet_local_include_its_base_class_keys():

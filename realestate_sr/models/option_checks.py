@@ -15,7 +15,6 @@ import logging
 import re
 
 import torch
-import yaml
 
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
 from realestate_sr.models.best_validation import BEST_KEYS, best_option_problems
@@ -74,24 +73,6 @@ def unknown_key_message(key, where, known):
     close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
     hint = f" (did you mean '{close[0]}'?)" if close else f' (known: {", ".join(sorted(known))})'
     return f"unknown key '{key}' in {where}{hint}"
-
-
-def retired_l1_perceptual_message(where, block):
-    """What to write instead of ``L1PerceptualLoss`` (L1 and VGG terms in one loss, now two registered
-    losses), with the block's own values."""
-    def flow(mapping):
-        return yaml.safe_dump(mapping, default_flow_style=True, sort_keys=False, width=10**6).strip()
-
-    pixel = {'type': 'PixelL1Loss', 'loss_weight': block.get('l1_weight', 1.0)}
-    perceptual = {'type': 'VGGPerceptualLoss', 'perceptual_weight': block.get('perceptual_weight', 0.1)}
-    perceptual.update((key, block[key]) for key in ('layer_weights', 'vgg_weights',
-                                                    'use_random_vgg_weights_for_testing') if key in block)
-    instead = f'pixel_opt: {flow(pixel)}'
-    if perceptual['perceptual_weight']:
-        instead += f' and perceptual_opt: {flow(perceptual)}'
-    else:
-        instead += ' and no perceptual_opt'
-    return f'{where}: L1PerceptualLoss is now two losses; write {instead}'
 
 
 def keyword_names(target, skip=()):
@@ -204,10 +185,7 @@ def training_option_problems(opt, cuda_available=None):
         problems.typed(train.get('optim_d'), 'train.optim_d', OPTIMIZERS, skip={'params'})
         problems.typed(train.get('scheduler'), 'train.scheduler', SCHEDULERS, skip={'optimizer', 'last_epoch'})
         for loss in (key for key in model_keys.get('train', ()) if key.endswith('_opt')):
-            if isinstance(train.get(loss), dict) and train[loss].get('type') == 'L1PerceptualLoss':
-                problems.append(retired_l1_perceptual_message(f'train.{loss}', train[loss]))
-            else:
-                problems.typed(train.get(loss), f'train.{loss}', LOSS_REGISTRY)
+            problems.typed(train.get(loss), f'train.{loss}', LOSS_REGISTRY)
     val = opt.get('val')
     problems.keys(val, 'val', VAL_KEYS | set(model_keys.get('val', ())))
     if isinstance(val, dict):
