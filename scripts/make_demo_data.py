@@ -109,11 +109,6 @@ def build(out_dir, train_variants, val_variants, seed, style_name=DEFAULT_STYLE)
     return manifests
 
 
-def _older_demo_set(folder, info):
-    # sets written before build_info.json existed
-    return info is None and (folder / 'capture_params.json').is_file() and (folder / 'train.jsonl').is_file()
-
-
 def is_current(folder, style_name):
     """Whether ``folder``'s demo set has this script's format and ``style_name`` as its target."""
     info = read_info(folder) or {}
@@ -135,14 +130,14 @@ def main(argv=None):
     for name in remove_stale_temps(out_dir, 'partial'):
         print(f'removed {name}, the unfinished build of a run that was killed')
     if (out_dir.exists() or out_dir.is_symlink()) and not is_empty_folder(out_dir):
-        own = is_own_output(out_dir, TOOL, _older_demo_set)
+        own = is_own_output(out_dir, TOOL)
         if not args.force and own and is_current(out_dir, args.style):
             print(f'{out_dir} holds a demo set; keeping it (use --force to rebuild)')
             return 0
         if own and not args.force:
             print(f'{out_dir} holds a demo set of another format or style; rebuilding it')
         try:
-            check_replaceable(out_dir, TOOL, LAYOUT, accept_older=_older_demo_set)
+            check_replaceable(out_dir, TOOL, LAYOUT)
         except UnsafeOutputError as err:
             print(f'make_demo_data: error: {err}', file=sys.stderr)
             return 2

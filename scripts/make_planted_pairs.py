@@ -29,15 +29,6 @@ TOOL = 'make_planted_pairs'
 LAYOUT = {'images': ('*_src.jpg', '*_tar.jpg'), 'train.jsonl': None, 'test.jsonl': None, 'build_info.json': None}
 
 
-def _older_planted_set(folder, info):
-    # sets written before build_info.json existed: their train.jsonl names the defect of every pair
-    try:
-        first = (folder / 'train.jsonl').read_text(encoding='utf-8').split('\n', 1)[0]
-    except OSError:
-        return False
-    return info is None and '"defect"' in first
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-o', '--output', required=True, help='folder to write (must not exist unless --force)')
@@ -51,7 +42,7 @@ def main(argv=None):
         print(f'removed {name}, the unfinished build of a run that was killed')
     if (output.exists() or output.is_symlink()) and not is_empty_folder(output):
         try:
-            check_replaceable(output, TOOL, LAYOUT, accept_older=_older_planted_set)
+            check_replaceable(output, TOOL, LAYOUT)
         except UnsafeOutputError as err:
             print(f'make_planted_pairs: error: {err}', file=sys.stderr)
             return 2
