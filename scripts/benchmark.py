@@ -30,29 +30,21 @@ import argparse
 import hashlib
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import yaml
-
-from realestate_sr.benchmark import cv_report, report
-from realestate_sr.benchmark.folds import SPLITS, choose_train_photos, fold_photos
-from realestate_sr.benchmark.local_oracle import oracle_local
-from realestate_sr.benchmark.macs import photo_macs
-from realestate_sr.benchmark.oracle import oracle_lut
-from realestate_sr.benchmark.pieces import REFERENCES, PieceKey, read_pieces, reusable_piece, write_piece
-from realestate_sr.benchmark.recipes import RecipeError, bench_options, budget_iters, evaluate_args, training_budget
-from realestate_sr.utils.tiling import validation_tile
+from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parents[1]
+# the parser's flags come from this file alone, loaded by path: the package (numpy, torch) loads once they parse
+FLAGS = SimpleNamespace(**runpy.run_path(f'{REPO}/realestate_sr/utils/cli_flags.py'))
 
 DEFAULT_RECIPES = ('options/nafnet_demo.yml', 'options/bench/bilateral_grid_whole.yml')
 DEFAULT_HELD_OUT = 'mixed_light'
 BASELINES = ('input', 'auto_correct')
-ORACLES = {'oracle_lut': oracle_lut, 'oracle_local': oracle_local}
 BUDGETS = {'demo': 1, 'long': 5}  # times each recipe's own train.total_iter
 QUICK = {'tasks': 2, 'folds': [0], 'iters': 2, 'photos': 6}
 # glibc otherwise returns big activation buffers to the kernel after each op (../shared/FACTS.md)
@@ -84,7 +76,7 @@ def build_parser():
     parser.add_argument('--k', type=int, default=3, help='number of folds (default: %(default)s)')
     parser.add_argument('--folds', type=int, nargs='+', help='which folds to run (default: all)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0], help='training seeds (default: 0)')
-    parser.add_argument('--split', choices=SPLITS, default='test',
+    parser.add_argument('--split', choices=FLAGS.BENCHMARK_SPLITS, default='test',
                         help='test: score each fold; val: score an inner group of each fold\'s training photos '
                         '(where recipe decisions are made; default: %(default)s)')
     parser.add_argument('--budget', choices=BUDGETS, default='demo',
@@ -108,6 +100,23 @@ def build_parser():
     parser.add_argument('--experiment-prefix', default='bench_', help='experiments/<prefix>... (default: %(default)s)')
     parser.add_argument('--keep-models', action='store_true', help='keep each piece\'s experiments/ folder')
     return parser
+
+
+if __name__ == '__main__':  # --help and argument errors answer before the imports below load numpy and torch
+    build_parser().parse_args()
+
+import yaml
+
+from realestate_sr.benchmark import cv_report, report
+from realestate_sr.benchmark.folds import choose_train_photos, fold_photos
+from realestate_sr.benchmark.local_oracle import oracle_local
+from realestate_sr.benchmark.macs import photo_macs
+from realestate_sr.benchmark.oracle import oracle_lut
+from realestate_sr.benchmark.pieces import REFERENCES, PieceKey, read_pieces, reusable_piece, write_piece
+from realestate_sr.benchmark.recipes import RecipeError, bench_options, budget_iters, evaluate_args, training_budget
+from realestate_sr.utils.tiling import validation_tile
+
+ORACLES = {'oracle_lut': oracle_lut, 'oracle_local': oracle_local}
 
 
 def run_measured(command, log_path, env):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FAST_HELP = ('tiled_infer', 'evaluate', 'serve', 'export_onnx', 'run_demo', 'check_pairs', 'make_lmdb')
+FAST_HELP = ('tiled_infer', 'evaluate', 'serve', 'export_onnx', 'run_demo', 'check_pairs', 'make_lmdb', 'benchmark')
 HEAVY = ('torch', 'basicsr', 'realestate_sr')
 
 

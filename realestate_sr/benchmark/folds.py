@@ -11,7 +11,7 @@ every photo is in exactly one fold and the folds differ by at most one scene's p
 """
 import numpy as np
 
-SPLITS = ('test', 'val')
+from realestate_sr.utils.cli_flags import BENCHMARK_SPLITS as SPLITS
 
 
 def scene_folds(scene_of_photo, folds, seed=0):

@@ -1,12 +1,12 @@
 """The command-line flags of the tools that run networks, and the defaults they name, importable without torch.
 
-``scripts/tiled_infer.py``, ``evaluate.py``, ``serve.py``, ``export_onnx.py``, ``check_pairs.py`` and
-``make_lmdb.py`` build their parsers from this
+``scripts/tiled_infer.py``, ``evaluate.py``, ``serve.py``, ``export_onnx.py``, ``check_pairs.py``,
+``make_lmdb.py`` and ``benchmark.py`` build their parsers from this
 file alone, loaded by path (``runpy.run_path``) before the package is imported, so that ``--help`` and argument
 errors answer at once instead of after torch and basicsr have loaded (6-8 s). It imports nothing but the
 standard library; the package imports the same names from here (``inference.network_args``,
 ``inference.postprocess``, ``inference.settings``, ``utils.tiling``, ``inference.sharding``, ``serve.app``,
-``prep.pair_checks``, ``data.lmdb_io``), so
+``prep.pair_checks``, ``data.lmdb_io``, ``benchmark.folds``), so
 each default is written once.
 """
 
@@ -18,6 +18,7 @@ MATCH_LAB = 'match-lab'
 LAUNCHERS = ('none', 'pytorch', 'slurm')  # how tiled_infer.py shares photos among processes
 BASELINE_NAMES = ('input', 'auto_correct')  # evaluate.py's rows that need no network
 LMDB_ENCODINGS = ('png', 'jpg', 'raw')  # how make_lmdb.py stores each image
+BENCHMARK_SPLITS = ('test', 'val')  # benchmark.py --split: what each fold scores (benchmark.folds)
 # scripts/check_pairs.py and make_lmdb.py: CheckThresholds (prep.pair_checks) and one flag per entry
 PAIR_CHECK_THRESHOLDS = {
     'work_size': 512,                   # long side, in pixels, the tone measures run at
