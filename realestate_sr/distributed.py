@@ -13,11 +13,9 @@ import subprocess
 
 import torch
 import torch.distributed as dist
-import yaml
 
+from realestate_sr.options import read_option_file
 from realestate_sr.utils.wording import counted
-
-from basicsr.utils.options import ordered_yaml
 
 DEFAULT_MASTER_PORT = 29500
 DIST_PARAM_KEYS = ('backend', 'port', 'timeout_minutes')
@@ -106,12 +104,14 @@ def init_dist(launcher, num_gpu=0, backend=None, port=None, timeout_minutes=None
     dist.init_process_group(backend=backend or ('nccl' if use_cuda else 'gloo'), **options)
 
 
-def launch_settings(opt_path):
-    """``num_gpu`` and ``dist_params`` of an option file: they decide the backend before basicsr parses it."""
-    with open(opt_path, encoding='utf-8') as file:
-        opt = yaml.load(file, Loader=ordered_yaml()[0]) or {}
+def launch_settings(option_file):
+    """``num_gpu`` and ``dist_params`` of an option file (a path, or ``realestate_sr.options.OptionFile`` read
+    already), as written: they decide the backend before the run's options are resolved."""
+    option_file = read_option_file(option_file)
+    opt = option_file.options
     params = dict(opt.get('dist_params') or {})
     unknown = sorted(set(params) - set(DIST_PARAM_KEYS))
     if unknown:
-        raise DistributedSetupError(f'{opt_path}: unknown dist_params {unknown}; known: {list(DIST_PARAM_KEYS)}')
+        raise DistributedSetupError(f'{option_file.path}: unknown dist_params {unknown}; known: '
+                                    f'{list(DIST_PARAM_KEYS)}')
     return {'num_gpu': opt.get('num_gpu', 1), **params}

@@ -28,6 +28,7 @@ runs with the root as working directory; ``-opt`` is made absolute first (``-opt
 does not fit, a bad launch environment, an option file mistake) print one message and exit with code 2;
 anything else keeps its traceback. See docs/distributed.md for multi-GPU, multi-node and SLURM runs.
 """
+import copy
 import datetime
 import logging
 import os
@@ -50,6 +51,7 @@ from realestate_sr.data.pair_lists import PairListError
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError
 from realestate_sr.distributed import DistributedSetupError, init_dist, launch_settings
 from realestate_sr.models.option_checks import OptionKeyError, check_training_options, unknown_key_message
+from realestate_sr.options import OptionFileError, read_option_file
 from realestate_sr.resume import ResumeStateError, load_resume_state
 from realestate_sr.utils.output_safety import atomic_write
 from realestate_sr.utils.stop_signals import AbortRequested, StopSignals, exit_code
@@ -73,10 +75,6 @@ from basicsr.utils.dist_util import get_dist_info
 from basicsr.utils.options import _postprocess_yml_value, copy_opt_file, dict2str, ordered_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-class OptionFileError(FileNotFoundError):
-    """``-opt`` names no file."""
 
 
 class TrainingInterrupted(Exception):
@@ -121,10 +119,10 @@ def set_option(opt, keys, value):
     block[key] = _postprocess_yml_value(value)
 
 
-def read_option_file(opt_path, force_yml):
-    """The option file as written, with the ``--force_yml`` entries applied in command-line order."""
-    with open(opt_path, encoding='utf-8') as file:
-        opt = yaml.load(file, Loader=ordered_yaml()[0])
+def with_force_yml(option_file, force_yml):
+    """A copy of the options of ``option_file`` (read once) with the ``--force_yml`` entries applied in
+    command-line order."""
+    opt = copy.deepcopy(option_file.options)
     for entry in force_yml or []:
         keys, equals, value = (part.strip() for part in entry.partition('='))
         if not equals or not keys:
@@ -138,11 +136,12 @@ def read_option_file(opt_path, force_yml):
 
 def add_run_settings(opt, args, root_path):
     """What BasicSR's ``parse_options`` adds to the file's options: process group, rank, seed, debug mode,
-    dataset phases, the experiment's folders. Joins the process group for ``--launcher pytorch|slurm``."""
+    dataset phases, the experiment's folders. Joins the process group for ``--launcher pytorch|slurm``, as the
+    option file (``args.option_file``) says."""
     opt['dist'] = args.launcher != 'none'
     if opt['dist']:
         # basicsr passed dist_params to init_dist only for slurm, and never num_gpu
-        init_dist(args.launcher, **launch_settings(args.opt))
+        init_dist(args.launcher, **launch_settings(args.option_file))
     opt['rank'], opt['world_size'] = get_dist_info()
     set_random_seed(opt['manual_seed'] + opt['rank'])
     opt['auto_resume'], opt['is_train'], opt['root_path'] = args.auto_resume, True, root_path
@@ -176,7 +175,8 @@ def parse_and_check_options(root_path, argv=None):
     applied (``KEY=~`` deletes), then what BasicSR's ``parse_options`` adds, then the option checks of
     realestate_sr.models.option_checks: a typo stops the run here, before any data is read."""
     args = argument_parser().parse_args((argv or sys.argv)[1:])
-    opt = read_option_file(args.opt, args.force_yml)
+    args.option_file = read_option_file(args.opt)  # the one read: the resolved copy and the launch reuse it
+    opt = with_force_yml(args.option_file, args.force_yml)
     if opt.get('manual_seed') is None:
         opt['manual_seed'] = random.randint(1, 10000)
     add_run_settings(opt, args, root_path)
@@ -234,7 +234,7 @@ def write_resolved_options(opt, args):
     path = os.path.join(opt['path']['experiments_root'], RESOLVED_OPTIONS)
     if opt['rank'] != 0 or (os.path.exists(path) and os.path.samefile(path, args.opt)):
         return None
-    resolved = read_option_file(args.opt, args.force_yml)
+    resolved = with_force_yml(args.option_file, args.force_yml)
     resolved['manual_seed'] = opt['manual_seed']
     header = (f'# {args.opt}\n# with --force_yml {" ".join(args.force_yml)}\n' if args.force_yml else f'# {args.opt}\n')
     header += ('# as this run read it, with manual_seed filled in. To train with it, copy it out of this folder\n'

@@ -8,9 +8,8 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from realestate_sr.models.option_checks import OptionKeyError, training_option_problems
+from realestate_sr.options import OptionFileError, read_option_file
 from realestate_sr.utils.wording import counted
 
 
@@ -55,11 +54,9 @@ QUICK_NAFNET = {'width': 8, 'middle_blk_num': 1}
 def load_recipe(path):
     """The option file at ``path`` as a dict; PreflightError when it cannot be read or is not a mapping."""
     try:
-        recipe = yaml.safe_load(Path(path).read_text(encoding='utf-8'))
-    except (OSError, yaml.YAMLError) as error:
-        raise PreflightError(f'--opt {path}: cannot read it ({error})') from error
-    if not isinstance(recipe, dict):
-        raise PreflightError(f'--opt {path}: not a YAML mapping of options')
+        recipe = read_option_file(path).options
+    except OptionFileError as error:
+        raise PreflightError(f'--opt: {error}') from error
     problems = training_option_problems(recipe, cuda_available=True)  # typos first, whatever the machine
     if problems:
         raise OptionKeyError(f'{path}: ' + '; '.join(problems))

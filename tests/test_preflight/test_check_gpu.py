@@ -11,6 +11,7 @@ import yaml
 
 from realestate_sr.preflight.recipe import (
     PreflightError,
+    load_recipe,
     point_at_storage,
     quick_plan,
     training_options,
@@ -152,3 +153,12 @@ def test_datasets_are_pointed_at_the_synthetic_storage_of_their_kind(tmp_path):
     opt['datasets']['val'] = {'name': 'v', 'type': 'PairedListingDataset', 'dataroot_lq': 'a', 'dataroot_gt': 'b'}
     with pytest.raises(PreflightError, match='datasets.val: the check makes LMDB .* this block reads paired folders'):
         point_at_storage(opt, storage)
+
+
+@pytest.mark.parametrize('text, problem', [(None, 'cannot read it'), ('- a list\n', 'not a YAML mapping of options')])
+def test_a_recipe_that_cannot_be_read_is_one_line_naming_it(tmp_path, text, problem):
+    path = tmp_path / 'recipe.yml'
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(PreflightError, match=f'--opt: option file .*recipe.yml.*{problem}'):
+        load_recipe(path)
