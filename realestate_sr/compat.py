@@ -16,22 +16,9 @@ LEGACY_TORCHVISION_MODULE = 'torchvision.transforms.functional_tensor'
 
 
 def alias_torchvision_functional_tensor():
-    """Make ``import torchvision.transforms.functional_tensor`` work again.
-
-    Returns the module registered under the legacy name.
-    """
-    if LEGACY_TORCHVISION_MODULE in sys.modules:
-        return sys.modules[LEGACY_TORCHVISION_MODULE]
-    try:
-        return importlib.import_module(LEGACY_TORCHVISION_MODULE)
-    except ImportError:
-        pass
-    try:
-        successor = importlib.import_module('torchvision.transforms._functional_tensor')
-    except ImportError:  # a future torchvision without the private module
-        successor = importlib.import_module('torchvision.transforms.functional')
-    sys.modules[LEGACY_TORCHVISION_MODULE] = successor
-    return successor
+    """Make ``import torchvision.transforms.functional_tensor`` work again; returns the module under that name."""
+    return sys.modules.setdefault(LEGACY_TORCHVISION_MODULE,
+                                  importlib.import_module('torchvision.transforms._functional_tensor'))
 
 
 alias_torchvision_functional_tensor()

@@ -12,7 +12,7 @@ def run_fresh(code):
 
 
 def test_basicsr_fails_without_our_alias_on_this_torchvision():
-    # guards the premise: if torchvision brings the module back, the alias becomes a no-op
+    # guards the premise: the torchvision we install lacks the module basicsr imports
     result = run_fresh('import torchvision.transforms.functional_tensor')
     assert result.returncode != 0 and 'functional_tensor' in result.stderr
 
