@@ -23,11 +23,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from realestate_sr.inference.photo_io import ALPHA_FORMATS, format_of_suffix
 from realestate_sr.utils.output_safety import MARKER_FIELD, atomic_write, info_record
 from realestate_sr.utils.photo_decode import is_image_file
+from realestate_sr.utils.photo_formats import ALPHA_FALLBACK, FORMATS, format_of_suffix, output_suffix
 
-ALPHA_FALLBACK_SUFFIX = '.png'
 OUTPUT_MARKER = '.tiled_infer.json'  # hidden, so a delivery sent on from the output folder does not carry it
 OUTPUT_TOOL = 'tiled_infer'
 
@@ -120,11 +119,12 @@ def _candidate(source, relative):
     return job
 
 
-def plan_outputs(jobs, output_dir, extension_for, suffix=''):
+def plan_outputs(jobs, output_dir, requested='jpeg', suffix=''):
     """Set ``job.output`` (and ``job.alpha_output``) for every job without a skip reason; unique in the run.
 
     Args:
-        extension_for (callable): source suffix -> output extension ('.jpg', ...).
+        requested (str): The output format asked for ('jpeg', 'png', 'same'): its extension
+            (``photo_formats.output_suffix``).
         suffix (str): Appended to the stem (``IMG_1.jpg`` -> ``IMG_1_edit.jpg``).
 
     Two inputs that would map to the same output (``a.png`` and ``a.jpg`` both to ``a.jpg``) get their
@@ -136,7 +136,7 @@ def plan_outputs(jobs, output_dir, extension_for, suffix=''):
     systems too, and it is deterministic (jobs in ``discover``'s sorted order).
     """
     output_dir = Path(output_dir)
-    planned = [(job, _output_relative(job, '', suffix, extension_for)) for job in jobs if job.skip_reason is None]
+    planned = [(job, _output_relative(job, '', suffix, requested)) for job in jobs if job.skip_reason is None]
     wanted = Counter(output_key(natural) for _, natural in planned)
     taken, clashing = set(), []
     for job, natural in planned:  # names nobody else wants first, so a disambiguated name cannot take them
@@ -147,17 +147,17 @@ def plan_outputs(jobs, output_dir, extension_for, suffix=''):
     for job in clashing:
         tag = '_' + job.source.suffix[1:]
         for count in itertools.count(1):
-            relative = _output_relative(job, tag + _counter(count), suffix, extension_for)
+            relative = _output_relative(job, tag + _counter(count), suffix, requested)
             if _claim(relative, taken):
                 job.output = output_dir / relative
                 break
     for job, _ in planned:
         job.alpha_output = None
         relative = job.output.relative_to(output_dir)
-        if format_of_suffix(relative.suffix) in ALPHA_FORMATS:
+        if FORMATS[format_of_suffix(relative.suffix)].alpha:
             continue
         for count in itertools.count(1):
-            fallback = relative.with_name(relative.stem + _counter(count) + ALPHA_FALLBACK_SUFFIX)
+            fallback = relative.with_name(relative.stem + _counter(count) + FORMATS[ALPHA_FALLBACK].extension)
             if _claim(fallback, taken):
                 job.alpha_output = output_dir / fallback
                 break
@@ -168,8 +168,8 @@ def _counter(count):
     return f'_{count}' if count > 1 else ''
 
 
-def _output_relative(job, tag, suffix, extension_for):
-    return job.relative.parent / (job.relative.stem + tag + suffix + extension_for(job.source.suffix))
+def _output_relative(job, tag, suffix, requested):
+    return job.relative.parent / (job.relative.stem + tag + suffix + output_suffix(requested, job.source.suffix))
 
 
 def output_key(path):

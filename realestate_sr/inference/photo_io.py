@@ -30,20 +30,13 @@ import numpy as np
 from PIL import Image
 
 from realestate_sr.utils.photo_decode import (
-    IMAGE_FORMATS,
     ORIENTATION_TAG,
     SRGB_PROFILE_BYTES,
     PhotoReadError,
     decode_srgb,
 )
+from realestate_sr.utils.photo_formats import FORMATS
 from realestate_sr.utils.tiff_ifd import SHORT, first_value, ifd_entries, next_ifd_link, tiff_header
-
-# Pillow format name of the decoded file -> format we write for --format same.
-# MPO is how Pillow names the JPEGs many phones write (JPEG plus a depth/preview image).
-SAME_FORMAT = {'JPEG': 'JPEG', 'MPO': 'JPEG', 'PNG': 'PNG', 'TIFF': 'TIFF', 'WEBP': 'WEBP', 'BMP': 'BMP'}
-ALPHA_FORMATS = ('PNG', 'TIFF', 'WEBP')
-SIXTEEN_BIT_FORMATS = ('PNG', 'TIFF')
-FORMAT_EXTENSIONS = {'JPEG': '.jpg', 'PNG': '.png', 'TIFF': '.tif', 'WEBP': '.webp', 'BMP': '.bmp'}
 
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
 # The IFD0 tags a TIFF may pass on to its output's EXIF: those describing the photo. Its layout tags
@@ -211,29 +204,6 @@ def read_photo(path):
 
 # ---------------------------------------------------------------- writing
 
-def output_format(photo_or_none, requested, source_suffix):
-    """The Pillow format to write for ``requested`` ('jpeg', 'png', 'same').
-
-    'same' follows the source's extension, as the planned output name does (photo_files), so the name's
-    extension always matches the bytes even for a misnamed file (PNG bytes in ``logo.jpg`` give JPEG).
-    ``photo_or_none`` may be None when planning names before decoding; then an image with alpha cannot be
-    foreseen. A photo with alpha whose format cannot hold it gets PNG (written to the job's ``alpha_output``).
-    """
-    if requested == 'same':
-        fmt = format_of_suffix(source_suffix) or (
-            SAME_FORMAT.get(photo_or_none.source_format, 'PNG') if photo_or_none else 'PNG')
-    else:
-        fmt = requested.upper()
-    if photo_or_none is not None and photo_or_none.alpha is not None and fmt not in ALPHA_FORMATS:
-        fmt = 'PNG'
-    return fmt
-
-
-def format_of_suffix(suffix):
-    """The Pillow format a file extension names ('.JPG' -> 'JPEG'), None for an unknown one."""
-    return IMAGE_FORMATS.get(suffix.lower())
-
-
 def _quantise(array, bit_depth):
     top = 65535.0 if bit_depth == 16 else 255.0
     dtype = np.uint16 if bit_depth == 16 else np.uint8
@@ -247,8 +217,9 @@ def _png_chunk(kind, payload):
 def _encode_sixteen_bit(pixels, fmt, exif, icc):
     """16-bit PNG/TIFF through OpenCV; PNG gets iCCP/eXIf chunks spliced in after IHDR."""
     bgr = pixels[:, :, [2, 1, 0, 3][:pixels.shape[2]]]
-    params = [cv2.IMWRITE_PNG_COMPRESSION, 3] if fmt == 'PNG' else []
-    ok, encoded = cv2.imencode('.png' if fmt == 'PNG' else '.tif', bgr, params)
+    level = FORMATS[fmt].save_options.get('compress_level')
+    params = [] if level is None else [cv2.IMWRITE_PNG_COMPRESSION, level]
+    ok, encoded = cv2.imencode(FORMATS[fmt].extension, bgr, params)
     if not ok:
         raise PhotoWriteError(f'OpenCV could not encode a 16-bit {fmt}')
     data = encoded.tobytes()
@@ -264,37 +235,33 @@ def _encode_sixteen_bit(pixels, fmt, exif, icc):
 
 
 def encode_photo(rgb, photo, fmt, quality=95):
-    """Encode the enhanced ``rgb`` (float32 H,W,3 in [0,1]) with ``photo``'s alpha, EXIF and colour tag.
+    """Encode the enhanced ``rgb`` (float32 H,W,3 in [0,1]) with ``photo``'s alpha, EXIF and colour tag as
+    ``fmt`` (a name of utils.photo_formats.FORMATS) says.
 
     Returns the file's bytes. 16-bit sources stay 16-bit in PNG/TIFF.
     """
     if rgb.shape[:2] != photo.rgb.shape[:2]:
         raise PhotoWriteError(f'enhanced image is {rgb.shape[1]}x{rgb.shape[0]}, '
                               f'source is {photo.rgb.shape[1]}x{photo.rgb.shape[0]}')
+    spec = FORMATS[fmt]
     icc = SRGB_PROFILE_BYTES if photo.tagged else None
-    bit_depth = 16 if photo.bit_depth == 16 and fmt in SIXTEEN_BIT_FORMATS else 8
-    channels = [rgb] if photo.alpha is None or fmt not in ALPHA_FORMATS else [rgb, photo.alpha[:, :, None]]
+    bit_depth = 16 if photo.bit_depth == 16 and spec.sixteen_bit else 8
+    channels = [rgb] if photo.alpha is None or not spec.alpha else [rgb, photo.alpha[:, :, None]]
     pixels = _quantise(np.concatenate(channels, axis=2), bit_depth)
     if bit_depth == 16:
         return _encode_sixteen_bit(pixels, fmt, photo.exif, icc)
     im = Image.fromarray(pixels, 'RGBA' if pixels.shape[2] == 4 else 'RGB')
-    options = {}
-    if icc:
+    options = dict(spec.save_options)
+    if spec.quality:
+        options['quality'] = quality
+    if spec.metadata and icc:
         options['icc_profile'] = icc
-    if photo.exif:
+    if spec.metadata and photo.exif:
         options['exif'] = photo.exif
-    if fmt == 'JPEG':
-        options.update(quality=quality, subsampling=0)
-    elif fmt == 'WEBP':
-        options.update(quality=quality)
-    elif fmt == 'PNG':
-        options.update(compress_level=3)
-    elif fmt == 'TIFF' and not _has_sub_ifds(photo.exif):
+    if fmt == 'TIFF' and _has_sub_ifds(photo.exif):
         # Pillow compresses TIFF through libtiff, which cannot write EXIF's sub-IFDs (capture data, GPS):
         # with those the TIFF is written uncompressed rather than without its metadata
-        options.update(compression='tiff_lzw')
-    elif fmt == 'BMP':
-        options = {}
+        del options['compression']
     buffer = io.BytesIO()
     try:
         im.save(buffer, fmt, **options)

@@ -32,11 +32,9 @@ from realestate_sr.serve.batching import Batcher, QueueFullError
 from realestate_sr.serve.metrics import ServiceMetrics
 from realestate_sr.serve.page import PAGE_HTML
 from realestate_sr.serve.uploads import UploadError
-from realestate_sr.utils.cli_flags import SERVICE_DEFAULTS
+from realestate_sr.utils.cli_flags import OUTPUT_FORMATS, SERVICE_DEFAULTS
+from realestate_sr.utils.photo_formats import FORMATS, output_format
 
-OUTPUT_FORMATS = ('jpeg', 'png', 'same')
-MEDIA_TYPES = {'JPEG': 'image/jpeg', 'PNG': 'image/png', 'TIFF': 'image/tiff', 'WEBP': 'image/webp',
-               'BMP': 'image/bmp'}
 LOG = logging.getLogger(__name__)  # one line per request: method, path, status, milliseconds
 
 
@@ -165,8 +163,7 @@ def create_app(enhancer, config=None):
         timings['decode'] = time.perf_counter() - started
         ran = await batcher.enhance(photo.rgb, strength)
         timings.update(queue=ran.queue_s, compute=ran.compute_s)
-        source_suffix = photo_io.FORMAT_EXTENSIONS.get(photo_io.SAME_FORMAT.get(photo.source_format), '.png')
-        fmt = photo_io.output_format(photo, requested, source_suffix)
+        fmt = output_format(requested, photo=photo)
         started = time.perf_counter()
         try:
             encoded = await loop.run_in_executor(io_pool, encode, ran.rgb, photo, fmt, quality)
@@ -215,7 +212,6 @@ def create_app(enhancer, config=None):
                     metrics.stages.labels(stage).observe(value)
         height, width = photo.rgb.shape[:2]
         stem = (name.rsplit('.', 1)[0] if name else 'photo') or 'photo'
-        extension = photo_io.FORMAT_EXTENSIONS[fmt]
         headers = {
             'X-Model': config.model_name,
             'X-Elapsed-Ms': f'{seconds * 1000:.1f}',
@@ -223,9 +219,9 @@ def create_app(enhancer, config=None):
             'X-Image-Size': f'{width}x{height}',
             'X-Strength': f'{enhancer.settings.strength if strength is None else strength:g}',
             'Server-Timing': ', '.join(f'{stage};dur={value * 1000:.1f}' for stage, value in timings.items()),
-            'Content-Disposition': f'inline; filename="{_header_safe(stem)}_enhanced{extension}"',
+            'Content-Disposition': f'inline; filename="{_header_safe(stem)}_enhanced{FORMATS[fmt].extension}"',
         }
-        return Response(encoded, media_type=MEDIA_TYPES[fmt], headers=headers)
+        return Response(encoded, media_type=FORMATS[fmt].media_type, headers=headers)
 
     return app
 

@@ -26,6 +26,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from realestate_sr.inference import photo_io
 from realestate_sr.utils.photo_decode import PhotoReadError, unsupported_reason
+from realestate_sr.utils.photo_formats import SOURCE_FORMATS
 
 FORM_ENVELOPE_BYTES = 64 * 1024  # multipart boundaries and part headers allowed beyond max_bytes
 RAW_TYPES = ('application/octet-stream', )
@@ -132,7 +133,7 @@ def check_header(data, max_megapixels):
         raise _too_many_megapixels(_size_past_pillows_limit(data), max_megapixels) from None
     except Exception:  # noqa: BLE001  (Pillow raises many kinds for bytes it does not recognise)
         raise UploadError(400, 'not_an_image', 'the bytes are not an image any decoder recognises') from None
-    if fmt not in photo_io.SAME_FORMAT:
+    if fmt not in SOURCE_FORMATS:
         raise UploadError(415, 'unsupported_format',
                           f'{fmt} images are not supported; send JPEG, PNG, TIFF, WebP or BMP')
     reason = unsupported_reason(data)

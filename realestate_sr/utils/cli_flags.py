@@ -15,6 +15,7 @@ TILE_DEFAULTS = {'size': 512, 'overlap': 64, 'batch': 4, 'border_pad': 0}
 PRECISIONS = {'fp32': None, 'bf16': 'bfloat16', 'fp16': 'float16'}  # --precision -> the torch autocast dtype
 TLC_DEFAULT = True  # InferenceSettings.tlc without an option file
 MATCH_LAB = 'match-lab'
+OUTPUT_FORMATS = ('jpeg', 'png', 'same')  # tiled_infer.py --format, the service's ?format= (utils.photo_formats)
 LAUNCHERS = ('none', 'pytorch', 'slurm')  # how tiled_infer.py shares photos among processes
 BASELINE_NAMES = ('input', 'auto_correct')  # evaluate.py's rows that need no network
 LMDB_ENCODINGS = ('png', 'jpg', 'raw')  # how make_lmdb.py stores each image

@@ -24,12 +24,10 @@ import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from realestate_sr.utils.colour import to_uint8
+from realestate_sr.utils.photo_formats import IMAGE_FORMATS
 from realestate_sr.utils.tiff_ifd import first_value, ifd_entries, tiff_header
 
 ORIENTATION_TAG = 0x0112
-# file extension (lower case) -> Pillow format: the photos every tool reads, training's pair folders included
-IMAGE_FORMATS = {'.jpg': 'JPEG', '.jpeg': 'JPEG', '.jpe': 'JPEG', '.png': 'PNG', '.tif': 'TIFF', '.tiff': 'TIFF',
-                 '.webp': 'WEBP', '.bmp': 'BMP'}
 SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile('sRGB'))
 SRGB_PROFILE_BYTES = SRGB_PROFILE.tobytes()
 

@@ -43,7 +43,7 @@ def test_write_manifest_reaches_files_outside_its_root(pair_set, tmp_path):
 
 def test_folders_take_every_extension_the_photo_reader_takes(tmp_path):
     # one extension table for training's folders and tiled_infer: '.jpe' (a JPEG) used to be left out here only
-    from realestate_sr.inference.photo_io import format_of_suffix
+    from realestate_sr.utils.photo_formats import format_of_suffix
     src_dir, tar_dir = tmp_path / 'src', tmp_path / 'tar'
     names = ['a.jpe', 'b.JPG', 'c.tiff', 'd.webp', 'notes.txt']
     for folder in (src_dir, tar_dir):

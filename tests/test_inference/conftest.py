@@ -1,4 +1,5 @@
-"""Fixtures for the inference tests: a tiny random NAFNet checkpoint and the CLIs loaded in-process."""
+"""Fixtures for the inference tests (the service tests use them too): a tiny random NAFNet, its checkpoint and
+Enhancers, and the CLIs loaded in-process."""
 import importlib.util
 from pathlib import Path
 
@@ -6,6 +7,8 @@ import pytest
 import torch
 
 from realestate_sr.archs.network_loading import build_inference_network
+from realestate_sr.inference.enhancer import Enhancer
+from realestate_sr.inference.settings import InferenceSettings
 from tests.conftest import TINY_NAFNET, randomize_
 
 REPO = Path(__file__).resolve().parents[2]
@@ -14,6 +17,9 @@ TINY_FLAGS = ['--width', str(TINY_NAFNET['width']), '--middle-blk-num', str(TINY
               '--dec-blks', *map(str, TINY_NAFNET['dec_blk_nums'])]
 # small tiles and a small TLC window keep every case to a fraction of a second on a CPU
 FAST_FLAGS = ['--tile-size', '128', '--overlap', '32', '--train-size', '64', '--workers', '2']
+# small tiles keep a photo to a few network calls of milliseconds each on a CPU
+TILED = InferenceSettings(tile_size=64, overlap=16, tile_batch=4, tlc=False, device='cpu')
+WHOLE = InferenceSettings(tile_size=None, tlc=False, device='cpu')
 
 
 def load_script(name):
@@ -37,6 +43,16 @@ def export_onnx_script():
 def tiny_net():
     net = build_inference_network(dict(TINY_NAFNET, type='NAFNet'))
     return randomize_(net, scale=0.1)
+
+
+@pytest.fixture(scope='session')
+def tiled_enhancer(tiny_net):
+    return Enhancer.from_module(tiny_net, TILED)
+
+
+@pytest.fixture(scope='session')
+def whole_enhancer(tiny_net):
+    return Enhancer.from_module(tiny_net, WHOLE)
 
 
 @pytest.fixture(scope='session')

@@ -12,7 +12,7 @@ from PIL import Image
 from torch import nn
 
 from realestate_sr.archs.nafnet_arch import NAFNet, NAFNetLocal
-from realestate_sr.inference import onnx_export, onnx_runner
+from realestate_sr.inference import delivery, onnx_export, onnx_runner
 from realestate_sr.inference.enhancer import Enhancer, tlc_note
 from realestate_sr.inference.network_args import add_network_args, add_running_args, settings_from_args
 from realestate_sr.inference.settings import InferenceSettings, SettingsError
@@ -303,13 +303,12 @@ def test_a_checkpoint_with_missing_and_unexpected_keys_is_one_readable_line_in_e
             'extra.weight' in err and ':;' not in err, (tool, err)
 
 
-def test_tiled_infer_prints_a_progress_line_per_photo_without_a_terminal(tmp_path, run_infer, tiled_infer,
-                                                                        monkeypatch):
+def test_tiled_infer_prints_a_progress_line_per_photo_without_a_terminal(tmp_path, run_infer, monkeypatch):
     source = tmp_path / 'in'
     source.mkdir()
     for index in range(3):
         (source / f'{index}.png').write_bytes(encode_pil(smooth_rgb(150, 150, index), 'PNG'))
-    monkeypatch.setattr(tiled_infer, 'TILE_PROGRESS_SECONDS', 0)  # and every tile batch inside a photo
+    monkeypatch.setattr(delivery, 'TILE_PROGRESS_SECONDS', 0)  # and every tile batch inside a photo
     code, out = run_infer(source, tmp_path / 'out', '--tile-batch', '1')  # pytest's stdout is not a terminal
     assert code == 0
     done = [line for line in out.splitlines() if ' enhanced ' in line and 'ETA' in line]

@@ -8,8 +8,9 @@ import tifffile
 from PIL import ExifTags, Image, ImageCms, ImageOps
 
 from realestate_sr.inference import photo_io
-from realestate_sr.inference.photo_io import PhotoReadError, decode_photo, encode_photo, output_format
+from realestate_sr.inference.photo_io import PhotoReadError, decode_photo, encode_photo
 from realestate_sr.utils import photo_decode
+from realestate_sr.utils.photo_formats import output_format
 from tests.test_inference.icc_profiles import (
     ADOBE_GAMMA,
     ADOBE_PRIMARIES,
@@ -148,7 +149,7 @@ def test_cmyk_jpeg_reads_as_rgb():
 def test_rgba_alpha_is_kept_exactly_and_forces_an_alpha_format():
     rgba = np.dstack([smooth_rgb(20, 24), np.arange(20 * 24, dtype=np.uint8).reshape(20, 24)])
     photo = decode_photo(encode_pil(rgba, 'PNG'))
-    assert output_format(photo, 'jpeg', '.png') == 'PNG'
+    assert output_format('jpeg', '.png', photo) == 'PNG'
     written = np.asarray(Image.open(io.BytesIO(encode_photo(photo.rgb, photo, 'PNG'))))
     assert written.shape == (20, 24, 4)
     np.testing.assert_array_equal(written[:, :, 3], rgba[:, :, 3])

@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realestate_sr.inference import network_args, photo_io
+from realestate_sr.inference import delivery, network_args, photo_io
 from realestate_sr.inference.postprocess import LabReference, PostProcessSettings
 from tests.test_inference.conftest import FAST_FLAGS, TINY_FLAGS
 from tests.test_inference.photo_makers import encode_pil, smooth_rgb
@@ -28,7 +28,7 @@ def library_output(tiled_infer, checkpoint, photo_path, settings):
     """The network's output through tiled_infer's own Enhancer, finished by the library, encoded as PNG."""
     args = tiled_infer.build_parser().parse_args(['-i', str(photo_path), '-o', 'unused', '--model', str(checkpoint),
                                                   *TINY_FLAGS, *FAST_FLAGS])
-    enhancer = tiled_infer.make_enhancer(args, network_args.settings_from_args(args))
+    enhancer = delivery.make_enhancer(args, network_args.settings_from_args(args))
     photo = photo_io.read_photo(photo_path)
     rgb = settings.apply(np.clip(enhancer.run_photo(photo.rgb), 0, 1))
     return cv2.imdecode(np.frombuffer(photo_io.encode_photo(rgb, photo, 'PNG'), np.uint8), cv2.IMREAD_COLOR)

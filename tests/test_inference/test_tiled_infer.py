@@ -235,15 +235,14 @@ def test_clashing_names_differing_only_in_case_get_distinct_outputs(tmp_path, ru
 
 def test_planned_names_are_unique_with_suffixes_and_alpha_fallbacks(tmp_path):
     names = ['a.png', 'a.PNG', 'a.jpg', 'a_png.jpg', 'a_png.png', 'b.bmp', 'b.png', 'c.tif', 'c.TIF', 'notes.txt']
-    for fmt, extension_for in (('jpeg', lambda suffix: '.jpg'), ('png', lambda suffix: '.png'),
-                               ('same', lambda suffix: suffix)):
+    for fmt in ('jpeg', 'png', 'same'):
         jobs = [photo_files._candidate(tmp_path / name, Path(name)) for name in names]
-        photo_files.plan_outputs(jobs, tmp_path / 'out', extension_for, suffix='_edit')
+        photo_files.plan_outputs(jobs, tmp_path / 'out', fmt, suffix='_edit')
         paths = [path for job in jobs for path in (job.output, job.alpha_output) if path is not None]
         assert len({photo_files.output_key(path) for path in paths}) == len(paths), (fmt, paths)
         assert jobs[-1].output is None
         again = [photo_files._candidate(tmp_path / name, Path(name)) for name in names]
-        photo_files.plan_outputs(again, tmp_path / 'out', extension_for, suffix='_edit')
+        photo_files.plan_outputs(again, tmp_path / 'out', fmt, suffix='_edit')
         assert [job.output for job in again] == [job.output for job in jobs]  # deterministic
 
 

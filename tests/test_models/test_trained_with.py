@@ -14,7 +14,7 @@ import uvicorn
 import yaml
 
 from realestate_sr.archs.checkpoint import TRAINED_WITH_KEY, CheckpointMismatchError
-from realestate_sr.inference import network_args
+from realestate_sr.inference import delivery, network_args
 from realestate_sr.inference.trained_with import settings_from_record
 from tests.conftest import TINY_NAFNET, randomize_
 from tests.test_evaluation.conftest import make_target
@@ -106,7 +106,7 @@ def test_a_whole_photo_model_trained_with_a_thumb_size_override_runs_as_trained_
     tiled_infer = load_script('tiled_infer')
     args = tiled_infer.build_parser().parse_args(['-i', 'x', '-o', 'y', '--model', checkpoint, '--device', 'cpu'])
     settings = network_args.settings_from_args(args, checkpoint)
-    assert tiled_infer.make_enhancer(args, settings).net.thumb_size == 32
+    assert delivery.make_enhancer(args, settings).net.thumb_size == 32
     source = photo_folder(tmp_path)
     outputs, printed = {}, {}
     for name, flags in (('recorded', []), ('as_trained', ['--opt', str(as_trained)])):

@@ -9,31 +9,10 @@ import pytest
 import uvicorn
 from PIL import Image
 
-from realestate_sr.archs.network_loading import build_inference_network
-from realestate_sr.inference.enhancer import Enhancer
-from realestate_sr.inference.settings import InferenceSettings
 from realestate_sr.serve.app import ServeConfig, create_app
-from tests.conftest import TINY_NAFNET, free_port, randomize_
+from tests.conftest import free_port
+from tests.test_inference.conftest import TILED, WHOLE, tiled_enhancer, tiny_net, whole_enhancer  # noqa: F401
 from tests.test_inference.photo_makers import smooth_rgb
-
-# small tiles keep a photo to a few network calls of milliseconds each on a CPU
-TILED = InferenceSettings(tile_size=64, overlap=16, tile_batch=4, tlc=False, device='cpu')
-WHOLE = InferenceSettings(tile_size=None, tlc=False, device='cpu')
-
-
-@pytest.fixture(scope='session')
-def tiny_net():
-    return randomize_(build_inference_network(dict(TINY_NAFNET, type='NAFNet')), scale=0.1)
-
-
-@pytest.fixture(scope='session')
-def tiled_enhancer(tiny_net):
-    return Enhancer.from_module(tiny_net, TILED)
-
-
-@pytest.fixture(scope='session')
-def whole_enhancer(tiny_net):
-    return Enhancer.from_module(tiny_net, WHOLE)
 
 
 @contextmanager

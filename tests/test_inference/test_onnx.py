@@ -1,6 +1,4 @@
-"""ONNX export parity, the ONNX Runtime backend through the shared tiler, and the prefetch pipeline."""
-import threading
-
+"""ONNX export parity and the ONNX Runtime backend through the shared tiler."""
 import numpy as np
 import pytest
 import torch
@@ -9,7 +7,6 @@ from PIL import Image
 from realestate_sr.archs.network_loading import build_inference_network
 from realestate_sr.inference import onnx_export, onnx_runner
 from realestate_sr.inference.enhancer import Enhancer
-from realestate_sr.inference.pipeline import run_pipeline
 from realestate_sr.inference.settings import InferenceSettings
 from tests.conftest import TINY_NAFNET, randomize_
 from tests.test_inference.conftest import TINY_FLAGS
@@ -90,45 +87,3 @@ def test_tiled_infer_onnx_backend_matches_torch_backend(exported, run_infer, tmp
     by_torch = np.asarray(Image.open(tmp_path / 'torch' / 'room.png'), np.int16)
     by_onnx = np.asarray(Image.open(tmp_path / 'ort' / 'room.png'), np.int16)
     assert np.abs(by_torch - by_onnx).max() <= 1
-
-
-def test_pipeline_isolates_failures_and_keeps_order():
-    def decode(job):
-        if job == 2:
-            raise ValueError('bad file')
-        return job * 10
-
-    def compute(item):
-        if item == 40:
-            raise RuntimeError('out of memory')
-        return item + 1
-
-    outcomes = list(run_pipeline(range(6), decode, compute, lambda job, item, result: result))
-    assert [(o.job, o.status, o.stage) for o in outcomes if o.status == 'failed'] == [(2, 'failed', 'decode'),
-                                                                                    (4, 'failed', 'compute')]
-    assert [o.value for o in outcomes if o.status == 'done'] == [1, 11, 31, 51]
-
-
-def test_pipeline_decodes_ahead_while_computing_and_bounds_what_is_in_flight():
-    jobs = range(8)
-    decoded = {job: threading.Event() for job in jobs}
-    lock, in_flight, peak, overlapped = threading.Lock(), [0], [0], []
-
-    def decode(job):
-        with lock:
-            in_flight[0] += 1
-            peak[0] = max(peak[0], in_flight[0])
-        decoded[job].set()
-        return job
-
-    def compute(item):
-        # the next photo decodes while this one computes (a sequential loop would wait out the timeout)
-        overlapped.append(item == 7 or decoded[item + 1].wait(timeout=10))
-        with lock:
-            in_flight[0] -= 1
-        return item
-
-    outcomes = list(run_pipeline(jobs, decode, compute, lambda job, item, result: result, prefetch=2, workers=2))
-    assert [o.value for o in outcomes] == list(jobs)
-    assert all(overlapped)
-    assert peak[0] <= 3  # the photo being computed plus at most ``prefetch`` decoded ahead
