@@ -7,12 +7,14 @@ import torch
 import torch.nn.functional as F
 
 from realestate_sr.archs.bilateral_grid_arch import apply_affine, slice_and_apply_rows, slice_grid
+from realestate_sr.archs.nafnet_arch import NAFNet
 from realestate_sr.archs.whole_photo_ops import (
     WholePhotoInputError,
     apply_luts,
     corner_table,
     crop_box,
     identity_lut,
+    is_whole_photo,
     photo_thumbnail,
     trilinear_lookup,
 )
@@ -379,3 +381,11 @@ def test_forward_with_light_returns_the_same_photo_and_the_light_maps_logits(opt
         assert logits.shape == (2, 3, 2, 2) and torch.equal(logits, seen[0])  # the light head's own output
     else:
         assert logits is None
+
+
+def test_is_whole_photo_tells_whole_photo_networks_and_their_classes_from_others():
+    for opt in ARCHS:
+        net = build(opt)
+        assert is_whole_photo(net) and is_whole_photo(type(net))
+    assert not any(is_whole_photo(thing) for thing in (NAFNet, NAFNet(width=8, enc_blk_nums=[1], dec_blk_nums=[1]),
+                                                        None))
