@@ -61,19 +61,30 @@ def differing_keys(first, second, prefix=''):
     return paths
 
 
-def test_the_cpu_check_is_the_gb10_recipe_with_only_sizes_device_and_random_trunks_changed():
-    recipe, check = load_option_file('nafnet_gb10.yml'), load_option_file('nafnet_gb10_cpu_check.yml')
-    assert differing_keys(recipe, check) == {
-        'name', 'num_gpu', 'dist_params',
-        'datasets.train.gt_size', 'datasets.train.batch_size_per_gpu', 'datasets.train.num_worker_per_gpu',
-        'datasets.train.dataset_enlarge_ratio', 'datasets.train.pin_memory', 'datasets.train.prefetch_mode',
-        'network_g.width', 'network_g.middle_blk_num', 'network_g.enc_blk_nums', 'network_g.dec_blk_nums',
-        'train.bf16', 'train.ema_decay', 'train.total_iter', 'train.scheduler.periods',
-        'train.perceptual_opt.use_random_vgg_weights_for_testing',
-        'val.val_freq', 'val.tile.size', 'val.tile.overlap', 'val.tile.batch',
-        'val.metrics.lpips.device', 'val.metrics.lpips.random_backbone_for_testing',
-        'logger.print_freq', 'logger.save_checkpoint_freq'}
-    assert len(check['network_g']['enc_blk_nums']) == len(recipe['network_g']['enc_blk_nums'])  # same stages
+# what each CPU check changes in its GB10 recipe: name, device, sizes, budget, random trunks
+CPU_CHECK_CHANGES = {
+    'name', 'num_gpu', 'dist_params',
+    'datasets.train.gt_size', 'datasets.train.batch_size_per_gpu', 'datasets.train.num_worker_per_gpu',
+    'datasets.train.dataset_enlarge_ratio', 'datasets.train.pin_memory', 'datasets.train.prefetch_mode',
+    'train.bf16', 'train.ema_decay', 'train.total_iter', 'train.scheduler.periods',
+    'val.val_freq', 'val.metrics.lpips.device', 'val.metrics.lpips.random_backbone_for_testing',
+    'logger.print_freq', 'logger.save_checkpoint_freq'}
+
+
+@pytest.mark.parametrize('recipe, own_changes, layout', [
+    ('nafnet_gb10', {'network_g.width', 'network_g.middle_blk_num', 'network_g.enc_blk_nums', 'network_g.dec_blk_nums',
+                     'train.perceptual_opt.use_random_vgg_weights_for_testing',
+                     'val.tile.size', 'val.tile.overlap', 'val.tile.batch'},
+     lambda network: len(network['enc_blk_nums'])),  # same stages
+    ('bilateral_grid_gb10', {'datasets.train.thumb_size', 'network_g.thumb_size', 'network_g.width',
+                             'network_g.blocks_per_level', 'network_g.max_width', 'network_g.lut_size',
+                             'network_g.gain_cells'},
+     lambda network: network['levels']),  # same grid
+])
+def test_a_cpu_check_is_its_gb10_recipe_with_only_sizes_device_and_random_trunks_changed(recipe, own_changes, layout):
+    gb10, check = load_option_file(f'{recipe}.yml'), load_option_file(f'{recipe}_cpu_check.yml')
+    assert differing_keys(gb10, check) == CPU_CHECK_CHANGES | own_changes
+    assert layout(check['network_g']) == layout(gb10['network_g'])
     assert check['num_gpu'] == 0 and check['datasets']['train']['prefetch_mode'] is None
     assert training_option_problems(check, cuda_available=False) == []  # runs on a machine without CUDA
 

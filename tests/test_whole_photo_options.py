@@ -72,20 +72,8 @@ def test_the_stats_recipe_is_the_default_recipe_with_only_the_statistics_input_o
     assert stats['network_g']['stats_input'] is True and stats['name'] != load(DEMO_RECIPE)['name']
 
 
-def test_the_grid_cpu_check_is_the_gb10_grid_recipe_with_only_sizes_device_and_random_trunks_changed():
-    recipe, check = load('bilateral_grid_gb10.yml'), load('bilateral_grid_gb10_cpu_check.yml')
-    assert differing_keys(recipe, check) == {
-        'name', 'num_gpu', 'dist_params',
-        'datasets.train.thumb_size', 'datasets.train.gt_size', 'datasets.train.batch_size_per_gpu',
-        'datasets.train.num_worker_per_gpu', 'datasets.train.dataset_enlarge_ratio', 'datasets.train.pin_memory',
-        'datasets.train.prefetch_mode',
-        'network_g.thumb_size', 'network_g.width', 'network_g.blocks_per_level', 'network_g.max_width',
-        'network_g.lut_size', 'network_g.gain_cells',
-        'train.bf16', 'train.ema_decay', 'train.total_iter', 'train.scheduler.periods',
-        'val.val_freq', 'val.metrics.lpips.device', 'val.metrics.lpips.random_backbone_for_testing',
-        'logger.print_freq', 'logger.save_checkpoint_freq'}
-    network = check['network_g']
-    assert network['levels'] == recipe['network_g']['levels'] and network['gain_cells'] > 0  # same grid, light map
-    assert check['datasets']['train']['thumb_size'] == network['thumb_size']
-    assert check['num_gpu'] == 0 and check['datasets']['train']['prefetch_mode'] is None
-    assert training_option_problems(check, cuda_available=False) == []  # runs on a machine without CUDA
+def test_the_grid_cpu_check_keeps_the_light_map_and_thumbnails_of_one_size():
+    # the rest of what it changes: tests/test_options.py, test_a_cpu_check_is_its_gb10_recipe_...
+    check = load('bilateral_grid_gb10_cpu_check.yml')
+    assert check['network_g']['gain_cells'] > 0
+    assert check['datasets']['train']['thumb_size'] == check['network_g']['thumb_size']
