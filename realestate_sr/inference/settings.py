@@ -22,10 +22,9 @@ from pathlib import Path
 import torch
 import yaml
 
-from realestate_sr.archs.network_loading import training_patch_size
 from realestate_sr.archs.whole_photo_ops import StrengthError, check_strength
+from realestate_sr.options import inference_values
 from realestate_sr.utils.cli_flags import PRECISIONS, TILE_DEFAULTS, TLC_DEFAULT
-from realestate_sr.utils.tiling import validation_tile
 
 # measured with options/nafnet_gb10.yml's network on a 3300x2200 photo on a 2-core CPU: 37.8 s bf16, 3.0 s fp32
 CPU_BF16_COST = 'bf16 autocast on a CPU is ~10x slower than fp32'
@@ -105,21 +104,8 @@ class InferenceSettings:
     def from_options(cls, opt, source='the option file'):
         """Settings a parsed BasicSR option file implies: what its training validation ran."""
         opt = opt or {}
-        values = {}
-        train = opt.get('train') or {}
-        values['precision'] = 'bf16' if train.get('bf16') else 'fp32'
-        values['channels_last'] = bool(train.get('channels_last', False))
-        if isinstance(opt.get('network_g'), dict):
-            values['train_size'] = training_patch_size(opt)
-        val = opt.get('val')
-        if isinstance(val, dict):
-            tile = validation_tile(val)
-            values['tlc'] = bool(val.get('tlc', False))
-            if tile is None:
-                values['tile_size'] = None
-            else:
-                values.update(tile_size=tile['size'], overlap=tile['overlap'], tile_batch=tile['batch'],
-                              border_pad=tile['border_pad'])
+        values = inference_values(opt)
+        if isinstance(opt.get('val'), dict):
             source = f'val block of {source}'
         else:
             source = f'script defaults ({source} has no val block)'
