@@ -17,13 +17,11 @@ precision runs with there (``autocast_dtype``).
 """
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
-import yaml
 
 from realestate_sr.archs.whole_photo_ops import StrengthError, check_strength
-from realestate_sr.options import inference_values
+from realestate_sr.options import inference_values, read_option_file
 from realestate_sr.utils.cli_flags import PRECISIONS, TILE_DEFAULTS, TLC_DEFAULT
 
 # measured with options/nafnet_gb10.yml's network on a 3300x2200 photo on a 2-core CPU: 37.8 s bf16, 3.0 s fp32
@@ -113,12 +111,9 @@ class InferenceSettings:
 
     @classmethod
     def from_option_file(cls, path):
-        """``from_options`` of the YAML file ``path``; OSError / yaml.YAMLError when it cannot be read."""
-        with Path(path).open(encoding='utf-8') as handle:
-            opt = yaml.safe_load(handle)
-        if not isinstance(opt, dict):
-            raise SettingsError(f'{path} is not a YAML mapping of options')
-        return cls.from_options(opt, source=str(path))
+        """``from_options`` of the option file ``path``; OptionFileError (an OSError naming the file) when it is
+        missing, not YAML or not a mapping."""
+        return cls.from_options(read_option_file(path).options, source=str(path))
 
     def overridden(self, **given):
         """These settings with every value in ``given`` that is not None in its place (explicit flags win)."""
