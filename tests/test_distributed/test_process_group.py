@@ -8,6 +8,7 @@ import torch
 import torch.distributed as dist
 
 from realestate_sr import distributed, resume, training
+from realestate_sr.options import read_option_file
 from tests.conftest import free_port
 
 DIST_ENV = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT')
@@ -68,6 +69,7 @@ def test_launch_settings_read_num_gpu_and_refuse_unknown_dist_params(tmp_path):
     good = tmp_path / 'good.yml'
     good.write_text('num_gpu: auto\ndist_params:\n  backend: gloo\n  timeout_minutes: 60\n')
     assert distributed.launch_settings(good) == {'num_gpu': 'auto', 'backend': 'gloo', 'timeout_minutes': 60}
+    assert distributed.launch_settings(read_option_file(good)) == distributed.launch_settings(good)  # the file read
     bad = tmp_path / 'bad.yml'
     bad.write_text('num_gpu: 1\ndist_params:\n  master_port: 1234\n')
     with pytest.raises(distributed.DistributedSetupError, match='master_port'):
