@@ -1,20 +1,17 @@
-"""What an option file means, read once.
-
-A BasicSR option file (YAML) is read by :func:`read_option_file`, once per run of a tool, into an
-:class:`OptionFile`; the tools then ask it, or these functions given a parsed dict, what they need:
-
-- ``network_g``: the network, its registered ``type`` plus constructor arguments (:func:`network_opt`);
-- ``datasets.train.gt_size``: the training patch, N,C,H,W (:func:`training_patch_size`), behind the TLC window;
-- ``val.tile`` / ``val.tlc``: how validation ran (:func:`validation_tile`);
-- the inference settings those imply, with ``train.bf16`` and ``train.channels_last`` (:func:`inference_values`).
-
-Everything above utils may read options through this module; it reads nothing of the package but utils.
+"""What an option file means, read once: :func:`read_option_file` reads a BasicSR option file (YAML) into an
+:class:`OptionFile`; these functions, given its ``options`` (or any parsed dict), say what the tools need:
+``network_g`` (the registered ``type`` plus constructor arguments, :func:`network_opt`), the training patch
+(``datasets.train.gt_size``, :func:`training_patch_size`), the validation tile (``val.tile``,
+:func:`validation_tile`) and the inference settings those imply with ``val.tlc``, ``train.bf16`` and
+``train.channels_last`` (:func:`inference_values`).
 """
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+# val.tile's reading moves here once inference.settings, models.enhance_model and scripts/benchmark.py import it
+# from this module (utils cannot import options)
 from realestate_sr.utils.tiling import validation_tile
 
 
@@ -31,12 +28,6 @@ class OptionFile:
 
     def network_opt(self):
         return network_opt(self.options, self.path)
-
-    def training_patch_size(self):
-        return training_patch_size(self.options)
-
-    def inference_values(self):
-        return inference_values(self.options)
 
 
 def read_option_file(path):
@@ -75,7 +66,7 @@ def training_patch_size(opt):
 def network_opt_from_yaml(path):
     """(network_g block, training patch size or None) of the option file ``path`` (or an OptionFile)."""
     option_file = read_option_file(path)
-    return option_file.network_opt(), option_file.training_patch_size()
+    return option_file.network_opt(), training_patch_size(option_file.options)
 
 
 def inference_values(opt):

@@ -25,8 +25,8 @@ def test_the_file_is_read_once_and_later_changes_do_not_show(tmp_path):
     option_file = read_option_file(path)
     path.write_text('network_g: {type: BilateralGridNet}\nval: {tile: ~}\n')
     assert option_file.network_opt() == {'type': 'NAFNet', 'width': 8}
-    assert option_file.training_patch_size() == (1, 3, 64, 64)
-    assert option_file.inference_values()['tile_size'] == 96
+    assert training_patch_size(option_file.options) == (1, 3, 64, 64)
+    assert inference_values(option_file.options)['tile_size'] == 96
     assert read_option_file(option_file) is option_file  # a function may take a path or what was read
 
 
@@ -34,12 +34,12 @@ def test_the_accessors_read_the_gb10_recipes_as_documented():
     nafnet = read_option_file(OPTION_DIR / 'nafnet_gb10.yml')
     assert nafnet.network_opt() == {'type': 'NAFNet', 'img_channel': 3, 'width': 64, 'middle_blk_num': 12,
                                     'enc_blk_nums': [2, 2, 4, 8], 'dec_blk_nums': [2, 2, 2, 2]}
-    assert nafnet.training_patch_size() == (1, 3, 512, 512)
+    assert training_patch_size(nafnet.options) == (1, 3, 512, 512)
     assert validation_tile(nafnet.options['val']) == {'size': 512, 'overlap': 64, 'batch': 8, 'border_pad': 0}
-    assert nafnet.inference_values() == {'precision': 'bf16', 'channels_last': True, 'train_size': (1, 3, 512, 512),
-                                         'tlc': False, 'tile_size': 512, 'overlap': 64, 'tile_batch': 8,
-                                         'border_pad': 0}
-    grid = read_option_file(OPTION_DIR / 'bilateral_grid_gb10.yml').inference_values()
+    assert inference_values(nafnet.options) == {'precision': 'bf16', 'channels_last': True,
+                                                'train_size': (1, 3, 512, 512), 'tlc': False, 'tile_size': 512,
+                                                'overlap': 64, 'tile_batch': 8, 'border_pad': 0}
+    grid = inference_values(read_option_file(OPTION_DIR / 'bilateral_grid_gb10.yml').options)
     assert (grid['tile_size'], grid['precision'], grid['channels_last']) == (None, 'bf16', False)
 
 
