@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-# val.tile's reading moves here once inference.settings, models.enhance_model and scripts/benchmark.py import it
-# from this module (utils cannot import options)
+# val.tile's reading moves here once models.enhance_model (a re-export for tests) and scripts/benchmark.py import
+# it from this module (utils cannot import options)
 from realestate_sr.utils.tiling import validation_tile
 
 
