@@ -43,6 +43,16 @@ def test_the_accessors_read_the_gb10_recipes_as_documented():
     assert (grid['tile_size'], grid['precision'], grid['channels_last']) == (None, 'bf16', False)
 
 
+@pytest.mark.parametrize('val_opt, expected', [
+    ({'tile': None}, None),
+    ({'tile': {'size': 0}}, None),  # evaluate.py reads size 0 as whole photos: training must agree
+    ({'tile': {'size': 256}}, {'size': 256, 'overlap': 64, 'batch': 4, 'border_pad': 0}),
+    ({'tile': {'size': 128, 'overlap': 16, 'batch': 2}}, {'size': 128, 'overlap': 16, 'batch': 2, 'border_pad': 0}),
+])
+def test_validation_tile_fills_the_defaults_and_reads_size_0_as_whole_photos(val_opt, expected):
+    assert validation_tile(val_opt) == expected
+
+
 def test_inference_values_without_val_block_leave_tiling_and_tlc_to_the_defaults():
     assert inference_values({'network_g': {'type': 'NAFNet'}}) == {'precision': 'fp32', 'channels_last': False,
                                                                   'train_size': None}

@@ -5,7 +5,6 @@ import torch
 
 from realestate_sr.archs.checkpoint import CheckpointMismatchError
 from realestate_sr.archs.nafnet_arch import NAFNetLocal
-from realestate_sr.models.enhance_model import validation_tile
 from realestate_sr.utils.weights import MissingWeightsError
 from tests.conftest import TINY_NAFNET, randomize_
 
@@ -216,16 +215,6 @@ def test_missing_lpips_weights_fail_at_start_up(tmp_path, monkeypatch):
     opt = model_opt(tmp_path, val={'metrics': {'lpips': {'type': 'calculate_lpips', 'net': 'alex'}}})
     with pytest.raises(MissingWeightsError, match='alexnet-owt-7be5be79.pth'):
         build_model(opt)
-
-
-@pytest.mark.parametrize('val_opt, expected', [
-    ({'tile': None}, None),
-    ({'tile': {'size': 0}}, None),  # evaluate.py reads size 0 as whole photos: training must agree
-    ({'tile': {'size': 256}}, {'size': 256, 'overlap': 64, 'batch': 4, 'border_pad': 0}),
-    ({'tile': {'size': 128, 'overlap': 16, 'batch': 2}}, {'size': 128, 'overlap': 16, 'batch': 2, 'border_pad': 0}),
-])
-def test_validation_tile_reads_the_val_block_as_evaluate_does(val_opt, expected):
-    assert validation_tile(val_opt) == expected
 
 
 @pytest.mark.parametrize('total_iter, ema_decay, warned', [(30, 0.999, True), (2999, 0.999, True),
