@@ -14,11 +14,4 @@ import sys
 
 LEGACY_TORCHVISION_MODULE = 'torchvision.transforms.functional_tensor'
 
-
-def alias_torchvision_functional_tensor():
-    """Make ``import torchvision.transforms.functional_tensor`` work again; returns the module under that name."""
-    return sys.modules.setdefault(LEGACY_TORCHVISION_MODULE,
-                                  importlib.import_module('torchvision.transforms._functional_tensor'))
-
-
-alias_torchvision_functional_tensor()
+sys.modules.setdefault(LEGACY_TORCHVISION_MODULE, importlib.import_module('torchvision.transforms._functional_tensor'))

@@ -232,8 +232,4 @@ def _width_hint(net, checkpoint, param_key):
 def arch_runs_whole_photos(network_opt):
     """Whether the registered architecture of ``network_opt`` declares ``whole_photo = True``: it needs the whole
     photo in one pass (a global colour model), so tiling settings do not apply to it."""
-    try:
-        arch = ARCH_REGISTRY.get(network_opt['type'])
-    except KeyError:
-        return False
-    return is_whole_photo(arch)
+    return network_opt.get('type') in ARCH_REGISTRY and is_whole_photo(ARCH_REGISTRY.get(network_opt['type']))

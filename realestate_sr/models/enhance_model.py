@@ -138,8 +138,7 @@ def require_registered_metrics(val_opt):
 
 @dataclass
 class TrainingViews:
-    """What a training step's generator call gives its losses: ``output`` and ``target`` of every view it trains on,
-    the batch's own first."""
+    """What a training step's generator call gives its losses: output and target of every view, the batch's first."""
     output: torch.Tensor
     target: torch.Tensor
 
@@ -188,8 +187,7 @@ class EnhanceModel(SRModel):
         super().__init__(opt)
         self._validated = set()  # (dataset name, iteration): BasicSR's final call repeats the last one
         self.best_validation = BestValidation.from_options(opt) if self.is_train else None
-        self._first_step_start = None
-        self._first_step_logged = False
+        self._first_step_start = None  # None before the first training step, False once it is logged
         if self.is_train:
             message = ema_too_short_message(int(train_opt.get('total_iter', 0)), self.ema_decay)
             if message:
@@ -285,10 +283,10 @@ class EnhanceModel(SRModel):
         self.log_dict = self.reduce_loss_dict(terms)
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
-        if not self._first_step_logged:
-            self._first_step_logged = True
+        if self._first_step_start:
             get_root_logger().info(f'first iteration (iter {current_iter}) done in '
                                    f'{time.time() - self._first_step_start:.1f} s; {self.first_step_note()}')
+            self._first_step_start = False
 
     def first_step_note(self):
         return f'losses every {(self.opt.get("logger") or {}).get("print_freq")} iterations'
