@@ -61,11 +61,10 @@ def model_option_keys():
     and base classes declare, in declaration order. All models' together, whatever ``model_type`` says: a key
     of another model is that mismatch's business (``whole_photo_checks``), not an unknown key."""
     merged = {}
-    for _, model in MODEL_REGISTRY:
-        for klass in reversed(model.__mro__):
-            for block, keys in vars(klass).get('OPTION_KEYS', {}).items():
-                merged.setdefault(block, {}).update(dict.fromkeys(keys))
-    return {block: list(keys) for block, keys in merged.items()}
+    for klass in (base for _, model in MODEL_REGISTRY for base in reversed(model.__mro__)):
+        for block, keys in vars(klass).get('OPTION_KEYS', {}).items():
+            merged.setdefault(block, {}).update(dict.fromkeys(keys))  # a dict: the keys in declaration order
+    return merged
 
 
 def unknown_key_message(key, where, known):
