@@ -12,6 +12,5 @@ Nothing here touches site-packages: every shim lives in this process only.
 import importlib
 import sys
 
-LEGACY_TORCHVISION_MODULE = 'torchvision.transforms.functional_tensor'
-
-sys.modules.setdefault(LEGACY_TORCHVISION_MODULE, importlib.import_module('torchvision.transforms._functional_tensor'))
+sys.modules.setdefault('torchvision.transforms.functional_tensor',
+                       importlib.import_module('torchvision.transforms._functional_tensor'))

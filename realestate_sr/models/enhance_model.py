@@ -27,7 +27,6 @@ from realestate_sr.inference.settings import InferenceSettings
 from realestate_sr.inference.trained_with import trained_with_record
 from realestate_sr.metrics.lpips_metric import preload_lpips
 from realestate_sr.models.best_validation import BestValidation
-from realestate_sr.utils.tiling import validation_tile  # noqa: F401  (tests read val.tile through this module)
 from realestate_sr.utils.weights import MissingWeightsError
 from realestate_sr.utils.wording import counted
 
@@ -248,8 +247,7 @@ class EnhanceModel(SRModel):
 
     # --- one training step: the generator call, its losses, the optimizer step (SRModel's order) ---------------
     def run_generator(self):
-        """Call the generator on this step's batch, keep the batch's output for the visuals (``self.output``) and
-        return the ``TrainingViews`` the losses compare. Subclasses add inputs and views."""
+        """The generator on this step's batch: its output kept as ``self.output``, the TrainingViews returned."""
         self.output = self.net_g(self.lq)
         return TrainingViews(self.output, self.gt)
 
@@ -258,8 +256,7 @@ class EnhanceModel(SRModel):
         return self.compute_losses(views.output, views.target)
 
     def step_optimizer(self, optimizer, net, loss, terms):
-        """Backpropagate ``loss``, clip ``net``'s gradients to ``train.grad_clip_norm`` (the norm logged as
-        ``grad_norm`` in ``terms``) and step ``optimizer``."""
+        """Backward, ``net``'s gradients clipped to ``train.grad_clip_norm`` (logged as grad_norm), a step."""
         loss.backward()
         if self.grad_clip_norm:
             terms['grad_norm'] = torch.nn.utils.clip_grad_norm_(net.parameters(), self.grad_clip_norm)
@@ -278,8 +275,7 @@ class EnhanceModel(SRModel):
             self._first_step_start = time.time()
 
     def end_step(self, terms, current_iter):
-        """Log ``terms``, update the EMA; after the first step, say that the loop runs (the first print_freq line
-        can be far away)."""
+        """Log ``terms``, update the EMA; after the first step say that the loop runs (print_freq can be far)."""
         self.log_dict = self.reduce_loss_dict(terms)
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)

@@ -108,8 +108,7 @@ class GANEnhanceModel(EnhanceModel):
         self.end_step(terms, current_iter)
 
     def step_discriminator(self, views, terms):
-        """One discriminator step, real ``views.target`` against the detached ``views.output``; its terms go into
-        ``terms``."""
+        """One discriminator step, ``views.target`` (real) against ``views.output`` (fake), logged in ``terms``."""
         self.optimizer_d.zero_grad(set_to_none=True)
         with self.autocast():
             real_logits = self.net_d(views.target)

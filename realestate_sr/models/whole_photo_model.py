@@ -80,12 +80,10 @@ class WholePhotoModel(EnhanceModel):
 
     def init_training_settings(self):
         super().init_training_settings()
-        lut_opt = self.opt['train'].get('lut_opt')
-        self.cri_lut = build_loss(lut_opt).to(self.device) if lut_opt else None
-        whole_opt = self.opt['train'].get('whole_opt')
-        self.cri_whole = build_loss(whole_opt).to(self.device) if whole_opt else None
-        light_opt = self.opt['train'].get('light_opt')
-        self.cri_light = build_loss(light_opt).to(self.device) if light_opt else None
+        train_opt = self.opt['train']
+        self.cri_lut, self.cri_whole, self.cri_light = (
+            build_loss(train_opt[key]).to(self.device) if train_opt.get(key) else None
+            for key in ('lut_opt', 'whole_opt', 'light_opt'))
         if self.cri_light is not None and getattr(self.get_bare_model(self.net_g), 'light_head', None) is None:
             raise ValueError('train.light_opt supervises the light map: network_g needs gain_cells > 0 '
                              '(BilateralGridNet)')
