@@ -109,24 +109,43 @@ import yaml
 
 from realestate_sr.benchmark import cv_report, report
 from realestate_sr.benchmark.folds import choose_train_photos, fold_photos
-from realestate_sr.benchmark.local_oracle import oracle_local
 from realestate_sr.benchmark.macs import photo_macs
-from realestate_sr.benchmark.oracle import oracle_lut
+from realestate_sr.benchmark.oracle_files import one_thread, oracle_fits, write_pair_oracles
 from realestate_sr.benchmark.pieces import REFERENCES, PieceKey, read_pieces, reusable_piece, write_piece
 from realestate_sr.benchmark.recipes import RecipeError, bench_options, budget_iters, evaluate_args, training_budget
 from realestate_sr.utils.tiling import validation_tile
 
-ORACLES = {'oracle_lut': oracle_lut, 'oracle_local': oracle_local}
-
 
 def run_measured(command, log_path, env):
     """Run ``command`` with output to ``log_path``; (exit code, wall seconds, peak RSS of the child in MB)."""
+    [(rc, peak)], seconds = run_side_by_side([(command, log_path)], env)
+    return rc, seconds, peak
+
+
+def run_side_by_side(jobs, env):
+    """Run every (command, log path) of ``jobs`` at once; [(exit code, peak RSS in MB)] in order, wall seconds."""
     started = time.perf_counter()
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, 'w', encoding='utf-8') as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+    running = []
+    for command, log_path in jobs:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, 'w', encoding='utf-8')  # noqa: SIM115  closed once its process ends
+        running.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env), log))
+    ended = []
+    for process, log in running:
         _, status, usage = os.wait4(process.pid, 0)
-    return os.waitstatus_to_exitcode(status), time.perf_counter() - started, usage.ru_maxrss / 1024.0
+        log.close()
+        ended.append((os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024.0))
+    return ended, time.perf_counter() - started
+
+
+def side_by_side_workers(env, count):
+    """How many processes share work that splits by pair: the cores the run may use (its OMP_NUM_THREADS),
+    at most ``count``."""
+    try:
+        cores = int(env.get('OMP_NUM_THREADS', '1'))
+    except ValueError:
+        cores = 1
+    return max(1, min(cores, count))
 
 
 def last_lines(path, count=3):
@@ -230,31 +249,60 @@ class Run:
         started = time.perf_counter()
         rows = self.scored_rows(task, set(self.scene_of))
         work = self.out_dir / 'work' / REFERENCES / task
-        manifest = write_manifest(work / 'pairs.jsonl', rows)
+        write_manifest(work / 'pairs.jsonl', rows)
         folders = [] if self.args.no_oracle else self.write_oracles(rows, work / 'oracle')
         print(f'{task}: references on {len(rows)} pairs', flush=True)
-        log = self.out_dir / 'logs' / f'references_{task}.log'
-        rc, _, _ = run_measured(evaluate_command(manifest, self.data_dir, work / 'eval', baselines=BASELINES,
-                                                 preds=folders), log, self.env)
-        scored = read_report(work / 'eval', rc, log, f'references of {task}', self.failures)
+        scored = self.score_side_by_side(rows, work, f'references_{task}', f'references of {task}', folders)
         if not scored:
             return
         rows_scores = {row.removeprefix('pred:'): values for row, values in scored[0].items()}
         write_piece(self.out_dir, key, {'settings': settings, 'pairs': [pair_record(r) for r in rows],
-                                        'rows': rows_scores, 'directions': scored[2],
+                                        'rows': rows_scores, 'directions': scored[1],
                                         'cost': {'eval_s': time.perf_counter() - started}})
 
+    def score_side_by_side(self, rows, work, log_stem, what, preds):
+        """The baseline and ``preds`` rows of ``rows`` scored by evaluate.py, the pairs dealt to
+        ``side_by_side_workers`` processes of one thread each (a process mostly scores on one core); (scores by
+        row and pair, directions), or None when a share could not be scored (reported in ``failures``)."""
+        workers = side_by_side_workers(self.env, len(rows))
+        env = dict(self.env, OMP_NUM_THREADS='1') if workers > 1 else self.env
+        part = [f'_share{i}' if workers > 1 else '' for i in range(workers)]
+        shares = [(rows[i::workers], work / f'eval{part[i]}', self.out_dir / 'logs' / f'{log_stem}{part[i]}.log')
+                  for i in range(workers)]
+        jobs = [(evaluate_command(write_manifest(work / f'pairs{part[i]}.jsonl', share), self.data_dir, folder,
+                                  baselines=BASELINES, preds=preds), log)
+                for i, (share, folder, log) in enumerate(shares)]
+        ended, _ = run_side_by_side(jobs, env)
+        scores, directions = {}, None
+        for (rc, _), (_, folder, log) in zip(ended, shares):
+            scored = read_report(folder, rc, log, what, self.failures)
+            if not scored:
+                return None
+            for row, by_pair in scored[0].items():
+                scores.setdefault(row, {}).update(by_pair)
+            directions = scored[2]
+        return scores, directions
+
     def write_oracles(self, rows, out):
-        """Oracle outputs as 8-bit PNGs named like the pairs' src paths, one folder per oracle."""
-        from realestate_sr.benchmark.oracle_files import read_rgb, write_oracle_png
-        folders = {name: out / name for name in ORACLES}
-        for row in rows:
-            try:
-                src, tar = read_rgb(self.data_dir / row['src']), read_rgb(self.data_dir / row['tar'])
-                for name, function in ORACLES.items():
-                    write_oracle_png((folders[name] / row['src']).with_suffix('.png'), function(src, tar))
-            except Exception as err:  # noqa: BLE001  one bad pair costs its oracle rows, not the run
-                self.failures.append(f'oracles for {row["task"]} {row["src"]}: {err}')
+        """Oracle outputs as 8-bit PNGs named like the pairs' src paths, one folder per oracle; the pairs fitted
+        in ``side_by_side_workers`` processes."""
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+        from multiprocessing import get_context
+        folders = {name: out / name for name in oracle_fits()}
+        jobs = [(self.data_dir / row['src'], self.data_dir / row['tar'],
+                 {name: (folder / row['src']).with_suffix('.png') for name, folder in folders.items()})
+                for row in rows]
+        workers = side_by_side_workers(self.env, len(rows))
+        # spawned, not forked: a fork of a process whose OpenMP pool has run (torch) can hang
+        try:
+            with ProcessPoolExecutor(workers, mp_context=get_context('spawn'), initializer=one_thread) as pool:
+                errors = list(pool.map(write_pair_oracles, *zip(*jobs)))
+        except BrokenProcessPool as err:  # a worker killed (out of memory): the oracle rows go, the run goes on
+            errors = [f'the oracle processes ended: {err}'] * len(rows)
+        for row, error in zip(rows, errors):
+            if error:
+                self.failures.append(f'oracles for {row["task"]} {row["src"]}: {error}')
         return list(folders.values())
 
     def recipe_piece(self, stem, recipe, task, fold, seed):

@@ -286,3 +286,39 @@ def test_the_one_process_at_a_time_gets_every_core_unless_the_user_chose_a_threa
     script = load_benchmark_script()
     assert script.child_environment({'PATH': '/bin'})['OMP_NUM_THREADS'] == str(os.cpu_count())
     assert script.child_environment({'OMP_NUM_THREADS': '1'})['OMP_NUM_THREADS'] == '1'
+
+
+def test_work_split_by_pair_takes_the_cores_the_run_may_use():
+    script = load_benchmark_script()
+    assert script.side_by_side_workers({'OMP_NUM_THREADS': '2'}, 40) == 2
+    assert script.side_by_side_workers({'OMP_NUM_THREADS': '1'}, 40) == 1
+    assert script.side_by_side_workers({'OMP_NUM_THREADS': '4'}, 3) == 3
+    assert script.side_by_side_workers({'OMP_NUM_THREADS': 'lots'}, 3) == 1
+
+
+def test_side_by_side_jobs_run_at_once(tmp_path):
+    """The first job waits for a file only the second one writes: run one after the other, it gives up."""
+    import sys
+    script = load_benchmark_script()
+    flag = tmp_path / 'second_started'
+    waiter = ('import pathlib, sys, time\nfor _ in range(600):\n'
+              '    if pathlib.Path(sys.argv[1]).exists(): sys.exit(0)\n    time.sleep(0.05)\nsys.exit(3)')
+    jobs = [([sys.executable, '-c', waiter, str(flag)], tmp_path / 'first.log'),
+            ([sys.executable, '-c', 'import pathlib, sys; pathlib.Path(sys.argv[1]).touch()', str(flag)],
+             tmp_path / 'second.log')]
+    ended, _ = script.run_side_by_side(jobs, {'PATH': '/usr/bin:/bin'})
+    assert [rc for rc, _ in ended] == [0, 0]
+
+
+def test_a_pair_s_oracles_are_written_and_a_bad_pair_is_an_error_text_not_an_exception(tmp_path, photo):
+    import cv2
+
+    from realestate_sr.benchmark.oracle_files import read_rgb, write_pair_oracles
+    for name, rgb in (('src.png', photo), ('tar.png', np.sqrt(photo))):
+        cv2.imwrite(str(tmp_path / name), (rgb[..., ::-1] * 255).round().astype(np.uint8))
+    destinations = {'oracle_lut': tmp_path / 'lut' / 'a.png', 'oracle_local': tmp_path / 'local' / 'a.png'}
+    assert write_pair_oracles(tmp_path / 'src.png', tmp_path / 'tar.png', destinations) is None
+    target = read_rgb(tmp_path / 'tar.png')
+    for path in destinations.values():
+        assert np.abs(read_rgb(path) - target).mean() < np.abs(read_rgb(tmp_path / 'src.png') - target).mean() / 4
+    assert 'missing.png' in write_pair_oracles(tmp_path / 'missing.png', tmp_path / 'tar.png', destinations)
