@@ -252,36 +252,40 @@ class Run:
         write_manifest(work / 'pairs.jsonl', rows)
         folders = [] if self.args.no_oracle else self.write_oracles(rows, work / 'oracle')
         print(f'{task}: references on {len(rows)} pairs', flush=True)
-        scored = self.score_side_by_side(rows, work, f'references_{task}', f'references of {task}', folders)
+        scored, _, _ = self.score_side_by_side(rows, work, f'references_{task}', f'references of {task}',
+                                               baselines=BASELINES, preds=folders)
         if not scored:
             return
         rows_scores = {row.removeprefix('pred:'): values for row, values in scored[0].items()}
         write_piece(self.out_dir, key, {'settings': settings, 'pairs': [pair_record(r) for r in rows],
-                                        'rows': rows_scores, 'directions': scored[1],
+                                        'rows': rows_scores, 'directions': scored[2],
                                         'cost': {'eval_s': time.perf_counter() - started}})
 
-    def score_side_by_side(self, rows, work, log_stem, what, preds):
-        """The baseline and ``preds`` rows of ``rows`` scored by evaluate.py, the pairs dealt to
-        ``side_by_side_workers`` processes of one thread each (a process mostly scores on one core); (scores by
-        row and pair, directions), or None when a share could not be scored (reported in ``failures``)."""
+    def score_side_by_side(self, rows, work, log_stem, what, **rows_to_score):
+        """``rows`` scored by evaluate.py (``rows_to_score``: evaluate_command's baselines, preds, opt, checkpoint,
+        extra), the pairs dealt to ``side_by_side_workers`` processes of one thread each (scoring uses one core);
+        returns ((scores by row and pair, inference seconds by row and pair, directions), or None when a share
+        could not be scored (reported in ``failures``); wall seconds; the largest peak RSS of one process, MB)."""
         workers = side_by_side_workers(self.env, len(rows))
         env = dict(self.env, OMP_NUM_THREADS='1') if workers > 1 else self.env
         part = [f'_share{i}' if workers > 1 else '' for i in range(workers)]
         shares = [(rows[i::workers], work / f'eval{part[i]}', self.out_dir / 'logs' / f'{log_stem}{part[i]}.log')
                   for i in range(workers)]
         jobs = [(evaluate_command(write_manifest(work / f'pairs{part[i]}.jsonl', share), self.data_dir, folder,
-                                  baselines=BASELINES, preds=preds), log)
+                                  **rows_to_score), log)
                 for i, (share, folder, log) in enumerate(shares)]
-        ended, _ = run_side_by_side(jobs, env)
-        scores, directions = {}, None
+        ended, seconds = run_side_by_side(jobs, env)
+        peak = max(peak for _, peak in ended)
+        scores, infer_seconds, directions = {}, {}, None
         for (rc, _), (_, folder, log) in zip(ended, shares):
             scored = read_report(folder, rc, log, what, self.failures)
             if not scored:
-                return None
-            for row, by_pair in scored[0].items():
-                scores.setdefault(row, {}).update(by_pair)
+                return None, seconds, peak
+            for merged, found in ((scores, scored[0]), (infer_seconds, scored[1])):
+                for row, by_pair in found.items():
+                    merged.setdefault(row, {}).update(by_pair)
             directions = scored[2]
-        return scores, directions
+        return (scores, infer_seconds, directions), seconds, peak
 
     def write_oracles(self, rows, out):
         """Oracle outputs as 8-bit PNGs named like the pairs' src paths, one folder per oracle; the pairs fitted
@@ -327,7 +331,7 @@ class Run:
         piece = key.file_name().removesuffix('.json')
         work = self.out_dir / 'work' / piece
         train_manifest = write_manifest(work / 'train.jsonl', train_rows)
-        test_manifest = write_manifest(work / 'scored.jsonl', test_rows)
+        write_manifest(work / 'scored.jsonl', test_rows)  # every scored pair in one file, for scoring other outputs
         name = f'{args.experiment_prefix}{piece}'
         options = bench_options(opt, self.data_dir, name, total_iter, meta_file=train_manifest, seed=seed)
         opt_path = work / 'options.yml'
@@ -353,13 +357,12 @@ class Run:
         if rc != 0 or not checkpoint.is_file():
             self.failures.append(f'{piece}: training exited {rc}: {last_lines(log)}')
             return
-        log = self.out_dir / 'logs' / f'{piece}_evaluate.log'
-        rc, seconds, peak = run_measured(evaluate_command(test_manifest, self.data_dir, work / 'eval', opt_path,
-                                                          checkpoint, extra=evaluate_args(opt)), log, self.env)
-        cost.update(eval_s=seconds, eval_peak_mb=peak)
+        scored_report, seconds, peak = self.score_side_by_side(test_rows, work, f'{piece}_evaluate', piece,
+                                                               opt=opt_path, checkpoint=checkpoint,
+                                                               extra=evaluate_args(opt))
+        cost.update(eval_s=seconds, eval_peak_mb=peak, eval_processes=side_by_side_workers(self.env, len(test_rows)))
         print(f'{piece}: trained in {cost["train_s"]:.0f} s, scored {len(test_rows)} pairs in {seconds:.0f} s',
               flush=True)
-        scored_report = read_report(work / 'eval', rc, log, piece, self.failures)
         if not scored_report:
             return
         recipe_scores, recipe_seconds, directions = scored_report
