@@ -301,7 +301,7 @@ class Run:
         # spawned, not forked: a fork of a process whose OpenMP pool has run (torch) can hang
         try:
             with ProcessPoolExecutor(workers, mp_context=get_context('spawn'), initializer=one_thread) as pool:
-                errors = list(pool.map(write_pair_oracles, *zip(*jobs)))
+                errors = list(pool.map(write_pair_oracles, *zip(*jobs))) if jobs else []
         except BrokenProcessPool as err:  # a worker killed (out of memory): the oracle rows go, the run goes on
             errors = [f'the oracle processes ended: {err}'] * len(rows)
         for row, error in zip(rows, errors):
