@@ -68,11 +68,6 @@ class ProgressLines:
               flush=True)
 
 
-def plan(args):
-    """Every file of ``args.input`` with its planned output (``photo_files.PhotoJob``) or its skip reason."""
-    return photo_files.plan_outputs(photo_files.discover(args.input), args.output, args.format, args.suffix)
-
-
 def check_output_folder(args, jobs):
     """Refuse an output that holds the input, is a file, or would replace files tiled_infer did not write.
 
@@ -138,7 +133,7 @@ def run(args, shard):
     try:
         network_args.resolve_model_args(args, say=print if shard.rank == 0 else lambda line: None)
         photo_files.check_output_outside_input(args.input, args.output)
-        jobs = plan(args)
+        jobs = photo_files.plan_outputs(photo_files.discover(args.input), args.output, args.format, args.suffix)
         # every rank checks before any rank writes (they all see the same folder), and only rank 0 marks it
         check_output_folder(args, jobs)
         postprocess = postprocess_from_args(args)

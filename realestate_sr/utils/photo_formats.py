@@ -1,9 +1,5 @@
-"""The photo formats the tools read and write: one table, and the one decision of the format an output gets.
-
-``FORMATS`` names each format as Pillow does and says everything the tools need of it: its file extensions
-(training's pair folders and tiled_infer.py read those; an output gets the first), its media type (the
-service's answer), what it holds (alpha, 16-bit samples) and how it is encoded. ``output_format`` decides an
-output's format for tiled_infer.py's ``--format`` and the service's ``?format=`` alike.
+"""The photo formats the tools read and write (``FORMATS``, named as Pillow names them), and the one decision of
+an output's format (``output_format``), for tiled_infer.py's ``--format`` and the service's ``?format=`` alike.
 """
 from dataclasses import dataclass, field
 

@@ -1,4 +1,5 @@
-"""scripts/tiled_infer.py on a folder of mixed real-world files, made by the test."""
+"""The delivery (realestate_sr/inference/delivery.py) through scripts/tiled_infer.py on a folder of mixed real-world
+files, made by the test."""
 import logging
 import os
 import subprocess
