@@ -10,6 +10,7 @@ import logging
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -247,10 +248,7 @@ def print_summary(args, summaries):
     failed = [failure for summary in summaries for failure in summary['failed']]
     seconds = max(summary['seconds'] for summary in summaries)
     megapixels = sum(summary['megapixels'] for summary in summaries)
-    reasons = {}
-    for reason in skipped:
-        key = 'not an image extension' if reason.startswith('not an image') else reason
-        reasons[key] = reasons.get(key, 0) + 1
+    reasons = Counter('not an image extension' if reason.startswith('not an image') else reason for reason in skipped)
     why = ', '.join(f'{count} {reason}' for reason, count in sorted(reasons.items()))
     processes = f' by {len(summaries)} processes' if len(summaries) > 1 else ''
     strength = f' at strength {args.strength:g}' if args.strength is not None and args.strength != 1 else ''

@@ -146,21 +146,14 @@ def plan_outputs(jobs, output_dir, requested='jpeg', suffix=''):
             job.output = output_dir / natural
     for job in clashing:
         tag = '_' + job.source.suffix[1:]
-        for count in itertools.count(1):
-            relative = _output_relative(job, tag + _counter(count), suffix, requested)
-            if _claim(relative, taken):
-                job.output = output_dir / relative
-                break
+        names = (_output_relative(job, tag + _counter(count), suffix, requested) for count in itertools.count(1))
+        job.output = output_dir / _first_free(names, taken)
     for job, _ in planned:
-        job.alpha_output = None
         relative = job.output.relative_to(output_dir)
-        if FORMATS[format_of_suffix(relative.suffix)].alpha:
-            continue
-        for count in itertools.count(1):
-            fallback = relative.with_name(relative.stem + _counter(count) + FORMATS[ALPHA_FALLBACK].extension)
-            if _claim(fallback, taken):
-                job.alpha_output = output_dir / fallback
-                break
+        fallbacks = (relative.with_name(relative.stem + _counter(count) + FORMATS[ALPHA_FALLBACK].extension)
+                     for count in itertools.count(1))
+        holds_alpha = FORMATS[format_of_suffix(relative.suffix)].alpha
+        job.alpha_output = None if holds_alpha else output_dir / _first_free(fallbacks, taken)
     return jobs
 
 
@@ -184,6 +177,11 @@ def _claim(relative, taken):
         return False
     taken.add(key)
     return True
+
+
+def _first_free(names, taken):
+    """The first of ``names`` (an endless iterator) that is free, now taken."""
+    return next(name for name in names if _claim(name, taken))
 
 
 def existing_output(job):
