@@ -113,6 +113,3 @@ def apply_lut(lut, rgb, size=LUT_SIZE, corners=None):
 def oracle_lut(src, tar):
     corners = _cell_and_weights(src, LUT_SIZE)  # the fit's pixels are the ones it edits
     return np.clip(apply_lut(fit_lut(src, tar, corners=corners), src, corners=corners), 0.0, 1.0)
-
-
-ORACLE_FUNCTIONS = {'oracle_poly': oracle_poly, 'oracle_lut': oracle_lut}

@@ -108,11 +108,6 @@ class PredictionFolder:
                 f'--pred-suffix {found[0]}')
 
 
-def find_prediction(pred_dir, pair_name, suffix=''):
-    """The file in ``pred_dir`` holding the output for ``pair_name`` (see ``PredictionFolder``)."""
-    return PredictionFolder(pred_dir, suffix).find(pair_name)
-
-
 def row_names(baselines=tuple(BASELINES), pred_dirs=(), model_labels=(), tta=False, ensemble=False,
               postprocess=False):
     """Table rows in order: baselines, saved outputs, each checkpoint (+TTA), the checkpoint ensemble (+TTA);

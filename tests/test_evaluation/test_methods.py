@@ -9,9 +9,9 @@ from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.evaluation.methods import CheckpointPredictor, auto_correct, checkpoint_label, dihedral_transforms
 from realestate_sr.evaluation.runner import (
     AmbiguousPredictionError,
+    PredictionFolder,
     bgr_to_rgb_float,
     evaluate_pairs,
-    find_prediction,
 )
 from realestate_sr.evaluation.scoring import metric_options
 from realestate_sr.inference.enhancer import Enhancer
@@ -143,22 +143,22 @@ def test_find_prediction_by_relative_path_or_stem(tmp_path):
     (tmp_path / 'images').mkdir()
     (tmp_path / 'images' / '1_src.jpg').write_bytes(b'x')
     (tmp_path / 'room2.png').write_bytes(b'x')
-    assert find_prediction(tmp_path, 'images/1_src.png') == tmp_path / 'images' / '1_src.jpg'
-    assert find_prediction(tmp_path, 'room2.jpg') == tmp_path / 'room2.png'
+    assert PredictionFolder(tmp_path).find('images/1_src.png') == tmp_path / 'images' / '1_src.jpg'
+    assert PredictionFolder(tmp_path).find('room2.jpg') == tmp_path / 'room2.png'
     with pytest.raises(FileNotFoundError, match='room3'):
-        find_prediction(tmp_path, 'room3.jpg')
+        PredictionFolder(tmp_path).find('room3.jpg')
 
 
 def test_find_prediction_with_the_suffix_tiled_infer_added(tmp_path):
     for name in ('room_edit.jpg', 'room1_edit.jpg', 'room10.jpg'):
         (tmp_path / name).write_bytes(b'x')
-    assert find_prediction(tmp_path, 'room.jpg', suffix='_edit') == tmp_path / 'room_edit.jpg'
-    assert find_prediction(tmp_path, 'listing/room1.png', suffix='_edit') == tmp_path / 'room1_edit.jpg'
+    assert PredictionFolder(tmp_path, '_edit').find('room.jpg') == tmp_path / 'room_edit.jpg'
+    assert PredictionFolder(tmp_path, '_edit').find('listing/room1.png') == tmp_path / 'room1_edit.jpg'
     # without the suffix: missing, and the message names the flag that finds it
     with pytest.raises(FileNotFoundError, match='room_edit.*--pred-suffix _edit'):
-        find_prediction(tmp_path, 'room.jpg')
+        PredictionFolder(tmp_path).find('room.jpg')
     with pytest.raises(FileNotFoundError, match=r'no output named room10_edit\.\*'):
-        find_prediction(tmp_path, 'room10.jpg', suffix='_edit')
+        PredictionFolder(tmp_path, '_edit').find('room10.jpg')
 
 
 def test_find_prediction_in_the_tree_tiled_infer_rebuilt(tmp_path):
@@ -166,16 +166,16 @@ def test_find_prediction_in_the_tree_tiled_infer_rebuilt(tmp_path):
     for relative in ('listing1/0001.png', 'listing2/0001.png', 'listing2/0002.png', 'deep/er/0003.png'):
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_bytes(b'x')
-    assert find_prediction(tmp_path, 'src/listing1/0001.jpg') == tmp_path / 'listing1' / '0001.png'
-    assert find_prediction(tmp_path, 'src/listing2/0001.jpg') == tmp_path / 'listing2' / '0001.png'
-    assert find_prediction(tmp_path, 'listing2/0002.jpg') == tmp_path / 'listing2' / '0002.png'
-    assert find_prediction(tmp_path, '0003.jpg') == tmp_path / 'deep' / 'er' / '0003.png'  # the only 0003.*
+    assert PredictionFolder(tmp_path).find('src/listing1/0001.jpg') == tmp_path / 'listing1' / '0001.png'
+    assert PredictionFolder(tmp_path).find('src/listing2/0001.jpg') == tmp_path / 'listing2' / '0001.png'
+    assert PredictionFolder(tmp_path).find('listing2/0002.jpg') == tmp_path / 'listing2' / '0002.png'
+    assert PredictionFolder(tmp_path).find('0003.jpg') == tmp_path / 'deep' / 'er' / '0003.png'  # the only 0003.*
     # two outputs that fit equally well are an error naming both, never a guess
     with pytest.raises(AmbiguousPredictionError, match='listing1/0001.png, listing2/0001.png'):
-        find_prediction(tmp_path, '0001.jpg')
+        PredictionFolder(tmp_path).find('0001.jpg')
     (tmp_path / 'listing1' / '0001.jpg').write_bytes(b'x')
     with pytest.raises(AmbiguousPredictionError, match='2 outputs'):
-        find_prediction(tmp_path, 'src/listing1/0001.jpg')
+        PredictionFolder(tmp_path).find('src/listing1/0001.jpg')
 
 
 def test_bgr_to_rgb_float():

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realestate_sr.evaluation.runner import find_prediction
+from realestate_sr.evaluation.runner import PredictionFolder
 from realestate_sr.utils.colour import to_bgr_uint8
 from realestate_sr.utils.output_safety import UnsafeOutputError
 
@@ -38,7 +38,7 @@ def test_the_oracle_fits_each_target_and_evaluate_finds_its_outputs(held_out, tm
     out = tmp_path / 'results' / 'oracle_lut'
     assert run_demo.write_oracle_outputs(held_out / 'val.jsonl', held_out, out) == 2
     for name in ('a', 'b'):
-        found = find_prediction(out, f'images/{name}_src.png')
+        found = PredictionFolder(out).find(f'images/{name}_src.png')
         assert found == out / 'images' / f'{name}_src.png'
         target = cv2.imread(str(held_out / 'images' / f'{name}_tar.png')).astype(np.float32)
         source = cv2.imread(str(held_out / 'images' / f'{name}_src.png')).astype(np.float32)
