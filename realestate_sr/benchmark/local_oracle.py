@@ -21,17 +21,14 @@ Maps float32 RGB H,W,3 in [0, 1] to the same shape.
 import numpy as np
 import torch
 
-from realestate_sr.archs.bilateral_grid_arch import LUMA_601, slice_and_apply_rows
+from realestate_sr.archs.bilateral_grid_arch import slice_and_apply_rows
 from realestate_sr.benchmark.oracle import least_squares
+from realestate_sr.utils.colour import LUMA_601, luma
 
 GRID_SHAPE = (16, 16, 8)  # the default recipe: a 128 px thumbnail over 3 levels, grid_depth 8
 RIDGE = 1e-2
 CHUNK_PIXELS = 512  # pixels per index_add_ of the normal matrix's blocks: 4 MB of products stay in cache
 FIT_PIXELS = 2 ** 16  # the fit reads every k-th pixel beyond this (32 samples per node on average)
-
-
-def luma_guide(rgb):
-    return rgb @ np.asarray(LUMA_601, dtype=rgb.dtype)
 
 
 def _axis(coord, samples):
@@ -51,7 +48,7 @@ def grid_design(rgb, grid_shape=GRID_SHAPE, pixels=None):
     u = (np.arange(width) + 0.5) / width
     iy, fy = _axis(v * gh - 0.5, gh)
     ix, fx = _axis(u * gw - 0.5, gw)
-    iz, fz = _axis(luma_guide(rgb.reshape(-1, 3)[pixels].astype(np.float64)) * gd - 0.5, gd)
+    iz, fz = _axis(luma(rgb.reshape(-1, 3)[pixels].astype(np.float64), LUMA_601) * gd - 0.5, gd)
     rows, columns = pixels // width, pixels % width
     iy, fy = iy[rows], fy[rows]
     ix, fx = ix[columns], fx[columns]
@@ -114,7 +111,7 @@ def apply_grid(grid, rgb):
     image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))
     u = (torch.arange(width, dtype=torch.float32) + 0.5) / width
     v = (torch.arange(height, dtype=torch.float32) + 0.5) / height
-    guide = torch.from_numpy(luma_guide(rgb.astype(np.float32)))
+    guide = torch.from_numpy(luma(rgb.astype(np.float32), LUMA_601))
     with torch.no_grad():
         out = slice_and_apply_rows(torch.from_numpy(grid), image, u, v, guide)
     return out.numpy().transpose(1, 2, 0)

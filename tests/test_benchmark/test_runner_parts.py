@@ -236,14 +236,15 @@ def test_whole_photo_networks_are_counted_in_one_pass_whatever_the_tile():
 
 def test_local_oracle_recovers_a_known_grid_edit_through_the_networks_slicing(photo):
     from realestate_sr.archs.bilateral_grid_arch import apply_affine, corner_table, slice_grid
-    from realestate_sr.benchmark.local_oracle import GRID_SHAPE, apply_grid, fit_grid, luma_guide, oracle_local
+    from realestate_sr.benchmark.local_oracle import GRID_SHAPE, apply_grid, fit_grid, oracle_local
+    from realestate_sr.utils.colour import LUMA_601, luma
     rng = np.random.default_rng(0)
     grid = (np.eye(3, 4).reshape(12) + 0.08 * rng.standard_normal((*GRID_SHAPE, 12))).astype(np.float32)
     # the target made by the network's gather path (slice_grid + apply_affine), not by the oracle's own code
     height, width = photo.shape[:2]
     volume = torch.from_numpy(grid)[None]
     v, u = torch.meshgrid((torch.arange(height) + 0.5) / height, (torch.arange(width) + 0.5) / width, indexing='ij')
-    guide = torch.from_numpy(luma_guide(photo))
+    guide = torch.from_numpy(luma(photo, LUMA_601))
     coeffs = slice_grid(corner_table(volume), volume.shape, u[None], v[None], guide[None])
     target = apply_affine(coeffs, torch.from_numpy(photo)[None])[0].numpy()
     np.testing.assert_allclose(apply_grid(grid, photo), target, atol=1e-5)
