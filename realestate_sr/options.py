@@ -5,7 +5,7 @@
 :func:`validation_tile`) and the inference settings those imply with ``val.tlc``, ``train.bf16`` and
 ``train.channels_last`` (:func:`inference_values`).
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -21,10 +21,11 @@ class OptionFileError(OSError):
 
 @dataclass(frozen=True)
 class OptionFile:
-    """An option file as read once: its ``path`` and ``options``, the parsed YAML mapping. Later changes to the
-    file do not show here."""
+    """An option file as read once: its ``path``, ``options`` (the parsed YAML mapping) and ``text`` (what was
+    parsed; what a digest of the file covers). Later changes to the file do not show here."""
     path: Path
     options: dict
+    text: str = field(default='', repr=False)
 
     def network_opt(self):
         return network_opt(self.options, self.path)
@@ -46,7 +47,7 @@ def read_option_file(path):
         raise OptionFileError(f'option file {path} is not valid YAML: {" ".join(str(err).split())}') from err
     if not isinstance(options, dict):
         raise OptionFileError(f'option file {path} is not a YAML mapping of options')
-    return OptionFile(path, options)
+    return OptionFile(path, options, text)
 
 
 def network_opt(opt, source='the option file'):

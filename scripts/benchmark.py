@@ -113,6 +113,7 @@ from realestate_sr.benchmark.macs import photo_macs
 from realestate_sr.benchmark.oracle_files import one_thread, oracle_fits, write_pair_oracles
 from realestate_sr.benchmark.pieces import REFERENCES, PieceKey, read_pieces, reusable_piece, write_piece
 from realestate_sr.benchmark.recipes import RecipeError, bench_options, budget_iters, evaluate_args, training_budget
+from realestate_sr.options import OptionFileError, read_option_file
 from realestate_sr.utils.tiling import validation_tile
 
 
@@ -186,15 +187,12 @@ def load_recipes(paths):
         if not path.is_absolute() and not path.exists():
             path = REPO / path
         try:
-            text = path.read_text(encoding='utf-8')
-            opt = yaml.safe_load(text)
-        except (OSError, yaml.YAMLError) as err:
-            raise BenchmarkSetupError(f'cannot read recipe {path}: {err}') from err
+            recipe = read_option_file(path)
+        except OptionFileError as err:
+            raise BenchmarkSetupError(f'cannot read recipe: {err}') from err
         if path.stem in recipes:
             raise BenchmarkSetupError(f'two recipes are called {path.stem}; rename one file')
-        if not isinstance(opt, dict):
-            raise BenchmarkSetupError(f'recipe {path} is not an option file')
-        recipes[path.stem] = (path, opt, hashlib.sha256(text.encode('utf-8')).hexdigest())
+        recipes[path.stem] = (path, recipe.options, hashlib.sha256(recipe.text.encode('utf-8')).hexdigest())
     return recipes
 
 

@@ -22,8 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
 TOOL = 'run_demo'
 ORACLE_LAYOUT = {'images': ('*.png',), 'build_info.json': None}
@@ -86,10 +84,11 @@ def main(argv=None):
     parser.add_argument('--oracle-out', default='results/demo_oracle/oracle_lut',
                         help='folder of the oracle\'s outputs (default: %(default)s)')
     args = parser.parse_args(argv)
+    from realestate_sr.options import read_option_file
     from realestate_sr.utils.output_safety import UnsafeOutputError
 
     opt_path = REPO / args.opt
-    opt = yaml.safe_load(opt_path.read_text())
+    opt = read_option_file(opt_path).options
     val = opt['datasets']['val']
     checkpoint = REPO / 'experiments' / opt['name'] / 'models' / 'net_g_latest.pth'
     python = sys.executable

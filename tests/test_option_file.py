@@ -28,6 +28,7 @@ def test_the_file_is_read_once_and_later_changes_do_not_show(tmp_path):
     assert training_patch_size(option_file.options) == (1, 3, 64, 64)
     assert inference_values(option_file.options)['tile_size'] == 96
     assert read_option_file(option_file) is option_file  # a function may take a path or what was read
+    assert option_file.text.startswith('network_g: {type: NAFNet, width: 8}\n')  # what was parsed, not the file now
 
 
 def test_the_accessors_read_the_gb10_recipes_as_documented():
