@@ -12,7 +12,7 @@ Its data (``scripts/make_bench_data.py``):
   only), ``style_listing_hdr``, ``style_bright_airy`` (calibrated to ``edit_statistics.PROFESSIONAL_EDITS``),
   ``style_warm_natural``; ``styles`` lists them, ``style_utils`` holds what they share and
   ``edit_statistics`` measures what an edit does (exposure, contrast, midtone gamma, shadows, highlights,
-  clipping, saturation);
+  clipping, saturation); both lists are a ``module_registry.ModuleRegistry``;
 - ``build``: photos -> captured sources and house-style targets -> one JSONL manifest per task (a house
   style of ``styles``) that ``PairedListingDataset`` and ``scripts/make_lmdb.py`` read.
 

@@ -6,18 +6,16 @@ from realestate_sr.benchmark import (
     capture_mixed_light,
     style_listing_hdr,
 )
+from realestate_sr.benchmark.module_registry import ModuleRegistry
 
-FAMILIES = {module.NAME: module for module in (capture_amateur, capture_camera, capture_mixed_light,
-                                               capture_camera_jpeg, style_listing_hdr)}
+FAMILIES = ModuleRegistry('pair family', (capture_amateur, capture_camera, capture_mixed_light, capture_camera_jpeg,
+                                          style_listing_hdr))
 DEFAULT_HELD_OUT = capture_mixed_light.NAME
 
 
 def family(name):
     """The family module called ``name`` (``make_pair``, ``KIND``, ``NAME``); KeyError names the known ones."""
-    try:
-        return FAMILIES[name]
-    except KeyError:
-        raise KeyError(f'unknown pair family {name!r}; known: {sorted(FAMILIES)}') from None
+    return FAMILIES[name]
 
 
 def capture_families():

@@ -6,17 +6,14 @@ same target for the same photo (no randomness). A benchmark task is one style wi
 ``realestate_sr.benchmark.families`` as sources (docs/benchmark.md).
 """
 from realestate_sr.benchmark import style_bright_airy, style_listing_hdr, style_none, style_warm_natural
+from realestate_sr.benchmark.module_registry import ModuleRegistry
 
-STYLES = {module.NAME: module for module in (style_none, style_listing_hdr, style_bright_airy,
-                                             style_warm_natural)}
+STYLES = ModuleRegistry('house style', (style_none, style_listing_hdr, style_bright_airy, style_warm_natural))
 
 
 def style(name):
     """The style module called ``name``; KeyError names the known ones."""
-    try:
-        return STYLES[name]
-    except KeyError:
-        raise KeyError(f'unknown house style {name!r}; known: {sorted(STYLES)}') from None
+    return STYLES[name]
 
 
 def style_names():
