@@ -267,11 +267,6 @@ def remove_stale_partials(output):
     return removed
 
 
-def _older_build(folder, info):
-    # builds from before the written_by marker: their build_info.json always had these
-    return info is not None and {'pairs_per_split', 'records_per_split', 'map_size'} <= set(info)
-
-
 def check_output(output, pairs, options, inputs=()):
     """Raise unless ``output`` may be written: it is no input and holds none (the photos of ``pairs`` and the
     ``inputs`` paths: manifest, roots, test list), and it is new, empty, or (with ``force``) an earlier build.
@@ -282,7 +277,7 @@ def check_output(output, pairs, options, inputs=()):
     output = Path(output)
     if not (output.exists() or output.is_symlink()) or is_empty_folder(output):
         return
-    check_replaceable(output, TOOL, LAYOUT, accept_older=_older_build)
+    check_replaceable(output, TOOL, LAYOUT)
     if not options.force:
         raise BuildError(f'{output} holds an earlier build; pass --force to replace it (the old one stays until '
                          'the new one is done)')

@@ -141,19 +141,15 @@ def is_own_output(folder, tool, accept_older=None):
             or (accept_older is not None and accept_older(folder, info)))
 
 
-def check_replaceable(folder, tool, layout, accept_older=None):
-    """Raise UnsafeOutputError unless ``folder`` is empty or an output of ``tool`` holding nothing else.
-
-    ``accept_older(folder, info)`` (info: the parsed info file or None) may also accept an output of an older
-    version, written before the marker existed.
-    """
+def check_replaceable(folder, tool, layout):
+    """Raise UnsafeOutputError unless ``folder`` is empty or an output of ``tool`` holding nothing else."""
     folder = Path(folder)
     if folder.is_symlink() or not folder.is_dir():
         raise UnsafeOutputError(f'{folder} exists and is not a folder; nothing was changed: '
                                 'choose another output')
     if is_empty_folder(folder):
         return
-    if not is_own_output(folder, tool, accept_older):
+    if not is_own_output(folder, tool):
         raise UnsafeOutputError(f'{folder} exists and is not a folder {tool} wrote (no {INFO_FILE} of '
                                 f'{tool} in it); nothing was changed: choose a new output folder')
     foreign = foreign_entries(folder, layout)

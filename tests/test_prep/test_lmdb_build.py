@@ -357,18 +357,6 @@ def test_force_replaces_only_a_folder_an_earlier_build_wrote(pair_set, tmp_path)
     assert quick_lmdb(pairs, tmp_path / 'empty').split_counts['train'] == 3
 
 
-def test_force_still_replaces_a_build_from_before_the_marker(pair_set, tmp_path):
-    _, src_dir, tar_dir = pair_set
-    pairs = pairs_from_folders(src_dir, tar_dir)
-    quick_lmdb(pairs, tmp_path / 'db')
-    info_path = tmp_path / 'db' / 'build_info.json'
-    info = json.loads(info_path.read_text())
-    del info['written_by']
-    info_path.write_text(json.dumps(info))
-    quick_lmdb(pairs[:2], tmp_path / 'db', force=True)
-    assert len(read_meta_info(tmp_path / 'db' / 'src.lmdb')) == 2
-
-
 def test_only_temporary_folders_a_build_names_are_cleaned_up(pair_set, tmp_path):
     _, src_dir, tar_dir = pair_set
     stale = tmp_path / '.db.partial-999999999'  # a dead build's (no such pid)
