@@ -10,9 +10,7 @@ from pathlib import Path
 
 import yaml
 
-# val.tile's reading moves here once models.enhance_model (a re-export for tests) and scripts/benchmark.py import
-# it from this module (utils cannot import options)
-from realestate_sr.utils.tiling import validation_tile
+from realestate_sr.utils.cli_flags import TILE_DEFAULTS
 
 
 class OptionFileError(OSError):
@@ -64,10 +62,19 @@ def training_patch_size(opt):
     return (1, opt['network_g'].get('img_channel', 3), gt_size, gt_size) if gt_size else None
 
 
-def network_opt_from_yaml(path):
-    """(network_g block, training patch size or None) of the option file ``path`` (or an OptionFile)."""
-    option_file = read_option_file(path)
-    return option_file.network_opt(), training_patch_size(option_file.options)
+def validation_tile(val_opt):
+    """An option file's ``val.tile`` with :data:`TILE_DEFAULTS` filled in: {size, overlap, batch, border_pad},
+    or None for whole images (``tile: ~`` or ``size: 0``). The inference settings of every tool and of
+    EnhanceModel's validation (``inference_values``) and scripts/benchmark.py read the block through this one
+    function."""
+    tile = (val_opt or {}).get('tile')
+    if not tile:
+        return None
+    if 'size' not in tile:
+        raise KeyError(f'val.tile needs a size, got {dict(tile)}')
+    if int(tile['size'] or 0) <= 0:
+        return None
+    return {key: int(tile.get(key, default)) for key, default in TILE_DEFAULTS.items()}
 
 
 def inference_values(opt):

@@ -18,7 +18,7 @@ import torch.distributed as dist
 
 from realestate_sr.archs.checkpoint import read_state_dict
 from realestate_sr.distributed import DistributedSetupError
-from realestate_sr.inference.network_args import one_line
+from realestate_sr.utils.wording import one_line
 
 from basicsr.utils import check_resume, scandir
 

@@ -113,8 +113,7 @@ from realestate_sr.benchmark.macs import photo_macs
 from realestate_sr.benchmark.oracle_files import one_thread, oracle_fits, write_pair_oracles
 from realestate_sr.benchmark.pieces import REFERENCES, PieceKey, read_pieces, reusable_piece, write_piece
 from realestate_sr.benchmark.recipes import RecipeError, bench_options, budget_iters, evaluate_args, training_budget
-from realestate_sr.options import OptionFileError, read_option_file
-from realestate_sr.utils.tiling import validation_tile
+from realestate_sr.options import OptionFileError, read_option_file, validation_tile
 
 
 def run_measured(command, log_path, env):

@@ -163,7 +163,6 @@ def default_primary(rows, baselines, labels, args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    import yaml
 
     from realestate_sr.archs.checkpoint import CheckpointMismatchError
     from realestate_sr.data.pair_lists import PairListError
@@ -176,7 +175,7 @@ def main(argv=None):
     from realestate_sr.inference.postprocess import postprocess_from_args
     from realestate_sr.metrics.lpips_metric import lpips_model
     from realestate_sr.utils.weights import MissingWeightsError
-    from realestate_sr.utils.wording import counted
+    from realestate_sr.utils.wording import counted, one_line
 
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format='%(message)s', force=True)
     started = time.perf_counter()
@@ -202,8 +201,8 @@ def main(argv=None):
         if existing and not args.overwrite and not args.dry_run:
             raise FileExistsError(f'{report_dir} already holds a report ({", ".join(existing)}); '
                                   'pass --overwrite or choose another -o')
-    except (ValueError, FileNotFoundError, FileExistsError, PairListError, OSError, yaml.YAMLError) as err:
-        LOG.error('error: %s', network_args.one_line(err))
+    except (ValueError, FileNotFoundError, FileExistsError, PairListError, OSError) as err:
+        LOG.error('error: %s', one_line(err))
         return 2
 
     if args.dry_run:
@@ -236,7 +235,7 @@ def main(argv=None):
                   'LPIPS out.', err)
         return 2
     except (OSError, ValueError, KeyError, RuntimeError, CheckpointMismatchError) as err:
-        LOG.error('error: cannot set up the evaluation: %s', network_args.one_line(err))
+        LOG.error('error: cannot set up the evaluation: %s', one_line(err))
         return 2
 
     visuals = None if args.no_html else VisualReport(report_dir, primary)

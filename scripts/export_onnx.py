@@ -71,14 +71,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not args.model and not args.random_weights:
         parser.error('give --model CKPT (or --random-weights, visibly, for tests)')
-    import yaml
 
     from realestate_sr.archs.nafnet_arch import NAFNetLocal
+    from realestate_sr.archs.whole_photo_ops import is_whole_photo
     from realestate_sr.inference import network_args
     from realestate_sr.inference.enhancer import Enhancer, network_to_run, tlc_note
     from realestate_sr.inference.onnx_export import export_onnx, tlc_min_side
     from realestate_sr.inference.onnx_runner import load_onnx_session, max_onnx_difference
     from realestate_sr.utils.output_safety import UnsafeOutputError, atomic_write, temp_path_for
+    from realestate_sr.utils.wording import one_line
 
     try:
         network_args.resolve_model_args(args)
@@ -100,8 +101,8 @@ def main(argv=None):
             print('TLC has no effect at this tile size (its window covers every tile): exporting plain NAFNet, '
                   'the same computation')
         enhancer = Enhancer.from_checkpoint(network_opt, checkpoint, settings, param_key=args.param_key)
-    except (OSError, ValueError, KeyError, RuntimeError, yaml.YAMLError) as err:
-        print(f'error: cannot load the network: {network_args.one_line(err)}', file=sys.stderr)
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        print(f'error: cannot load the network: {one_line(err)}', file=sys.stderr)
         return 2
     net = enhancer.net
     min_side = tlc_min_side(net.train_size) if isinstance(net, NAFNetLocal) else 0
@@ -118,7 +119,7 @@ def main(argv=None):
         sizes = ((1, 3, side, side), (2, 3, side + 8, side + 40), (1, 3, side + 33, side + 17))
         # whole-photo graphs run in bands: small ones here, so that every size spans several
         # whole-photo graphs take the edit strength: checked at a partial one too
-        strengths = (1.0, 0.5) if getattr(net, 'whole_photo', False) else (1.0, )
+        strengths = (1.0, 0.5) if is_whole_photo(net) else (1.0, )
         difference = max(max_onnx_difference(net, session, sizes, band_pixels=side * side // 3, strength=strength)
                          for strength in strengths)
         ok = difference <= args.tolerance

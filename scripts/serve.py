@@ -115,8 +115,8 @@ def build(args):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format='%(message)s')
-    from realestate_sr.inference.network_args import one_line
     from realestate_sr.serve.listening import PortInUseError, bind_listening_socket
+    from realestate_sr.utils.wording import one_line
 
     try:
         check_args(args)

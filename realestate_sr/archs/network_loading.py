@@ -23,9 +23,6 @@ from realestate_sr.archs.checkpoint import (
 from realestate_sr.archs.nafnet_arch import DEFAULT_TRAIN_SIZE, TLC_BASE_SCALE, tlc_geometry, tlc_pools_globally
 from realestate_sr.archs.whole_photo_ops import is_whole_photo
 
-# read here by inference.network_args and inference.settings until they import them from realestate_sr.options
-from realestate_sr.options import network_opt_from_yaml, training_patch_size  # noqa: F401
-
 from basicsr.archs import build_network
 from basicsr.utils.registry import ARCH_REGISTRY
 

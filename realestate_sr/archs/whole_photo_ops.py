@@ -27,9 +27,9 @@ strength is the same transforms scaled back at every pixel, in bands and tiles a
 The per-pixel stage runs in row chunks of at most ``chunk_pixels`` pixels when
 no gradient is needed, so the memory of a whole-photo forward is the input, the
 output and one chunk's intermediates. While tracing (ONNX export) it runs in
-one piece, so the graph keeps dynamic sizes; the ONNX runner
-(``inference.engines``) bounds its memory by feeding the graph bands of the
-photo with their boxes.
+one piece, so the graph keeps dynamic sizes (``inference.onnx_export``); the
+ONNX runner (``inference.onnx_runner``) bounds its memory by feeding the graph
+bands of the photo with their boxes.
 """
 from contextlib import nullcontext
 

@@ -26,7 +26,7 @@ def forward_macs(net, height, width, grad=False):
 
 def photo_macs(network_opt, tile=None, size=LISTING_PHOTO, tlc=None):
     """MACs to enhance one photo of ``size`` (H, W) with ``network_opt`` (a ``network_g`` block), tiled as
-    ``tile`` ({size, overlap, border_pad}, as ``validation_tile`` returns) says, or whole when None."""
+    ``tile`` ({size, overlap, border_pad}, as ``options.validation_tile`` returns) says, or whole when None."""
     net = build_inference_network(network_opt, None, tlc=tlc, device='meta')
     height, width = size
     if arch_runs_whole_photos(network_opt):

@@ -22,7 +22,7 @@ from realestate_sr.inference.pipeline import run_pipeline
 from realestate_sr.inference.postprocess import PostProcessError, postprocess_from_args
 from realestate_sr.utils.output_safety import UnsafeOutputError, atomic_write, check_clear_of_inputs
 from realestate_sr.utils.photo_formats import format_of_suffix, output_format
-from realestate_sr.utils.wording import counted
+from realestate_sr.utils.wording import counted, one_line
 
 LOG = logging.getLogger('tiled_infer')
 TILE_PROGRESS_SECONDS = 30  # without a progress bar, a line at most this often inside a long photo
@@ -121,7 +121,7 @@ def deliver(args):
     try:
         shard = sharding.join(args.launcher, args.device or 'auto')
     except (RuntimeError, ValueError) as err:  # DistributedSetupError is a RuntimeError
-        LOG.error('error: cannot join the other processes: %s', printable(network_args.one_line(err)))
+        LOG.error('error: cannot join the other processes: %s', printable(one_line(err)))
         return 2
     try:
         return run(args, shard)
@@ -187,7 +187,7 @@ def run_shard(args, shard, jobs, postprocess):
             settings = network_args.settings_from_args(args, args.model if args.backend == 'torch' else None)
             enhancer = make_enhancer(args, settings)
         except (OSError, ValueError, KeyError, RuntimeError) as err:
-            summary['load_error'] = printable(network_args.one_line(err))
+            summary['load_error'] = printable(one_line(err))
             return summary
         for warning in enhancer.warnings():
             LOG.warning('%swarning: %s', shard.label, warning)

@@ -32,7 +32,7 @@ from realestate_sr.archs.network_loading import (
     with_tlc,
     without_tlc,
 )
-from realestate_sr.archs.whole_photo_ops import StrengthError, check_strength
+from realestate_sr.archs.whole_photo_ops import StrengthError, check_strength, is_whole_photo
 from realestate_sr.inference import onnx_runner
 from realestate_sr.inference.settings import InferenceSettings, SettingsError, resolve_device
 from realestate_sr.utils.tiling import make_torch_runner, tiled_forward, tiled_forward_many
@@ -104,7 +104,7 @@ class Enhancer:
         settings = settings or InferenceSettings()
         device = next(net.parameters()).device
         run_batch = make_torch_runner(net, settings.autocast_dtype(device), settings.channels_last)
-        return cls(run_batch, settings, device, net=net, whole_photo=getattr(net, 'whole_photo', False),
+        return cls(run_batch, settings, device, net=net, whole_photo=is_whole_photo(net),
                    description=f'{type(net).__name__} {settings.precision} on {device}', tlc_note=tlc_note,
                    param_key=param_key, notes=notes)
 

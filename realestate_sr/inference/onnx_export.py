@@ -19,7 +19,7 @@ import torch
 
 from realestate_sr.archs.nafnet_arch import TLC_BASE_SCALE
 from realestate_sr.archs.network_loading import DEFAULT_TRAIN_SIZE
-from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
+from realestate_sr.archs.whole_photo_ops import crop_box, is_whole_photo, photo_thumbnail
 
 ONNX_INPUT, ONNX_OUTPUT = 'src', 'out'
 ONNX_MIN_SIDE_KEY = 'realestate_sr.min_side'
@@ -66,7 +66,7 @@ def export_onnx(net, path, opset=17, min_side=0, network_opt=None, band_pixels=D
     sample = torch.rand(1, 3, side, side)
     dynamic = {0: 'batch', 2: 'height', 3: 'width'}
     metadata = {ONNX_MIN_SIDE_KEY: str(int(min_side)), ONNX_NETWORK_KEY: json.dumps(network_opt or {})}
-    if getattr(net, 'whole_photo', False):
+    if is_whole_photo(net):
         thumb = photo_thumbnail(sample, net.thumb_size)
         with torch.no_grad():
             edit = tuple(net.photo_edit(thumb))

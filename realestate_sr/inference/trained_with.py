@@ -17,6 +17,7 @@ refuse an ``--opt`` that contradicts it (``check_option_file``); flags given on 
 import inspect
 
 from realestate_sr.archs.network_loading import is_nafnet, without_tlc
+from realestate_sr.archs.whole_photo_ops import is_whole_photo
 from realestate_sr.inference.settings import InferenceSettings
 
 from basicsr.utils.registry import ARCH_REGISTRY
@@ -51,7 +52,7 @@ def trained_with_record(network_opt, settings, net):
     """The record saved with the weights of ``net``: ``network_opt`` as trained and the ``settings`` its
     validation ran with; a whole-photo network's thumbnail size is written out even when it was a default."""
     network_g = plain(network_opt)
-    if getattr(net, 'whole_photo', False):
+    if is_whole_photo(net):
         network_g['thumb_size'] = int(net.thumb_size)
     return {'network_g': network_g,
             'inference': {name: plain(getattr(settings, name)) for name in RECORDED_SETTINGS}}
@@ -100,7 +101,7 @@ def contradictions(opt_network, opt_settings, record, given=()):
     saved = settings_from_record(record, 'the checkpoint')
     compared = {'precision', 'channels_last'}
     arch = ARCH_REGISTRY.get(theirs['type']) if theirs.get('type') in ARCH_REGISTRY else None
-    if not getattr(arch, 'whole_photo', False):
+    if not is_whole_photo(arch):
         compared.add('tile_size')
         if opt_settings.tiled and saved.tiled:
             compared.update(TILE_SETTINGS)

@@ -22,13 +22,12 @@ from realestate_sr.archs.checkpoint import (
 )
 from realestate_sr.archs.network_loading import read_best_record, trained_with_hint
 from realestate_sr.inference.enhancer import Enhancer, module_to_run, tlc_note, tlc_warning
-from realestate_sr.inference.network_args import one_line
 from realestate_sr.inference.settings import InferenceSettings
 from realestate_sr.inference.trained_with import trained_with_record
 from realestate_sr.metrics.lpips_metric import preload_lpips
 from realestate_sr.models.best_validation import BestValidation
 from realestate_sr.utils.weights import MissingWeightsError
-from realestate_sr.utils.wording import counted
+from realestate_sr.utils.wording import counted, one_line
 
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger

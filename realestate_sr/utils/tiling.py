@@ -22,20 +22,6 @@ import torch.nn.functional as F
 from realestate_sr.utils.cli_flags import TILE_DEFAULTS
 
 
-def validation_tile(val_opt):
-    """An option file's ``val.tile`` with :data:`TILE_DEFAULTS` filled in: {size, overlap, batch, border_pad},
-    or None for whole images (``tile: ~`` or ``size: 0``). EnhanceModel's validation and scripts/evaluate.py
-    read the block through this one function."""
-    tile = (val_opt or {}).get('tile')
-    if not tile:
-        return None
-    if 'size' not in tile:
-        raise KeyError(f'val.tile needs a size, got {dict(tile)}')
-    if int(tile['size'] or 0) <= 0:
-        return None
-    return {key: int(tile.get(key, default)) for key, default in TILE_DEFAULTS.items()}
-
-
 def tile_starts(length, tile, stride):
     """Start offsets of tiles of size ``tile`` covering ``[0, length)``; the last tile ends at ``length``."""
     if length <= tile:

@@ -4,7 +4,7 @@ import yaml
 
 from realestate_sr.archs.nafnet_arch import NAFNet, NAFNetLocal
 from realestate_sr.archs.network_loading import build_inference_network
-from realestate_sr.options import network_opt_from_yaml
+from realestate_sr.options import read_option_file, training_patch_size
 from tests.conftest import TINY_NAFNET, randomize_
 
 
@@ -16,7 +16,8 @@ def write_opt(tmp_path, gt_size=64):
 
 
 def test_yaml_network_with_tlc_uses_the_training_patch_size(tmp_path):
-    network_opt, train_size = network_opt_from_yaml(write_opt(tmp_path, gt_size=64))
+    option_file = read_option_file(write_opt(tmp_path, gt_size=64))
+    network_opt, train_size = option_file.network_opt(), training_patch_size(option_file.options)
     assert train_size == (1, 3, 64, 64)
     net = build_inference_network(network_opt, tlc=True, train_size=train_size)
     assert isinstance(net, NAFNetLocal) and net.base_size == (96, 96) and not net.training
@@ -37,4 +38,4 @@ def test_option_file_without_network_is_a_clear_error(tmp_path):
     path = tmp_path / 'bad.yml'
     path.write_text('name: nothing\n')
     with pytest.raises(KeyError, match='network_g'):
-        network_opt_from_yaml(path)
+        read_option_file(path).network_opt()

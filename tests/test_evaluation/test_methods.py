@@ -16,7 +16,7 @@ from realestate_sr.evaluation.runner import (
 from realestate_sr.evaluation.scoring import metric_options
 from realestate_sr.inference.enhancer import Enhancer
 from realestate_sr.inference.settings import InferenceSettings
-from realestate_sr.options import network_opt_from_yaml
+from realestate_sr.options import read_option_file, training_patch_size
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
 from tests.conftest import TINY_NAFNET, randomize_
 
@@ -128,7 +128,8 @@ def test_checkpoint_label_names_the_experiment(tmp_path):
 
 def test_from_checkpoint_loads_the_saved_weights(tiny_model):
     opt_file, (checkpoint, _) = tiny_model
-    network_opt, train_size = network_opt_from_yaml(opt_file)
+    option_file = read_option_file(opt_file)
+    network_opt, train_size = option_file.network_opt(), training_patch_size(option_file.options)
     settings = InferenceSettings(tlc=False, train_size=train_size, device='cpu')
     saved = torch.load(checkpoint, weights_only=True)
     for param_key in (None, 'params'):

@@ -251,3 +251,35 @@ def test_train_py_with_a_forced_thumb_size_saves_it_and_the_experiment_copy_is_r
     assert (f'--opt {copied} says network_g.thumb_size=32, the checkpoint was trained with 16'
             in capsys.readouterr().err)
     assert run_tool('tiled_infer', checkpoint, tmp_path / 'recorded') == 0
+
+
+@pytest.fixture
+def opt_file_opens(monkeypatch):
+    """The times the option file at ``opt_file_opens.path`` is opened from now on: {'path': ..., 'count': n}."""
+    import builtins
+    import io
+    import os
+    seen = {'path': None, 'count': 0}
+    real_open = io.open
+
+    def counting_open(file, *args, **kwargs):
+        if seen['path'] is not None and isinstance(file, (str, os.PathLike)) and \
+                os.path.abspath(os.fspath(file)) == os.path.abspath(seen['path']):
+            seen['count'] += 1
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(io, 'open', counting_open)  # pathlib's read_text opens through io.open
+    monkeypatch.setattr(builtins, 'open', counting_open)
+    return seen
+
+
+@pytest.mark.parametrize('recorded', [True, False], ids=['with_record', 'without_record'])
+@pytest.mark.parametrize('tool', TOOLS)
+def test_each_tool_reads_its_opt_once(forced_grid, tmp_path, capsys, opt_file_opens, tool, recorded):
+    checkpoint, _, as_trained = forced_grid
+    if not recorded:
+        checkpoint = tmp_path / 'old_style.pth'
+        torch.save({'params': torch.load(forced_grid[0], weights_only=True)['params']}, checkpoint)
+    opt_file_opens['path'] = as_trained
+    assert run_tool(tool, checkpoint, tmp_path, '--opt', str(as_trained)) == 0, capsys.readouterr()
+    assert opt_file_opens['count'] == 1
