@@ -193,6 +193,8 @@ def save_checkpoint(path, net):
 
 def test_runs_through_the_inference_object_whole_and_tiled(tmp_path):
     net = randomize_(Restormer(**TINY), 0.2).eval()
+    with torch.no_grad():  # outputs of ~100 (random weights) round at 1e-5 x 100 with the thread count's sum order
+        net.output.weight.mul_(0.01)
     checkpoint = save_checkpoint(tmp_path / 'restormer.pth', net)
     rgb = np.random.default_rng(0).uniform(size=(30, 45, 3)).astype(np.float32)
     x = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None]
