@@ -96,11 +96,30 @@ def _seed_mean(summaries, label, label_seeds):
     return out
 
 
+def partial_label(method, covered, total):
+    """The row name of a method that scored only some of a section's pairs (a sitting still under way, a
+    recipe run on some tasks): its mean is over other photos and styles than the full rows', so it says so."""
+    return f'{method} (partial: {covered} of {total} pairs)'
+
+
 def section_summaries(rows, scores, seeds, methods, tasks, family):
-    """{method: {metric: (mean, sd, photos)}} over the pairs of ``tasks`` and ``family`` (None: all)."""
+    """{method: {metric: (mean, sd, photos)}} over the pairs of ``tasks`` and ``family`` (None: all).
+
+    A method that did not score every pair of the section is keyed ``partial_label(...)``, and a seed mean is
+    made only from seed rows that all scored every pair."""
     selected = [row for row in rows if row['task'] in tasks]
-    summaries = {m: report.family_summary(scores.get(m, {}), selected, family) for m in methods if m in scores}
+    section_pairs = [row['src'] for row in selected if family is None or row['family'] == family]
+    summaries, partial = {}, set()
+    for method in (m for m in methods if m in scores):
+        summary = report.family_summary(scores[method], selected, family)
+        covered = sum(src in scores[method] for src in section_pairs)
+        if summary and covered < len(section_pairs):
+            partial.add(method)
+            method = partial_label(method, covered, len(section_pairs))
+        summaries[method] = summary
     for label, label_seeds in seeds.items():
+        if any(f'{label} seed {seed}' in partial for seed in label_seeds):
+            continue
         mean = _seed_mean(summaries, label, label_seeds)
         if mean:
             summaries[f'{label} (mean of {len(label_seeds)} seeds ± sd over seeds)'] = mean
@@ -151,7 +170,8 @@ def tables(pieces, split='test', held_out=None, note=''):
 
     def section(title, section_tasks, family):
         summaries = section_summaries(rows, scores, seeds, methods, section_tasks, family)
-        shown = [m for m in methods if summaries.get(m)]
+        shown = [name for m in methods for name in summaries
+                 if summaries[name] and (name == m or name.startswith(f'{m} (partial: '))]
         document['summaries'][title] = {m: summaries[m] for m in shown}
         return [f'### {title}', '', report.metric_table(shown, summaries, columns)]
 

@@ -114,9 +114,10 @@ def _better(higher):
 
 def metric_table(methods, summaries, columns=METRICS):
     """Markdown: one line per method, each column (``metric_columns``) as mean ± sd over photos, the best mean
-    in bold (oracles left out of the bold: they are references that see the target)."""
+    in bold (oracles left out of the bold: they are references that see the target; so are rows marked
+    ``(partial: ...)``, whose means are over other pairs)."""
     header = ['method', 'photos'] + [column_title(title, _better(higher)) for _, title, higher, _ in columns]
-    contenders = [m for m in methods if not m.startswith('oracle')]
+    contenders = [m for m in methods if not m.startswith('oracle') and '(partial: ' not in m]
     best = {}
     for metric, _, higher, _ in columns:
         best[metric] = best_value([summaries[m][metric][0] if summaries.get(m) and metric in summaries[m] else None

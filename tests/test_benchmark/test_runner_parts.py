@@ -224,6 +224,28 @@ def test_seed_rows_get_a_mean_row_with_the_spread_over_seeds():
     assert document['costs']['r']['total_s'] == 24.0 and '## Style: t' in markdown
 
 
+def test_a_row_that_scored_only_some_tasks_is_marked_partial_and_gets_no_seed_mean_or_bold():
+    from realestate_sr.benchmark import cv_report
+
+    def piece(seed, task, psnr):
+        return {'key': {'recipe': 'r', 'task': task, 'split': 'test', 'fold': 0, 'seed': seed, 'budget': 'demo',
+                        'train_photos': None},
+                'pairs': [{'src': 'a.jpg', 'task': task, 'family': 'f', 'photo': 'a', 'variant': 0, 'fold': 0}],
+                'rows': {'r': {'a.jpg': {'psnr': psnr}}},
+                'directions': {'psnr': True}, 'cost': {'budget': '1 x 1 x 1²', 'train_s': 1.0, 'eval_s': 1.0}}
+    # seed 0 ran both tasks, seed 1 only the easy one: its mean over styles would look 10 dB better
+    pieces = [piece(0, 'hard', 20.0), piece(0, 'easy', 30.0), piece(1, 'easy', 31.0)]
+    document, markdown = cv_report.tables(pieces, held_out='x')
+    summary = document['summaries']['all styles / all capture families']
+    assert summary['r seed 0']['psnr'][0] == 25.0
+    assert summary['r seed 1 (partial: 1 of 2 pairs)']['psnr'][0] == 31.0
+    assert not any('mean of 2 seeds' in name for name in summary)
+    assert '| r seed 1 (partial: 1 of 2 pairs) | 1 | 31.00 ± 0.00 |' in markdown
+    # within the task both seeds are complete: no mark, and their mean
+    easy = document['summaries']['easy / all capture families']
+    assert easy['r (mean of 2 seeds ± sd over seeds)']['psnr'][0] == 30.5 and 'r seed 1' in easy
+
+
 def test_whole_photo_networks_are_counted_in_one_pass_whatever_the_tile():
     grid = {'type': 'BilateralGridNet', 'thumb_size': 32, 'width': 4, 'levels': 2, 'max_width': 8, 'grid_depth': 4,
             'guide_hidden': 4}
