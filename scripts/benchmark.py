@@ -375,6 +375,10 @@ class Run:
 
 def write_tables(folders, out_dir, split, note=''):
     pieces = read_pieces(folders)
+    splits = {p['key']['split'] for p in pieces if p['key']['recipe'] != REFERENCES}
+    if splits and split not in splits:
+        raise ValueError(f'the pieces in {", ".join(map(str, folders))} are {"/".join(sorted(splits))} pieces, '
+                         f'none {split}: add --split {sorted(splits)[0]}')
     held_out = next((p['settings'].get('held_out') for p in pieces if p.get('settings')), None)
     document, markdown = cv_report.tables(pieces, split, held_out, note)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -75,6 +75,9 @@ def test_quick_run_trains_scores_writes_pieces_reuses_them_and_merges(tmp_path, 
     assert merged.returncode == 0, merged.stderr
     summaries = json.loads((tmp_path / 'merged' / 'benchmark.json').read_text())['summaries']
     assert 'tiny_recipe (mean of 2 seeds ± sd over seeds)' in summaries['none / all capture families']
+    wrong_split = run_benchmark('--merge', str(out), '--split', 'val', '-o', str(tmp_path / 'merged_val'))
+    assert wrong_split.returncode == 2 and 'add --split test' in wrong_split.stderr, wrong_split.stderr
+    assert not (tmp_path / 'merged_val').exists()  # no empty tables written
 
 
 @pytest.mark.slow  # a fresh process that imports torch and basicsr
