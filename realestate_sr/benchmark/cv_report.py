@@ -6,8 +6,12 @@ one spread. A recipe trained with several seeds gets one row per seed and a row 
 seeds (the spread of the seed rows' means: the noise of training). Oracle rows are references (fitted on
 the target), never bold.
 """
+import math
+import statistics
+
 from realestate_sr.benchmark import report
 from realestate_sr.benchmark.pieces import REFERENCES
+from realestate_sr.utils.metric_table import markdown_table
 
 REFERENCE_ORDER = ('input', 'auto_correct', 'oracle_lut', 'oracle_local')
 ALL_FAMILIES = 'all capture families'
@@ -154,8 +158,63 @@ def piece_cost_table(table):
     return '\n'.join(lines) + '\n'
 
 
-def tables(pieces, split='test', held_out=None, note=''):
-    """(document, markdown) of every table the pieces fill."""
+def piece_psnr(piece):
+    """A recipe piece's PSNR: the mean over its photos of each photo's mean over its scored pairs."""
+    values = piece['rows'][piece['key']['recipe']]
+    per_photo = {}
+    for pair in piece['pairs']:
+        if pair['src'] in values and math.isfinite(values[pair['src']].get('psnr', math.nan)):
+            per_photo.setdefault(pair['photo'], []).append(values[pair['src']]['psnr'])
+    return statistics.fmean(statistics.fmean(v) for v in per_photo.values()) if per_photo else None
+
+
+def paired_differences(pieces, split, baseline):
+    """Each recipe's PSNR minus ``baseline``'s on the pieces both ran (same task, fold and seed): the decision
+    table, where fold-to-fold and photo-to-photo differences cancel. With the baseline's seed spread (sd over
+    seeds of a piece's PSNR, mean over the task x fold cells run with several seeds) as the noise to beat."""
+    psnr = {}
+    for piece in pieces:
+        key = piece['key']
+        if key['recipe'] == REFERENCES or key['split'] != split:
+            continue
+        value = piece_psnr(piece)
+        if value is not None:
+            psnr.setdefault(recipe_label(key), {})[(key['task'], key['fold'], key['seed'])] = value
+    base = psnr.get(baseline)
+    if not base:
+        return None
+    by_cell = {}
+    for (task, fold, _), value in base.items():
+        by_cell.setdefault((task, fold), []).append(value)
+    spreads = [statistics.stdev(values) for values in by_cell.values() if len(values) > 1]
+    rows = {}
+    for label, values in psnr.items():
+        common = sorted(set(values) & set(base))
+        if label == baseline or not common:
+            continue
+        diffs = [values[cell] - base[cell] for cell in common]
+        rows[label] = {'pieces': len(common), 'mean': statistics.fmean(diffs),
+                       'sd': statistics.stdev(diffs) if len(diffs) > 1 else None, 'min': min(diffs),
+                       'max': max(diffs), 'tasks': sorted({cell[0] for cell in common})}
+    return {'baseline': baseline, 'rows': rows,
+            'seed_spread': statistics.fmean(spreads) if spreads else None, 'seed_cells': len(spreads)}
+
+
+def paired_table(paired):
+    noise = ('not measured (no task x fold with two seeds)' if paired['seed_spread'] is None else
+             f'{paired["seed_spread"]:.2f} dB (sd over seeds of one piece\'s PSNR, mean over '
+             f'{paired["seed_cells"]} task x fold cells)')
+    header = ['recipe', 'pieces', 'mean difference dB', 'sd over pieces', 'min', 'max', 'tasks']
+    rows = [[(label, False), (str(row['pieces']), False), (f'{row["mean"]:+.2f}', False),
+             ('' if row['sd'] is None else f'{row["sd"]:.2f}', False), (f'{row["min"]:+.2f}', False),
+             (f'{row["max"]:+.2f}', False), (', '.join(row['tasks']), False)] for label, row in paired['rows'].items()]
+    return (f'PSNR difference against `{paired["baseline"]}` on the pieces both ran (same task, fold, seed); '
+            f'the baseline\'s seed spread: {noise}.\n\n' + markdown_table(header, rows))
+
+
+def tables(pieces, split='test', held_out=None, note='', baseline=None):
+    """(document, markdown) of every table the pieces fill; with ``baseline`` (a recipe row's label) also the
+    paired differences against it."""
     rows, scores, directions, costs, seeds = collect(pieces, split)
     columns = report.metric_columns(directions)
     methods = _methods(scores, seeds)
@@ -178,6 +237,10 @@ def tables(pieces, split='test', held_out=None, note=''):
     def family_title(family):
         return f'{family} (held out: never trained on)' if family == held_out else family
 
+    paired = paired_differences(pieces, split, baseline) if baseline else None
+    if paired and paired['rows']:
+        document['paired'] = paired
+        markdown += ['## Paired differences', '', paired_table(paired)]
     markdown += ['## Summary: mean over styles', '']
     markdown += section(f'all styles / {ALL_FAMILIES}', tasks, None)
     for family in families:

@@ -246,6 +246,31 @@ def test_a_row_that_scored_only_some_tasks_is_marked_partial_and_gets_no_seed_me
     assert easy['r (mean of 2 seeds ± sd over seeds)']['psnr'][0] == 30.5 and 'r seed 1' in easy
 
 
+def test_paired_differences_subtract_the_baseline_piece_by_piece_and_give_its_seed_spread():
+    from realestate_sr.benchmark import cv_report
+
+    def piece(recipe, task, fold, seed, psnr_a, psnr_b):
+        pairs = [{'src': f'{photo}_{family}.jpg', 'task': task, 'family': family, 'photo': photo, 'variant': 0,
+                  'fold': fold} for photo in 'ab' for family in ('f', 'g')]
+        values = {'a': psnr_a, 'b': psnr_b}
+        return {'key': {'recipe': recipe, 'task': task, 'split': 'val', 'fold': fold, 'seed': seed,
+                        'budget': 'demo', 'train_photos': None}, 'pairs': pairs,
+                'rows': {recipe: {p['src']: {'psnr': values[p['photo']]} for p in pairs}},
+                'directions': {'psnr': True}, 'cost': {'budget': '', 'train_s': 1.0, 'eval_s': 1.0}}
+    pieces = [piece('base', 't', 0, 0, 20.0, 22.0), piece('base', 't', 0, 1, 21.0, 23.0),  # seeds: 21 and 22
+              piece('base', 'u', 1, 0, 30.0, 30.0),
+              piece('new', 't', 0, 0, 22.0, 23.0), piece('new', 'u', 1, 0, 30.5, 30.5),
+              piece('new', 'u', 2, 0, 99.0, 99.0)]  # no baseline piece on fold 2: not compared
+    paired = cv_report.paired_differences(pieces, 'val', 'base')
+    row = paired['rows']['new']
+    assert row['pieces'] == 2 and row['mean'] == pytest.approx(1.0) and row['sd'] == pytest.approx(np.sqrt(0.5))
+    assert (row['min'], row['max'], row['tasks']) == (pytest.approx(0.5), pytest.approx(1.5), ['t', 'u'])
+    assert paired['seed_spread'] == pytest.approx(np.sqrt(0.5)) and paired['seed_cells'] == 1
+    document, markdown = cv_report.tables(pieces, 'val', held_out='g', baseline='base')
+    assert '| new | 2 | +1.00 | 0.71 | +0.50 | +1.50 | t, u |' in markdown
+    assert cv_report.paired_differences(pieces, 'test', 'base') is None  # no piece of that split
+
+
 def test_whole_photo_networks_are_counted_in_one_pass_whatever_the_tile():
     grid = {'type': 'BilateralGridNet', 'thumb_size': 32, 'width': 4, 'levels': 2, 'max_width': 8, 'grid_depth': 4,
             'guide_hidden': 4}
