@@ -20,6 +20,8 @@ and crops of a photo equal one pass.
 
 Each control is bounded softly, ``bound * tanh(raw / bound)`` (slope 1 at zero), by ``PARAMETER_BOUNDS``.
 """
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -58,7 +60,8 @@ def luma_601(rgb):
 
 
 def stops_gain(stops):
-    return torch.exp2(stops)
+    """2 ** stops, as exp (ONNX opset 17 has no exp2); exactly 1 at 0."""
+    return torch.exp(stops * math.log(2.0))
 
 
 def tone_knots(tone):
