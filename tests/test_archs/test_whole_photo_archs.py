@@ -319,15 +319,18 @@ def test_the_light_map_scales_each_channel_by_a_gain_that_varies_smoothly_across
     assert build({**opt, 'gain_cells': 0}).light_head is None
 
 
-def test_stats_input_off_is_the_network_without_it_bit_for_bit():
+@pytest.mark.parametrize('option, layer, edits', [('stats_input', 'stats_film', 1), ('white_box', 'editor_head', 2)])
+def test_an_input_option_off_is_the_network_without_it_bit_for_bit(option, layer, edits):
     """Checkpoints and recipes written before the option load and compute as before."""
-    plain, off = build(ARCHS[1], seed=4), build({**ARCHS[1], 'stats_input': False}, seed=4)
-    assert off.stats_film is None
+    opt = ARCHS[1] if edits == 1 else ARCHS[2]  # the white box with a LUT too: the edit tuple keeps its length
+    plain, off = build(opt, seed=4), build({**opt, option: False}, seed=4)
+    assert getattr(off, layer) is None
     assert list(off.state_dict()) == list(plain.state_dict())
     off.load_state_dict(plain.state_dict(), strict=True)
     photo = torch.rand(1, 3, 30, 44, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert torch.equal(off(photo), plain(photo))
+    assert len(off.photo_edit(photo_thumbnail(photo, off.thumb_size))) == edits
 
 
 def test_untrained_statistics_input_computes_what_the_network_without_it_computes():
@@ -392,18 +395,6 @@ def test_is_whole_photo_tells_whole_photo_networks_and_their_classes_from_others
         assert is_whole_photo(net) and is_whole_photo(type(net))
     assert not any(is_whole_photo(thing) for thing in (NAFNet, NAFNet(width=8, enc_blk_nums=[1], dec_blk_nums=[1]),
                                                         None))
-
-
-def test_white_box_off_is_the_network_without_it_bit_for_bit():
-    """Checkpoints and recipes written before the option load and compute as before."""
-    plain, off = build(ARCHS[2], seed=4), build({**ARCHS[2], 'white_box': False}, seed=4)
-    assert off.editor_head is None
-    assert list(off.state_dict()) == list(plain.state_dict())
-    off.load_state_dict(plain.state_dict(), strict=True)
-    photo = torch.rand(1, 3, 30, 44, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        assert torch.equal(off(photo), plain(photo))
-    assert len(off.photo_edit(photo_thumbnail(photo, off.thumb_size))) == 2  # (grid, LUTs): no parameters
 
 
 @pytest.mark.parametrize('opt', [ARCHS[1], ARCHS[5], {**ARCHS[1], 'context': 0.5}], ids=['grid', 'grid-stats',
