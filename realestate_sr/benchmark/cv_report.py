@@ -6,7 +6,6 @@ one spread. A recipe trained with several seeds gets one row per seed and a row 
 seeds (the spread of the seed rows' means: the noise of training). Oracle rows are references (fitted on
 the target), never bold.
 """
-import math
 import statistics
 
 from realestate_sr.benchmark import report
@@ -160,12 +159,8 @@ def piece_cost_table(table):
 
 def piece_psnr(piece):
     """A recipe piece's PSNR: the mean over its photos of each photo's mean over its scored pairs."""
-    values = piece['rows'][piece['key']['recipe']]
-    per_photo = {}
-    for pair in piece['pairs']:
-        if pair['src'] in values and math.isfinite(values[pair['src']].get('psnr', math.nan)):
-            per_photo.setdefault(pair['photo'], []).append(values[pair['src']]['psnr'])
-    return statistics.fmean(statistics.fmean(v) for v in per_photo.values()) if per_photo else None
+    summary = report.family_summary(piece['rows'][piece['key']['recipe']], piece['pairs'])
+    return summary['psnr'][0] if summary and 'psnr' in summary else None
 
 
 def paired_differences(pieces, split, baseline):
