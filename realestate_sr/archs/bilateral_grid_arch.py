@@ -18,14 +18,15 @@ YAML (``network_g``)::
     gain_cells: 0         # > 0: a smooth per-channel gain over the frame, gain_cells x gain_cells (below)
     stats_input: false    # true: the thumbnail's photo statistics scale and shift the encoder's features (below)
     white_box: false      # true: first apply a white-box editor (exposure, white balance, ...) decided per photo
+    style_codes: ~        # {count: K, dim: d} (needs stats_input): a learned code per editing house (below)
     chunk_pixels: 524288  # pixels per chunk of the full-resolution stage without gradients
 
-``forward(x, thumb=None, box=None, strength=None)``: x is N,3,H,W RGB in [0, 1]. Without ``thumb`` x is the whole photo
-and the network makes its thumbnail (``photo_thumbnail``), so whole-photo inference is ``net(x)``. A crop
-of a photo passes the whole photo's thumbnail and ``box``, the crop's normalised (x0, y0, x1, y1) in the
-whole photo (``whole_photo_ops.crop_box``): the grid is then sliced where the crop lies, and the output
-equals that region of the whole-photo output. Every full-resolution operation is per pixel (guide, LUT,
-slicing, affine), so tiles of a photo given their boxes reproduce the one-pass result exactly.
+``forward(x, thumb=None, box=None, strength=None, house=None)``: x is N,3,H,W RGB in [0, 1]. Without ``thumb`` x is
+the whole photo and the network makes its thumbnail (``photo_thumbnail``), so whole-photo inference is ``net(x)``. A
+crop of a photo passes the whole photo's thumbnail and ``box``, the crop's normalised (x0, y0, x1, y1) in the whole
+photo (``whole_photo_ops.crop_box``): the grid is then sliced where the crop lies, and the output equals that region
+of the whole-photo output. Every full-resolution operation is per pixel (guide, LUT, slicing, affine), so tiles of a
+photo given their boxes reproduce the one-pass result exactly.
 
 The grid holds, per cell, a 3x4 affine colour transform ``out = A[:, :3] @ rgb + A[:, 3]``. With
 ``colour_space: linear`` it acts on linear light (sRGB decoded, the result encoded again; the guide still
@@ -57,6 +58,17 @@ the grid is left the local and residual part. The MLP's last layer starts at zer
 identity, so untrained the network computes what it computes without the option. ``editor_parameters(thumb)``
 returns the predicted controls by name.
 
+``style_codes: {count: K, dim: d}`` conditions the network on the editing house (``style_codes.py``): a learned
+K x d table (a parameter, so saved in checkpoints) whose row ``house[i]`` is concatenated to photo i's statistics
+before the FiLM MLP, so one network can learn K houses whose targets for one source differ. It needs
+``stats_input: true`` (the code enters where the statistics do; without them a FiLM of a code alone would be a
+per-house bias of the features, which the statistics' FiLM already holds). ``house`` is N integers, one per photo
+(per thumbnail); None takes the mean of the table, a fixed code, which is what inference and the exported ONNX
+graph use (with ``count: 1`` the one house). Everything the code changes is decided from the thumbnail, so tiles
+still equal one pass; the FiLM's last layer still starts at zero, so untrained the network is the identity.
+A base trained with K houses starts a ``count: 1`` fine-tune from the mean of its codes (``with_mean_code``,
+applied where ``path.pretrain_network_g`` is loaded).
+
 ``strength`` (0..1, ``WholePhotoNetwork``) moves the edit toward the identity before it is applied: every
 cell's transforms A -> (1 - s) [I | 0] + s A (the light map is folded into them), the global LUT ->
 (1 - s) identity + s LUT, the white-box parameters -> s parameters. Slicing and the affine product are
@@ -69,6 +81,7 @@ from torch import nn
 
 from realestate_sr.archs.lut3d_arch import BasisLUTs
 from realestate_sr.archs.photo_statistics import StatisticsFiLM
+from realestate_sr.archs.style_codes import StyleCodeError, StyleCodes, style_code_shape
 from realestate_sr.archs.white_box_editor import (
     PARAMETER_COUNT,
     apply_white_box,
@@ -211,7 +224,7 @@ class BilateralGridNet(WholePhotoNetwork):
 
     def __init__(self, thumb_size=256, width=16, levels=4, blocks_per_level=1, max_width=64, grid_depth=8,
                  guide_hidden=8, lut_basis=0, lut_size=17, colour_space='srgb', context=None, gain_cells=0,
-                 chunk_pixels=DEFAULT_CHUNK_PIXELS, stats_input=False, white_box=False):
+                 chunk_pixels=DEFAULT_CHUNK_PIXELS, stats_input=False, white_box=False, style_codes=None):
         super().__init__()
         if thumb_size % (2 ** levels) or thumb_size // (2 ** levels) < 2:
             raise ValueError(f'thumb_size {thumb_size} must be a multiple of 2**levels = {2 ** levels} '
@@ -226,6 +239,10 @@ class BilateralGridNet(WholePhotoNetwork):
         self.chunk_pixels = chunk_pixels
         if context and lut_basis:
             raise ValueError('context (local decisions) and lut_basis (a global LUT) do not combine')
+        code_shape = style_code_shape(style_codes)
+        if code_shape and not stats_input:
+            raise StyleCodeError('network_g.style_codes needs stats_input: true (the house code joins the photo '
+                                 'statistics at the input of their FiLM)')
         self.encoder = ThumbnailEncoder(width, levels, blocks_per_level, max_width, context, thumb_size)
         channels = self.encoder.out_channels
         self.local_features = nn.Conv2d(channels, channels, 3, padding=1)
@@ -246,24 +263,29 @@ class BilateralGridNet(WholePhotoNetwork):
             self.to_lut_weights = nn.Linear(channels, lut_basis)
             self.lut = BasisLUTs(lut_basis, lut_size)
         # built last: the other layers draw the same initial weights with the option on or off
-        self.stats_film = StatisticsFiLM(channels) if stats_input else None
+        self.stats_film = StatisticsFiLM(channels, code_dim=code_shape[1] if code_shape else 0) if stats_input else None
         self.editor_head = None
         if white_box:
             self.editor_head = nn.Sequential(nn.Linear(channels, 32), nn.ReLU(), nn.Linear(32, PARAMETER_COUNT))
             nn.init.zeros_(self.editor_head[2].weight)
             nn.init.zeros_(self.editor_head[2].bias)
+        self.style_codes = StyleCodes(*code_shape) if code_shape else None
 
-    def photo_edit(self, thumb):
+    def photo_edit(self, thumb, house=None):
         """What the thumbnails decide, float32: (grid N,Gh,Gw,Gd,12,), then the LUTs N,D,D,D,3 with ``lut_basis``
         and the white-box parameters N,P with ``white_box``. ``apply_edit(x, box, *edit)`` applies it; the
-        exported ONNX graph runs the two apart."""
-        return self.photo_edit_and_light(thumb)[0]
+        exported ONNX graph runs the two apart. ``house``: with ``style_codes``, each photo's house index (N),
+        None for the mean code."""
+        return self.photo_edit_and_light(thumb, house)[0]
 
-    def photo_edit_and_light(self, thumb):
-        """``photo_edit(thumb)`` and the light map's logits (N,3,gain_cells,gain_cells; None without one)."""
+    def photo_edit_and_light(self, thumb, house=None):
+        """``photo_edit(thumb, house)`` and the light map's logits (N,3,gain_cells,gain_cells; None without one)."""
+        if house is not None and self.style_codes is None:
+            raise StyleCodeError('a house index was given, but this network has no style_codes')
         features, pooled = self.encoder(thumb)
         if self.stats_film is not None:
-            features, pooled = self.stats_film(thumb, features, pooled)
+            code = None if self.style_codes is None else self.style_codes(house, thumb.shape[0])
+            features, pooled = self.stats_film(thumb, features, pooled, code=code)
         if pooled.dim() == 4:  # local context: a map of window averages
             context = self.global_features(pooled.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         else:

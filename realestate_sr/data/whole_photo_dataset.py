@@ -86,7 +86,8 @@ class WholePhotoDataset(PairedListingDataset):
     (3, thumb_size, thumb_size) thumbnails of the whole source/target photos, ``box`` float32 (4,) the
     crop's normalised (x0, y0, x1, y1) in the whole photo (``whole_photo_ops``), and the paths; with
     ``src_light_field``, ``lq_light`` float32 (3, 64, 64): the field's RGB log gains over the whole photo
-    (zeros when the sample drew none). Flips and
+    (zeros when the sample drew none); ``house`` the pair's house index (as PairedListingDataset's; a
+    ``pair_mix`` collage keeps the sample's own, so leave ``pair_mix`` off for pairs of several houses). Flips and
     90-degree rotations transform the whole photo before anything is cut, so thumbnails, crop and box
     always describe the same oriented photo.
     """
@@ -156,7 +157,7 @@ class WholePhotoDataset(PairedListingDataset):
         item = {'lq': bgr_uint8_to_tensor(src_crop, as_float), 'gt': bgr_uint8_to_tensor(tar_crop, as_float),
                 'lq_thumb': src_thumb, 'gt_thumb': tar_thumb,
                 'box': crop_box(top, left, self.gt_size, self.gt_size, height, width),
-                'lq_path': lq_path, 'gt_path': gt_path}
+                'lq_path': lq_path, 'gt_path': gt_path, 'house': self.source.house(index)}
         if self.light_field is not None:
             item['lq_light'] = field_tensor(log_gains)
         return item

@@ -64,6 +64,10 @@ class WholePhotoModel(EnhanceModel):
     (the global exposure is the grid's). Logged as l_light. Without it the map learns the field only through
     the pixels' error.
 
+    ``network_g.style_codes`` (BilateralGridNet): each training batch's ``house`` (the pairs' house indices,
+    from the datasets) goes to the network with the thumbnails, so each pair is edited with its own house's
+    code; validation passes none (the mean code: with one house, that house).
+
     Batches without ``lq_thumb`` (e.g. from a PairedListingDataset) are whole photos: the network makes
     its own thumbnail. Validation is EnhanceModel's: the inference object runs architectures with
     ``whole_photo = True`` in one pass whatever ``val.tile`` says (a warning here says so).
@@ -74,6 +78,7 @@ class WholePhotoModel(EnhanceModel):
     def __init__(self, opt):
         super().__init__(opt)
         net = self.get_bare_model(self.net_g)
+        self.uses_houses = getattr(net, 'style_codes', None) is not None
         if is_whole_photo(net) and self.val_tile:
             get_root_logger().warning('val.tile is ignored for %s: it sees the whole photo and runs it in one pass',
                                       type(net).__name__)
@@ -94,6 +99,7 @@ class WholePhotoModel(EnhanceModel):
         self.box = data['box'].to(self.device).float() if 'box' in data else None
         self.gt_thumb = data['gt_thumb'].to(self.device).float() if 'gt_thumb' in data else None
         self.lq_light = data['lq_light'].to(self.device).float() if 'lq_light' in data else None
+        self.house = torch.as_tensor(data['house']).to(self.device).long() if 'house' in data else None
 
     def run_generator(self):
         """One call of the network: the crops with their photos' thumbnails and boxes, followed (``whole_opt``)
@@ -102,7 +108,8 @@ class WholePhotoModel(EnhanceModel):
         if self.cri_whole is not None and self.lq_thumb is not None:
             lq, gt, box = self.with_whole_photos()
         with_light = self.cri_light is not None and self.lq_light is not None
-        output = self.net_g(lq, thumb=self.lq_thumb, box=box, with_light=with_light)
+        houses = {'house': self.house} if self.uses_houses else {}
+        output = self.net_g(lq, thumb=self.lq_thumb, box=box, with_light=with_light, **houses)
         output, light_logits = output if with_light else (output, None)
         self.output = output[:self.lq.shape[0]]
         return WholePhotoViews(output, gt, light_logits)

@@ -31,10 +31,12 @@ ARCHS = [
     {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, 'colour_space': 'linear', **TINY},
     {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, 'gain_cells': 2, **TINY},
     {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, 'stats_input': True, **TINY},
+    {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, 'stats_input': True,
+     'style_codes': {'count': 3, 'dim': 4}, **TINY},
     {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, 'lut_basis': 2, 'lut_size': 5, 'white_box': True,
      **TINY},
 ]
-ARCH_IDS = ['lut', 'grid', 'grid+lut', 'grid-linear', 'grid-light', 'grid-stats', 'grid+lut-whitebox']
+ARCH_IDS = ['lut', 'grid', 'grid+lut', 'grid-linear', 'grid-light', 'grid-stats', 'grid-houses', 'grid+lut-whitebox']
 
 
 def build(opt, seed=None, scale=0.3):

@@ -22,8 +22,10 @@ SMALL = {'thumb_size': 64, 'width': 8, 'levels': 3, 'max_width': 16}
 
 @pytest.mark.parametrize('opt', [{'type': 'ImageAdaptiveLUT', 'num_basis': 2, 'lut_size': 9, **SMALL},
                                  {'type': 'BilateralGridNet', 'lut_basis': 2, 'lut_size': 9, **SMALL},
-                                 {'type': 'BilateralGridNet', 'white_box': True, **SMALL}],
-                         ids=['lut', 'grid+lut', 'grid-whitebox'])
+                                 {'type': 'BilateralGridNet', 'white_box': True, **SMALL},
+                                 {'type': 'BilateralGridNet', 'stats_input': True,
+                                  'style_codes': {'count': 3, 'dim': 4}, **SMALL}],
+                         ids=['lut', 'grid+lut', 'grid-whitebox', 'grid-houses'])  # houses: the mean code, fixed
 def test_onnx_export_matches_pytorch_at_two_sizes_and_batches(tmp_path, opt):
     torch.manual_seed(0)
     net = randomize_(build_network(dict(opt)), 0.1).eval()
