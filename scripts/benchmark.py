@@ -128,6 +128,7 @@ from realestate_sr.benchmark.base_pairs import BasePairsError, write_base_pairs
 from realestate_sr.benchmark.bases import (
     BASE_CHECKPOINT,
     PAIRS_DIR,
+    SETTINGS_FILE,
     base_folder,
     base_houses,
     base_photos,
@@ -372,6 +373,7 @@ class Run:
             self.bases[fold] = (checkpoint, settings)
             return self.bases[fold]
         self.bases[fold] = None
+        (folder / SETTINGS_FILE).unlink(missing_ok=True)  # a base of other settings is stale from here on
         started = time.perf_counter()
         try:
             pairs = write_base_pairs(self.data_dir, photos, houses, folder / PAIRS_DIR, houses_per_photo(opt),
