@@ -264,10 +264,6 @@ class BilateralGridNet(WholePhotoNetwork):
         and the white-box parameters N,P with ``white_box``. ``apply_edit(x, box, *edit)`` applies it; the
         exported ONNX graph runs the two apart. ``house``: with ``style_codes``, each photo's house index (N),
         None for the mean code."""
-        return self.photo_edit_and_light(thumb, house)[0]
-
-    def photo_edit_and_light(self, thumb, house=None):
-        """``photo_edit(thumb, house)`` and the light map's logits (N,3,gain_cells,gain_cells; None without one)."""
         if house is not None and self.style_codes is None:
             raise StyleCodeError('a house index was given, but this network has no style_codes')
         features, pooled = self.encoder(thumb)
@@ -278,10 +274,8 @@ class BilateralGridNet(WholePhotoNetwork):
         head = self.grid_head(fused)
         n, _, gh, gw = head.shape
         grid = head.float().view(n, self.grid_depth, AFFINE, gh, gw).permute(0, 3, 4, 1, 2).contiguous()
-        light_logits = None
         if self.light_head is not None:
-            light_logits = self.light_head(F.adaptive_avg_pool2d(fused, self.gain_cells))
-            grid = grid * self.light_map(light_logits, (gh, gw))
+            grid = grid * self.light_map(self.light_head(F.adaptive_avg_pool2d(fused, self.gain_cells)), (gh, gw))
         luts = None
         if self.lut is not None:
             weights = self.to_lut_weights(pooled)
@@ -290,7 +284,11 @@ class BilateralGridNet(WholePhotoNetwork):
         edit = (grid, ) if luts is None else (grid, luts)
         if self.editor_head is not None:
             edit += (self.white_box_parameters(pooled), )
-        return edit, light_logits
+        return edit
+
+    def photo_edit_for(self, thumb, house=None):
+        """``photo_edit(thumb, house)``: this network takes a house index (with ``style_codes``)."""
+        return self.photo_edit(thumb, house)
 
     def white_box_parameters(self, pooled):
         """The white-box editor's parameters N,P (float32) from the pooled features (N,C)."""

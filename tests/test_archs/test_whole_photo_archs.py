@@ -332,23 +332,6 @@ def test_gradients_reach_both_layers_of_the_statistics_mlp_by_the_third_step():
     assert grads[0] == (0, 0) and grads[1][1] > 0 and grads[2][0] > 0
 
 
-@pytest.mark.parametrize('opt', ARCHS, ids=ARCH_IDS)
-def test_forward_with_light_returns_the_same_photo_and_the_light_maps_logits(opt):
-    net = build(opt, seed=3)
-    photo = torch.rand(2, 3, 24, 40)
-    with torch.no_grad():
-        out, logits = net(photo, with_light=True)
-        assert torch.equal(out, net(photo))
-    if opt.get('gain_cells'):
-        seen = []
-        net.light_head.register_forward_hook(lambda module, args, output: seen.append(output))
-        with torch.no_grad():
-            net(photo)
-        assert logits.shape == (2, 3, 2, 2) and torch.equal(logits, seen[0])  # the light head's own output
-    else:
-        assert logits is None
-
-
 def test_is_whole_photo_tells_whole_photo_networks_and_their_classes_from_others():
     for opt in ARCHS:
         net = build(opt)
