@@ -139,7 +139,7 @@ def test_the_demo_option_file_passes_the_start_up_checks_and_builds_an_identity_
 
     from basicsr.archs import build_network
 
-    opt = yaml.safe_load((REPO / 'options' / 'whole_photo_demo.yml').read_text())
+    opt = yaml.safe_load((REPO / 'options' / 'demo.yml').read_text())
     assert training_option_problems(opt, cuda_available=False) == []
     assert opt['datasets']['train']['thumb_size'] == opt['network_g']['thumb_size']
     net = build_network(dict(opt['network_g'])).eval()
