@@ -13,6 +13,7 @@ YAML (``network_g``)::
     guide_hidden: 8       # hidden units of the per-pixel guide MLP (0: the guide is a learned linear mix of RGB)
     lut_basis: 0          # > 0: first apply a global image-adaptive 3D LUT mixed from this many basis LUTs
     lut_size: 17
+    context: ~            # ~: cells see the whole photo; a fraction (e.g. 0.5): only a window of that side
     gain_cells: 0         # > 0: a smooth per-channel gain over the frame, gain_cells x gain_cells (below)
     stats_input: false    # true: the thumbnail's photo statistics scale and shift the encoder's features (below)
     white_box: false      # true: first apply a white-box editor (exposure, white balance, ...) decided per photo
@@ -47,10 +48,11 @@ come from the thumbnail alone, so crops and tiles still equal the one-pass resul
 
 ``white_box: true`` puts a white-box editor (``white_box_editor``: exposure, white balance, a tone curve,
 shadows/highlights, saturation) before everything else at full resolution: a small MLP on the encoder's pooled
-features (after the statistics' FiLM) predicts its parameters per photo, and the guide, LUT and grid then act on
-the edited photo. An editor's edit is mostly these few global controls; the grid is left the local and residual
-part. The MLP's last layer starts at zero, and zero parameters are the identity, so untrained the network computes
-what it computes without the option. ``editor_parameters(thumb)`` returns the predicted controls by name.
+features (after the statistics' FiLM; averaged over the map with ``context``) predicts its parameters per photo,
+and the guide, LUT and grid then act on the edited photo. An editor's edit is mostly these few global controls;
+the grid is left the local and residual part. The MLP's last layer starts at zero, and zero parameters are the
+identity, so untrained the network computes what it computes without the option. ``editor_parameters(thumb)``
+returns the predicted controls by name.
 
 ``style_codes: {count: K, dim: d}`` conditions the network on the editing house (``style_codes.py``): a learned
 K x d table (a parameter, so saved in checkpoints) whose row ``house[i]`` is concatenated to photo i's statistics
@@ -216,7 +218,7 @@ class BilateralGridNet(WholePhotoNetwork):
     a global image-adaptive 3D LUT (``lut_basis`` > 0) mixed from the same features."""
 
     def __init__(self, thumb_size=256, width=16, levels=4, blocks_per_level=1, max_width=64, grid_depth=8,
-                 guide_hidden=8, lut_basis=0, lut_size=17, gain_cells=0,
+                 guide_hidden=8, lut_basis=0, lut_size=17, context=None, gain_cells=0,
                  chunk_pixels=DEFAULT_CHUNK_PIXELS, stats_input=False, white_box=False, style_codes=None):
         super().__init__()
         if thumb_size % (2 ** levels) or thumb_size // (2 ** levels) < 2:
@@ -227,11 +229,13 @@ class BilateralGridNet(WholePhotoNetwork):
         self.thumb_size = thumb_size
         self.grid_depth = grid_depth
         self.chunk_pixels = chunk_pixels
+        if context and lut_basis:
+            raise ValueError('context (local decisions) and lut_basis (a global LUT) do not combine')
         code_shape = style_code_shape(style_codes)
         if code_shape and not stats_input:
             raise StyleCodeError('network_g.style_codes needs stats_input: true (the house code joins the photo '
                                  'statistics at the input of their FiLM)')
-        self.encoder = ThumbnailEncoder(width, levels, blocks_per_level, max_width)
+        self.encoder = ThumbnailEncoder(width, levels, blocks_per_level, max_width, context, thumb_size)
         channels = self.encoder.out_channels
         self.local_features = nn.Conv2d(channels, channels, 3, padding=1)
         self.global_features = nn.Linear(channels, channels)
@@ -270,7 +274,11 @@ class BilateralGridNet(WholePhotoNetwork):
         if self.stats_film is not None:
             code = None if self.style_codes is None else self.style_codes(house, thumb.shape[0])
             features, pooled = self.stats_film(thumb, features, pooled, code=code)
-        fused = F.leaky_relu(self.local_features(features) + self.global_features(pooled)[:, :, None, None], 0.2)
+        if pooled.dim() == 4:  # local context: a map of window averages
+            context = self.global_features(pooled.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        else:
+            context = self.global_features(pooled)[:, :, None, None]
+        fused = F.leaky_relu(self.local_features(features) + context, 0.2)
         head = self.grid_head(fused)
         n, _, gh, gw = head.shape
         grid = head.float().view(n, self.grid_depth, AFFINE, gh, gw).permute(0, 3, 4, 1, 2).contiguous()
@@ -291,7 +299,10 @@ class BilateralGridNet(WholePhotoNetwork):
         return self.photo_edit(thumb, house)
 
     def white_box_parameters(self, pooled):
-        """The white-box editor's parameters N,P (float32) from the pooled features (N,C)."""
+        """The white-box editor's parameters N,P (float32) from the pooled features (N,C, or a map with
+        ``context``: the editor is global, so the map's average)."""
+        if pooled.dim() == 4:
+            pooled = pooled.mean(dim=(2, 3))
         raw = self.editor_head(pooled)
         with full_precision(raw.device):
             return bounded_parameters(raw.float())
