@@ -25,8 +25,6 @@ class RemovedOptionError(ValueError):
 # options removed after they lost on the benchmark: (block, key) -> what the key set; 'datasets' stands for every
 # datasets.<phase>. The start-up checks and the network builder name them instead of calling them unknown.
 REMOVED_KEYS = {
-    ('datasets', 'pair_mix'): "WholePhotoDataset's collages of two training pairs",
-    ('network_g', 'context'): "BilateralGridNet's local window averages",
     ('network_g', 'colour_space'): 'where BilateralGridNet applies its transforms; it always acts on sRGB values',
     ('train', 'light_opt'): "WholePhotoModel's loss on the light map",
 }

@@ -13,7 +13,6 @@ from realestate_sr.archs.bilateral_grid_arch import BilateralGridNet
 from realestate_sr.archs.network_loading import build_inference_network
 from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
-from realestate_sr.data.whole_photo_dataset import WholePhotoDataset
 from realestate_sr.models.enhance_model import OPTIMIZERS
 from realestate_sr.models.option_checks import (
     OptionKeyError,
@@ -272,8 +271,7 @@ def test_bf16_on_the_cpu_is_a_warning_naming_the_cost_and_the_way_out(caplog, cu
 
 
 # (where in the option file, key, a value it used to take): the options removed after they lost on the benchmark
-REMOVED = [(('datasets', 'train'), 'pair_mix', 0.5), (('network_g', ), 'context', 0.5),
-           (('network_g', ), 'colour_space', 'srgb'), (('train', ), 'light_opt', {'type': 'PixelL1Loss'})]
+REMOVED = [(('network_g', ), 'colour_space', 'srgb'), (('train', ), 'light_opt', {'type': 'PixelL1Loss'})]
 
 
 def with_removed_key(path, key, value):
@@ -301,25 +299,25 @@ def test_an_option_file_naming_a_removed_key_stops_at_start_up_with_one_line_say
 
 def test_the_removed_keys_table_names_only_keys_nothing_reads_any_more():
     assert {key for _, key, _ in REMOVED} == {key for _, key in REMOVED_KEYS}
-    assert 'pair_mix' not in WholePhotoDataset.OPTION_KEYS
-    assert not {'context', 'colour_space'} & set(inspect.signature(BilateralGridNet).parameters)
+    assert 'colour_space' not in inspect.signature(BilateralGridNet).parameters
     assert 'light_opt' not in model_option_keys()['train']
 
 
 def test_a_network_g_naming_a_removed_key_is_refused_by_the_inference_builder_too():
-    with pytest.raises(RemovedOptionError, match=r'^network_g\.context was removed .*; network_g\.colour_space was '
-                                                 r'removed .*delete the colour_space line from the option file$'):
-        build_inference_network({'type': 'BilateralGridNet', 'context': 0.5, 'colour_space': 'linear'})
+    with pytest.raises(RemovedOptionError, match=r'^network_g\.colour_space was removed .*delete the colour_space '
+                                                 r'line from the option file$'):
+        build_inference_network({'type': 'BilateralGridNet', 'colour_space': 'linear'})
 
 
 @pytest.mark.slow
 def test_train_py_prints_the_removed_key_line_without_a_traceback(tmp_path):
     path = tmp_path / 'old.yml'
-    path.write_text(yaml.safe_dump(with_removed_key(('datasets', 'train'), 'pair_mix', 0.5), sort_keys=False))
+    path.write_text(yaml.safe_dump(with_removed_key(('train', ), 'light_opt', {'type': 'PixelL1Loss'}),
+                                   sort_keys=False))
     done = subprocess.run([sys.executable, str(OPTION_DIR.parent / 'realestate_sr' / 'train.py'), '-opt', str(path)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr[-2000:]
     assert 'Traceback' not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
-        f'realestate_sr/train.py: error: {path}: datasets.train.pair_mix was removed '
-        f"({REMOVED_KEYS['datasets', 'pair_mix']}); delete the pair_mix line from the option file")
+        f'realestate_sr/train.py: error: {path}: train.light_opt was removed '
+        f"({REMOVED_KEYS['train', 'light_opt']}); delete the light_opt line from the option file")

@@ -12,7 +12,13 @@ import numpy as np
 from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
 from realestate_sr.data.image_io import check_same_size
 from realestate_sr.data.light_field import relight_thumbnail
-from realestate_sr.data.pair_transforms import bgr_uint8_to_tensor, draw_orientation, orient_chw, orient_hwc
+from realestate_sr.data.pair_transforms import (
+    augment_pair,
+    bgr_uint8_to_tensor,
+    draw_orientation,
+    orient_chw,
+    orient_hwc,
+)
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError, PairedListingDataset
 from realestate_sr.data.thumbnail_cache import ThumbnailCache
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
@@ -35,6 +41,21 @@ def whole_thumbnail(bgr, size):
     return photo_thumbnail(bgr_uint8_to_tensor(bgr)[None], size)[0]
 
 
+def collage_pairs(pair, other, rng=random):
+    """``pair``'s (src, tar) with one side of a random straight cut replaced by ``other``'s pair, which is
+    first resized (area) to ``pair``'s size: vertical or horizontal at 30-70 % of that side."""
+    src, tar = (np.array(img) for img in pair)
+    height, width = tar.shape[:2]
+    other_src, other_tar = (cv2.resize(np.ascontiguousarray(img), (width, height), interpolation=cv2.INTER_AREA)
+                            for img in other)
+    vertical = rng.random() < 0.5
+    cut = int(round((width if vertical else height) * rng.uniform(0.3, 0.7)))
+    side = slice(0, cut) if rng.random() < 0.5 else slice(cut, None)  # where the other pair goes
+    region = (slice(None), side) if vertical else (side, slice(None))
+    src[region], tar[region] = other_src[region], other_tar[region]
+    return src, tar
+
+
 @DATASET_REGISTRY.register()
 class WholePhotoDataset(PairedListingDataset):
     """Training pairs as (whole-photo thumbnails, full-resolution crop, the crop's box); val/test as
@@ -48,20 +69,27 @@ class WholePhotoDataset(PairedListingDataset):
             alike) gets an exposure change uniform in +-exposure_ev stops and red/blue gains
             ``exp(uniform(+-white_balance))``, in linear light; the target is unchanged, since an
             editor's result does not depend on how the camera happened to expose.
+        pair_mix (float): probability (default 0: off) that a sample is a collage of two training pairs:
+            a random straight cut (vertical or horizontal, at 30-70 % of the side) keeps the sample's own
+            pair on one side and another pair, resized to the same size, on the other, sources and
+            targets alike (``collage_pairs``). Each side is an exact pair, but the two sides need
+            different corrections, so a network cannot solve the sample with one global decision: it
+            learns to read each region's correction from that region.
         thumb_cache (bool): training only, default true: each pair's two thumbnails are made once and shared
             by the DataLoader workers (``realestate_sr/data/thumbnail_cache.py``: 6 MB a pair at 512 px,
-            off by itself above a quarter of the free RAM); samples whose photo ``src_jitter``
-            changed still make theirs.
+            off by itself above a quarter of the free RAM); samples whose photo ``pair_mix`` or
+            ``src_jitter`` changed still make theirs.
         src_light_field: as PairedListingDataset's; the crop and the source thumbnail get the same field.
 
     Each training item: ``lq``/``gt`` the crop (3, gt_size, gt_size), ``lq_thumb``/``gt_thumb`` float32
     (3, thumb_size, thumb_size) thumbnails of the whole source/target photos, ``box`` float32 (4,) the
     crop's normalised (x0, y0, x1, y1) in the whole photo (``whole_photo_ops``), the paths, and ``house`` the
-    pair's house index (as PairedListingDataset's). Flips and 90-degree rotations transform the whole photo
+    pair's house index (as PairedListingDataset's; a ``pair_mix`` collage keeps the sample's own, so leave
+    ``pair_mix`` off for pairs of several houses). Flips and 90-degree rotations transform the whole photo
     before anything is cut, so thumbnails, crop and box always describe the same oriented photo.
     """
 
-    OPTION_KEYS = PairedListingDataset.OPTION_KEYS | {'thumb_size', 'src_jitter', 'thumb_cache'}
+    OPTION_KEYS = PairedListingDataset.OPTION_KEYS | {'thumb_size', 'src_jitter', 'pair_mix', 'thumb_cache'}
 
     def __init__(self, opt):
         super().__init__(opt)
@@ -75,6 +103,10 @@ class WholePhotoDataset(PairedListingDataset):
         self.white_balance = float(jitter.get('white_balance', 0.0))
         if self.exposure_ev < 0 or self.white_balance < 0:
             raise DatasetOptionError(f'dataset {opt.get("name")!r}: src_jitter amounts must be >= 0')
+        self.pair_mix = float(opt.get('pair_mix') or 0.0)
+        if not 0.0 <= self.pair_mix <= 1.0:
+            raise DatasetOptionError(f'dataset {opt.get("name")!r}: pair_mix is a probability in [0, 1], '
+                                     f'got {self.pair_mix}')
         self.thumb_cache = None
         if self.phase == 'train' and opt.get('thumb_cache', True):
             logger = get_root_logger()
@@ -98,11 +130,16 @@ class WholePhotoDataset(PairedListingDataset):
         check_same_size(photo_src, photo_tar, pair_name)
         orientation = draw_orientation(self.use_hflip, self.use_rot)
         src, tar = orient_hwc(photo_src, orientation), orient_hwc(photo_tar, orientation)
+        collage = self.pair_mix and len(self.source) > 1 and random.random() < self.pair_mix
+        if collage:
+            other = (index + random.randrange(1, len(self.source))) % len(self.source)
+            other_src, other_tar = self.source.read(other)
+            src, tar = collage_pairs((src, tar), augment_pair(other_src, other_tar, self.use_hflip, self.use_rot))
         oriented_src = src
         src = self.jitter_source(src)
         height, width = tar.shape[:2]
         src_crop, tar_crop, top, left, log_gains = self.random_window(src, tar, pair_name)
-        if self.thumb_cache is not None:
+        if self.thumb_cache is not None and not collage:
             thumbs = self.thumb_cache.get(index, lambda: (whole_thumbnail(photo_src, self.thumb_size),
                                                           whole_thumbnail(photo_tar, self.thumb_size)))
             src_thumb, tar_thumb = (orient_chw(thumb, orientation) for thumb in thumbs)

@@ -11,7 +11,7 @@ from realestate_sr.archs.whole_photo_ops import photo_thumbnail
 from realestate_sr.data.pair_lists import PairListError, load_manifest
 from realestate_sr.data.pair_transforms import bgr_uint8_to_tensor
 from realestate_sr.data.paired_listing_dataset import DatasetOptionError, PairedListingDataset
-from realestate_sr.data.whole_photo_dataset import WholePhotoDataset, exposure_wb_table
+from realestate_sr.data.whole_photo_dataset import WholePhotoDataset, collage_pairs, exposure_wb_table
 from tests.test_data.synthetic_pairs import make_tar_image, write_pair_set
 
 
@@ -122,6 +122,43 @@ def test_uint8_output_keeps_crops_8_bit_and_thumbnails_float(noise_pairs):
     item = dataset(noise_pairs[0], output_dtype='uint8')[0]
     assert item['lq'].dtype == torch.uint8 and item['gt'].dtype == torch.uint8
     assert item['lq_thumb'].dtype == torch.float32 and item['box'].dtype == torch.float32
+
+
+def test_a_collage_keeps_each_side_an_exact_pair_of_its_own_photo():
+    rng = np.random.default_rng(0)
+    pair = tuple(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8) for _ in range(2))
+    other = tuple(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8) for _ in range(2))
+    resized = [cv2.resize(img, (60, 40), interpolation=cv2.INTER_AREA) for img in other]
+    cuts = set()
+    for seed in range(40):
+        src, tar = collage_pairs(pair, other, random.Random(seed))
+        for out, own, theirs in ((src, pair[0], resized[0]), (tar, pair[1], resized[1])):
+            own_pixels = (out == own).all(-1)
+            assert (own_pixels | (out == theirs).all(-1)).all()  # every pixel from one of the two pairs
+        from_other = ~(src == pair[0]).all(-1)
+        assert ((tar == resized[1]).all(-1) | ~from_other).all()  # source and target cut alike
+        rows, cols = np.nonzero(from_other)
+        share = from_other.mean()
+        assert 0.25 < share < 0.75, share  # 30-70 % of a side
+        whole_cols = from_other[:, cols.min():cols.max() + 1].all()
+        whole_rows = from_other[rows.min():rows.max() + 1].all()
+        assert whole_cols or whole_rows  # one straight cut
+        cuts.add((bool(whole_cols and rows.min() == 0 and rows.max() == 39), int(cols.min()), int(rows.min())))
+    assert len(cuts) > 10  # the cut's direction, place and side vary
+    assert (pair[0] == collage_pairs(pair, other, random.Random(1))[0]).any()  # inputs untouched (copies)
+
+
+def test_pair_mix_collages_training_samples_and_is_a_probability(tmp_path):
+    tars = [make_tar_image(30, 44, seed=seed) for seed in (1, 2)]
+    manifest, _, _ = write_pair_set(tmp_path / 'pairs', [(255 - tar, tar) for tar in tars])
+    with pytest.raises(DatasetOptionError, match='probability'):
+        dataset(manifest, pair_mix=1.5)
+    mixed = dataset(manifest, pair_mix=1.0, use_hflip=False, use_rot=False, thumb_size=4)
+    plain = dataset(manifest, use_hflip=False, use_rot=False, thumb_size=4)
+    random.seed(3)
+    thumbs = [mixed[0]['gt_thumb'] for _ in range(6)]
+    own = plain[0]['gt_thumb']
+    assert all((thumb - own).abs().max() > 0.05 for thumb in thumbs)  # part of every sample is the other photo
 
 
 def test_the_source_thumbnail_gets_the_field_the_sample_drew(tmp_path, monkeypatch):
