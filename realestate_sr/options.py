@@ -3,7 +3,8 @@
 ``network_g`` (the registered ``type`` plus constructor arguments, :func:`network_opt`), the training patch
 (``datasets.train.gt_size``, :func:`training_patch_size`), the validation tile (``val.tile``,
 :func:`validation_tile`) and the inference settings those imply with ``val.tlc``, ``train.bf16`` and
-``train.channels_last`` (:func:`inference_values`).
+``train.channels_last`` (:func:`inference_values`). Keys of options that were removed are named, with what to do,
+by :func:`removed_key_message` (:data:`REMOVED_KEYS`).
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,27 @@ from realestate_sr.utils.cli_flags import TILE_DEFAULTS
 
 class OptionFileError(OSError):
     """An option file that cannot serve as options: missing, unreadable, not YAML, or not a mapping."""
+
+
+class RemovedOptionError(ValueError):
+    """An option file (or network_g block) names an option that was removed."""
+
+
+# options removed after they lost on the benchmark: (block, key) -> what the key set; 'datasets' stands for every
+# datasets.<phase>. The start-up checks and the network builder name them instead of calling them unknown.
+REMOVED_KEYS = {
+    ('network_g', 'colour_space'): 'where BilateralGridNet applies its transforms; it always acts on sRGB values',
+    ('train', 'light_opt'): "WholePhotoModel's loss on the light map",
+}
+
+
+def removed_key_message(where, key):
+    """One line for ``key`` of the block ``where`` ('datasets.train', 'network_g', 'train') when it names a removed
+    option: what it set, that it was removed and what to do; None for any other key."""
+    what = REMOVED_KEYS.get(('datasets' if where.startswith('datasets.') else where, key))
+    if what is None:
+        return None
+    return f'{where}.{key} was removed ({what}); delete the {key} line from the option file'
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """Every option file under options/ names things that exist, so a typo fails here, not on a GPU box."""
 import copy
+import inspect
+import subprocess
 import sys
 from pathlib import Path
 
@@ -7,10 +9,18 @@ import pytest
 import yaml
 
 from realestate_sr import training
+from realestate_sr.archs.bilateral_grid_arch import BilateralGridNet
+from realestate_sr.archs.network_loading import build_inference_network
 from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
 from realestate_sr.models.enhance_model import OPTIMIZERS
-from realestate_sr.models.option_checks import OptionKeyError, check_training_options, training_option_problems
+from realestate_sr.models.option_checks import (
+    OptionKeyError,
+    check_training_options,
+    model_option_keys,
+    training_option_problems,
+)
+from realestate_sr.options import REMOVED_KEYS, RemovedOptionError
 from realestate_sr.prep.lmdb_build import BuildOptions, build_lmdb
 from tests.test_data.synthetic_pairs import make_pair_set
 
@@ -258,3 +268,56 @@ def test_bf16_on_the_cpu_is_a_warning_naming_the_cost_and_the_way_out(caplog, cu
         assert '10x' in warnings[0] and 'float32' in warnings[0] and '--force_yml train:bf16=false' in warnings[0]
     opt['train']['bf16'] = False
     assert check_training_options(opt, 'check.yml', cuda_available=cuda_available) == []
+
+
+# (where in the option file, key, a value it used to take): the options removed after they lost on the benchmark
+REMOVED = [(('network_g', ), 'colour_space', 'srgb'), (('train', ), 'light_opt', {'type': 'PixelL1Loss'})]
+
+
+def with_removed_key(path, key, value):
+    """options/demo.yml (a whole-photo recipe, where each of these keys once worked) with ``key: value`` added."""
+    opt = load_option_file('demo.yml')
+    block = opt
+    for name in path:
+        block = block[name]
+    block[key] = value
+    return opt
+
+
+@pytest.mark.parametrize('path, key, value', REMOVED, ids=[key for _, key, _ in REMOVED])
+def test_an_option_file_naming_a_removed_key_stops_at_start_up_with_one_line_saying_what_to_do(
+        monkeypatch, tmp_path, path, key, value):
+    option_file = tmp_path / 'old.yml'
+    option_file.write_text(yaml.safe_dump(with_removed_key(path, key, value), sort_keys=False))
+    monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', str(option_file), '--launcher', 'none'])
+    with pytest.raises(OptionKeyError) as raised:
+        training.parse_and_check_options(str(tmp_path))
+    what = REMOVED_KEYS['datasets' if path[0] == 'datasets' else path[0], key]
+    assert str(raised.value) == (f'{option_file}: {".".join(path)}.{key} was removed ({what}); delete the {key} '
+                                 'line from the option file')
+
+
+def test_the_removed_keys_table_names_only_keys_nothing_reads_any_more():
+    assert {key for _, key, _ in REMOVED} == {key for _, key in REMOVED_KEYS}
+    assert 'colour_space' not in inspect.signature(BilateralGridNet).parameters
+    assert 'light_opt' not in model_option_keys()['train']
+
+
+def test_a_network_g_naming_a_removed_key_is_refused_by_the_inference_builder_too():
+    with pytest.raises(RemovedOptionError, match=r'^network_g\.colour_space was removed .*delete the colour_space '
+                                                 r'line from the option file$'):
+        build_inference_network({'type': 'BilateralGridNet', 'colour_space': 'linear'})
+
+
+@pytest.mark.slow
+def test_train_py_prints_the_removed_key_line_without_a_traceback(tmp_path):
+    path = tmp_path / 'old.yml'
+    path.write_text(yaml.safe_dump(with_removed_key(('train', ), 'light_opt', {'type': 'PixelL1Loss'}),
+                                   sort_keys=False))
+    done = subprocess.run([sys.executable, str(OPTION_DIR.parent / 'realestate_sr' / 'train.py'), '-opt', str(path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert 'Traceback' not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f'realestate_sr/train.py: error: {path}: train.light_opt was removed '
+        f"({REMOVED_KEYS['train', 'light_opt']}); delete the light_opt line from the option file")

@@ -85,13 +85,6 @@ MISMATCHES = [  # (edit of options/demo.yml, the one line it must give)
      "network_g.type: BilateralGridNet decides its edit from the whole photo's thumbnail, but datasets.train.type: "
      "PairedListingDataset gives crops only (each would be taken for a whole photo): write datasets.train.type: "
      "WholePhotoDataset"),
-    (lambda opt: opt['train'].update(light_opt={'type': 'PixelL1Loss'}) or
-     opt['datasets']['train'].update(src_light_field={'exposure_ev': 0.75}),
-     'train.light_opt supervises the light map, but network_g.gain_cells: 0 (its default) gives none: write '
-     'gain_cells: 8 (or remove light_opt)'),
-    (lambda opt: opt['train'].update(light_opt={'type': 'PixelL1Loss'}) or opt['network_g'].update(gain_cells=4),
-     'train.light_opt learns to undo the light field datasets.train.src_light_field puts on each source, but that is '
-     'off: set src_light_field (e.g. {exposure_ev: 0.75, white_balance: 0.25}) or remove light_opt'),
 ]
 
 

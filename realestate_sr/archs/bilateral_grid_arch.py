@@ -13,7 +13,6 @@ YAML (``network_g``)::
     guide_hidden: 8       # hidden units of the per-pixel guide MLP (0: the guide is a learned linear mix of RGB)
     lut_basis: 0          # > 0: first apply a global image-adaptive 3D LUT mixed from this many basis LUTs
     lut_size: 17
-    colour_space: srgb    # where the affine transforms act: srgb (the photo's values) or linear (light)
     context: ~            # ~: cells see the whole photo; a fraction (e.g. 0.5): only a window of that side
     gain_cells: 0         # > 0: a smooth per-channel gain over the frame, gain_cells x gain_cells (below)
     stats_input: false    # true: the thumbnail's photo statistics scale and shift the encoder's features (below)
@@ -28,13 +27,10 @@ photo (``whole_photo_ops.crop_box``): the grid is then sliced where the crop lie
 of the whole-photo output. Every full-resolution operation is per pixel (guide, LUT, slicing, affine), so tiles of a
 photo given their boxes reproduce the one-pass result exactly.
 
-The grid holds, per cell, a 3x4 affine colour transform ``out = A[:, :3] @ rgb + A[:, 3]``. With
-``colour_space: linear`` it acts on linear light (sRGB decoded, the result encoded again; the guide still
-reads the sRGB values): exposure, white balance, vignetting and an illuminant that changes across the room
-are then exact per-cell diagonal gains, which in sRGB values are curves the cell must approximate. The last
-layer of the grid head starts at zero weights and the identity as bias (and LUT residuals at zero), so an
-untrained network returns its input. The encoder follows the caller's autocast (BF16 is fine there);
-guide, slicing and colour transforms always run in float32 (a bfloat16 position would be off by up to
+The grid holds, per cell, a 3x4 affine colour transform ``out = A[:, :3] @ rgb + A[:, 3]`` of the photo's sRGB
+values. The last layer of the grid head starts at zero weights and the identity as bias (and LUT residuals at
+zero), so an untrained network returns its input. The encoder follows the caller's autocast (BF16 is fine
+there); guide, slicing and colour transforms always run in float32 (a bfloat16 position would be off by up to
 1/256 of the photo, ~13 px on a 3300 px side).
 
 ``gain_cells: k`` adds a light map: k x k per-channel log gains decided from the pooled features, bilinearly
@@ -72,8 +68,8 @@ applied where ``path.pretrain_network_g`` is loaded).
 ``strength`` (0..1, ``WholePhotoNetwork``) moves the edit toward the identity before it is applied: every
 cell's transforms A -> (1 - s) [I | 0] + s A (the light map is folded into them), the global LUT ->
 (1 - s) identity + s LUT, the white-box parameters -> s parameters. Slicing and the affine product are
-linear in A, so for an sRGB grid alone this equals the pixel blend (1 - s) x + s y; after a LUT or the white-box
-editor, or with ``colour_space: linear``, it does not.
+linear in A, so for a grid alone this equals the pixel blend (1 - s) x + s y; after a LUT or the white-box
+editor it does not.
 """
 import torch
 import torch.nn.functional as F
@@ -102,12 +98,11 @@ from realestate_sr.archs.whole_photo_ops import (
     run_per_pixel,
     trilinear_lookup,
 )
-from realestate_sr.utils.colour import LUMA_601, linear_to_srgb, srgb_to_linear
+from realestate_sr.utils.colour import LUMA_601
 
 from basicsr.utils.registry import ARCH_REGISTRY
 
 AFFINE = 12
-COLOUR_SPACES = ('srgb', 'linear')
 
 
 def identity_affine_bias(grid_depth):
@@ -223,7 +218,7 @@ class BilateralGridNet(WholePhotoNetwork):
     a global image-adaptive 3D LUT (``lut_basis`` > 0) mixed from the same features."""
 
     def __init__(self, thumb_size=256, width=16, levels=4, blocks_per_level=1, max_width=64, grid_depth=8,
-                 guide_hidden=8, lut_basis=0, lut_size=17, colour_space='srgb', context=None, gain_cells=0,
+                 guide_hidden=8, lut_basis=0, lut_size=17, context=None, gain_cells=0,
                  chunk_pixels=DEFAULT_CHUNK_PIXELS, stats_input=False, white_box=False, style_codes=None):
         super().__init__()
         if thumb_size % (2 ** levels) or thumb_size // (2 ** levels) < 2:
@@ -231,9 +226,6 @@ class BilateralGridNet(WholePhotoNetwork):
                              'giving a grid of at least 2x2 cells')
         if grid_depth < 2:
             raise ValueError(f'grid_depth must be at least 2, got {grid_depth}')
-        if colour_space not in COLOUR_SPACES:
-            raise ValueError(f'colour_space must be one of {", ".join(COLOUR_SPACES)}, got {colour_space!r}')
-        self.linear = colour_space == 'linear'
         self.thumb_size = thumb_size
         self.grid_depth = grid_depth
         self.chunk_pixels = chunk_pixels
@@ -276,10 +268,6 @@ class BilateralGridNet(WholePhotoNetwork):
         and the white-box parameters N,P with ``white_box``. ``apply_edit(x, box, *edit)`` applies it; the
         exported ONNX graph runs the two apart. ``house``: with ``style_codes``, each photo's house index (N),
         None for the mean code."""
-        return self.photo_edit_and_light(thumb, house)[0]
-
-    def photo_edit_and_light(self, thumb, house=None):
-        """``photo_edit(thumb, house)`` and the light map's logits (N,3,gain_cells,gain_cells; None without one)."""
         if house is not None and self.style_codes is None:
             raise StyleCodeError('a house index was given, but this network has no style_codes')
         features, pooled = self.encoder(thumb)
@@ -294,10 +282,8 @@ class BilateralGridNet(WholePhotoNetwork):
         head = self.grid_head(fused)
         n, _, gh, gw = head.shape
         grid = head.float().view(n, self.grid_depth, AFFINE, gh, gw).permute(0, 3, 4, 1, 2).contiguous()
-        light_logits = None
         if self.light_head is not None:
-            light_logits = self.light_head(F.adaptive_avg_pool2d(fused, self.gain_cells))
-            grid = grid * self.light_map(light_logits, (gh, gw))
+            grid = grid * self.light_map(self.light_head(F.adaptive_avg_pool2d(fused, self.gain_cells)), (gh, gw))
         luts = None
         if self.lut is not None:
             weights = self.to_lut_weights(pooled)
@@ -306,7 +292,11 @@ class BilateralGridNet(WholePhotoNetwork):
         edit = (grid, ) if luts is None else (grid, luts)
         if self.editor_head is not None:
             edit += (self.white_box_parameters(pooled), )
-        return edit, light_logits
+        return edit
+
+    def photo_edit_for(self, thumb, house=None):
+        """``photo_edit(thumb, house)``: this network takes a house index (with ``style_codes``)."""
+        return self.photo_edit(thumb, house)
 
     def white_box_parameters(self, pooled):
         """The white-box editor's parameters N,P (float32) from the pooled features (N,C, or a map with
@@ -366,8 +356,6 @@ class BilateralGridNet(WholePhotoNetwork):
                 if luts is not None:
                     rgb = apply_luts(luts, rgb, lut_table)
                 coeffs = slice_grid(grid_table, grid.shape, u, v, self.guide(rgb))
-                if self.linear:
-                    return linear_to_srgb(apply_affine(coeffs, srgb_to_linear(rgb)))
                 return apply_affine(coeffs, rgb)
 
             return run_per_pixel(edit, x, box, self.chunk_pixels)
@@ -390,10 +378,6 @@ class BilateralGridNet(WholePhotoNetwork):
                 if luts is not None:
                     looked_up = apply_luts(luts[index:index + 1], rgb.permute(1, 2, 0)[None], lut_table)
                     rgb = looked_up[0].permute(2, 0, 1).contiguous()
-                rows = out[index, :, top:top + count]
-                guide = self.guide.planes(rgb)
-                slice_and_apply_rows(grid[index], srgb_to_linear(rgb) if self.linear else rgb, u.view(-1),
-                                     v.view(-1), guide, out=rows)
-                if self.linear:
-                    rows.copy_(linear_to_srgb(rows))
+                slice_and_apply_rows(grid[index], rgb, u.view(-1), v.view(-1), self.guide.planes(rgb),
+                                     out=out[index, :, top:top + count])
         return out

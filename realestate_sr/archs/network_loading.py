@@ -22,6 +22,7 @@ from realestate_sr.archs.checkpoint import (
 )
 from realestate_sr.archs.nafnet_arch import DEFAULT_TRAIN_SIZE, TLC_BASE_SCALE, tlc_geometry, tlc_pools_globally
 from realestate_sr.archs.whole_photo_ops import is_whole_photo
+from realestate_sr.options import RemovedOptionError, removed_key_message
 
 from basicsr.archs import build_network
 from basicsr.utils.registry import ARCH_REGISTRY
@@ -195,7 +196,12 @@ def build_inference_network(network_opt, checkpoint=None, tlc=None, train_size=N
         train_size (tuple | None): Training patch N,C,H,W for the TLC window.
         param_key (str | None): See ``read_state_dict``; None prefers params_ema.
         device (str | torch.device): Where the network goes.
+
+    A ``network_opt`` naming a removed option (``options.REMOVED_KEYS``) raises RemovedOptionError, one line.
     """
+    removed = [removed_key_message('network_g', key) for key in network_opt]
+    if any(removed):
+        raise RemovedOptionError('; '.join(filter(None, removed)))
     if tlc is True:
         network_opt = with_tlc(network_opt, train_size)
     elif tlc is False:

@@ -339,20 +339,18 @@ class WholePhotoNetwork(nn.Module):
         return tuple(toward_identity(value, identity, strength)
                      for value, identity in zip(edit, self.identity_edit(edit)))
 
-    def photo_edit_and_light(self, thumb, house=None):
-        """``photo_edit(thumb)`` and the logits of the light map it applied (None: the network has none).
-        ``house`` (a house index per photo) is for networks conditioned on the editing house; others refuse one."""
+    def photo_edit_for(self, thumb, house=None):
+        """``photo_edit(thumb)``; ``house`` (a house index per photo) is for networks conditioned on the editing
+        house, which override this; others refuse one."""
         if house is not None:
             raise WholePhotoInputError(f'{type(self).__name__} is not conditioned on a house; give no house index')
-        return self.photo_edit(thumb), None
+        return self.photo_edit(thumb)
 
     # None, not 1.0, by default: torch.onnx.export turns a number default into a graph input
-    def forward(self, x, thumb=None, box=None, strength=None, with_light=False, house=None):
-        """The edited x; ``with_light``: (edited x, light map logits), for a training loss on the light map;
-        ``house``: one house index per photo (per thumbnail) for a network conditioned on the house."""
+    def forward(self, x, thumb=None, box=None, strength=None, house=None):
+        """The edited x; ``house``: one house index per photo (per thumbnail) for a network conditioned on the
+        house."""
         check_inputs(x, thumb, box, self.thumb_size)
         if thumb is None:
             thumb = photo_thumbnail(x, self.thumb_size)
-        edit, light_logits = self.photo_edit_and_light(thumb, house)
-        out = self.apply_edit(x, box, *self.edit_at_strength(edit, strength))
-        return (out, light_logits) if with_light else out
+        return self.apply_edit(x, box, *self.edit_at_strength(self.photo_edit_for(thumb, house), strength))

@@ -99,10 +99,3 @@ def relight_thumbnail(thumb, log_gains):
 def relight_window(log_gains, crop, top, left, photo_height, photo_width):
     """A uint8 BGR crop at (top, left) of a photo_height x photo_width photo under the field of its window."""
     return relight_bgr(crop, window_gains(log_gains, top, left, *crop.shape[:2], photo_height, photo_width))
-
-
-def field_tensor(log_gains):
-    """A drawn field as float32 RGB log gains (3, FIELD_SIDE, FIELD_SIDE); zeros for None (no field drawn)."""
-    if log_gains is None:
-        return torch.zeros(3, FIELD_SIDE, FIELD_SIDE)
-    return torch.from_numpy(np.ascontiguousarray(log_gains[..., ::-1].transpose(2, 0, 1)))

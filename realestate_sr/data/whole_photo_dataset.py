@@ -11,7 +11,7 @@ import numpy as np
 
 from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
 from realestate_sr.data.image_io import check_same_size
-from realestate_sr.data.light_field import field_tensor, relight_thumbnail
+from realestate_sr.data.light_field import relight_thumbnail
 from realestate_sr.data.pair_transforms import (
     augment_pair,
     bgr_uint8_to_tensor,
@@ -79,17 +79,14 @@ class WholePhotoDataset(PairedListingDataset):
             by the DataLoader workers (``realestate_sr/data/thumbnail_cache.py``: 6 MB a pair at 512 px,
             off by itself above a quarter of the free RAM); samples whose photo ``pair_mix`` or
             ``src_jitter`` changed still make theirs.
-        src_light_field: as PairedListingDataset's; the crop and the source thumbnail get the same field,
-            and the item carries it (``lq_light``) for WholePhotoModel's ``light_opt``.
+        src_light_field: as PairedListingDataset's; the crop and the source thumbnail get the same field.
 
     Each training item: ``lq``/``gt`` the crop (3, gt_size, gt_size), ``lq_thumb``/``gt_thumb`` float32
     (3, thumb_size, thumb_size) thumbnails of the whole source/target photos, ``box`` float32 (4,) the
-    crop's normalised (x0, y0, x1, y1) in the whole photo (``whole_photo_ops``), and the paths; with
-    ``src_light_field``, ``lq_light`` float32 (3, 64, 64): the field's RGB log gains over the whole photo
-    (zeros when the sample drew none); ``house`` the pair's house index (as PairedListingDataset's; a
-    ``pair_mix`` collage keeps the sample's own, so leave ``pair_mix`` off for pairs of several houses). Flips and
-    90-degree rotations transform the whole photo before anything is cut, so thumbnails, crop and box
-    always describe the same oriented photo.
+    crop's normalised (x0, y0, x1, y1) in the whole photo (``whole_photo_ops``), the paths, and ``house`` the
+    pair's house index (as PairedListingDataset's; a ``pair_mix`` collage keeps the sample's own, so leave
+    ``pair_mix`` off for pairs of several houses). Flips and 90-degree rotations transform the whole photo
+    before anything is cut, so thumbnails, crop and box always describe the same oriented photo.
     """
 
     OPTION_KEYS = PairedListingDataset.OPTION_KEYS | {'thumb_size', 'src_jitter', 'pair_mix', 'thumb_cache'}
@@ -158,7 +155,5 @@ class WholePhotoDataset(PairedListingDataset):
                 'lq_thumb': src_thumb, 'gt_thumb': tar_thumb,
                 'box': crop_box(top, left, self.gt_size, self.gt_size, height, width),
                 'lq_path': lq_path, 'gt_path': gt_path, 'house': self.source.house(index)}
-        if self.light_field is not None:
-            item['lq_light'] = field_tensor(log_gains)
         return item
 

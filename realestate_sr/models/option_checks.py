@@ -21,6 +21,7 @@ from realestate_sr.models.best_validation import BEST_KEYS, best_option_problems
 from realestate_sr.models.enhance_model import OPTIMIZERS
 from realestate_sr.models.weights_checks import missing_weights_problems
 from realestate_sr.models.whole_photo_checks import whole_photo_problems
+from realestate_sr.options import removed_key_message
 from realestate_sr.utils.tiling import TILE_DEFAULTS
 from realestate_sr.utils.weights import MissingWeightsError
 
@@ -95,9 +96,12 @@ def keyword_names(target, skip=()):
 
 
 class _Problems(list):
-    def keys(self, block, where, known):
+    def keys(self, block, where, known, path=None):
+        """Each key of ``block`` that is not ``known``: a removed option's line, or an unknown key's (``where`` names
+        the block in it; ``path``, when given, is its place in the file, e.g. network_g for 'network_g (NAFNet)')."""
         if isinstance(block, dict):
-            self.extend(unknown_key_message(key, where, known) for key in block if key not in known)
+            self.extend(removed_key_message(path or where, key) or unknown_key_message(key, where, known)
+                        for key in block if key not in known)
 
     def typed(self, block, where, registry_or_map, extra=(), skip=()):
         """Keys of a ``{type: ..., **kwargs}`` block against the keyword arguments of the class it names."""
@@ -113,7 +117,7 @@ class _Problems(list):
             return
         names = keyword_names(target, skip)
         if names is not None:
-            self.keys(block, f'{where} ({kind})', names | {'type'} | set(extra))
+            self.keys(block, f'{where} ({kind})', names | {'type'} | set(extra), path=where)
 
 
 def _registered(registry, name):

@@ -122,28 +122,6 @@ def _combination_problems(opt, arch, model, train_set, network_type):
                'datasets.train.type: WholePhotoDataset')
 
 
-def _light_map_problems(opt, arch, train_set, network_type):
-    """``train.light_opt`` needs a light map to supervise and the field it learns to undo."""
-    train = opt.get('train')
-    if not (isinstance(train, dict) and train.get('light_opt')) or not _subclass(
-            _registered(MODEL_REGISTRY, opt.get('model_type')), WholePhotoModel):
-        return
-    network = opt.get('network_g') or {}
-    if arch is not None:
-        if not _subclass(arch, BilateralGridNet):
-            yield (f'train.light_opt supervises a light map, which network_g.type: {network_type} does not have: '
-                   'remove light_opt (or use BilateralGridNet with gain_cells)')
-        else:
-            gain_cells, note = _setting(network, 'gain_cells', arch)
-            if not gain_cells:
-                yield (f'train.light_opt supervises the light map, but network_g.gain_cells: {gain_cells}{note} '
-                       'gives none: write gain_cells: 8 (or remove light_opt)')
-    if not train_set.get('src_light_field'):
-        yield ('train.light_opt learns to undo the light field datasets.train.src_light_field puts on each source, '
-               'but that is off: set src_light_field (e.g. {exposure_ev: 0.75, white_balance: 0.25}) or remove '
-               'light_opt')
-
-
 def whole_photo_problems(opt):
     """One line per disagreement between the blocks of the whole-photo recipe ``opt``; empty when none."""
     network = opt.get('network_g') if isinstance(opt.get('network_g'), dict) else {}
@@ -153,7 +131,6 @@ def whole_photo_problems(opt):
     arch = _registered(ARCH_REGISTRY, network_type)
     model = _registered(MODEL_REGISTRY, opt.get('model_type'))
     problems = list(_combination_problems(opt, arch, model, train_set, network_type))
-    problems += _light_map_problems(opt, arch, train_set, network_type)
     if is_whole_photo(arch) and 'thumb_size' in inspect.signature(arch).parameters:
         problems += _grid_problems(network, arch)
         problems += _thumbnail_problems(datasets, *_setting(network, 'thumb_size', arch))

@@ -1,6 +1,4 @@
 """WholePhotoModel: EnhanceModel for networks that see the whole photo (ImageAdaptiveLUT, BilateralGridNet)."""
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
@@ -11,26 +9,10 @@ from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
-# in sRGB a linear-light gain g scales mid-tones by about g ** (1 / 2.2)
-SRGB_GAMMA = 2.2
-
-
-def light_target(lq_light, cells):
-    """What a ``cells`` x ``cells`` light map should be to undo a source's field (N,3,64,64 linear log gains):
-    the field's inverse in sRGB log gains, mean 0 over the frame."""
-    target = -F.adaptive_avg_pool2d(lq_light.float(), cells) / SRGB_GAMMA
-    return target - target.mean(dim=(2, 3), keepdim=True)
-
 
 def at_size(images, size):
     """N,C,h,w images area-resized to ``size`` (h, w); themselves when they have it."""
     return images if tuple(images.shape[-2:]) == tuple(size) else F.interpolate(images, size=size, mode='area')
-
-
-@dataclass
-class WholePhotoViews(TrainingViews):
-    """TrainingViews plus the light map's logits (N,3,c,c) when ``light_opt`` scores them."""
-    light_logits: torch.Tensor | None = None
 
 
 @MODEL_REGISTRY.register()
@@ -47,9 +29,6 @@ class WholePhotoModel(EnhanceModel):
           whole_opt: {type: PixelL1Loss, loss_weight: 1.0}
                                                  # optional: a loss on the edit of the whole photo, at the
                                                  # crop's size, logged as l_whole (below)
-          light_opt: {type: PixelL1Loss, loss_weight: 1.0}
-                                                 # optional, with datasets.train.src_light_field and
-                                                 # network_g.gain_cells: the light map's error (below)
 
     ``whole_opt``: each crop supervises only the grid cells (or LUT entries) its pixels reach, a small part
     of the photo. With ``whole_opt`` the step also edits the whole photo at low resolution (the source
@@ -57,12 +36,6 @@ class WholePhotoModel(EnhanceModel):
     thumbnail, so every decision the thumbnail makes is supervised at every step. The whole photos are
     extra views of the same forward (one call of the network, so DDP sees one forward per step; the
     thumbnails are encoded once).
-
-    ``light_opt``: the dataset knows the light field it put on each source (``lq_light``), so the light map
-    (BilateralGridNet ``gain_cells``) can be told what it should be: the field's inverse, in sRGB log gains
-    (``light_target``), compared with the map's own log gains, both with their mean over the frame removed
-    (the global exposure is the grid's). Logged as l_light. Without it the map learns the field only through
-    the pixels' error.
 
     ``network_g.style_codes`` (BilateralGridNet): each training batch's ``house`` (the pairs' house indices,
     from the datasets) goes to the network with the thumbnails, so each pair is edited with its own house's
@@ -73,7 +46,7 @@ class WholePhotoModel(EnhanceModel):
     ``whole_photo = True`` in one pass whatever ``val.tile`` says (a warning here says so).
     """
 
-    OPTION_KEYS = {'train': ('lut_opt', 'whole_opt', 'light_opt')}
+    OPTION_KEYS = {'train': ('lut_opt', 'whole_opt')}
 
     def __init__(self, opt):
         super().__init__(opt)
@@ -86,33 +59,26 @@ class WholePhotoModel(EnhanceModel):
     def init_training_settings(self):
         super().init_training_settings()
         train_opt = self.opt['train']
-        self.cri_lut, self.cri_whole, self.cri_light = (
-            build_loss(train_opt[key]).to(self.device) if train_opt.get(key) else None
-            for key in ('lut_opt', 'whole_opt', 'light_opt'))
-        if self.cri_light is not None and getattr(self.get_bare_model(self.net_g), 'light_head', None) is None:
-            raise ValueError('train.light_opt supervises the light map: network_g needs gain_cells > 0 '
-                             '(BilateralGridNet)')
+        self.cri_lut, self.cri_whole = (build_loss(train_opt[key]).to(self.device) if train_opt.get(key) else None
+                                        for key in ('lut_opt', 'whole_opt'))
 
     def feed_data(self, data):
         super().feed_data(data)
         self.lq_thumb = data['lq_thumb'].to(self.device).float() if 'lq_thumb' in data else None
         self.box = data['box'].to(self.device).float() if 'box' in data else None
         self.gt_thumb = data['gt_thumb'].to(self.device).float() if 'gt_thumb' in data else None
-        self.lq_light = data['lq_light'].to(self.device).float() if 'lq_light' in data else None
         self.house = torch.as_tensor(data['house']).to(self.device).long() if 'house' in data else None
 
     def run_generator(self):
         """One call of the network: the crops with their photos' thumbnails and boxes, followed (``whole_opt``)
-        by each whole photo's edit task, and the light map's logits when ``light_opt`` has fields to score."""
+        by each whole photo's edit task."""
         lq, gt, box = self.lq, self.gt, self.box
         if self.cri_whole is not None and self.lq_thumb is not None:
             lq, gt, box = self.with_whole_photos()
-        with_light = self.cri_light is not None and self.lq_light is not None
         houses = {'house': self.house} if self.uses_houses else {}
-        output = self.net_g(lq, thumb=self.lq_thumb, box=box, with_light=with_light, **houses)
-        output, light_logits = output if with_light else (output, None)
+        output = self.net_g(lq, thumb=self.lq_thumb, box=box, **houses)
         self.output = output[:self.lq.shape[0]]
-        return WholePhotoViews(output, gt, light_logits)
+        return TrainingViews(output, gt)
 
     def with_whole_photos(self):
         """lq, gt and box of the crops followed by each photo's whole-photo edit task: the source thumbnail at the
@@ -124,17 +90,12 @@ class WholePhotoModel(EnhanceModel):
                 torch.cat([self.box, full]))
 
     def generator_losses(self, views):
-        """EnhanceModel's losses on the crops, then ``l_whole`` on the whole photos, ``l_light``, ``l_lut``."""
+        """EnhanceModel's losses on the crops, then ``l_whole`` on the whole photos, ``l_lut``."""
         crops = self.lq.shape[0]
         total, terms = self.compute_losses(views.output[:crops], views.target[:crops])
         if views.output.shape[0] > crops:
             terms['l_whole'] = self.cri_whole(views.output[crops:], views.target[crops:])
             total = total + terms['l_whole']
-        if views.light_logits is not None:
-            logits = views.light_logits.float()
-            terms['l_light'] = self.cri_light(logits - logits.mean(dim=(2, 3), keepdim=True),
-                                              light_target(self.lq_light, logits.shape[-1]))
-            total = total + terms['l_light']
         if self.cri_lut is not None:
             terms['l_lut'] = self.cri_lut(self.get_bare_model(self.net_g))
             total = total + terms['l_lut']

@@ -23,7 +23,7 @@ def test_the_declared_keys_are_the_ones_the_checks_knew_before():
         'experiments_root', 'models', 'training_states', 'log', 'visualization'}
     assert TRAIN_KEYS | set(keys['train']) == {
         'ema_decay', 'bf16', 'channels_last', 'grad_clip_norm', 'optim_g', 'scheduler', 'total_iter', 'warmup_iter',
-        'pixel_opt', 'perceptual_opt', 'lut_opt', 'whole_opt', 'light_opt', 'optim_d', 'gan_opt', 'net_d_iters',
+        'pixel_opt', 'perceptual_opt', 'lut_opt', 'whole_opt', 'optim_d', 'gan_opt', 'net_d_iters',
         'net_d_init_iters'}
     assert VAL_KEYS | set(keys['val']) == {'val_freq', 'save_img', 'suffix', 'pbar', 'tile', 'tlc', 'tb_images',
                                            'tb_image_side', 'metrics', 'best'}

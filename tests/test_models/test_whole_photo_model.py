@@ -108,51 +108,6 @@ def test_validation_runs_each_whole_photo_in_one_pass_even_when_tiles_are_asked(
     assert (expected - photo).abs().max() > 1e-3  # trained: not the identity any more
 
 
-def test_the_light_target_is_the_fields_inverse_in_srgb_log_gains_with_mean_zero():
-    from realestate_sr.models.whole_photo_model import light_target
-
-    field = torch.zeros(1, 3, 64, 64)
-    field[:, :, :, 32:] = 0.44   # the right half 0.44 brighter (natural log), the red channel 0.2 more
-    field[:, 0, :, 32:] += 0.2
-    target = light_target(field, 2)
-    assert target.shape == (1, 3, 2, 2)
-    torch.testing.assert_close(target.mean(dim=(2, 3)), torch.zeros(1, 3))
-    torch.testing.assert_close(target[0, 1], torch.tensor([[0.1, -0.1], [0.1, -0.1]]))  # -(0.44 / 2.2) / 2 a side
-    torch.testing.assert_close(target[0, 0, 0, 1] - target[0, 0, 0, 0], torch.tensor(-0.64 / 2.2))
-
-
-def test_the_light_loss_scores_the_light_map_against_the_field_and_teaches_it(tmp_path):
-    from realestate_sr.models.whole_photo_model import light_target
-
-    torch.manual_seed(0)
-    opt = model_opt(tmp_path)
-    opt['network_g'] = {**GRID, 'gain_cells': 2}
-    opt['train']['light_opt'] = {'type': 'PixelL1Loss', 'loss_weight': 2.0}
-    model = build_model(opt)
-    batch = crop_batch()
-    batch['lq_light'] = torch.zeros(2, 3, 64, 64)
-    batch['lq_light'][0, :, :, 32:] = 0.5
-    batch['lq_light'][1, 2, 32:] = -0.4
-    model.feed_data(batch)
-    # untrained, the light map is flat (log gains 0): the loss is the target's size
-    expected = 2.0 * light_target(batch['lq_light'], 2).abs().mean()
-    model.optimize_parameters(1)
-    assert model.log_dict['l_light'] == pytest.approx(expected.item(), rel=1e-5)
-    for step in range(2, 50):  # the map starts at zero: the first steps move little
-        model.optimize_parameters(step)
-    assert model.log_dict['l_light'] < 0.5 * expected.item()
-    model.feed_data({key: value for key, value in batch.items() if key != 'lq_light'})
-    model.optimize_parameters(50)  # a batch without fields (e.g. no src_light_field) has no light term
-    assert 'l_light' not in model.log_dict
-
-
-def test_the_light_loss_needs_a_light_map(tmp_path):
-    opt = model_opt(tmp_path)
-    opt['train']['light_opt'] = {'type': 'PixelL1Loss'}
-    with pytest.raises(ValueError, match='gain_cells'):
-        build_model(opt)
-
-
 @pytest.mark.slow
 def test_train_py_trains_and_validates_a_bilateral_grid_from_an_option_file(tmp_path, experiment_name):
     data_dir = tmp_path / 'data'
@@ -164,7 +119,6 @@ def test_train_py_trains_and_validates_a_bilateral_grid_from_an_option_file(tmp_
     opt['model_type'] = 'WholePhotoModel'
     opt['network_g'] = {**GRID, 'gain_cells': 2}
     opt['train']['lut_opt'] = {'type': 'LUTRegularizationLoss'}
-    opt['train']['light_opt'] = {'type': 'PixelL1Loss'}
     opt['train']['bf16'] = True
     opt_path = tmp_path / 'whole_photo.yml'
     opt_path.write_text(yaml.safe_dump(opt, sort_keys=False))
@@ -172,7 +126,7 @@ def test_train_py_trains_and_validates_a_bilateral_grid_from_an_option_file(tmp_
                             cwd=tmp_path, capture_output=True, text=True, timeout=600)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
-    assert 'l_lut:' in log and 'l_light:' in log and '# psnr:' in log
+    assert 'l_lut:' in log and '# psnr:' in log
     checkpoint = REPO / 'experiments' / experiment_name / 'models' / 'net_g_latest.pth'
     net = build_inference_network(opt['network_g'], checkpoint)
     photo = torch.rand(1, 3, 50, 70)
@@ -185,7 +139,7 @@ def test_the_demo_option_file_passes_the_start_up_checks_and_builds_an_identity_
 
     from basicsr.archs import build_network
 
-    opt = yaml.safe_load((REPO / 'options' / 'whole_photo_demo.yml').read_text())
+    opt = yaml.safe_load((REPO / 'options' / 'demo.yml').read_text())
     assert training_option_problems(opt, cuda_available=False) == []
     assert opt['datasets']['train']['thumb_size'] == opt['network_g']['thumb_size']
     net = build_network(dict(opt['network_g'])).eval()
