@@ -9,10 +9,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageCms
+from PIL import ImageCms
 
+from realestate_sr.data.image_io import write_jpeg
 from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear, to_uint8
-from realestate_sr.utils.output_safety import atomic_write
 
 
 def make_photo(height, width, seed):
@@ -93,20 +93,6 @@ def builtin_non_srgb_profile():
     to :func:`write_planted_set` instead. The pair check notes any profile that is not sRGB, so any stands in.
     """
     return ImageCms.ImageCmsProfile(ImageCms.createProfile('LAB')).tobytes()
-
-
-def write_jpeg(path, img_bgr_uint8, quality=92, exif_orientation=None, icc_profile=None):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pil = Image.fromarray(np.ascontiguousarray(img_bgr_uint8[..., ::-1]))
-    kwargs = {'quality': quality}
-    if icc_profile:
-        kwargs['icc_profile'] = icc_profile
-    if exif_orientation is not None:
-        exif = Image.Exif()
-        exif[0x0112] = exif_orientation
-        kwargs['exif'] = exif.tobytes()
-    atomic_write(path, pil, write=lambda handle, image: image.save(handle, format='JPEG', **kwargs))
 
 
 def write_planted_set(root, good=10, size=(384, 512), seed=0, quality=92, foreign_icc=None):
