@@ -12,7 +12,9 @@ import numpy as np
 from PIL import ImageCms
 
 from realestate_sr.data.image_io import write_jpeg
-from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear, to_uint8
+from realestate_sr.utils.colour import LUMA_601, linear_to_srgb, srgb_to_linear, to_uint8
+
+BGR_LUMA_601 = np.float32(LUMA_601[::-1])  # the pair checks' luma weights in the order of this module's BGR pixels
 
 
 def make_photo(height, width, seed):
@@ -66,7 +68,7 @@ def _rotate(img, degrees):
 
 def _crush_shadows_lift_rest(img):
     """A brightening edit (higher mean) that turns the darkest 30 % of the pixels black: shadow detail lost."""
-    y = img @ np.float32([0.114, 0.587, 0.299])
+    y = img @ BGR_LUMA_601
     knee = np.percentile(y, 30)
     curve = np.where(y < knee, 0.0, 0.6 * y + 2.5 * (y - knee))
     return np.clip(img * (curve / np.maximum(y, 1e-4))[..., None], 0, 1)
@@ -206,7 +208,7 @@ def _contrast(img, amount):
 
 def _shadow_recovery(img, strength):
     """A phone's HDR look: shadows lifted by a luminance-driven gain, highlights kept."""
-    y = np.maximum(img @ np.float32([0.114, 0.587, 0.299]), 1e-4)
+    y = np.maximum(img @ BGR_LUMA_601, 1e-4)
     lifted = y ** (1.0 - strength)
     return np.clip(img * (lifted / y)[..., None], 0, 1)
 
