@@ -3,8 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # glibc would hand large activation buffers back to the kernel after every op; on CPU that doubles
-# forward times (../shared/FACTS.md). Keeping them mapped costs nothing on a GPU box.
-export GLIBC_TUNABLES ?= glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296
+# forward times (../shared/FACTS.md). Keeping them mapped costs nothing on a GPU box. The value is the one
+# realestate_sr/utils/malloc_tuning.py defines (MALLOC_TUNABLES), read from that file.
+export GLIBC_TUNABLES ?= $(shell sed -n "s/^MALLOC_TUNABLES = '\(.*\)'$$/\1/p" realestate_sr/utils/malloc_tuning.py)
 
 .PHONY: install demo test
 

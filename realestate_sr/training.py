@@ -72,7 +72,7 @@ from basicsr.utils import (
     set_random_seed,
 )
 from basicsr.utils.dist_util import get_dist_info
-from basicsr.utils.options import _postprocess_yml_value, copy_opt_file, dict2str, ordered_yaml
+from basicsr.utils.options import _postprocess_yml_value, dict2str, ordered_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -227,6 +227,19 @@ def training_prefetcher(opt, train_loader, logger):
 RESOLVED_OPTIONS = 'options_resolved.yml'
 
 
+def copy_option_file(opt, args):
+    """Write BasicSR's copy of the option file into the experiment folder: its file name, BasicSR's header (the time
+    and the command line) and the text this run read (``args.option_file``), in one atomic write, so an edit to the
+    file after start-up does not show in the copy and an interrupted write leaves none. Return its path; None on
+    ranks other than 0 and when it is the option file being read."""
+    path = os.path.join(opt['path']['experiments_root'], os.path.basename(args.opt))
+    if opt['rank'] != 0 or (os.path.exists(path) and os.path.samefile(path, args.opt)):
+        return None
+    header = f'# GENERATE TIME: {time.asctime()}\n# CMD:\n# {" ".join(sys.argv)}\n\n'
+    atomic_write(path, (header + args.option_file.text).encode('utf-8'))
+    return path
+
+
 def write_resolved_options(opt, args):
     """Write ``experiments/<name>/options_resolved.yml`` beside BasicSR's copy of the option file: the options this
     run trains with (``--force_yml`` applied, ``KEY=~`` deleted, ``manual_seed`` filled in), in the option file's
@@ -252,7 +265,7 @@ def start_experiment(opt, args):
         make_exp_dirs(opt)
         if opt['logger'].get('use_tb_logger') and 'debug' not in opt['name'] and opt['rank'] == 0:
             mkdir_and_rename(os.path.join(opt['root_path'], 'tb_logger', opt['name']))
-    copy_opt_file(args.opt, opt['path']['experiments_root'])
+    copy_option_file(opt, args)
     resolved = write_resolved_options(opt, args)
     # the first get_root_logger call decides the log file: nothing above may log
     log_file = os.path.join(opt['path']['log'], f"train_{opt['name']}_{get_time_str()}.log")
@@ -444,7 +457,7 @@ def canonical_argv(argv):
 
 def run_training(root=REPO_ROOT):
     """Train as ``realestate_sr/train.py`` does with the current ``sys.argv``; return the trained model."""
-    sys.argv, _ = canonical_argv(sys.argv)  # copy_opt_file records sys.argv in the experiment's option file
+    sys.argv, _ = canonical_argv(sys.argv)  # copy_option_file records sys.argv in the experiment's option file
     os.chdir(root)
     opt, args = parse_and_check_options(str(root))
     try:

@@ -57,8 +57,6 @@ DEFAULT_HELD_OUT = 'mixed_light'
 BASELINES = ('input', 'auto_correct')
 BUDGETS = {'demo': 1, 'long': 5}  # times each recipe's own train.total_iter
 QUICK = {'tasks': 2, 'folds': [0], 'iters': 2, 'photos': 6}
-# glibc otherwise returns big activation buffers to the kernel after each op (../shared/FACTS.md)
-MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296'
 
 
 def child_environment(environ):
@@ -143,6 +141,7 @@ from realestate_sr.benchmark.oracle_files import one_thread, oracle_fits, write_
 from realestate_sr.benchmark.pieces import REFERENCES, PieceKey, read_pieces, reusable_piece, write_piece
 from realestate_sr.benchmark.recipes import RecipeError, bench_options, budget_iters, evaluate_args, training_budget
 from realestate_sr.options import OptionFileError, read_option_file, validation_tile
+from realestate_sr.utils.malloc_tuning import MALLOC_TUNABLES  # glibc keeps big buffers mapped (../shared/FACTS.md)
 
 
 def run_measured(command, log_path, env):

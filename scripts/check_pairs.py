@@ -55,18 +55,14 @@ def parse_args(argv=None):
 
 
 def load(args):
-    from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders, readable_pair_names
+    """(pairs, the split of each pair or None for two folders): several manifests are splits named after their
+    files."""
+    from realestate_sr.data.pair_lists import pairs_given, readable_pair_names
 
-    if args.pairs and not (args.src_dir or args.tar_dir):
-        pairs, splits = [], []
-        for manifest in args.pairs:
-            loaded = load_manifest(manifest, args.root)
-            pairs += loaded
-            splits += [Path(manifest).stem if len(args.pairs) > 1 else ''] * len(loaded)
-        return readable_pair_names(pairs), splits
-    if args.src_dir and args.tar_dir and not args.pairs:
-        return pairs_from_folders(args.src_dir, args.tar_dir), None
-    raise PairListError('give --pairs or both --src-dir and --tar-dir')
+    pairs, listed_in = pairs_given(args.pairs, args.root, args.src_dir, args.tar_dir)
+    if listed_in is None:
+        return pairs, None
+    return readable_pair_names(pairs), [Path(manifest).stem if len(args.pairs) > 1 else '' for manifest in listed_in]
 
 
 def check_outputs(args, pairs):

@@ -64,9 +64,7 @@ def build_parser():
                       'all)')
     what.add_argument('--primary', help='row shown in contact sheets and used to sort photos worst first '
                       '(default: the first checkpoint or --pred row, else auto_correct)')
-    FLAGS.add_network_args(parser)
-    FLAGS.add_running_args(parser)
-    FLAGS.add_postprocess_args(parser)
+    FLAGS.add_photo_tool_args(parser)
     lp = parser.add_argument_group('LPIPS')
     lp.add_argument('--lpips-net', choices=['alex', 'vgg'], default='alex', help='LPIPS backbone (default: alex)')
     lp.add_argument('--lpips-weights', help='torchvision backbone file (default: $TORCH_HOME/hub/checkpoints/)')

@@ -67,16 +67,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def load_pairs(args):
-    from realestate_sr.data.pair_lists import PairListError, load_manifest, pairs_from_folders
-
-    if args.pairs and not (args.src_dir or args.tar_dir):
-        return load_manifest(args.pairs, args.root)
-    if args.src_dir and args.tar_dir and not args.pairs:
-        return pairs_from_folders(args.src_dir, args.tar_dir)
-    raise PairListError('give --pairs (with --root) or both --src-dir and --tar-dir')
-
-
 def input_paths(args):
     """The paths given on the command line that the output must not be or hold (the photos are checked too)."""
     root = args.root or (str(Path(args.pairs).parent) if args.pairs else None)
@@ -85,7 +75,7 @@ def input_paths(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    from realestate_sr.data.pair_lists import PairListError
+    from realestate_sr.data.pair_lists import PairListError, pairs_given
     from realestate_sr.prep.lmdb_build import (
         BuildError,
         BuildOptions,
@@ -103,7 +93,7 @@ def main(argv=None):
     from realestate_sr.utils.wording import counted
 
     try:
-        pairs = load_pairs(args)
+        pairs, _ = pairs_given([args.pairs] if args.pairs else (), args.root, args.src_dir, args.tar_dir)
         options = BuildOptions(
             encoding=args.encoding, png_level=args.png_level, jpg_quality=args.jpg_quality, sub_size=args.sub_size,
             sub_step=args.sub_step, val_fraction=args.val_fraction, seed=args.seed,

@@ -36,9 +36,7 @@ def build_parser():
                         help='what runs --model (default: onnxruntime for an .onnx file, else torch)')
     parser.add_argument('--model-name', help='name in the X-Model header and /readyz (default: the experiment '
                         'folder and checkpoint file, e.g. NAFNet_w16_demo_cpu/net_g_latest)')
-    FLAGS.add_network_args(parser)
-    FLAGS.add_running_args(parser)
-    FLAGS.add_postprocess_args(parser)
+    FLAGS.add_photo_tool_args(parser)
     http = parser.add_argument_group('service')
     http.add_argument('--host', default='127.0.0.1', help='address to listen on (default: 127.0.0.1; 0.0.0.0 '
                       'for all interfaces, e.g. behind a load balancer)')

@@ -30,11 +30,12 @@ if __name__ == '__main__':  # glibc reads its malloc settings only at start-up: 
 import torch
 from torch.utils.data import DataLoader
 
+from realestate_sr.data.image_io import write_jpeg
 from realestate_sr.data.pair_lists import pairs_from_folders
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
 from realestate_sr.data.whole_photo_dataset import WholePhotoDataset
 from realestate_sr.prep.lmdb_build import BuildOptions, build_lmdb
-from realestate_sr.prep.planted_pairs import amateur_version, make_photo, write_jpeg
+from realestate_sr.prep.planted_pairs import amateur_version, make_photo
 from realestate_sr.utils.colour import to_uint8
 from realestate_sr.utils.output_safety import (
     INFO_FILE,

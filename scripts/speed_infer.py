@@ -192,7 +192,7 @@ def main(argv=None):
         return 0
 
     device = resolve_device(args.device)
-    args.precisions = args.precisions or (['fp32', 'bf16', 'fp16'] if device.type == 'cuda' else ['fp32'])
+    args.precisions = args.precisions or (list(PRECISIONS) if device.type == 'cuda' else ['fp32'])
     args.tile_batches = args.tile_batches or ([1, 4, 8] if device.type == 'cuda' else [1, 4])
     # a 2-core CPU needs minutes per width-64 case at full size: 1/4 keeps the default run near 7 minutes
     args.scale = args.scale or (1.0 if device.type == 'cuda' else 1 / 4)

@@ -223,7 +223,7 @@ def parsed_with_force_yml(monkeypatch, tmp_path, *entries):
     argv = ['train.py', '-opt', str(OPTION_DIR / 'nafnet_gb10_cpu_check.yml'), '--launcher', 'none']
     monkeypatch.setattr(sys, 'argv', argv + ['--force_yml', *entries])
     opt, _ = training.parse_and_check_options(str(tmp_path))
-    assert sys.argv == argv + ['--force_yml', *entries]  # the whole command line is left for copy_opt_file
+    assert sys.argv == argv + ['--force_yml', *entries]  # the whole command line is left for copy_option_file
     return opt
 
 

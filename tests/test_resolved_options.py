@@ -1,5 +1,7 @@
 """experiments/<name>/options_resolved.yml: the options a run trains with, --force_yml applied and deletions
 made, beside BasicSR's copy of the file as given."""
+import sys
+
 import pytest
 import yaml
 
@@ -38,6 +40,12 @@ def test_the_run_reads_its_option_file_once(tmp_path, experiment_name):
 
     resolved = yaml.safe_load(open(training.write_resolved_options(opt, args), encoding='utf-8'))
     assert resolved['train']['total_iter'] == opt['train']['total_iter'] == 4
+    copy = training.copy_option_file(opt, args)  # BasicSR's copy: its header, then the text this run read
+    assert copy == str(tmp_path / 'experiments' / experiment_name / 'tiny.yml')
+    lines = open(copy, encoding='utf-8').read().split('\n', 4)
+    assert lines[0].startswith('# GENERATE TIME: ') and lines[1:4] == ['# CMD:', f'# {" ".join(sys.argv)}', '']
+    assert lines[4] == text
+    assert training.copy_option_file({**opt, 'rank': 1}, args) is None  # rank 0 writes it
 
 
 def test_an_option_file_that_is_not_yaml_is_one_clear_error(tmp_path):

@@ -11,9 +11,9 @@ import yaml
 
 from realestate_sr.archs.whole_photo_ops import WholePhotoInputError
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
-from realestate_sr.data.whole_photo_dataset import WholePhotoDataset
+from realestate_sr.data.whole_photo_dataset import DEFAULT_THUMB_SIZE, WholePhotoDataset
 from realestate_sr.models.option_checks import OptionKeyError, check_training_options, training_option_problems
-from realestate_sr.models.whole_photo_checks import DATASET_THUMB_SIZE, whole_photo_archs
+from realestate_sr.models.whole_photo_checks import whole_photo_archs
 
 from basicsr.archs import build_network
 
@@ -128,11 +128,11 @@ def test_the_grid_sizes_the_check_allows_build_and_those_it_refuses_do_not():
         assert built != refused, (thumb, levels)
 
 
-def test_the_checks_default_thumbnail_is_the_datasets(pair_set):
+def test_a_dataset_without_thumb_size_makes_the_thumbnails_the_checks_assume(pair_set):
     manifest, _, _ = pair_set
     dataset = WholePhotoDataset({'name': 'd', 'phase': 'train', 'meta_file': str(manifest), 'gt_size': 16,
                                  'io_backend': {'type': 'disk'}, 'thumb_cache': False})
-    assert dataset.thumb_size == DATASET_THUMB_SIZE
+    assert dataset.thumb_size == DEFAULT_THUMB_SIZE
 
 
 def test_a_crop_larger_or_smaller_than_the_thumbnail_is_allowed():

@@ -75,7 +75,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from realestate_sr.archs.lut3d_arch import BasisLUTs
+from realestate_sr.archs.lut3d_arch import BasisLUTs, lut_lookup
 from realestate_sr.archs.photo_statistics import StatisticsFiLM
 from realestate_sr.archs.style_codes import StyleCodeError, StyleCodes, style_code_shape
 from realestate_sr.archs.white_box_editor import (
@@ -88,10 +88,8 @@ from realestate_sr.archs.whole_photo_ops import (
     DEFAULT_CHUNK_PIXELS,
     ThumbnailEncoder,
     WholePhotoNetwork,
-    apply_luts,
     corner_table,
     full_precision,
-    identity_lut,
     per_view,
     pixel_positions,
     rows_per_chunk,
@@ -286,9 +284,7 @@ class BilateralGridNet(WholePhotoNetwork):
             grid = grid * self.light_map(self.light_head(F.adaptive_avg_pool2d(fused, self.gain_cells)), (gh, gw))
         luts = None
         if self.lut is not None:
-            weights = self.to_lut_weights(pooled)
-            with full_precision(thumb.device):
-                luts = self.lut.mix(weights.float())
+            luts = self.lut.mix(self.to_lut_weights(pooled))
         edit = (grid, ) if luts is None else (grid, luts)
         if self.editor_head is not None:
             edit += (self.white_box_parameters(pooled), )
@@ -334,7 +330,7 @@ class BilateralGridNet(WholePhotoNetwork):
         grid, luts, params = self.split_edit(edit)
         identity = (torch.eye(3, 4, device=grid.device, dtype=grid.dtype).reshape(AFFINE).expand_as(grid), )
         if luts is not None:
-            identity += (identity_lut(luts.shape[1], luts.device, luts.dtype).expand_as(luts), )
+            identity += (BasisLUTs.identity_like(luts), )
         if params is not None:
             identity += (torch.zeros_like(params), )
         return identity
@@ -345,7 +341,7 @@ class BilateralGridNet(WholePhotoNetwork):
         grid, luts, params = (per_view(values, x.shape[0]) for values in self.split_edit(edit))
         with full_precision(x.device):
             grid_table = corner_table(grid)
-            lut_table = corner_table(luts) if luts is not None else None
+            look_up = lut_lookup(luts) if luts is not None else None
 
             if not (torch.is_grad_enabled() or torch.jit.is_tracing()):
                 return self._apply_in_row_chunks(x, box, grid, luts, params)
@@ -354,7 +350,7 @@ class BilateralGridNet(WholePhotoNetwork):
                 if params is not None:
                     rgb = apply_white_box(params.float(), rgb)
                 if luts is not None:
-                    rgb = apply_luts(luts, rgb, lut_table)
+                    rgb = look_up(rgb)
                 coeffs = slice_grid(grid_table, grid.shape, u, v, self.guide(rgb))
                 return apply_affine(coeffs, rgb)
 
@@ -366,7 +362,7 @@ class BilateralGridNet(WholePhotoNetwork):
         step = rows_per_chunk(width, self.chunk_pixels) if self.chunk_pixels else height
         out = torch.empty(n, 3, height, width, device=x.device, dtype=torch.float32)
         for index in range(n):
-            lut_table = corner_table(luts[index:index + 1]) if luts is not None else None
+            look_up = lut_lookup(luts[index:index + 1]) if luts is not None else None
             for top in range(0, height, step):
                 count = min(step, height - top)
                 u, v = pixel_positions(None if box is None else box[index:index + 1], top, count, height, width, 1,
@@ -376,7 +372,7 @@ class BilateralGridNet(WholePhotoNetwork):
                     edited = apply_white_box(params[index:index + 1].float(), rgb.permute(1, 2, 0)[None])
                     rgb = edited[0].permute(2, 0, 1).contiguous()
                 if luts is not None:
-                    looked_up = apply_luts(luts[index:index + 1], rgb.permute(1, 2, 0)[None], lut_table)
+                    looked_up = look_up(rgb.permute(1, 2, 0)[None])
                     rgb = looked_up[0].permute(2, 0, 1).contiguous()
                 slice_and_apply_rows(grid[index], rgb, u.view(-1), v.view(-1), self.guide.planes(rgb),
                                      out=out[index, :, top:top + count])

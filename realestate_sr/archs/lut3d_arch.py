@@ -55,9 +55,23 @@ class BasisLUTs(nn.Module):
         return identity_lut(self.size, self.residual.device) + self.residual
 
     def mix(self, weights):
-        """Per-photo LUTs N,D,D,D,3: identity + sum_k weights[n, k] * residual_k (weights N,K)."""
-        mixed = torch.einsum('nk,kbgrc->nbgrc', weights.float(), self.residual)
-        return identity_lut(self.size, self.residual.device) + mixed
+        """Per-photo LUTs N,D,D,D,3: identity + sum_k weights[n, k] * residual_k (weights N,K), in float32 whatever
+        the caller's autocast asks for."""
+        with full_precision(weights.device):
+            mixed = torch.einsum('nk,kbgrc->nbgrc', weights.float(), self.residual)
+            return identity_lut(self.size, self.residual.device) + mixed
+
+    @staticmethod
+    def identity_like(luts):
+        """The identity LUT in place of each of ``luts`` (N,D,D,D,3): an expanded view."""
+        return identity_lut(luts.shape[1], luts.device, luts.dtype).expand_as(luts)
+
+
+def lut_lookup(luts):
+    """``rgb -> rgb`` (N,...,3 pixels in [0, 1]) through each photo's LUT of ``luts`` (N,D,D,D,3), the corner table
+    built once for every chunk it is called on."""
+    table = corner_table(luts)
+    return lambda rgb: apply_luts(luts, rgb, table)
 
 
 @ARCH_REGISTRY.register()
@@ -80,9 +94,7 @@ class ImageAdaptiveLUT(WholePhotoNetwork):
     def photo_luts(self, thumb):
         """N,D,D,D,3 LUTs of the photos whose thumbnails are ``thumb``."""
         _, pooled = self.encoder(thumb)
-        weights = self.to_weights(pooled)
-        with full_precision(thumb.device):
-            return self.basis.mix(weights.float())
+        return self.basis.mix(self.to_weights(pooled))
 
     def photo_edit(self, thumb):
         """What the thumbnails decide, ``(photo_luts(thumb), )``; ``apply_edit(x, box, *edit)`` applies it."""
@@ -90,12 +102,11 @@ class ImageAdaptiveLUT(WholePhotoNetwork):
 
     def identity_edit(self, edit):
         """The identity LUT of each photo (an expanded view)."""
-        luts, = edit
-        return (identity_lut(luts.shape[1], luts.device, luts.dtype).expand_as(luts), )
+        return (BasisLUTs.identity_like(edit[0]), )
 
     def apply_edit(self, x, box, luts):
         """The full-resolution stage: the N,D,D,D,3 ``luts`` looked up for every pixel of x."""
         luts = per_view(luts, x.shape[0])
         with full_precision(x.device):
-            table = corner_table(luts)
-            return run_per_pixel(lambda rgb, u, v: apply_luts(luts, rgb, table), x, box, self.chunk_pixels)
+            look_up = lut_lookup(luts)
+            return run_per_pixel(lambda rgb, u, v: look_up(rgb), x, box, self.chunk_pixels)

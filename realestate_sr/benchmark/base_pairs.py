@@ -28,9 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from realestate_sr.benchmark.build import PHOTO_JPEG_QUALITY, read_photo, task_manifest, write_jpeg
+from realestate_sr.benchmark.build import PHOTO_JPEG_QUALITY, read_photo, task_manifest
 from realestate_sr.benchmark.families import DEFAULT_HELD_OUT
 from realestate_sr.benchmark.style_random import apply_house, random_houses
+from realestate_sr.data.image_io import write_jpeg
+from realestate_sr.utils.colour import to_bgr_uint8
 from realestate_sr.utils.output_safety import (
     check_replaceable,
     read_info,
@@ -138,7 +140,7 @@ def _write_pairs(bench_dir, root, rows, house_params, houses_per_photo, seed, lo
             tar = f'tar/house{house}__{Path(row["tar"]).name}'
             if tar not in edited:  # a whole photo is framed by several captures: edited once per house
                 framed = read_photo(bench_dir / row['tar']) if framed is None else framed
-                write_jpeg(root / tar, apply_house(framed, house_params[house]), PHOTO_JPEG_QUALITY)
+                write_jpeg(root / tar, to_bgr_uint8(apply_house(framed, house_params[house])), PHOTO_JPEG_QUALITY)
                 edited.add(tar)
             manifest.append({**row, 'src': src, 'tar': tar, 'task': BASE_TASK, 'house': house})
         if log:

@@ -38,6 +38,8 @@ from realestate_sr.benchmark import family_utils
 from realestate_sr.benchmark.families import capture_families, family
 from realestate_sr.benchmark.photo_sources import PackageCache, check_sources, sources_digest
 from realestate_sr.benchmark.styles import style, style_names
+from realestate_sr.data import image_io
+from realestate_sr.data.image_io import write_jpeg
 from realestate_sr.utils import colour
 from realestate_sr.utils.colour import to_bgr_uint8
 from realestate_sr.utils.output_safety import replace_folder
@@ -92,10 +94,11 @@ def task_manifest(out, task):
 
 
 def code_digest(settings):
-    """sha256 of the code that makes pairs (captures, styles, colour curves, this builder): a change rebuilds."""
+    """sha256 of the code that makes pairs (captures, styles, colour curves, the JPEG writer, this builder): a change
+    rebuilds."""
     digest = hashlib.sha256()
     modules = [*(family(name) for name in settings.captures), *(style(name) for name in settings.styles),
-               family_utils, colour, sys.modules[__name__]]
+               family_utils, colour, image_io, sys.modules[__name__]]
     for module in modules:
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()
@@ -120,12 +123,6 @@ def read_photo(path, rotate_cw=0, max_side=0):
         bgr = cv2.resize(bgr, (max(1, round(width * scale)), max(1, round(height * scale))),
                          interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
-
-
-def write_jpeg(path, rgb, quality):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), to_bgr_uint8(rgb), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]):
-        raise OSError(f'cannot write {path}')
 
 
 def _write_jsonl(path, rows):
@@ -203,17 +200,17 @@ def _photo_pairs(root, photo, rgb, settings):
             seed = pair_seed(settings.seed, capture, photo.id, variant)
             src, framed, params = module.make_pair(rgb, np.random.default_rng(seed))
             src_path = f'images/src/{capture}/{photo.id}_v{variant}.jpg'
-            write_jpeg(root / src_path, src, params.get('jpeg_quality') or PHOTO_JPEG_QUALITY)
+            write_jpeg(root / src_path, to_bgr_uint8(src), params.get('jpeg_quality') or PHOTO_JPEG_QUALITY)
             whole = framed.shape == rgb.shape and np.array_equal(framed, rgb)
             for name in settings.styles:
                 if whole:
                     tar_path = f'images/tar/{name}/{photo.id}.jpg'
                     if name not in whole_targets:
                         whole_targets[name] = tar_path
-                        write_jpeg(root / tar_path, style(name).apply_style(rgb), PHOTO_JPEG_QUALITY)
+                        write_jpeg(root / tar_path, to_bgr_uint8(style(name).apply_style(rgb)), PHOTO_JPEG_QUALITY)
                 else:  # the capture framed a part of the photo: the house edits what it was handed
                     tar_path = f'images/tar/{name}/{photo.id}_{capture}_v{variant}.jpg'
-                    write_jpeg(root / tar_path, style(name).apply_style(framed), PHOTO_JPEG_QUALITY)
+                    write_jpeg(root / tar_path, to_bgr_uint8(style(name).apply_style(framed)), PHOTO_JPEG_QUALITY)
                 rows[name].append({'src': src_path, 'tar': tar_path, 'task': name, 'family': capture,
                                    'kind': module.KIND, 'photo': photo.id, 'scene': photo.scene,
                                    'variant': variant, 'seed': seed, 'params': params})

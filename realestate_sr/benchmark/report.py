@@ -13,6 +13,7 @@ import numpy as np
 from realestate_sr.utils.metric_table import (
     HIGHER,
     LOWER,
+    METRIC_BETTER,
     METRIC_DECIMALS,
     METRIC_TITLES,
     ZERO,
@@ -22,8 +23,8 @@ from realestate_sr.utils.metric_table import (
 )
 
 # first, in this order, with which way is better; any other metric evaluate.py reports follows
-METRICS = tuple((name, METRIC_TITLES[name], higher, METRIC_DECIMALS[name])
-                for name, higher in (('psnr', True), ('ssim', True), ('de00', False), ('l1', False)))
+METRICS = tuple((name, METRIC_TITLES[name], METRIC_BETTER[name] == HIGHER, METRIC_DECIMALS[name])
+                for name in ('psnr', 'ssim', 'de00', 'l1'))
 LISTING_MEGAPIXELS = 3300 * 2200 / 1e6
 NEAREST_ZERO = ZERO  # a signed metric's direction (e.g. highlight_shift): the value nearest 0 is best
 

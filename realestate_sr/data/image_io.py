@@ -1,4 +1,5 @@
-"""Reading listing photos: one decode function for every source (disk, LMDB, cache).
+"""Reading listing photos: one decode function for every source (disk, LMDB, cache); and the one JPEG writer of
+the tools that make photo files (:func:`write_jpeg`).
 
 Both images of a pair go through :func:`decode_bgr`, so EXIF orientation is
 applied the same way to ``src`` and ``tar`` whichever backend stored the bytes
@@ -22,6 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from realestate_sr.utils.output_safety import atomic_write
 from realestate_sr.utils.photo_decode import (
     PhotoReadError,
     decode_srgb,
@@ -106,6 +108,26 @@ def image_shape_from_header(path):
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return height, width, 3
+
+
+def write_jpeg(path, img_bgr_uint8, quality=92, exif_orientation=None, icc_profile=None):
+    """Write uint8 BGR pixels as a JPEG file at ``path`` (folders made; a temporary name renamed when complete), at
+    ``quality`` with Pillow's defaults (4:2:0 chroma: here the same bytes OpenCV's ``imwrite`` writes), an EXIF
+    orientation tag and an ICC profile embedded when given.
+
+    Every data tool that writes JPEG files writes them here: the planted and tone-edit pairs, the preflight's and
+    the loader benchmark's synthetic pairs, the benchmark's and the demo set's pairs, evaluate's report thumbnails.
+    """
+    path = Path(path)
+    image = Image.fromarray(np.ascontiguousarray(img_bgr_uint8[..., ::-1]))
+    options = {'quality': int(quality)}
+    if icc_profile:
+        options['icc_profile'] = icc_profile
+    if exif_orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = exif_orientation
+        options['exif'] = exif.tobytes()
+    atomic_write(path, image, write=lambda handle, pixels: pixels.save(handle, format='JPEG', **options))
 
 
 def check_same_size(src, tar, pair_name):

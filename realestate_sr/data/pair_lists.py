@@ -1,7 +1,8 @@
 """Where pairs come from: a JSONL manifest or two folders with matching file names.
 
 Both return a list of :class:`PairPaths`; make_lmdb.py, check_pairs.py and
-``PairedListingDataset`` share these functions, so every tool sees the same pairs.
+``PairedListingDataset`` share these functions, so every tool sees the same pairs (the two tools through
+:func:`pairs_given`, which takes either source as their flags name it).
 """
 import json
 import os
@@ -161,3 +162,20 @@ def _path_from(root, path):
         return Path(os.path.relpath(path, root)).as_posix()
     except ValueError:  # Windows: no relative path between two drives; root / absolute path is the path itself
         return path.as_posix()
+
+
+def pairs_given(manifests=(), root=None, src_dir=None, tar_dir=None):
+    """The pairs a data tool is given and where each came from: JSONL ``manifests`` (paths relative to ``root``,
+    default each manifest's folder) -> (pairs, the manifest of each pair), or the folders ``src_dir`` and
+    ``tar_dir`` -> (pairs, None). check_pairs.py and make_lmdb.py pass their --pairs, --root, --src-dir and
+    --tar-dir; PairListError unless exactly one of the two sources is given."""
+    if manifests and not (src_dir or tar_dir):
+        pairs, listed_in = [], []
+        for manifest in manifests:
+            loaded = load_manifest(manifest, root)
+            pairs += loaded
+            listed_in += [manifest] * len(loaded)
+        return pairs, listed_in
+    if src_dir and tar_dir and not manifests:
+        return pairs_from_folders(src_dir, tar_dir), None
+    raise PairListError('give --pairs or both --src-dir and --tar-dir')

@@ -26,6 +26,8 @@ from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import DATASET_REGISTRY
 
+DEFAULT_THUMB_SIZE = 256  # thumb_size when the block names none (the whole-photo start-up checks assume it too)
+
 
 def exposure_wb_table(exposure_ev, red_gain, blue_gain):
     """256-entry per-channel table (1,256,3, BGR order, uint8) for ``cv2.LUT``: multiply linear light by
@@ -93,7 +95,7 @@ class WholePhotoDataset(PairedListingDataset):
 
     def __init__(self, opt):
         super().__init__(opt)
-        self.thumb_size = int(opt.get('thumb_size', 256))
+        self.thumb_size = int(opt.get('thumb_size', DEFAULT_THUMB_SIZE))
         jitter = opt.get('src_jitter') or {}
         unknown = set(jitter) - {'exposure_ev', 'white_balance'}
         if unknown:

@@ -9,20 +9,21 @@ import math
 import numpy as np
 
 from realestate_sr.utils import metric_table
-from realestate_sr.utils.metric_table import HIGHER, LOWER, ZERO
+from realestate_sr.utils.metric_table import HIGHER, METRIC_BETTER
 
 from basicsr.metrics import calculate_metric
 
-# name -> (BasicSR metric options, which value is best). Order = column order of every table.
+# name -> BasicSR metric options; which value is best: utils.metric_table.METRIC_BETTER. Order = column order of
+# every table.
 METRICS = {
-    'psnr': ({'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': False}, HIGHER),
+    'psnr': {'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': False},
     # BasicSR's calculate_ssim with a separable window (metrics/ssim_metric.py): the same value, 4x less filtering
-    'ssim': ({'type': 'calculate_ssim_separable', 'crop_border': 0, 'test_y_channel': False}, HIGHER),
-    'lpips': ({'type': 'calculate_lpips', 'net': 'alex'}, LOWER),
-    'l1': ({'type': 'calculate_l1'}, LOWER),
-    'de00': ({'type': 'calculate_ciede2000'}, LOWER),
-    'highlight_l1': ({'type': 'calculate_highlight_l1'}, LOWER),
-    'highlight_shift': ({'type': 'calculate_highlight_shift'}, ZERO),  # signed: negative = dimmer windows
+    'ssim': {'type': 'calculate_ssim_separable', 'crop_border': 0, 'test_y_channel': False},
+    'lpips': {'type': 'calculate_lpips', 'net': 'alex'},
+    'l1': {'type': 'calculate_l1'},
+    'de00': {'type': 'calculate_ciede2000'},
+    'highlight_l1': {'type': 'calculate_highlight_l1'},
+    'highlight_shift': {'type': 'calculate_highlight_shift'},
 }
 PRIMARY_METRIC = 'l1'  # the earlier experiments on listing edits report MAE first
 # NaN for a photo whose target has no highlights: such a photo has nothing to judge, so means skip it
@@ -33,7 +34,7 @@ def metric_options(lpips_net='alex', lpips_weights=None, lpips_random_backbone_f
                    skip=()):
     """The metric table's options: METRICS with the LPIPS backbone settings filled in, minus ``skip``."""
     options = {}
-    for name, (opt, _) in METRICS.items():
+    for name, opt in METRICS.items():
         if name in skip:
             continue
         opt = dict(opt)
@@ -46,11 +47,11 @@ def metric_options(lpips_net='alex', lpips_weights=None, lpips_random_backbone_f
 
 def better(name):
     """``HIGHER``, ``LOWER`` or ``ZERO`` (the smallest absolute value is best)."""
-    return METRICS[name][1]
+    return METRIC_BETTER[name]
 
 
 def higher_is_better(name):
-    return METRICS[name][1] == HIGHER
+    return METRIC_BETTER[name] == HIGHER
 
 
 def best_value(name, values):

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from realestate_sr.data.image_io import write_jpeg
 from realestate_sr.evaluation.scoring import PRIMARY_METRIC, higher_is_better
 from realestate_sr.evaluation.tables import METRIC_TITLES, format_value, metric_columns, summary_table
 from realestate_sr.utils.colour import luma, to_bgr_uint8
@@ -88,10 +89,7 @@ class VisualReport:
         self.visuals = {}
 
     def _save_jpeg(self, bgr, name):
-        ok, encoded = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
-        if not ok:
-            raise OSError(f'cannot encode thumbnail {name}')
-        atomic_write(self.report_dir / FILES_DIR / name, encoded.tobytes())
+        write_jpeg(self.report_dir / FILES_DIR / name, bgr, self.jpeg_quality)
         return f'{FILES_DIR}/{name}'
 
     def __call__(self, index, image_result, src_rgb, tar_rgb, outputs):

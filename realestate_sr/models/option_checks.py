@@ -17,11 +17,13 @@ import re
 import torch
 
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
+from realestate_sr.distributed import DIST_PARAM_KEYS
 from realestate_sr.models.best_validation import BEST_KEYS, best_option_problems
 from realestate_sr.models.enhance_model import OPTIMIZERS
 from realestate_sr.models.weights_checks import missing_weights_problems
 from realestate_sr.models.whole_photo_checks import whole_photo_problems
 from realestate_sr.options import removed_key_message
+from realestate_sr.utils.registry_import import registered
 from realestate_sr.utils.tiling import TILE_DEFAULTS
 from realestate_sr.utils.weights import MissingWeightsError
 
@@ -52,7 +54,6 @@ TRAIN_KEYS = {'total_iter'}
 VAL_KEYS = {'val_freq'}
 LOGGER_KEYS = {'print_freq', 'save_checkpoint_freq', 'use_tb_logger', 'wandb'}
 WANDB_KEYS = {'project', 'resume_id'}
-DIST_PARAM_KEYS = {'backend', 'port', 'timeout_minutes'}
 SCHEDULERS = {'MultiStepLR': lr_scheduler.MultiStepRestartLR, 'MultiStepRestartLR': lr_scheduler.MultiStepRestartLR,
               'CosineAnnealingRestartLR': lr_scheduler.CosineAnnealingRestartLR}
 
@@ -108,7 +109,7 @@ class _Problems(list):
         if not isinstance(block, dict) or 'type' not in block:
             return
         kind = block['type']
-        target = registry_or_map.get(kind) if isinstance(registry_or_map, dict) else _registered(registry_or_map, kind)
+        target = registry_or_map.get(kind) if isinstance(registry_or_map, dict) else registered(registry_or_map, kind)
         if target is None:
             known = registry_or_map if isinstance(registry_or_map, dict) else [k for k, _ in registry_or_map]
             close = difflib.get_close_matches(str(kind), sorted(known), n=1, cutoff=0.6)
@@ -118,10 +119,6 @@ class _Problems(list):
         names = keyword_names(target, skip)
         if names is not None:
             self.keys(block, f'{where} ({kind})', names | {'type'} | set(extra), path=where)
-
-
-def _registered(registry, name):
-    return registry.get(name) if name in registry else None
 
 
 def _check_cuda_settings(opt, problems):

@@ -15,17 +15,11 @@ import inspect
 
 from realestate_sr.archs.bilateral_grid_arch import BilateralGridNet
 from realestate_sr.archs.whole_photo_ops import is_whole_photo
-from realestate_sr.data.whole_photo_dataset import WholePhotoDataset
+from realestate_sr.data.whole_photo_dataset import DEFAULT_THUMB_SIZE, WholePhotoDataset
 from realestate_sr.models.whole_photo_model import WholePhotoModel
+from realestate_sr.utils.registry_import import registered
 
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, MODEL_REGISTRY
-
-# WholePhotoDataset's thumb_size when its block has none (tests/test_whole_photo_checks.py keeps them equal)
-DATASET_THUMB_SIZE = 256
-
-
-def _registered(registry, name):
-    return registry.get(name) if isinstance(name, str) and name in registry else None
 
 
 def _subclass(cls, base):
@@ -47,13 +41,13 @@ def whole_photo_archs():
 def _thumbnail_problems(datasets, thumb, thumb_note):
     """The thumbnails each WholePhotoDataset makes against the network's ``thumb``."""
     for phase, dataset in datasets.items():
-        if not isinstance(dataset, dict) or not _subclass(_registered(DATASET_REGISTRY, dataset.get('type')),
+        if not isinstance(dataset, dict) or not _subclass(registered(DATASET_REGISTRY, dataset.get('type')),
                                                           WholePhotoDataset):
             continue
         training = phase == 'train'
         if not training and 'thumb_size' not in dataset:
             continue  # validation passes whole photos: the network makes its own thumbnail
-        size = dataset.get('thumb_size', DATASET_THUMB_SIZE)
+        size = dataset.get('thumb_size', DEFAULT_THUMB_SIZE)
         if size == thumb:
             continue
         note = '' if 'thumb_size' in dataset else ' (its default)'
@@ -105,7 +99,7 @@ def _combination_problems(opt, arch, model, train_set, network_type):
     model_type, train_type = opt.get('model_type'), train_set.get('type')
     whole_model = _subclass(model, WholePhotoModel)
     whole_net = is_whole_photo(arch)
-    whole_set = _subclass(_registered(DATASET_REGISTRY, train_type), WholePhotoDataset)
+    whole_set = _subclass(registered(DATASET_REGISTRY, train_type), WholePhotoDataset)
     if whole_model and arch is not None and not whole_net:
         plain = 'GANEnhanceModel' if 'GAN' in model_type else 'EnhanceModel'
         yield (f'model_type: {model_type} passes each crop\'s thumbnail and box to network_g, which network_g.type: '
@@ -128,8 +122,8 @@ def whole_photo_problems(opt):
     datasets = opt.get('datasets') if isinstance(opt.get('datasets'), dict) else {}
     train_set = datasets.get('train') if isinstance(datasets.get('train'), dict) else {}
     network_type = network.get('type')
-    arch = _registered(ARCH_REGISTRY, network_type)
-    model = _registered(MODEL_REGISTRY, opt.get('model_type'))
+    arch = registered(ARCH_REGISTRY, network_type)
+    model = registered(MODEL_REGISTRY, opt.get('model_type'))
     problems = list(_combination_problems(opt, arch, model, train_set, network_type))
     if is_whole_photo(arch) and 'thumb_size' in inspect.signature(arch).parameters:
         problems += _grid_problems(network, arch)

@@ -5,9 +5,10 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+from realestate_sr.data.image_io import write_jpeg
 from realestate_sr.data.pair_lists import PairPaths, write_manifest
 from realestate_sr.prep.lmdb_build import BuildOptions, assign_splits, build_lmdb
-from realestate_sr.prep.planted_pairs import amateur_version, make_photo, write_jpeg
+from realestate_sr.prep.planted_pairs import amateur_version, make_photo
 from realestate_sr.utils.colour import to_uint8
 
 

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageCms
+from PIL import ImageCms
 
-from realestate_sr.utils.colour import linear_to_srgb, srgb_to_linear, to_uint8
-from realestate_sr.utils.output_safety import atomic_write
+from realestate_sr.data.image_io import write_jpeg
+from realestate_sr.utils.colour import LUMA_601, linear_to_srgb, srgb_to_linear, to_uint8
+
+BGR_LUMA_601 = np.float32(LUMA_601[::-1])  # the pair checks' luma weights in the order of this module's BGR pixels
 
 
 def make_photo(height, width, seed):
@@ -66,7 +68,7 @@ def _rotate(img, degrees):
 
 def _crush_shadows_lift_rest(img):
     """A brightening edit (higher mean) that turns the darkest 30 % of the pixels black: shadow detail lost."""
-    y = img @ np.float32([0.114, 0.587, 0.299])
+    y = img @ BGR_LUMA_601
     knee = np.percentile(y, 30)
     curve = np.where(y < knee, 0.0, 0.6 * y + 2.5 * (y - knee))
     return np.clip(img * (curve / np.maximum(y, 1e-4))[..., None], 0, 1)
@@ -93,20 +95,6 @@ def builtin_non_srgb_profile():
     to :func:`write_planted_set` instead. The pair check notes any profile that is not sRGB, so any stands in.
     """
     return ImageCms.ImageCmsProfile(ImageCms.createProfile('LAB')).tobytes()
-
-
-def write_jpeg(path, img_bgr_uint8, quality=92, exif_orientation=None, icc_profile=None):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pil = Image.fromarray(np.ascontiguousarray(img_bgr_uint8[..., ::-1]))
-    kwargs = {'quality': quality}
-    if icc_profile:
-        kwargs['icc_profile'] = icc_profile
-    if exif_orientation is not None:
-        exif = Image.Exif()
-        exif[0x0112] = exif_orientation
-        kwargs['exif'] = exif.tobytes()
-    atomic_write(path, pil, write=lambda handle, image: image.save(handle, format='JPEG', **kwargs))
 
 
 def write_planted_set(root, good=10, size=(384, 512), seed=0, quality=92, foreign_icc=None):
@@ -220,7 +208,7 @@ def _contrast(img, amount):
 
 def _shadow_recovery(img, strength):
     """A phone's HDR look: shadows lifted by a luminance-driven gain, highlights kept."""
-    y = np.maximum(img @ np.float32([0.114, 0.587, 0.299]), 1e-4)
+    y = np.maximum(img @ BGR_LUMA_601, 1e-4)
     lifted = y ** (1.0 - strength)
     return np.clip(img * (lifted / y)[..., None], 0, 1)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from realestate_sr.prep.planted_pairs import write_jpeg
+from realestate_sr.data.image_io import write_jpeg
 from realestate_sr.utils.colour import LUMA_601, linear_to_srgb, luma, srgb_to_linear, to_uint8
 from realestate_sr.utils.output_safety import atomic_write
 

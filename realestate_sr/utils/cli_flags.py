@@ -127,6 +127,16 @@ def add_postprocess_args(parser):
     return group
 
 
+def add_photo_tool_args(parser):
+    """The flags every tool that runs a network on photos offers, in this order: the network, how it runs, the
+    post-processing (evaluate.py, serve.py; tiled_infer.py calls the three itself, to add its decode/encode flags
+    to the running group before the post-processing ones). Returns the running group."""
+    add_network_args(parser)
+    running = add_running_args(parser)
+    add_postprocess_args(parser)
+    return running
+
+
 def add_threshold_arguments(parser):
     """One ``--option`` per entry of ``PAIR_CHECK_THRESHOLDS`` (``max_shift_px`` -> ``--max-shift-px``), defaults
     shown; ``prep.pair_checks.thresholds_from_args`` reads them back."""

@@ -11,6 +11,9 @@ DIRECTION_MARKS = {HIGHER: '↑', LOWER: '↓', ZERO: '→0'}
 METRIC_TITLES = {'psnr': 'PSNR', 'ssim': 'SSIM', 'lpips': 'LPIPS', 'l1': 'L1', 'de00': 'dE00',
                  'highlight_l1': 'Highlight L1', 'highlight_shift': 'Highlight shift'}
 METRIC_DECIMALS = {'psnr': 2, 'ssim': 4, 'lpips': 4, 'l1': 4, 'de00': 2, 'highlight_l1': 4, 'highlight_shift': 4}
+# which value of each metric is best; evaluate.py's scoring and metrics.json, and the benchmark's tables, read it here
+METRIC_BETTER = {'psnr': HIGHER, 'ssim': HIGHER, 'lpips': LOWER, 'l1': LOWER, 'de00': LOWER, 'highlight_l1': LOWER,
+                 'highlight_shift': ZERO}  # signed: negative = dimmer windows
 
 
 def column_title(title, better):

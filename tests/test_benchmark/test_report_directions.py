@@ -2,6 +2,13 @@
 import json
 
 from realestate_sr.benchmark import report
+from realestate_sr.evaluation.scoring import METRICS, better
+from realestate_sr.utils.metric_table import HIGHER, METRIC_BETTER, METRIC_DECIMALS, METRIC_TITLES
+
+
+def test_each_scored_metric_has_its_direction_title_and_decimals_in_the_one_table():
+    assert set(METRICS) == set(METRIC_BETTER) == set(METRIC_TITLES) == set(METRIC_DECIMALS)
+    assert all(higher == (better(name) == HIGHER) for name, _, higher, _ in report.METRICS)
 
 
 def test_a_signed_metric_bolds_the_value_nearest_zero(tmp_path):

@@ -8,6 +8,7 @@ from realestate_sr.data.pair_lists import (
     PairPaths,
     load_manifest,
     pairs_from_folders,
+    pairs_given,
     readable_pair_names,
     write_manifest,
 )
@@ -97,3 +98,13 @@ def test_readable_names_leave_the_manifests_names_unless_they_climb_out_of_its_f
     assert [pair.name for pair in readable_pair_names(climbing)] == ['l1/a.jpg', 'l2/a.jpg']
     # one pair, or one src listed twice: named inside its own folder, never '.'
     assert [pair.name for pair in readable_pair_names(climbing[:1] * 2)] == ['a.jpg', 'a.jpg']
+
+
+def test_a_tool_is_given_manifests_or_two_folders_and_learns_where_each_pair_came_from(pair_set):
+    manifest, src_dir, tar_dir = pair_set
+    pairs, listed_in = pairs_given([manifest, manifest])
+    assert pairs == load_manifest(manifest) * 2 and listed_in == [manifest] * len(pairs)
+    assert pairs_given(src_dir=src_dir, tar_dir=tar_dir) == (pairs_from_folders(src_dir, tar_dir), None)
+    for wrong in ({}, {'src_dir': src_dir}, {'manifests': [manifest], 'src_dir': src_dir, 'tar_dir': tar_dir}):
+        with pytest.raises(PairListError, match='give --pairs or both --src-dir and --tar-dir'):
+            pairs_given(**wrong)

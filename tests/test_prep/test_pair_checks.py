@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from realestate_sr.data.image_io import decode_bgr
+from realestate_sr.data.image_io import decode_bgr, write_jpeg
 from realestate_sr.data.pair_lists import PairPaths, load_manifest
 from realestate_sr.prep.pair_alignment import estimate_alignment, gray_float
 from realestate_sr.prep.pair_checks import CHECKS, NOTES, CheckThresholds, run_checks
@@ -21,7 +21,6 @@ from realestate_sr.prep.planted_pairs import (
     PLANTED_DEFECTS,
     load_package_photos,
     make_low_texture_photo,
-    write_jpeg,
     write_photo_test_set,
     write_planted_set,
 )
