@@ -150,14 +150,17 @@ def run(args, shard):
     if args.dry_run:
         return 0
     load_errors = [(rank, summary['load_error']) for rank, summary in enumerate(summaries) if summary['load_error']]
-    if load_errors:
-        if shard.rank == 0:
-            for rank, error in load_errors:
-                where = f' (rank {rank})' if shard.distributed else ''
-                LOG.error('error: cannot load the network%s: %s', where, error)
-        return 2
     if shard.rank == 0:
-        print_summary(args, summaries)
+        for rank, error in load_errors:
+            where = f' (rank {rank})' if shard.distributed else ''
+            LOG.error('error: cannot load the network%s: %s', where, error)
+        if not load_errors:
+            print_summary(args, summaries)
+        sys.stdout.flush()
+    # the launcher stops every process once one exits with an error: none leaves before rank 0 has said it all
+    sharding.barrier(shard)
+    if load_errors:
+        return 2
     return 1 if any(summary['failed'] for summary in summaries) else 0
 
 

@@ -156,13 +156,16 @@ def test_interrupted_write_leaves_no_partial_file_and_skip_existing_finishes(tmp
     with pytest.raises(KeyboardInterrupt):
         run_infer(source, output, '--workers', '1', '--prefetch', '1')
     finished = output_names(output)
-    assert finished == ['photo_0.jpg']  # no partial file under any name, hidden or not
+    # no partial file under any name, hidden or not; the next photo's encode, already handed to the worker when
+    # the interrupt came, may have finished whole: the pool waits for running work
+    assert finished in (['photo_0.jpg'], ['photo_0.jpg', 'photo_2.jpg'])
     first_bytes = (output / 'photo_0.jpg').read_bytes()
 
     monkeypatch.undo()
     code, summary = run_infer(source, output, '--skip-existing')
     assert code == 0
-    assert 'enhanced 3, skipped 1 (1 output exists), failed 0' in summary
+    done = len(finished)
+    assert f'enhanced {4 - done}, skipped {done} ({done} output exists), failed 0' in summary
     assert output_names(output) == [f'photo_{i}.jpg' for i in range(4)]
     assert (output / 'photo_0.jpg').read_bytes() == first_bytes
     for index in range(4):

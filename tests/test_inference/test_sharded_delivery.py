@@ -76,8 +76,8 @@ def test_two_processes_write_what_one_process_writes_and_resume(tmp_path):
     assert photos(tmp_path / 'sharded') == photos(tmp_path / 'single')
     assert len(photos(tmp_path / 'single')) == 5 and (tmp_path / 'sharded' / '.tiled_infer.json').is_file()
     done = re.findall(r'^\[rank (\d)/2\] \[\d+/\d+\] (?:enhanced|FAILED) (\S+) ', sharded.stdout, re.MULTILINE)
-    sources = sorted(source for _, source in done)  # named inside the input folder
-    assert sources == ['a.jpg', 'b.png', 'broken.jpg', 'e.jpg', 'sub/c.jpg', 'sub/d.jpg']  # each exactly once
+    sources = sorted(source for _, source in done)  # named inside the input folder, each exactly once
+    assert sources == ['a.jpg', 'b.png', 'broken.jpg', 'e.jpg', 'sub/c.jpg', 'sub/d.jpg'], sharded.stdout
     assert {rank for rank, _ in done} == {'0', '1'}
     summaries = re.findall(r'^enhanced .*$', sharded.stdout, re.MULTILINE)
     assert len(summaries) == 1  # one combined summary, from rank 0
