@@ -4,8 +4,9 @@
 For each NAFNet width: whole-image inference, tiled inference (512 px tiles, overlap 32/64, several tile
 batches) through the shared tiler, and ONNX Runtime through the same tiler, per precision. For each
 whole-photo network (--whole-photo: ImageAdaptiveLUT, BilateralGridNet, BilateralGridNet + LUT, as in
-docs/whole_photo.md, and grid-light, the network of options/bench/bilateral_grid_light.yml): one pass
-through PyTorch and through ONNX Runtime (they run whole photos whatever the tile settings). Columns: wall
+docs/whole_photo.md; grid-light, the network of options/bench/bilateral_grid_light.yml; grid-default, that of
+options/demo.yml): one pass through PyTorch and through ONNX Runtime (they run whole photos whatever the tile
+settings). Columns: wall
 seconds per image, process CPU seconds (all threads), megapixels/s, peak memory of the process (CPU: max RSS;
 GPU: max allocated), and the PSNR of each output against the whole-image output of the same network and
 precision.
@@ -47,6 +48,7 @@ from realestate_sr.inference.enhancer import Enhancer, network_to_run
 from realestate_sr.inference.network_args import network_opt_from_flags
 from realestate_sr.inference.onnx_export import export_onnx, tlc_min_side
 from realestate_sr.inference.settings import InferenceSettings, resolve_device
+from realestate_sr.options import read_option_file
 from realestate_sr.utils.cli_flags import PRECISIONS
 from realestate_sr.utils.malloc_tuning import MALLOC_TUNABLES
 
@@ -60,6 +62,8 @@ WHOLE_PHOTO_NETWORKS = {
     'grid+lut': {'type': 'BilateralGridNet', 'thumb_size': 256, 'lut_basis': 3, 'lut_size': 17},
     # the network of the benchmark's best recipe (options/bench/bilateral_grid_light.yml): thumbnail 128, light map
     'grid-light': {'type': 'BilateralGridNet', 'thumb_size': 128, 'levels': 3, 'gain_cells': 8},
+    # the network the default recipes train (options/demo.yml, with the photo statistics input), read from the file
+    'grid-default': Path(__file__).resolve().parents[1] / 'options' / 'demo.yml',
 }
 
 
@@ -80,7 +84,8 @@ def bench_network(width, weights, seed=0, network=None):
     """NAFNet of ``width`` (TLC form), or the whole-photo network named ``network`` (WHOLE_PHOTO_NETWORKS)."""
     torch.manual_seed(seed)  # every case runs in its own process: same default init everywhere
     if network:
-        network_opt = dict(WHOLE_PHOTO_NETWORKS[network])
+        spec = WHOLE_PHOTO_NETWORKS[network]
+        network_opt = read_option_file(spec).network_opt() if isinstance(spec, Path) else dict(spec)
         net = build_inference_network(network_opt, None if weights == 'random' else weights)
         if weights == 'random':
             # they start as the identity: random weights make the grid and LUTs vary (same cost either way)
