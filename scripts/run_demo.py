@@ -27,11 +27,35 @@ TOOL = 'run_demo'
 ORACLE_LAYOUT = {'images': ('*.png',), 'build_info.json': None}
 
 
+class StepFailed(RuntimeError):
+    """A step's command exited with an error; it has printed its own message."""
+
+
 def run_step(title, command):
     print(f'\n=== {title}\n$ {" ".join(str(c) for c in command)}', flush=True)
     start = time.time()
-    subprocess.run([str(c) for c in command], cwd=REPO, check=True)
+    code = subprocess.run([str(c) for c in command], cwd=REPO).returncode
+    if code:
+        raise StepFailed(f'step {title} failed (exit code {code}): its message is above')
     return time.time() - start
+
+
+def resume_flags(opt):
+    """``['--auto_resume']``, or none when the experiment folder holds a training of another network (an earlier
+    default recipe): train.py then starts anew and BasicSR keeps the old folder as <name>_archived_<time>."""
+    from realestate_sr.archs.network_loading import read_trained_with
+
+    checkpoints = sorted((REPO / 'experiments' / opt['name'] / 'models').glob('net_g_*.pth'),
+                         key=lambda path: path.stat().st_mtime)
+    try:
+        record = read_trained_with(checkpoints[-1]) if checkpoints else None
+    except (OSError, RuntimeError, ValueError):
+        record = None
+    if record is None or record['network_g'] == opt['network_g']:
+        return ['--auto_resume']
+    print(f'{TOOL}: experiments/{opt["name"]} trained another network ({checkpoints[-1].name}); training anew, '
+          'the old folder is kept beside it as an _archived_ copy', flush=True)
+    return []
 
 
 def check_oracle_output(out_dir):
@@ -98,22 +122,23 @@ def main(argv=None):
     except UnsafeOutputError as err:
         print(f'run_demo: error: {err}', file=sys.stderr)
         return 2
-    timings = {
-        'data': run_step('1/4 demo pairs', [python, 'scripts/make_demo_data.py', '-o',
-                                            opt['datasets']['train']['dataroot']]),
-        'train': run_step('2/4 training', [python, 'realestate_sr/train.py', '-opt', opt_path, '--auto_resume']),
-    }
     try:
+        timings = {
+            'data': run_step('1/4 demo pairs', [python, 'scripts/make_demo_data.py', '-o',
+                                                opt['datasets']['train']['dataroot']]),
+            'train': run_step('2/4 training', [python, 'realestate_sr/train.py', '-opt', opt_path,
+                                               *resume_flags(opt)]),
+        }
         timings['oracle'] = run_oracle(REPO / val['meta_file'], REPO / val['dataroot'], oracle_dir)
-    except UnsafeOutputError as err:
-        print(f'run_demo: error: {err}', file=sys.stderr)
+        # evaluate.py tiles (and uses TLC) as the option file's val block says, so the numbers agree with the
+        # training log; LPIPS needs AlexNet weights a fresh machine does not have
+        timings['evaluate'] = run_step('4/4 evaluation', [
+            python, 'scripts/evaluate.py', '--model', checkpoint, '--opt', opt_path, '--pairs', val['meta_file'],
+            '--root', val['dataroot'], '--pred', oracle_dir, '--skip-lpips', '--overwrite',
+            '-o', args.out])
+    except (StepFailed, UnsafeOutputError) as err:
+        print(f'{TOOL}: error: {err}', file=sys.stderr)
         return 2
-    # evaluate.py tiles (and uses TLC) as the option file's val block says, so the numbers agree with the
-    # training log; LPIPS needs AlexNet weights a fresh machine does not have
-    timings['evaluate'] = run_step('4/4 evaluation', [
-        python, 'scripts/evaluate.py', '--model', checkpoint, '--opt', opt_path, '--pairs', val['meta_file'],
-        '--root', val['dataroot'], '--pred', oracle_dir, '--skip-lpips', '--overwrite',
-        '-o', args.out])
     total = sum(timings.values())
     print(f'\ndemo done in {total / 60:.1f} min ({", ".join(f"{k} {v:.0f} s" for k, v in timings.items())}); '
           f'checkpoint {checkpoint.relative_to(REPO)}; report {args.out}/report.html')
