@@ -62,7 +62,7 @@ WHOLE_PHOTO_NETWORKS = {
     'grid+lut': {'type': 'BilateralGridNet', 'thumb_size': 256, 'lut_basis': 3, 'lut_size': 17},
     # the network of the benchmark's best recipe (options/bench/bilateral_grid_light.yml): thumbnail 128, light map
     'grid-light': {'type': 'BilateralGridNet', 'thumb_size': 128, 'levels': 3, 'gain_cells': 8},
-    # the network the default recipes train (options/demo.yml, with the photo statistics input), read from the file
+    # the network the default recipes train (options/demo.yml), read from the file
     'grid-default': Path(__file__).resolve().parents[1] / 'options' / 'demo.yml',
 }
 
