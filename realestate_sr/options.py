@@ -26,6 +26,8 @@ class RemovedOptionError(ValueError):
 # datasets.<phase>. The start-up checks and the network builder name them instead of calling them unknown.
 REMOVED_KEYS = {
     ('network_g', 'colour_space'): 'where BilateralGridNet applies its transforms; it always acts on sRGB values',
+    ('network_g', 'white_box'): "BilateralGridNet's white-box editor stage before the grid",
+    ('network_g', 'style_codes'): "BilateralGridNet's learned house codes, for fine-tuning from a base model",
     ('train', 'light_opt'): "WholePhotoModel's loss on the light map",
 }
 

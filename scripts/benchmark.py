@@ -16,14 +16,6 @@ can be split over sittings (--recipes, --tasks, --folds, --seeds) and the tables
 several folders (--merge). Writes benchmark.md and benchmark.json into --out. Nothing is asserted: the machine
 is measured as it is. See docs/benchmark.md.
 
-With --base BASE.yml, each fold first pretrains a base model (BASE.yml: network_g with stats_input and
-style_codes: {count: K, dim: d}) on pairs of that fold's training photos minus its val photos, so neither split's
-scored photos are ever seen, their targets styled by procedural houses (never the benchmark's own styles;
-realestate_sr/benchmark/style_random.py, base_pairs.py), cached under --out/bases/<base>__fold<k>/ and reused by
-later runs with equal settings; every recipe piece of that fold is then fine-tuned from it
-(path.pretrain_network_g), its piece named ...__from-<base> so that from-scratch and from-base pieces of one recipe
-are different rows. Such a recipe needs the base's network_g with style_codes {count: 1, dim: d}.
-
 Exit codes: 0 every piece done; 1 some piece failed (the others are in the tables); 2 nothing could run.
 
 Examples:
@@ -33,7 +25,6 @@ Examples:
   python scripts/benchmark.py --train-photos 4 --tasks listing_hdr  # a learning curve's point
   python scripts/benchmark.py --merge results/bench results/bench_seed1 -o results/bench_all
   python scripts/benchmark.py --quick -o results/bench_quick      # plumbing only: not a result
-  python scripts/benchmark.py --base options/bench/base_houses.yml options/bench/bilateral_grid_whole_base.yml
 """
 import argparse
 import hashlib
@@ -105,11 +96,6 @@ def build_parser():
     parser.add_argument('--quick', action='store_true',
                         help=f'plumbing only: {QUICK["tasks"]} tasks, fold 0, {QUICK["iters"]} iterations, '
                         f'{QUICK["photos"]} photos')
-    parser.add_argument('--base', metavar='YML',
-                        help='pretrain one base model per fold on procedurally styled pairs of the fold\'s training '
-                        'photos minus its val photos (neither split\'s scored photos are ever seen), cached under '
-                        'OUT/bases/, and fine-tune every recipe from it (recipes need the base\'s network_g with '
-                        'style_codes count 1); --quick trains it 2 iterations')
     parser.add_argument('--experiment-prefix', default='bench_', help='experiments/<prefix>... (default: %(default)s)')
     parser.add_argument('--keep-models', action='store_true', help='keep each piece\'s experiments/ folder')
     return parser
@@ -121,20 +107,6 @@ if __name__ == '__main__':  # --help and argument errors answer before the impor
 import yaml
 
 from realestate_sr.benchmark import cv_report, report
-from realestate_sr.benchmark.base_pairs import MANIFEST as BASE_MANIFEST
-from realestate_sr.benchmark.base_pairs import BasePairsError, write_base_pairs
-from realestate_sr.benchmark.bases import (
-    BASE_CHECKPOINT,
-    PAIRS_DIR,
-    SETTINGS_FILE,
-    base_folder,
-    base_houses,
-    base_photos,
-    check_fine_tune_recipe,
-    houses_per_photo,
-    record_base,
-    reusable_base,
-)
 from realestate_sr.benchmark.folds import choose_train_photos, fold_photos
 from realestate_sr.benchmark.macs import photo_macs
 from realestate_sr.benchmark.oracle_files import one_thread, oracle_fits, write_pair_oracles
@@ -248,9 +220,8 @@ def pair_record(row, fold=None):
 class Run:
     """One benchmark run: the data, the options, and the pieces it makes."""
 
-    def __init__(self, args, data_dir, out_dir, base=None):
+    def __init__(self, args, data_dir, out_dir):
         self.args, self.data_dir, self.out_dir = args, data_dir, out_dir
-        self.base, self.bases = base, {}  # (stem, (path, options, sha256)) of --base; {fold: (checkpoint, settings)}
         build_info = json.loads((data_dir / 'build_info.json').read_text(encoding='utf-8'))
         self.build_code = build_info['settings'].get('code_sha256')
         tasks = args.tasks or build_info['tasks'][:QUICK['tasks'] if args.quick else None]
@@ -346,73 +317,12 @@ class Run:
                 self.failures.append(f'oracles for {row["task"]} {row["src"]}: {error}')
         return list(folders.values())
 
-    def fold_base(self, fold):
-        """(checkpoint, settings) of fold ``fold``'s base model (``--base``): reused when one with equal settings is
-        under ``<out>/bases/``, else its pairs written and it trained; None when that failed (in ``failures``)."""
-        if fold in self.bases:
-            return self.bases[fold]
-        args = self.args
-        stem, (path, opt, recipe_sha) = self.base
-        folder = base_folder(self.out_dir, stem, fold)
-        try:
-            photos = base_photos(self.scene_of, args.k, fold)
-        except ValueError as err:  # too few scenes to deal a val group out of the fold's training photos
-            self.failures.append(f'{folder.name}: no base photos: {err}')
-            self.bases[fold] = None
-            return None
-        houses = base_houses(stem, opt)[0]
-        total_iter = QUICK['iters'] if args.quick else None
-        settings = {'build_code_sha256': self.build_code, 'held_out': args.held_out, 'k': args.k,
-                    'base_recipe_sha256': recipe_sha, 'fold': fold, 'base_photos': photos,
-                    'houses': houses, 'houses_per_photo': houses_per_photo(opt), 'train_variants': args.train_variants,
-                    'total_iter': total_iter}
-        checkpoint = None if args.rerun else reusable_base(folder, settings)
-        if checkpoint is not None:
-            print(f'{folder.name}: base reused', flush=True)
-            self.bases[fold] = (checkpoint, settings)
-            return self.bases[fold]
-        self.bases[fold] = None
-        (folder / SETTINGS_FILE).unlink(missing_ok=True)  # a base of other settings is stale from here on
-        started = time.perf_counter()
-        try:
-            pairs = write_base_pairs(self.data_dir, photos, houses, folder / PAIRS_DIR, houses_per_photo(opt),
-                                     args.held_out, args.train_variants)
-        except (BasePairsError, OSError, ValueError) as err:
-            self.failures.append(f'{folder.name}: no base pairs: {err}')
-            return None
-        name = f'{args.experiment_prefix}{folder.name}'
-        options = bench_options(opt, pairs.out, name, total_iter, meta_file=pairs.out / BASE_MANIFEST, seed=0)
-        opt_path = write_options(folder / 'options.yml', path, options)
-        experiment = REPO / 'experiments' / name
-        for stale in (experiment, REPO / 'tb_logger' / name):
-            shutil.rmtree(stale, ignore_errors=True)
-        print(f'{folder.name}: training the base on {pairs.pairs} pairs of {len(photos)} photos x {houses} houses',
-              flush=True)
-        log = self.out_dir / 'logs' / f'{folder.name}_train.log'
-        rc, seconds, peak = run_measured(train_command(opt_path), log, self.env)
-        trained = experiment / 'models' / 'net_g_latest.pth'
-        if rc != 0 or not trained.is_file():
-            self.failures.append(f'{folder.name}: base training exited {rc}: {last_lines(log)}')
-            return None
-        shutil.copyfile(trained, folder / BASE_CHECKPOINT)
-        record_base(folder, settings, {'pairs': pairs.pairs, 'pairs_s': pairs.seconds, 'train_s': seconds,
-                                       'train_peak_mb': peak, 'total_s': time.perf_counter() - started})
-        if not args.keep_models:
-            shutil.rmtree(experiment, ignore_errors=True)
-        self.bases[fold] = (folder / BASE_CHECKPOINT, settings)
-        return self.bases[fold]
-
     def recipe_piece(self, stem, recipe, task, fold, seed):
         args = self.args
         path, opt, recipe_sha = recipe
-        base_stem = self.base[0] if self.base else None
-        key = PieceKey(stem, task, args.split, fold, seed, args.budget, args.train_photos, base_stem)
+        key = PieceKey(stem, task, args.split, fold, seed, args.budget, args.train_photos)
         total_iter = budget_iters(opt, BUDGETS[args.budget], self.iters)
-        base = self.fold_base(fold) if self.base else None
-        if self.base and base is None:
-            return
-        settings = self.settings(recipe_sha256=recipe_sha, total_iter=total_iter, train_variants=args.train_variants,
-                                 **({'base': base[1]} if base else {}))
+        settings = self.settings(recipe_sha256=recipe_sha, total_iter=total_iter, train_variants=args.train_variants)
         if not args.rerun and reusable_piece(self.out_dir, key, settings):
             print(f'{key.file_name()}: reused', flush=True)
             return
@@ -431,8 +341,6 @@ class Run:
         write_manifest(work / 'scored.jsonl', test_rows)  # every scored pair in one file, for scoring other outputs
         name = f'{args.experiment_prefix}{piece}'
         options = bench_options(opt, self.data_dir, name, total_iter, meta_file=train_manifest, seed=seed)
-        if base:
-            options['path']['pretrain_network_g'] = str(base[0])
         opt_path = write_options(work / 'options.yml', path, options)
         iterations, batch, patch = training_budget(options)
         cost = {'budget': f'{iterations} x {batch} x {patch}²', 'train_pairs': len(train_rows),
@@ -509,17 +417,10 @@ def main(argv=None):
         if args.only_references and args.no_references:
             raise BenchmarkSetupError('--only-references and --no-references leave nothing to run')
         recipes = {} if args.only_references else load_recipes(args.recipe_list or args.recipes or DEFAULT_RECIPES)
-        base = None
-        if args.base:
-            base = next(iter(load_recipes([args.base]).items()))
-            bench_options(base[1][1], data_dir, base[0])
-            base_houses(base[0], base[1][1])
         for stem, (_, opt, _) in recipes.items():
             bench_options(opt, data_dir, stem)  # refuses what cannot train before anything runs
             evaluate_args(opt)
-            if base:
-                check_fine_tune_recipe(stem, opt, base[0], base[1][1])
-        run = Run(args, data_dir, out_dir, base)
+        run = Run(args, data_dir, out_dir)
     except (BenchmarkSetupError, RecipeError, OSError, ValueError, KeyError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

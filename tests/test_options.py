@@ -271,7 +271,8 @@ def test_bf16_on_the_cpu_is_a_warning_naming_the_cost_and_the_way_out(caplog, cu
 
 
 # (where in the option file, key, a value it used to take): the options removed after they lost on the benchmark
-REMOVED = [(('network_g', ), 'colour_space', 'srgb'), (('train', ), 'light_opt', {'type': 'PixelL1Loss'})]
+REMOVED = [(('network_g', ), 'colour_space', 'srgb'), (('train', ), 'light_opt', {'type': 'PixelL1Loss'}),
+           (('network_g', ), 'white_box', True), (('network_g', ), 'style_codes', {'count': 1, 'dim': 8})]
 
 
 def with_removed_key(path, key, value):
@@ -299,7 +300,7 @@ def test_an_option_file_naming_a_removed_key_stops_at_start_up_with_one_line_say
 
 def test_the_removed_keys_table_names_only_keys_nothing_reads_any_more():
     assert {key for _, key, _ in REMOVED} == {key for _, key in REMOVED_KEYS}
-    assert 'colour_space' not in inspect.signature(BilateralGridNet).parameters
+    assert not {'colour_space', 'white_box', 'style_codes'} & set(inspect.signature(BilateralGridNet).parameters)
     assert 'light_opt' not in model_option_keys()['train']
 
 

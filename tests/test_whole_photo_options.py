@@ -73,12 +73,6 @@ def test_the_stats_recipe_is_the_default_recipe_with_only_the_statistics_input_o
     assert stats['network_g']['stats_input'] is True and stats['name'] != load(BASELINE_RECIPE)['name']
 
 
-def test_the_white_box_recipe_is_the_default_recipe_with_only_the_white_box_editor_on():
-    white_box = load('bench/bilateral_grid_whole_whitebox.yml')
-    assert differing_keys(load(BASELINE_RECIPE), white_box) == {'name', 'network_g.white_box'}
-    assert white_box['network_g']['white_box'] is True and white_box['name'] != load(BASELINE_RECIPE)['name']
-
-
 def test_the_grid_cpu_check_keeps_the_light_map_and_thumbnails_of_one_size():
     # the rest of what it changes: tests/test_options.py, test_a_cpu_check_is_its_gb10_recipe_...
     check = load('bilateral_grid_gb10_cpu_check.yml')

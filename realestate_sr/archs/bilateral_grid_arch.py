@@ -16,16 +16,14 @@ YAML (``network_g``)::
     context: ~            # ~: cells see the whole photo; a fraction (e.g. 0.5): only a window of that side
     gain_cells: 0         # > 0: a smooth per-channel gain over the frame, gain_cells x gain_cells (below)
     stats_input: false    # true: the thumbnail's photo statistics scale and shift the encoder's features (below)
-    white_box: false      # true: first apply a white-box editor (exposure, white balance, ...) decided per photo
-    style_codes: ~        # {count: K, dim: d} (needs stats_input): a learned code per editing house (below)
     chunk_pixels: 524288  # pixels per chunk of the full-resolution stage without gradients
 
-``forward(x, thumb=None, box=None, strength=None, house=None)``: x is N,3,H,W RGB in [0, 1]. Without ``thumb`` x is
-the whole photo and the network makes its thumbnail (``photo_thumbnail``), so whole-photo inference is ``net(x)``. A
-crop of a photo passes the whole photo's thumbnail and ``box``, the crop's normalised (x0, y0, x1, y1) in the whole
-photo (``whole_photo_ops.crop_box``): the grid is then sliced where the crop lies, and the output equals that region
-of the whole-photo output. Every full-resolution operation is per pixel (guide, LUT, slicing, affine), so tiles of a
-photo given their boxes reproduce the one-pass result exactly.
+``forward(x, thumb=None, box=None, strength=None)``: x is N,3,H,W RGB in [0, 1]. Without ``thumb`` x is the whole
+photo and the network makes its thumbnail (``photo_thumbnail``), so whole-photo inference is ``net(x)``. A crop of a
+photo passes the whole photo's thumbnail and ``box``, the crop's normalised (x0, y0, x1, y1) in the whole photo
+(``whole_photo_ops.crop_box``): the grid is then sliced where the crop lies, and the output equals that region of the
+whole-photo output. Every full-resolution operation is per pixel (guide, LUT, slicing, affine), so tiles of a photo
+given their boxes reproduce the one-pass result exactly.
 
 The grid holds, per cell, a 3x4 affine colour transform ``out = A[:, :3] @ rgb + A[:, 3]`` of the photo's sRGB
 values. The last layer of the grid head starts at zero weights and the identity as bias (and LUT residuals at
@@ -46,30 +44,10 @@ linear light, grey-world and grey-edge white, clipped fractions, a coarse histog
 last layer starts at zero: untrained, the network computes what it computes without the option. The statistics
 come from the thumbnail alone, so crops and tiles still equal the one-pass result.
 
-``white_box: true`` puts a white-box editor (``white_box_editor``: exposure, white balance, a tone curve,
-shadows/highlights, saturation) before everything else at full resolution: a small MLP on the encoder's pooled
-features (after the statistics' FiLM; averaged over the map with ``context``) predicts its parameters per photo,
-and the guide, LUT and grid then act on the edited photo. An editor's edit is mostly these few global controls;
-the grid is left the local and residual part. The MLP's last layer starts at zero, and zero parameters are the
-identity, so untrained the network computes what it computes without the option. ``editor_parameters(thumb)``
-returns the predicted controls by name.
-
-``style_codes: {count: K, dim: d}`` conditions the network on the editing house (``style_codes.py``): a learned
-K x d table (a parameter, so saved in checkpoints) whose row ``house[i]`` is concatenated to photo i's statistics
-before the FiLM MLP, so one network can learn K houses whose targets for one source differ. It needs
-``stats_input: true`` (the code enters where the statistics do; without them a FiLM of a code alone would be a
-per-house bias of the features, which the statistics' FiLM already holds). ``house`` is N integers, one per photo
-(per thumbnail); None takes the mean of the table, a fixed code, which is what inference and the exported ONNX
-graph use (with ``count: 1`` the one house). Everything the code changes is decided from the thumbnail, so tiles
-still equal one pass; the FiLM's last layer still starts at zero, so untrained the network is the identity.
-A base trained with K houses starts a ``count: 1`` fine-tune from the mean of its codes (``with_mean_code``,
-applied where ``path.pretrain_network_g`` is loaded).
-
 ``strength`` (0..1, ``WholePhotoNetwork``) moves the edit toward the identity before it is applied: every
 cell's transforms A -> (1 - s) [I | 0] + s A (the light map is folded into them), the global LUT ->
-(1 - s) identity + s LUT, the white-box parameters -> s parameters. Slicing and the affine product are
-linear in A, so for a grid alone this equals the pixel blend (1 - s) x + s y; after a LUT or the white-box
-editor it does not.
+(1 - s) identity + s LUT. Slicing and the affine product are linear in A, so for a grid alone this equals the
+pixel blend (1 - s) x + s y; after a LUT it does not.
 """
 import torch
 import torch.nn.functional as F
@@ -77,13 +55,6 @@ from torch import nn
 
 from realestate_sr.archs.lut3d_arch import BasisLUTs, lut_lookup
 from realestate_sr.archs.photo_statistics import StatisticsFiLM
-from realestate_sr.archs.style_codes import StyleCodeError, StyleCodes, style_code_shape
-from realestate_sr.archs.white_box_editor import (
-    PARAMETER_COUNT,
-    apply_white_box,
-    bounded_parameters,
-    parameter_dicts,
-)
 from realestate_sr.archs.whole_photo_ops import (
     DEFAULT_CHUNK_PIXELS,
     ThumbnailEncoder,
@@ -217,7 +188,7 @@ class BilateralGridNet(WholePhotoNetwork):
 
     def __init__(self, thumb_size=256, width=16, levels=4, blocks_per_level=1, max_width=64, grid_depth=8,
                  guide_hidden=8, lut_basis=0, lut_size=17, context=None, gain_cells=0,
-                 chunk_pixels=DEFAULT_CHUNK_PIXELS, stats_input=False, white_box=False, style_codes=None):
+                 chunk_pixels=DEFAULT_CHUNK_PIXELS, stats_input=False):
         super().__init__()
         if thumb_size % (2 ** levels) or thumb_size // (2 ** levels) < 2:
             raise ValueError(f'thumb_size {thumb_size} must be a multiple of 2**levels = {2 ** levels} '
@@ -229,10 +200,6 @@ class BilateralGridNet(WholePhotoNetwork):
         self.chunk_pixels = chunk_pixels
         if context and lut_basis:
             raise ValueError('context (local decisions) and lut_basis (a global LUT) do not combine')
-        code_shape = style_code_shape(style_codes)
-        if code_shape and not stats_input:
-            raise StyleCodeError('network_g.style_codes needs stats_input: true (the house code joins the photo '
-                                 'statistics at the input of their FiLM)')
         self.encoder = ThumbnailEncoder(width, levels, blocks_per_level, max_width, context, thumb_size)
         channels = self.encoder.out_channels
         self.local_features = nn.Conv2d(channels, channels, 3, padding=1)
@@ -253,25 +220,14 @@ class BilateralGridNet(WholePhotoNetwork):
             self.to_lut_weights = nn.Linear(channels, lut_basis)
             self.lut = BasisLUTs(lut_basis, lut_size)
         # built last: the other layers draw the same initial weights with the option on or off
-        self.stats_film = StatisticsFiLM(channels, code_dim=code_shape[1] if code_shape else 0) if stats_input else None
-        self.editor_head = None
-        if white_box:
-            self.editor_head = nn.Sequential(nn.Linear(channels, 32), nn.ReLU(), nn.Linear(32, PARAMETER_COUNT))
-            nn.init.zeros_(self.editor_head[2].weight)
-            nn.init.zeros_(self.editor_head[2].bias)
-        self.style_codes = StyleCodes(*code_shape) if code_shape else None
+        self.stats_film = StatisticsFiLM(channels) if stats_input else None
 
-    def photo_edit(self, thumb, house=None):
-        """What the thumbnails decide, float32: (grid N,Gh,Gw,Gd,12,), then the LUTs N,D,D,D,3 with ``lut_basis``
-        and the white-box parameters N,P with ``white_box``. ``apply_edit(x, box, *edit)`` applies it; the
-        exported ONNX graph runs the two apart. ``house``: with ``style_codes``, each photo's house index (N),
-        None for the mean code."""
-        if house is not None and self.style_codes is None:
-            raise StyleCodeError('a house index was given, but this network has no style_codes')
+    def photo_edit(self, thumb):
+        """What the thumbnails decide, float32: (grid N,Gh,Gw,Gd,12,) or, with ``lut_basis``, (grid, LUTs
+        N,D,D,D,3). ``apply_edit(x, box, *edit)`` applies it; the exported ONNX graph runs the two apart."""
         features, pooled = self.encoder(thumb)
         if self.stats_film is not None:
-            code = None if self.style_codes is None else self.style_codes(house, thumb.shape[0])
-            features, pooled = self.stats_film(thumb, features, pooled, code=code)
+            features, pooled = self.stats_film(thumb, features, pooled)
         if pooled.dim() == 4:  # local context: a map of window averages
             context = self.global_features(pooled.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         else:
@@ -285,36 +241,7 @@ class BilateralGridNet(WholePhotoNetwork):
         luts = None
         if self.lut is not None:
             luts = self.lut.mix(self.to_lut_weights(pooled))
-        edit = (grid, ) if luts is None else (grid, luts)
-        if self.editor_head is not None:
-            edit += (self.white_box_parameters(pooled), )
-        return edit
-
-    def photo_edit_for(self, thumb, house=None):
-        """``photo_edit(thumb, house)``: this network takes a house index (with ``style_codes``)."""
-        return self.photo_edit(thumb, house)
-
-    def white_box_parameters(self, pooled):
-        """The white-box editor's parameters N,P (float32) from the pooled features (N,C, or a map with
-        ``context``: the editor is global, so the map's average)."""
-        if pooled.dim() == 4:
-            pooled = pooled.mean(dim=(2, 3))
-        raw = self.editor_head(pooled)
-        with full_precision(raw.device):
-            return bounded_parameters(raw.float())
-
-    def editor_parameters(self, thumb):
-        """The white-box controls each thumbnail's photo gets: one {name: float} per photo (``white_box``)."""
-        if self.editor_head is None:
-            raise ValueError('this network has no white-box editor (network_g.white_box: false)')
-        return parameter_dicts(self.photo_edit(thumb)[-1])
-
-    def split_edit(self, edit):
-        """``photo_edit``'s tuple as (grid, LUTs or None, white-box parameters or None)."""
-        grid, rest = edit[0], list(edit[1:])
-        params = rest.pop() if self.editor_head is not None else None
-        luts = rest.pop() if self.lut is not None else None
-        return grid, luts, params
+        return (grid, ) if luts is None else (grid, luts)
 
     @staticmethod
     def light_map(light_logits, cells):
@@ -325,30 +252,24 @@ class BilateralGridNet(WholePhotoNetwork):
         return gains.permute(0, 2, 3, 1).unsqueeze(-1).expand(n, gh, gw, 3, AFFINE // 3).reshape(n, gh, gw, 1, AFFINE)
 
     def identity_edit(self, edit):
-        """Identity transforms in every cell (the identity LUT, zero white-box parameters), expanded views
-        shaped like ``edit``."""
-        grid, luts, params = self.split_edit(edit)
+        """Identity transforms in every cell (and the identity LUT), expanded views shaped like ``edit``."""
+        grid = edit[0]
         identity = (torch.eye(3, 4, device=grid.device, dtype=grid.dtype).reshape(AFFINE).expand_as(grid), )
-        if luts is not None:
-            identity += (BasisLUTs.identity_like(luts), )
-        if params is not None:
-            identity += (torch.zeros_like(params), )
+        if len(edit) > 1:
+            identity += (BasisLUTs.identity_like(edit[1]), )
         return identity
 
-    def apply_edit(self, x, box, *edit):
-        """The full-resolution stage: ``photo_edit``'s white-box edit, LUTs and grid applied to x (views as in
-        ``forward``)."""
-        grid, luts, params = (per_view(values, x.shape[0]) for values in self.split_edit(edit))
+    def apply_edit(self, x, box, grid, luts=None):
+        """The full-resolution stage: ``photo_edit``'s grid (and LUTs) applied to x (views as in ``forward``)."""
+        grid, luts = (per_view(values, x.shape[0]) for values in (grid, luts))
         with full_precision(x.device):
             grid_table = corner_table(grid)
             look_up = lut_lookup(luts) if luts is not None else None
 
             if not (torch.is_grad_enabled() or torch.jit.is_tracing()):
-                return self._apply_in_row_chunks(x, box, grid, luts, params)
+                return self._apply_in_row_chunks(x, box, grid, luts)
 
             def edit(rgb, u, v):
-                if params is not None:
-                    rgb = apply_white_box(params.float(), rgb)
                 if luts is not None:
                     rgb = look_up(rgb)
                 coeffs = slice_grid(grid_table, grid.shape, u, v, self.guide(rgb))
@@ -356,7 +277,7 @@ class BilateralGridNet(WholePhotoNetwork):
 
             return run_per_pixel(edit, x, box, self.chunk_pixels)
 
-    def _apply_in_row_chunks(self, x, box, grid, luts, params):
+    def _apply_in_row_chunks(self, x, box, grid, luts):
         """Inference: the full-resolution stage photo by photo, ``chunk_pixels`` at a time, channels first."""
         n, _, height, width = x.shape
         step = rows_per_chunk(width, self.chunk_pixels) if self.chunk_pixels else height
@@ -368,9 +289,6 @@ class BilateralGridNet(WholePhotoNetwork):
                 u, v = pixel_positions(None if box is None else box[index:index + 1], top, count, height, width, 1,
                                        x.device)
                 rgb = x[index, :, top:top + count].float().clamp(0, 1)
-                if params is not None:
-                    edited = apply_white_box(params[index:index + 1].float(), rgb.permute(1, 2, 0)[None])
-                    rgb = edited[0].permute(2, 0, 1).contiguous()
                 if luts is not None:
                     looked_up = look_up(rgb.permute(1, 2, 0)[None])
                     rgb = looked_up[0].permute(2, 0, 1).contiguous()

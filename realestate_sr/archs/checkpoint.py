@@ -105,14 +105,10 @@ def load_checkpoint(net, path, param_key=None, strict=True):
     With ``strict`` any missing, unexpected or mis-shaped key raises
     CheckpointMismatchError naming them; otherwise the matching keys are loaded.
     """
-    return load_state(net, read_state_dict(path, param_key), strict, str(path))
-
-
-def load_state(net, state_dict, strict=True, source='the checkpoint'):
-    """``load_checkpoint`` of a state_dict already read (``source`` names it in the error)."""
+    state_dict = read_state_dict(path, param_key)
     problems = describe_mismatch(net.state_dict(), state_dict)
     if problems and strict:
-        raise CheckpointMismatchError(f'{source} does not fit {type(net).__name__}:\n  ' + '\n  '.join(problems))
+        raise CheckpointMismatchError(f'{path} does not fit {type(net).__name__}:\n  ' + '\n  '.join(problems))
     expected = net.state_dict()
     fitting = {k: v for k, v in state_dict.items() if k in expected and v.shape == expected[k].shape}
     net.load_state_dict(fitting, strict=strict)

@@ -97,34 +97,22 @@ INPUT_SCALE = [0.25] * len(PERCENTILES) + [1.0] * (STATISTICS_SIZE - len(PERCENT
 class StatisticsFiLM(nn.Module):
     """A thumbnail's ``photo_statistics`` -> per-channel scale and shift of encoder features (FiLM):
     ``features * (1 + scale) + shift``. The MLP's last layer starts at zero, so untrained it changes nothing
-    and a network with it computes what the same network without it computes.
+    and a network with it computes what the same network without it computes."""
 
-    ``code_dim`` > 0: each photo's house code (``style_codes.StyleCodes``, N,code_dim) is concatenated to its
-    statistics, so the scale and shift depend on the house as well as on the photo."""
-
-    def __init__(self, channels, hidden=32, code_dim=0):
+    def __init__(self, channels, hidden=32):
         super().__init__()
         self.register_buffer('input_scale', torch.tensor(INPUT_SCALE), persistent=False)
-        self.code_dim = int(code_dim)
-        self.mlp = nn.Sequential(nn.Linear(STATISTICS_SIZE + self.code_dim, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, 2 * channels))
+        self.mlp = nn.Sequential(nn.Linear(STATISTICS_SIZE, hidden), nn.ReLU(), nn.Linear(hidden, 2 * channels))
         nn.init.zeros_(self.mlp[2].weight)
         nn.init.zeros_(self.mlp[2].bias)
 
-    def forward(self, thumb, *features, code=None):
-        """Each of ``features`` (N,C or N,C,H,W) scaled and shifted by what the thumbnails' statistics (and, with
-        ``code_dim``, the photos' house codes ``code``, N,code_dim) decide.
+    def forward(self, thumb, *features):
+        """Each of ``features`` (N,C or N,C,H,W) scaled and shifted by what the thumbnails' statistics decide.
 
         Per-channel affine maps commute with averages, so the encoder's pooled features can be modulated
         after pooling: the result equals pooling the modulated map.
         """
-        inputs = photo_statistics(thumb) * self.input_scale
-        if self.code_dim:
-            if code is None or tuple(code.shape) != (inputs.shape[0], self.code_dim):
-                raise ValueError(f'expected a house code of shape {(inputs.shape[0], self.code_dim)}, got '
-                                 f'{None if code is None else tuple(code.shape)}')
-            inputs = torch.cat([inputs, code.to(inputs.dtype)], dim=1)
-        scale, shift = self.mlp(inputs).chunk(2, dim=1)
+        scale, shift = self.mlp(photo_statistics(thumb) * self.input_scale).chunk(2, dim=1)
         return tuple(values * (1 + per_channel(scale, values)) + per_channel(shift, values) for values in features)
 
 

@@ -339,18 +339,9 @@ class WholePhotoNetwork(nn.Module):
         return tuple(toward_identity(value, identity, strength)
                      for value, identity in zip(edit, self.identity_edit(edit)))
 
-    def photo_edit_for(self, thumb, house=None):
-        """``photo_edit(thumb)``; ``house`` (a house index per photo) is for networks conditioned on the editing
-        house, which override this; others refuse one."""
-        if house is not None:
-            raise WholePhotoInputError(f'{type(self).__name__} is not conditioned on a house; give no house index')
-        return self.photo_edit(thumb)
-
     # None, not 1.0, by default: torch.onnx.export turns a number default into a graph input
-    def forward(self, x, thumb=None, box=None, strength=None, house=None):
-        """The edited x; ``house``: one house index per photo (per thumbnail) for a network conditioned on the
-        house."""
+    def forward(self, x, thumb=None, box=None, strength=None):
         check_inputs(x, thumb, box, self.thumb_size)
         if thumb is None:
             thumb = photo_thumbnail(x, self.thumb_size)
-        return self.apply_edit(x, box, *self.edit_at_strength(self.photo_edit_for(thumb, house), strength))
+        return self.apply_edit(x, box, *self.edit_at_strength(self.photo_edit(thumb), strength))

@@ -17,11 +17,8 @@ ALL_FAMILIES = 'all capture families'
 
 
 def recipe_label(key):
-    """A recipe piece's row: the recipe, with its budget and training photos when they are not the default and the
-    base it was fine-tuned from (``--base``)."""
+    """A recipe piece's row: the recipe, with its budget and training photos when they are not the default."""
     label = key['recipe']
-    if key.get('base'):
-        label += f' [from {key["base"]}]'
     if key['budget'] != 'demo':
         label += f' [{key["budget"]}]'
     if key['train_photos'] is not None:

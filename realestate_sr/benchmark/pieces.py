@@ -18,8 +18,7 @@ REFERENCES = 'references'
 @dataclass(frozen=True)
 class PieceKey:
     """Which piece: ``recipe`` (an option file's stem, or ``references``), ``task`` (a house style), ``split``,
-    ``fold``, ``seed``, ``budget``, ``train_photos`` (None: all of the fold's training photos) and ``base`` (the
-    stem of the base recipe it was fine-tuned from, ``--base``; None: trained from scratch)."""
+    ``fold``, ``seed``, ``budget`` and ``train_photos`` (None: all of the fold's training photos)."""
     recipe: str
     task: str
     split: str = 'test'
@@ -27,15 +26,13 @@ class PieceKey:
     seed: int = 0
     budget: str = 'demo'
     train_photos: int = None
-    base: str = None
 
     def file_name(self):
         if self.recipe == REFERENCES:
             return f'{REFERENCES}__{self.task}.json'
         photos = 'all' if self.train_photos is None else self.train_photos
-        base = '' if self.base is None else f'__from-{self.base}'
         return (f'{self.recipe}__{self.task}__{self.split}{self.fold}__seed{self.seed}__{self.budget}'
-                f'__photos-{photos}{base}.json')
+                f'__photos-{photos}.json')
 
     def as_dict(self):
         return asdict(self)

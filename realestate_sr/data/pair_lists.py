@@ -24,15 +24,12 @@ class PairPaths:
     src: str
     tar: str
     name: str  # how errors and reports refer to the pair (the manifest's src entry or the shared file name)
-    house: int = 0  # which editing house made tar (a manifest's ``house``; 0 when it names none)
 
 
 def load_manifest(meta_file, dataroot=None):
     """Read a JSONL manifest of ``{"src": ..., "tar": ...}`` lines; paths are relative to ``dataroot``.
 
-    ``dataroot`` defaults to the manifest's folder. Blank lines are skipped; an optional ``house`` (an integer >= 0:
-    which editing house made the target, for a network conditioned on it) is kept, 0 when absent; other extra fields
-    are ignored.
+    ``dataroot`` defaults to the manifest's folder. Blank lines are skipped; extra fields are ignored.
     """
     meta_file = Path(meta_file)
     root = Path(dataroot) if dataroot is not None else meta_file.parent
@@ -47,12 +44,9 @@ def load_manifest(meta_file, dataroot=None):
         try:
             entry = json.loads(line)
             src, tar = entry['src'], entry['tar']
-            house = entry.get('house', 0)
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise PairListError(f'{meta_file}:{number}: expected {{"src": ..., "tar": ...}}, got {line!r}') from err
-        if isinstance(house, bool) or not isinstance(house, int) or house < 0:
-            raise PairListError(f'{meta_file}:{number}: "house" must be an integer >= 0, got {house!r}')
-        pairs.append(PairPaths(src=str(root / src), tar=str(root / tar), name=str(src), house=house))
+        pairs.append(PairPaths(src=str(root / src), tar=str(root / tar), name=str(src)))
     if not pairs:
         raise PairListError(f'manifest {meta_file} lists no pairs')
     return pairs

@@ -41,9 +41,6 @@ class DiskPairSource:
         pair = self.pairs[index]
         return read_bgr(pair.src), read_bgr(pair.tar)
 
-    def house(self, index):
-        return self.pairs[index].house
-
     def shapes(self, index):
         pair = self.pairs[index]
         return image_shape_from_header(pair.src), image_shape_from_header(pair.tar)
@@ -91,9 +88,6 @@ class LmdbPairSource:
         key = self.keys[index]
         return self.src.read(key), self.tar.read(key)
 
-    def house(self, index):
-        return 0  # an LMDB build keeps no house: one house's pairs
-
     def shapes(self, index):
         key = self.keys[index]
         return self.src.records[key].shape, self.tar.records[key].shape
@@ -139,9 +133,6 @@ class CachedSource:
     def read(self, index):
         return self.cache.read(index)
 
-    def house(self, index):
-        return self.source.house(index)
-
     def shapes(self, index):
         return self.cache.shapes(index)
 
@@ -176,9 +167,7 @@ class PairedListingDataset(data.Dataset):
 
     Training samples are one random ``gt_size`` crop, cut at the same place in both images and given the
     same flips, before conversion to float. The target's colours are never augmented: they are what is learnt.
-    Each item is BasicSR's dict: ``lq`` and ``gt`` float32 RGB (3, H, W) in [0, 1], ``lq_path``, ``gt_path``;
-    training items also ``house``, the pair's house index (a manifest's ``house``, else 0), for a network
-    conditioned on the editing house (``network_g.style_codes``).
+    Each item is BasicSR's dict: ``lq`` and ``gt`` float32 RGB (3, H, W) in [0, 1], ``lq_path``, ``gt_path``.
     A pair whose two images differ in size raises ``PairSizeMismatchError`` naming the pair.
     """
 
@@ -249,8 +238,5 @@ class PairedListingDataset(data.Dataset):
             src, tar = augment_pair(src, tar, self.use_hflip, self.use_rot)
         lq_path, gt_path = self.source.paths(index)
         as_float = self.output_dtype == 'float32'
-        item = {'lq': bgr_uint8_to_tensor(src, as_float), 'gt': bgr_uint8_to_tensor(tar, as_float),
+        return {'lq': bgr_uint8_to_tensor(src, as_float), 'gt': bgr_uint8_to_tensor(tar, as_float),
                 'lq_path': lq_path, 'gt_path': gt_path}
-        if self.phase == 'train':
-            item['house'] = self.source.house(index)
-        return item

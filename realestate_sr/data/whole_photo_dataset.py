@@ -85,10 +85,9 @@ class WholePhotoDataset(PairedListingDataset):
 
     Each training item: ``lq``/``gt`` the crop (3, gt_size, gt_size), ``lq_thumb``/``gt_thumb`` float32
     (3, thumb_size, thumb_size) thumbnails of the whole source/target photos, ``box`` float32 (4,) the
-    crop's normalised (x0, y0, x1, y1) in the whole photo (``whole_photo_ops``), the paths, and ``house`` the
-    pair's house index (as PairedListingDataset's; a ``pair_mix`` collage keeps the sample's own, so leave
-    ``pair_mix`` off for pairs of several houses). Flips and 90-degree rotations transform the whole photo
-    before anything is cut, so thumbnails, crop and box always describe the same oriented photo.
+    crop's normalised (x0, y0, x1, y1) in the whole photo (``whole_photo_ops``), and the paths. Flips and
+    90-degree rotations transform the whole photo before anything is cut, so thumbnails, crop and box always
+    describe the same oriented photo.
     """
 
     OPTION_KEYS = PairedListingDataset.OPTION_KEYS | {'thumb_size', 'src_jitter', 'pair_mix', 'thumb_cache'}
@@ -156,6 +155,6 @@ class WholePhotoDataset(PairedListingDataset):
         item = {'lq': bgr_uint8_to_tensor(src_crop, as_float), 'gt': bgr_uint8_to_tensor(tar_crop, as_float),
                 'lq_thumb': src_thumb, 'gt_thumb': tar_thumb,
                 'box': crop_box(top, left, self.gt_size, self.gt_size, height, width),
-                'lq_path': lq_path, 'gt_path': gt_path, 'house': self.source.house(index)}
+                'lq_path': lq_path, 'gt_path': gt_path}
         return item
 

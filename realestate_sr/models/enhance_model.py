@@ -16,13 +16,11 @@ from realestate_sr.archs.checkpoint import (
     TRAINED_WITH_KEY,
     CheckpointMismatchError,
     describe_mismatch,
-    load_state,
     read_state_dict,
     save_atomically,
     training_state_message,
 )
 from realestate_sr.archs.network_loading import read_best_record, trained_with_hint
-from realestate_sr.archs.style_codes import StyleCodeError, with_mean_code
 from realestate_sr.inference.enhancer import Enhancer, module_to_run, tlc_note, tlc_warning
 from realestate_sr.inference.settings import InferenceSettings
 from realestate_sr.inference.trained_with import trained_with_record
@@ -291,21 +289,9 @@ class EnhanceModel(SRModel):
     def load_network(self, net, load_path, strict=True, param_key='params'):
         """BaseModel's, after checking that ``load_path`` loads and fits ``net``: a file that is not a PyTorch
         checkpoint, or one of another width or layout, is one CheckpointMismatchError line instead of torch's
-        traceback (the same description as tiled_infer and evaluate give).
-
-        A base model's table of K house codes (``network_g.style_codes``) starts a network with one house at the
-        mean of the K codes (``style_codes.with_mean_code``): how a base pretrained on many houses is fine-tuned
-        on one."""
-        bare = self.get_bare_model(net)
-        try:
-            state_dict, note = with_mean_code(bare.state_dict(), read_pretrained(load_path, param_key))
-        except StyleCodeError as error:
-            raise CheckpointMismatchError(f'path.pretrain_network_g: {load_path}: {error}') from error
-        if note is not None:
-            get_root_logger().info(f'Loading {type(bare).__name__} model from {load_path}; {note}')
-            load_state(bare, state_dict, strict, f'path.pretrain_network_g: {load_path}')
-            return
-        problems = describe_mismatch(bare.state_dict(), state_dict)
+        traceback (the same description as tiled_infer and evaluate give)."""
+        state_dict = read_pretrained(load_path, param_key)
+        problems = describe_mismatch(self.get_bare_model(net).state_dict(), state_dict)
         if problems and strict:
             trained_with = trained_with_hint(load_path)
             raise CheckpointMismatchError(

@@ -37,10 +37,6 @@ class WholePhotoModel(EnhanceModel):
     extra views of the same forward (one call of the network, so DDP sees one forward per step; the
     thumbnails are encoded once).
 
-    ``network_g.style_codes`` (BilateralGridNet): each training batch's ``house`` (the pairs' house indices,
-    from the datasets) goes to the network with the thumbnails, so each pair is edited with its own house's
-    code; validation passes none (the mean code: with one house, that house).
-
     Batches without ``lq_thumb`` (e.g. from a PairedListingDataset) are whole photos: the network makes
     its own thumbnail. Validation is EnhanceModel's: the inference object runs architectures with
     ``whole_photo = True`` in one pass whatever ``val.tile`` says (a warning here says so).
@@ -51,7 +47,6 @@ class WholePhotoModel(EnhanceModel):
     def __init__(self, opt):
         super().__init__(opt)
         net = self.get_bare_model(self.net_g)
-        self.uses_houses = getattr(net, 'style_codes', None) is not None
         if is_whole_photo(net) and self.val_tile:
             get_root_logger().warning('val.tile is ignored for %s: it sees the whole photo and runs it in one pass',
                                       type(net).__name__)
@@ -67,7 +62,6 @@ class WholePhotoModel(EnhanceModel):
         self.lq_thumb = data['lq_thumb'].to(self.device).float() if 'lq_thumb' in data else None
         self.box = data['box'].to(self.device).float() if 'box' in data else None
         self.gt_thumb = data['gt_thumb'].to(self.device).float() if 'gt_thumb' in data else None
-        self.house = torch.as_tensor(data['house']).to(self.device).long() if 'house' in data else None
 
     def run_generator(self):
         """One call of the network: the crops with their photos' thumbnails and boxes, followed (``whole_opt``)
@@ -75,8 +69,7 @@ class WholePhotoModel(EnhanceModel):
         lq, gt, box = self.lq, self.gt, self.box
         if self.cri_whole is not None and self.lq_thumb is not None:
             lq, gt, box = self.with_whole_photos()
-        houses = {'house': self.house} if self.uses_houses else {}
-        output = self.net_g(lq, thumb=self.lq_thumb, box=box, **houses)
+        output = self.net_g(lq, thumb=self.lq_thumb, box=box)
         self.output = output[:self.lq.shape[0]]
         return TrainingViews(output, gt)
 

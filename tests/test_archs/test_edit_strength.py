@@ -34,9 +34,8 @@ def test_half_strength_is_the_network_applying_its_half_way_edit(opt):
     with torch.no_grad():
         edit = net.photo_edit(photo_thumbnail(photo, net.thumb_size))
         # the identity written out independently: [I | 0] in every cell, the identity LUT
-        # and zero white-box parameters (N,P)
         halves = [(value + torch.eye(3, 4).reshape(12)) / 2 if value.dim() == 5 and value.shape[-1] == 12
-                  else value / 2 if value.dim() == 2 else (value + identity_lut(value.shape[1])) / 2 for value in edit]
+                  else (value + identity_lut(value.shape[1])) / 2 for value in edit]
         expected = net.apply_edit(photo, None, *halves)
     half = edited(net, photo, 0.5)
     torch.testing.assert_close(half, expected, atol=1e-6, rtol=0)

@@ -8,7 +8,6 @@ import torch.nn.functional as F
 
 from realestate_sr.archs.bilateral_grid_arch import apply_affine, slice_and_apply_rows, slice_grid
 from realestate_sr.archs.nafnet_arch import NAFNet
-from realestate_sr.archs.white_box_editor import PARAMETER_NAMES, apply_white_box
 from realestate_sr.archs.whole_photo_ops import (
     WholePhotoInputError,
     apply_luts,
@@ -30,12 +29,8 @@ ARCHS = [
     {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 0, 'lut_basis': 2, 'lut_size': 5, **TINY},
     {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, 'gain_cells': 2, **TINY},
     {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, 'stats_input': True, **TINY},
-    {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, 'stats_input': True,
-     'style_codes': {'count': 3, 'dim': 4}, **TINY},
-    {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 4, 'lut_basis': 2, 'lut_size': 5, 'white_box': True,
-     **TINY},
 ]
-ARCH_IDS = ['lut', 'grid', 'grid+lut', 'grid-light', 'grid-stats', 'grid-houses', 'grid+lut-whitebox']
+ARCH_IDS = ['lut', 'grid', 'grid+lut', 'grid-light', 'grid-stats']
 
 
 def build(opt, seed=None, scale=0.3):
@@ -301,18 +296,16 @@ def test_the_light_map_scales_each_channel_by_a_gain_that_varies_smoothly_across
     assert build({**opt, 'gain_cells': 0}).light_head is None
 
 
-@pytest.mark.parametrize('option, layer, edits', [('stats_input', 'stats_film', 1), ('white_box', 'editor_head', 2)])
-def test_an_input_option_off_is_the_network_without_it_bit_for_bit(option, layer, edits):
+def test_the_statistics_input_off_is_the_network_without_it_bit_for_bit():
     """Checkpoints and recipes written before the option load and compute as before."""
-    opt = ARCHS[1] if edits == 1 else ARCHS[2]  # the white box with a LUT too: the edit tuple keeps its length
-    plain, off = build(opt, seed=4), build({**opt, option: False}, seed=4)
-    assert getattr(off, layer) is None
+    plain, off = build(ARCHS[1], seed=4), build({**ARCHS[1], 'stats_input': False}, seed=4)
+    assert off.stats_film is None
     assert list(off.state_dict()) == list(plain.state_dict())
     off.load_state_dict(plain.state_dict(), strict=True)
     photo = torch.rand(1, 3, 30, 44, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert torch.equal(off(photo), plain(photo))
-    assert len(off.photo_edit(photo_thumbnail(photo, off.thumb_size))) == edits
+    assert len(off.photo_edit(photo_thumbnail(photo, off.thumb_size))) == 1
 
 
 def test_untrained_statistics_input_computes_what_the_network_without_it_computes():
@@ -360,62 +353,3 @@ def test_is_whole_photo_tells_whole_photo_networks_and_their_classes_from_others
         assert is_whole_photo(net) and is_whole_photo(type(net))
     assert not any(is_whole_photo(thing) for thing in (NAFNet, NAFNet(width=8, enc_blk_nums=[1], dec_blk_nums=[1]),
                                                         None))
-
-
-@pytest.mark.parametrize('opt', [ARCHS[1], ARCHS[4], {**ARCHS[1], 'context': 0.5}], ids=['grid', 'grid-stats',
-                                                                                       'grid-local'])
-def test_an_untrained_white_box_editor_computes_what_the_network_without_it_computes(opt):
-    """Same seed, same shared weights; the editor head's last layer starts at zero and zero parameters are the
-    identity, so the editor changes nothing until it learns."""
-    torch.manual_seed(0)
-    plain = build_network(dict(opt))
-    torch.manual_seed(0)
-    with_editor = build_network({**opt, 'white_box': True})
-    shared = plain.state_dict()
-    assert all(torch.equal(with_editor.state_dict()[name], value) for name, value in shared.items())
-    assert {name for name in with_editor.state_dict() if name not in shared} == {
-        f'editor_head.{layer}.{kind}' for layer in (0, 2) for kind in ('weight', 'bias')}
-    randomize_(plain, 0.3, seed=5)
-    with_editor.load_state_dict(plain.state_dict(), strict=False)
-    photo = torch.rand(2, 3, 30, 44, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        expected = plain(photo)
-        assert (expected - photo).abs().max() > 0.05
-        torch.testing.assert_close(with_editor(photo), expected, atol=1e-6, rtol=0)
-        with_editor.editor_head[2].bias[0] = 1.0  # +1 stop of exposure: the grid then sees a brighter photo
-        assert (with_editor(photo) - expected).abs().max() > 1e-2
-
-
-def test_the_editor_parameters_are_named_floats_per_photo_zero_untrained():
-    photos = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
-    params = build(ARCHS[-1]).editor_parameters(photos)
-    assert len(params) == 2 and list(params[0]) == list(PARAMETER_NAMES)
-    assert {'exposure', 'wb_red', 'wb_blue', 'shadows', 'highlights', 'saturation', 'tone_0'} <= set(params[0])
-    assert all(value == 0.0 and isinstance(value, float) for photo in params for value in photo.values())
-    trained = build(ARCHS[-1], seed=2).editor_parameters(photos)
-    assert trained[0] != trained[1] and any(value != 0 for value in trained[0].values())
-    with pytest.raises(ValueError, match='white_box'):
-        build(ARCHS[1]).editor_parameters(photos)
-
-
-def test_gradients_reach_the_editor_head_from_the_first_step():
-    net = build(ARCHS[-1]).train()
-    photo = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
-    F.l1_loss(net(photo), (photo * 0.8 + 0.1).clamp(0, 1)).backward()
-    assert net.editor_head[2].weight.grad.abs().sum() > 0 and net.editor_head[2].bias.grad.abs().sum() > 0
-
-
-def test_the_white_box_editor_acts_before_the_grid():
-    """A tone curve the head decides, then a grid that halves every value: the grid halves the curve's output
-    (the other order, the curve of the halved photo, is another photo: the curve is not linear)."""
-    net = build({**ARCHS[1], 'white_box': True, 'guide_hidden': 0})
-    tone = PARAMETER_NAMES.index('tone_0')
-    with torch.no_grad():
-        net.grid_head.bias.copy_(torch.cat([torch.eye(3) * 0.5, torch.zeros(3, 1)], 1).reshape(12).repeat(4))
-        net.editor_head[2].bias[tone] = 2.0  # a steep first segment: lifted shadows
-        photo = torch.rand(1, 3, 20, 24, generator=torch.Generator().manual_seed(4))
-        params = torch.zeros(1, len(PARAMETER_NAMES))
-        params[0, tone] = 3 * torch.tanh(torch.tensor(2.0 / 3))  # the head's output within its soft bound
-        curved = apply_white_box(params, photo.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-        torch.testing.assert_close(net(photo), 0.5 * curved, atol=1e-6, rtol=0)
-        assert (curved - photo).abs().max() > 0.05

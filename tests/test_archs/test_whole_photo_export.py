@@ -21,11 +21,8 @@ SMALL = {'thumb_size': 64, 'width': 8, 'levels': 3, 'max_width': 16}
 
 
 @pytest.mark.parametrize('opt', [{'type': 'ImageAdaptiveLUT', 'num_basis': 2, 'lut_size': 9, **SMALL},
-                                 {'type': 'BilateralGridNet', 'lut_basis': 2, 'lut_size': 9, **SMALL},
-                                 {'type': 'BilateralGridNet', 'white_box': True, **SMALL},
-                                 {'type': 'BilateralGridNet', 'stats_input': True,
-                                  'style_codes': {'count': 3, 'dim': 4}, **SMALL}],
-                         ids=['lut', 'grid+lut', 'grid-whitebox', 'grid-houses'])  # houses: the mean code, fixed
+                                 {'type': 'BilateralGridNet', 'lut_basis': 2, 'lut_size': 9, **SMALL}],
+                         ids=['lut', 'grid+lut'])
 def test_onnx_export_matches_pytorch_at_two_sizes_and_batches(tmp_path, opt):
     torch.manual_seed(0)
     net = randomize_(build_network(dict(opt)), 0.1).eval()
@@ -49,8 +46,7 @@ WHOLE_PHOTO_OPTS = [{'type': 'ImageAdaptiveLUT', 'num_basis': 2, 'lut_size': 9, 
                     {'type': 'BilateralGridNet', 'lut_basis': 2, 'lut_size': 9, **SMALL},
                     {'type': 'BilateralGridNet', 'context': 0.4, **SMALL},
                     {'type': 'BilateralGridNet', 'gain_cells': 4, **SMALL},
-                    {'type': 'BilateralGridNet', 'stats_input': True, **SMALL},
-                    {'type': 'BilateralGridNet', 'white_box': True, **SMALL}]
+                    {'type': 'BilateralGridNet', 'stats_input': True, **SMALL}]
 
 
 def editing_network(opt):
@@ -79,7 +75,7 @@ class CountingSession:
 
 
 @pytest.mark.parametrize('opt', WHOLE_PHOTO_OPTS, ids=['lut', 'grid', 'grid+lut', 'grid-local', 'grid-light',
-                                                         'grid-stats', 'grid-whitebox'])
+                                                         'grid-stats'])
 def test_onnx_graph_in_several_bands_matches_pytorch_and_never_gets_more_than_a_band(tmp_path, opt):
     net = editing_network(opt)
     path = onnx_export.export_onnx(net, tmp_path / 'net.onnx', network_opt=opt)

@@ -1,5 +1,4 @@
 """WholePhotoDataset: whole-photo thumbnails + a full-resolution crop + its box, transformed as one sample."""
-import json
 import random
 
 import cv2
@@ -8,9 +7,8 @@ import pytest
 import torch
 
 from realestate_sr.archs.whole_photo_ops import photo_thumbnail
-from realestate_sr.data.pair_lists import PairListError, load_manifest
 from realestate_sr.data.pair_transforms import bgr_uint8_to_tensor
-from realestate_sr.data.paired_listing_dataset import DatasetOptionError, PairedListingDataset
+from realestate_sr.data.paired_listing_dataset import DatasetOptionError
 from realestate_sr.data.whole_photo_dataset import WholePhotoDataset, collage_pairs, exposure_wb_table
 from tests.test_data.synthetic_pairs import make_tar_image, write_pair_set
 
@@ -183,27 +181,3 @@ def test_the_source_thumbnail_gets_the_field_the_sample_drew(tmp_path, monkeypat
         torch.testing.assert_close(measured, expected, atol=0.03, rtol=0)
     none_drawn = dataset(manifest, src_light_field={**field, 'prob': 0.0}, thumb_size=8)[0]
     torch.testing.assert_close(srgb_to_linear(none_drawn['lq_thumb']), plain, atol=1e-5, rtol=0)
-
-
-def test_each_training_item_carries_its_pairs_house_from_the_manifest_and_0_when_it_names_none(tmp_path):
-    tar = make_tar_image(30, 44, seed=2)
-    manifest, _, _ = write_pair_set(tmp_path / 'pairs', [(255 - tar, tar), (tar, 255 - tar), (tar, tar)])
-    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
-    rows[0]['house'], rows[1]['house'] = 7, 0
-    manifest.write_text(''.join(json.dumps(row) + '\n' for row in rows))
-    for extra in ({}, {'cache': 'memory'}):
-        data = dataset(manifest, **extra)
-        assert [data[index]['house'] for index in range(3)] == [7, 0, 0]
-    batch = torch.utils.data.default_collate([data[0], data[2]])
-    assert batch['house'].tolist() == [7, 0]
-    plain = PairedListingDataset({'name': 'plain', 'phase': 'train', 'meta_file': str(manifest), 'gt_size': 16})
-    assert plain[0]['house'] == 7 and 'house' not in dataset(manifest, phase='val')[0]
-
-
-@pytest.mark.parametrize('house', [-1, 1.5, '2', True])
-def test_a_house_that_is_not_an_integer_of_at_least_0_is_refused_naming_the_line(tmp_path, house):
-    manifest = tmp_path / 'train.jsonl'
-    manifest.write_text(json.dumps({'src': 'a.png', 'tar': 'b.png'}) + '\n'
-                        + json.dumps({'src': 'c.png', 'tar': 'd.png', 'house': house}) + '\n')
-    with pytest.raises(PairListError, match='train.jsonl:2: "house" must be an integer >= 0'):
-        load_manifest(manifest)

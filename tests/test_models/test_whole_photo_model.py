@@ -7,12 +7,10 @@ import pytest
 import torch
 import yaml
 
-from realestate_sr.archs.checkpoint import CheckpointMismatchError
 from realestate_sr.archs.network_loading import build_inference_network
 from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
 from tests.training_options import tiny_training_options, write_held_out_pairs
 
-from basicsr.archs import build_network
 from basicsr.models import build_model
 
 REPO = Path(__file__).resolve().parents[2]
@@ -146,51 +144,3 @@ def test_the_demo_option_file_passes_the_start_up_checks_and_builds_an_identity_
     photo = torch.rand(1, 3, 60, 80)
     with torch.no_grad():
         torch.testing.assert_close(net(photo), photo, atol=1e-6, rtol=0)
-
-
-HOUSE_GRID = {**GRID, 'stats_input': True, 'style_codes': {'count': 3, 'dim': 4}}
-
-
-def houses_seen_by_the_network(model, batch):
-    """The ``house`` argument of each call of the network during one training step on ``batch``."""
-    seen = []
-    model.get_bare_model(model.net_g).register_forward_pre_hook(
-        lambda module, args, kwargs: seen.append(kwargs.get('house', 'absent')), with_kwargs=True)
-    model.feed_data(batch)
-    model.optimize_parameters(1)
-    return seen
-
-
-def test_each_pair_is_edited_with_its_own_house_code_and_a_network_without_codes_gets_no_house(tmp_path):
-    torch.manual_seed(0)
-    opt = model_opt(tmp_path)
-    opt['network_g'] = dict(HOUSE_GRID)
-    model = build_model(opt)
-    codes = model.get_bare_model(model.net_g).style_codes.codes
-    start = codes.detach().clone()
-    seen = houses_seen_by_the_network(model, {**crop_batch(), 'house': torch.tensor([2, 0])})
-    assert len(seen) == 1 and seen[0].tolist() == [2, 0]
-    for step in range(2, 5):  # the FiLM's last layer starts at zero: the codes learn from the third step on
-        model.optimize_parameters(step)
-    moved = (codes.detach() - start).abs().sum(dim=1)
-    assert moved[0] > 100 * moved[1] and moved[2] > 100 * moved[1]  # house 1: only AdamW's weight decay
-    (tmp_path / 'plain').mkdir()
-    plain = build_model(model_opt(tmp_path / 'plain'))
-    assert houses_seen_by_the_network(plain, {**crop_batch(), 'house': torch.tensor([2, 0])}) == ['absent']
-
-
-def test_a_base_checkpoint_of_k_houses_starts_a_one_house_fine_tune_at_the_mean_of_its_codes(tmp_path):
-    torch.manual_seed(0)
-    base = build_network({**HOUSE_GRID, 'style_codes': {'count': 4, 'dim': 4}})
-    checkpoint = tmp_path / 'net_g_base.pth'
-    torch.save({'params': base.state_dict()}, checkpoint)
-    opt = model_opt(tmp_path)
-    opt['network_g'] = {**HOUSE_GRID, 'style_codes': {'count': 1, 'dim': 4}}
-    opt['path']['pretrain_network_g'] = str(checkpoint)
-    model = build_model(opt)
-    net = model.get_bare_model(model.net_g)
-    torch.testing.assert_close(net.style_codes.codes, base.style_codes.codes.mean(dim=0, keepdim=True))
-    assert torch.equal(net.grid_head.bias, base.grid_head.bias)
-    opt['network_g'] = {**HOUSE_GRID, 'style_codes': {'count': 2, 'dim': 4}}
-    with pytest.raises(CheckpointMismatchError, match='path.pretrain_network_g: .*count: 1'):
-        build_model(opt)
