@@ -44,6 +44,7 @@ def resume_flags(opt):
     """``['--auto_resume']``, or none when the experiment folder holds a training of another network (an earlier
     default recipe): train.py then starts anew and BasicSR keeps the old folder as <name>_archived_<time>."""
     from realestate_sr.archs.network_loading import read_trained_with
+    from realestate_sr.inference.trained_with import same_network
 
     checkpoints = sorted((REPO / 'experiments' / opt['name'] / 'models').glob('net_g_*.pth'),
                          key=lambda path: path.stat().st_mtime)
@@ -51,7 +52,7 @@ def resume_flags(opt):
         record = read_trained_with(checkpoints[-1]) if checkpoints else None
     except (OSError, RuntimeError, ValueError):
         record = None
-    if record is None or record['network_g'] == opt['network_g']:
+    if record is None or same_network(opt['network_g'], record):
         return ['--auto_resume']
     print(f'{TOOL}: experiments/{opt["name"]} trained another network ({checkpoints[-1].name}); training anew, '
           'the old folder is kept beside it as an _archived_ copy', flush=True)

@@ -6,10 +6,9 @@ batches) through the shared tiler, and ONNX Runtime through the same tiler, per 
 whole-photo network (--whole-photo: ImageAdaptiveLUT, BilateralGridNet, BilateralGridNet + LUT, as in
 docs/whole_photo.md; grid-light, the network of options/bench/bilateral_grid_light.yml; grid-default, that of
 options/demo.yml): one pass through PyTorch and through ONNX Runtime (they run whole photos whatever the tile
-settings). Columns: wall
-seconds per image, process CPU seconds (all threads), megapixels/s, peak memory of the process (CPU: max RSS;
-GPU: max allocated), and the PSNR of each output against the whole-image output of the same network and
-precision.
+settings). Columns: wall seconds per image, process CPU seconds (all threads), megapixels/s, peak memory of the
+process (CPU: max RSS; GPU: max allocated), and the PSNR of each output against the whole-image output of the
+same network and precision.
 
 Every case runs in a fresh process, so peak memory is per case. NAFNet uses the SIDD layout
 (enc 2,2,4,8 / middle 12 / dec 2,2,2,2) with TLC as tiled_infer.py does. The image is generated (smooth

@@ -80,6 +80,12 @@ def _comparable_network(network_opt):
     return plain({**_arch_defaults(network_opt.get('type')), **network_opt})
 
 
+def same_network(network_opt, record):
+    """True when ``network_opt`` builds the network a checkpoint's ``record`` says it was trained as (defaults
+    filled in on both sides, so a key left at its default matches the value written out)."""
+    return _comparable_network(network_opt) == _comparable_network(record['network_g'])
+
+
 def _option_value(name, value):
     """A setting as its option-file key writes it."""
     if name == 'precision':
