@@ -29,6 +29,9 @@ REMOVED_KEYS = {
     ('network_g', 'white_box'): "BilateralGridNet's white-box editor stage before the grid",
     ('network_g', 'style_codes'): "BilateralGridNet's learned house codes, for fine-tuning from a base model",
     ('train', 'light_opt'): "WholePhotoModel's loss on the light map",
+    ('network_g', 'context'): "BilateralGridNet's windowed encoder averages instead of global ones",
+    ('datasets', 'src_jitter'): "WholePhotoDataset's source-only exposure and white-balance jitter",
+    ('datasets', 'pair_mix'): "WholePhotoDataset's collages of two training pairs",
 }
 
 

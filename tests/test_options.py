@@ -13,6 +13,7 @@ from realestate_sr.archs.bilateral_grid_arch import BilateralGridNet
 from realestate_sr.archs.network_loading import build_inference_network
 from realestate_sr.data.pair_lists import load_manifest
 from realestate_sr.data.paired_listing_dataset import PairedListingDataset
+from realestate_sr.data.whole_photo_dataset import WholePhotoDataset
 from realestate_sr.models.enhance_model import OPTIMIZERS
 from realestate_sr.models.option_checks import (
     OptionKeyError,
@@ -272,7 +273,9 @@ def test_bf16_on_the_cpu_is_a_warning_naming_the_cost_and_the_way_out(caplog, cu
 
 # (where in the option file, key, a value it used to take): the options removed after they lost on the benchmark
 REMOVED = [(('network_g', ), 'colour_space', 'srgb'), (('train', ), 'light_opt', {'type': 'PixelL1Loss'}),
-           (('network_g', ), 'white_box', True), (('network_g', ), 'style_codes', {'count': 1, 'dim': 8})]
+           (('network_g', ), 'white_box', True), (('network_g', ), 'style_codes', {'count': 1, 'dim': 8}),
+           (('network_g', ), 'context', 0.5), (('datasets', 'train'), 'src_jitter', {'exposure_ev': 0.3}),
+           (('datasets', 'train'), 'pair_mix', 0.5)]
 
 
 def with_removed_key(path, key, value):
@@ -300,7 +303,9 @@ def test_an_option_file_naming_a_removed_key_stops_at_start_up_with_one_line_say
 
 def test_the_removed_keys_table_names_only_keys_nothing_reads_any_more():
     assert {key for _, key, _ in REMOVED} == {key for _, key in REMOVED_KEYS}
-    assert not {'colour_space', 'white_box', 'style_codes'} & set(inspect.signature(BilateralGridNet).parameters)
+    assert not {'colour_space', 'white_box', 'style_codes', 'context'} & set(
+        inspect.signature(BilateralGridNet).parameters)
+    assert not {'src_jitter', 'pair_mix'} & WholePhotoDataset.OPTION_KEYS
     assert 'light_opt' not in model_option_keys()['train']
 
 

@@ -66,9 +66,6 @@ MISMATCHES = [  # (edit of options/demo.yml, the one line it must give)
     (set_keys('network_g', gain_cells=32),
      "network_g.gain_cells: 32 is finer than the grid, network_g.thumb_size 128 / 2**network_g.levels 3 = 16 cells "
      "a side: the light map is spread over the grid's cells; write gain_cells: 16 or less"),
-    (set_keys('network_g', context=0.5, lut_basis=3),
-     'network_g.context: 0.5 and network_g.lut_basis: 3 do not combine (local decisions and a global LUT): write '
-     'context: ~ or lut_basis: 0'),
     (lambda opt: opt['network_g'].clear() or opt['network_g'].update(type='ImageAdaptiveLUT', thumb_size=128,
                                                                       levels=8),
      'network_g.thumb_size: 128 is smaller than 2**network_g.levels = 256 (levels: 8): each level halves the '

@@ -13,7 +13,6 @@ YAML (``network_g``)::
     guide_hidden: 8       # hidden units of the per-pixel guide MLP (0: the guide is a learned linear mix of RGB)
     lut_basis: 0          # > 0: first apply a global image-adaptive 3D LUT mixed from this many basis LUTs
     lut_size: 17
-    context: ~            # ~: cells see the whole photo; a fraction (e.g. 0.5): only a window of that side
     gain_cells: 0         # > 0: a smooth per-channel gain over the frame, gain_cells x gain_cells (below)
     stats_input: false    # true: the thumbnail's photo statistics scale and shift the encoder's features (below)
     chunk_pixels: 524288  # pixels per chunk of the full-resolution stage without gradients
@@ -187,7 +186,7 @@ class BilateralGridNet(WholePhotoNetwork):
     a global image-adaptive 3D LUT (``lut_basis`` > 0) mixed from the same features."""
 
     def __init__(self, thumb_size=256, width=16, levels=4, blocks_per_level=1, max_width=64, grid_depth=8,
-                 guide_hidden=8, lut_basis=0, lut_size=17, context=None, gain_cells=0,
+                 guide_hidden=8, lut_basis=0, lut_size=17, gain_cells=0,
                  chunk_pixels=DEFAULT_CHUNK_PIXELS, stats_input=False):
         super().__init__()
         if thumb_size % (2 ** levels) or thumb_size // (2 ** levels) < 2:
@@ -198,9 +197,7 @@ class BilateralGridNet(WholePhotoNetwork):
         self.thumb_size = thumb_size
         self.grid_depth = grid_depth
         self.chunk_pixels = chunk_pixels
-        if context and lut_basis:
-            raise ValueError('context (local decisions) and lut_basis (a global LUT) do not combine')
-        self.encoder = ThumbnailEncoder(width, levels, blocks_per_level, max_width, context, thumb_size)
+        self.encoder = ThumbnailEncoder(width, levels, blocks_per_level, max_width)
         channels = self.encoder.out_channels
         self.local_features = nn.Conv2d(channels, channels, 3, padding=1)
         self.global_features = nn.Linear(channels, channels)
@@ -228,11 +225,7 @@ class BilateralGridNet(WholePhotoNetwork):
         features, pooled = self.encoder(thumb)
         if self.stats_film is not None:
             features, pooled = self.stats_film(thumb, features, pooled)
-        if pooled.dim() == 4:  # local context: a map of window averages
-            context = self.global_features(pooled.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-        else:
-            context = self.global_features(pooled)[:, :, None, None]
-        fused = F.leaky_relu(self.local_features(features) + context, 0.2)
+        fused = F.leaky_relu(self.local_features(features) + self.global_features(pooled)[:, :, None, None], 0.2)
         head = self.grid_head(fused)
         n, _, gh, gw = head.shape
         grid = head.float().view(n, self.grid_depth, AFFINE, gh, gw).permute(0, 3, 4, 1, 2).contiguous()

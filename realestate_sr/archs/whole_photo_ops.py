@@ -248,47 +248,24 @@ class ThumbnailEncoder(nn.Module):
     Channels double at each stage up to ``max_width``. Returns the last feature map
     (N, ``out_channels``, S / 2**levels, S / 2**levels) and its global average (N, ``out_channels``).
     NAFBlocks carry their own global channel attention, so every stage sees the whole photo.
-
-    ``context`` (a fraction of the thumbnail's side, e.g. 0.5) replaces every global average, the blocks'
-    channel attention and the returned one, by an average over a window of that fraction of the side
-    around each position (the returned average is then a map like the features): each grid cell then
-    decides from its part of the room only.
     """
 
-    def __init__(self, width=16, levels=4, blocks_per_level=1, max_width=64, context=None, thumb_size=None):
+    def __init__(self, width=16, levels=4, blocks_per_level=1, max_width=64):
         super().__init__()
         self.intro = nn.Conv2d(3, width, 3, padding=1)
         stages = []
         channels = width
-        for level in range(1, levels + 1):
+        for _ in range(levels):
             out = min(channels * 2, max_width)
-            blocks = [NAFBlock(out) for _ in range(blocks_per_level)]
-            if context:
-                for block in blocks:
-                    block.sca[0] = window_average(context, thumb_size // 2 ** level)
+            blocks = [NAFBlock(out) for _ in range(blocks_per_level)]  # drawn before the conv: weights as trained
             stages.append(nn.Sequential(nn.Conv2d(channels, out, 2, stride=2), *blocks))
             channels = out
         self.stages = nn.Sequential(*stages)
         self.out_channels = channels
-        self.context = window_average(context, thumb_size // 2 ** levels) if context else None
 
     def forward(self, thumb):
         features = self.stages(self.intro(thumb))
-        if self.context is not None:
-            return features, self.context(features)
         return features, features.mean(dim=(2, 3))
-
-
-def window_average(fraction, cells):
-    """Average over a square window of ``fraction`` of a ``cells``-wide feature map around each position, the
-    windows at the border shrunk to what lies inside (odd sides, so that each stays centred)."""
-    if not 0 < fraction <= 1:
-        raise ValueError(f'context must be a fraction of the thumbnail side in (0, 1], got {fraction}')
-    side = max(1, int(round(fraction * cells)) // 2 * 2 + 1)
-    # separable: a row average then a column average is the same (clipped) rectangle's mean, 2 * side reads
-    # per value instead of side**2
-    return nn.Sequential(nn.AvgPool2d((1, side), stride=1, padding=(0, side // 2), count_include_pad=False),
-                         nn.AvgPool2d((side, 1), stride=1, padding=(side // 2, 0), count_include_pad=False))
 
 
 # ------------------------------------------------------------------------------------------ the network contract

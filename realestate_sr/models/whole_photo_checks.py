@@ -87,11 +87,6 @@ def _grid_problems(network, arch):
         yield (f'network_g.gain_cells: {gain_cells} is finer than the grid, network_g.thumb_size {thumb} / '
                f'2**network_g.levels {levels} = {cells} cells a side: the light map is spread over the grid\'s '
                f'cells; write gain_cells: {cells} or less')
-    context, _ = _setting(network, 'context', arch)
-    lut_basis, _ = _setting(network, 'lut_basis', arch)
-    if context and lut_basis:
-        yield (f'network_g.context: {context} and network_g.lut_basis: {lut_basis} do not combine (local decisions '
-               'and a global LUT): write context: ~ or lut_basis: 0')
 
 
 def _combination_problems(opt, arch, model, train_set, network_type):

@@ -254,28 +254,6 @@ def test_thumbnail_is_a_local_average():
     assert torch.allclose(photo_thumbnail(torch.full((1, 3, 999, 1301), 0.25), 8), torch.tensor(0.25))
 
 
-def test_a_local_context_grid_decides_each_cell_from_its_own_part_of_the_photo():
-    opt = {'type': 'BilateralGridNet', 'thumb_size': 64, 'width': 4, 'levels': 3, 'max_width': 8, 'grid_depth': 4,
-           'context': 0.4}
-    net = build(opt, seed=8)
-    thumb = torch.rand(1, 3, 64, 64)
-    changed = thumb.clone()
-    changed[..., :12] = 0  # the left fifth of the photo
-    with torch.no_grad():
-        (grid, ), (grid_changed, ) = net.photo_edit(thumb), net.photo_edit(changed)
-        (global_grid, ), (global_changed, ) = (build({**opt, 'context': None}, seed=8).photo_edit(t)
-                                               for t in (thumb, changed))
-    assert (grid[:, :, 0] - grid_changed[:, :, 0]).abs().max() > 1e-3  # the cells there follow it
-    assert (grid[:, :, -1] - grid_changed[:, :, -1]).abs().max() == 0  # the far side does not
-    assert (global_grid[:, :, -1] - global_changed[:, :, -1]).abs().max() > 1e-4  # as it does with global context
-    photo = torch.rand(1, 3, 30, 40)
-    assert (build(opt)(photo) - photo).abs().max() < 1e-6  # still the identity untrained
-    with pytest.raises(ValueError, match='context'):
-        build_network({**opt, 'context': 1.5})
-    with pytest.raises(ValueError, match='do not combine'):
-        build_network({**opt, 'lut_basis': 2})
-
-
 def test_the_light_map_scales_each_channel_by_a_gain_that_varies_smoothly_across_the_frame():
     opt = {'type': 'BilateralGridNet', 'grid_depth': 4, 'guide_hidden': 0, 'gain_cells': 2, **TINY}
     net = build(opt)

@@ -44,7 +44,6 @@ def test_onnx_export_matches_pytorch_at_two_sizes_and_batches(tmp_path, opt):
 WHOLE_PHOTO_OPTS = [{'type': 'ImageAdaptiveLUT', 'num_basis': 2, 'lut_size': 9, **SMALL},
                     {'type': 'BilateralGridNet', **SMALL},
                     {'type': 'BilateralGridNet', 'lut_basis': 2, 'lut_size': 9, **SMALL},
-                    {'type': 'BilateralGridNet', 'context': 0.4, **SMALL},
                     {'type': 'BilateralGridNet', 'gain_cells': 4, **SMALL},
                     {'type': 'BilateralGridNet', 'stats_input': True, **SMALL}]
 
@@ -74,7 +73,7 @@ class CountingSession:
         return self.session.run(outputs, feed)
 
 
-@pytest.mark.parametrize('opt', WHOLE_PHOTO_OPTS, ids=['lut', 'grid', 'grid+lut', 'grid-local', 'grid-light',
+@pytest.mark.parametrize('opt', WHOLE_PHOTO_OPTS, ids=['lut', 'grid', 'grid+lut', 'grid-light',
                                                          'grid-stats'])
 def test_onnx_graph_in_several_bands_matches_pytorch_and_never_gets_more_than_a_band(tmp_path, opt):
     net = editing_network(opt)

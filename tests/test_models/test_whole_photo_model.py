@@ -112,7 +112,6 @@ def test_train_py_trains_and_validates_a_bilateral_grid_from_an_option_file(tmp_
     write_held_out_pairs(data_dir, 4, size=(96, 128))
     opt = tiny_training_options(experiment_name, data_dir, total_iter=4,
                                 train_dataset={'type': 'WholePhotoDataset', 'thumb_size': 32, 'gt_size': 48,
-                                               'src_jitter': {'exposure_ev': 0.2, 'white_balance': 0.05},
                                                'src_light_field': {'exposure_ev': 0.75, 'white_balance': 0.25}})
     opt['model_type'] = 'WholePhotoModel'
     opt['network_g'] = {**GRID, 'gain_cells': 2}
