@@ -16,7 +16,8 @@ pixel by pixel at full resolution. Conventions kept by every function here:
   written as one gather of each pixel's 8 cell corners from a precomputed
   corner table, not with ``F.grid_sample``: on a 2-core CPU the 3-D
   ``grid_sample`` kernel took 1.1 s (3 channels) and 3.9 s (12 channels) per
-  3300x2200 photo, and it does not export to ONNX below opset 20.
+  3300x2200 photo, and it does not export to ONNX below opset 20 (training
+  the grid uses it: its backward is the faster one, ``BilateralGridNet``).
 
 Every whole-photo network subclasses ``WholePhotoNetwork``: ``photo_edit(thumb)`` decides the edit (a tuple
 of tensors, one entry per photo), ``apply_edit(x, box, *edit)`` applies it, ``identity_edit(edit)`` is the

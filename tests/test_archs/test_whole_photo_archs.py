@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from realestate_sr.archs.bilateral_grid_arch import apply_affine, slice_and_apply_rows, slice_grid
+from realestate_sr.archs.lut3d_arch import lut_lookup
 from realestate_sr.archs.nafnet_arch import NAFNet
 from realestate_sr.archs.whole_photo_ops import (
     WholePhotoInputError,
@@ -122,6 +123,33 @@ def test_fast_row_slicing_equals_the_gather_path():
     torch.testing.assert_close(fast, reference[0].permute(2, 0, 1), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize('opt', ARCHS[1:3], ids=ARCH_IDS[1:3])
+def test_the_training_path_gives_the_gather_paths_outputs_and_gradients(opt):
+    net = build(opt, seed=9)
+    with torch.no_grad():  # a guide inside the grid's depth, where it has a gradient (clamped outside)
+        net.guide.mix.weight.copy_(torch.tensor([[0.3, 0.6, 0.1]]))
+        net.guide.mix.bias.zero_()
+    photos = torch.rand(2, 3, 24, 36)
+    crops = photos[:, :, 5:21, 8:32]
+    boxes = torch.stack([crop_box(5, 8, 16, 24, 24, 36), torch.tensor([0.0, 0.0, 1.0, 1.0])])
+    weights = torch.randn(2, 3, 16, 24)
+    results = []
+    for path in (net._apply_by_gather, net._apply_with_gradients):
+        net.zero_grad()
+        edit = net.photo_edit(photo_thumbnail(photos, opt['thumb_size']))
+        grid, luts = edit if len(edit) == 2 else (edit[0], None)
+        out = path(crops, boxes, grid, lut_lookup(luts) if luts is not None else None)
+        (out * weights).sum().backward()
+        results.append((out.detach(), {name: p.grad.clone() for name, p in net.named_parameters()}))
+    (gathered, gather_grads), (sampled, sample_grads) = results
+    assert (gathered - crops).abs().max() > 0.05, 'the randomised network must edit the photo'
+    torch.testing.assert_close(sampled, gathered, atol=1e-5, rtol=1e-5)
+    assert gather_grads.keys() == sample_grads.keys()
+    for name, grad in gather_grads.items():
+        torch.testing.assert_close(sample_grads[name], grad, atol=1e-4, rtol=1e-4, msg=name)
+    assert gather_grads['guide.mix.weight'].abs().max() > 1e-3  # the guide's gradient is compared too
+
+
 def test_trilinear_lookup_needs_no_more_than_two_samples_per_axis():
     volume = torch.arange(8, dtype=torch.float32).view(1, 2, 2, 2, 1)
     centre = torch.full((1, 1), 0.5)
@@ -155,7 +183,7 @@ def test_a_crop_with_its_box_equals_that_region_of_the_whole_photo_output(opt):
     region = whole[:, :, top:top + height, left:left + width]
     assert (whole - photo).abs().max() > 0.05, 'the randomised network must edit the photo'
     torch.testing.assert_close(crop, region, atol=1e-5, rtol=0)
-    with torch.enable_grad():  # the training (gather) path gives the same numbers as inference
+    with torch.enable_grad():  # the training path (grid_sample) gives the same numbers as inference
         torch.testing.assert_close(net(photo[:, :, top:top + height, left:left + width], thumb=thumb, box=box),
                                    region, atol=1e-5, rtol=0)
 

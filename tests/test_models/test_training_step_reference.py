@@ -168,9 +168,12 @@ def one_thread():
 def test_three_training_steps_give_the_recorded_losses_and_weights(tmp_path, case, one_thread):
     got = train_three_steps(tmp_path, case)
     expected = REFERENCE[case]
+    # the grid's training slicing became F.grid_sample after the references were recorded: the same numbers summed
+    # in another order, 3e-7 relative at most after three steps; the other models are as recorded to 1e-7
+    rel = 1e-6 if CASES[case][1]['type'] == 'BilateralGridNet' else 1e-7
     assert sorted(got) == sorted(expected)
     for key, value in expected.items():
         if key == 'visual_shapes':
             assert [tuple(shape) for shape in value] == got[key]
         else:
-            assert got[key] == pytest.approx(value, rel=1e-7, abs=1e-9), key
+            assert got[key] == pytest.approx(value, rel=rel, abs=1e-9), key
