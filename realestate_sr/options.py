@@ -32,6 +32,7 @@ REMOVED_KEYS = {
     ('network_g', 'context'): "BilateralGridNet's windowed encoder averages instead of global ones",
     ('datasets', 'src_jitter'): "WholePhotoDataset's source-only exposure and white-balance jitter",
     ('datasets', 'pair_mix'): "WholePhotoDataset's collages of two training pairs",
+    ('datasets', 'src_light_field'): 'the random smooth light field multiplied into training sources',
 }
 
 

@@ -4,7 +4,7 @@
 For each NAFNet width: whole-image inference, tiled inference (512 px tiles, overlap 32/64, several tile
 batches) through the shared tiler, and ONNX Runtime through the same tiler, per precision. For each
 whole-photo network (--whole-photo: ImageAdaptiveLUT, BilateralGridNet, BilateralGridNet + LUT, as in
-docs/whole_photo.md; grid-light, the network of options/bench/bilateral_grid_light.yml; grid-default, that of
+docs/whole_photo.md; grid-light, the default's network with an 8x8 light map; grid-default, that of
 options/demo.yml): one pass through PyTorch and through ONNX Runtime (they run whole photos whatever the tile
 settings). Columns: wall seconds per image, process CPU seconds (all threads), megapixels/s, peak memory of the
 process (CPU: max RSS; GPU: max allocated), and the PSNR of each output against the whole-image output of the
@@ -59,7 +59,7 @@ WHOLE_PHOTO_NETWORKS = {
     'lut': {'type': 'ImageAdaptiveLUT', 'num_basis': 3, 'lut_size': 17, 'thumb_size': 256},
     'grid': {'type': 'BilateralGridNet', 'thumb_size': 256},
     'grid+lut': {'type': 'BilateralGridNet', 'thumb_size': 256, 'lut_basis': 3, 'lut_size': 17},
-    # the network of the benchmark's best recipe (options/bench/bilateral_grid_light.yml): thumbnail 128, light map
+    # the default's network (thumbnail 128) with an 8x8 light map, as the GB10 recipe has one
     'grid-light': {'type': 'BilateralGridNet', 'thumb_size': 128, 'levels': 3, 'gain_cells': 8},
     # the network the default recipes train (options/demo.yml), read from the file
     'grid-default': Path(__file__).resolve().parents[1] / 'options' / 'demo.yml',

@@ -275,7 +275,7 @@ def test_bf16_on_the_cpu_is_a_warning_naming_the_cost_and_the_way_out(caplog, cu
 REMOVED = [(('network_g', ), 'colour_space', 'srgb'), (('train', ), 'light_opt', {'type': 'PixelL1Loss'}),
            (('network_g', ), 'white_box', True), (('network_g', ), 'style_codes', {'count': 1, 'dim': 8}),
            (('network_g', ), 'context', 0.5), (('datasets', 'train'), 'src_jitter', {'exposure_ev': 0.3}),
-           (('datasets', 'train'), 'pair_mix', 0.5)]
+           (('datasets', 'train'), 'pair_mix', 0.5), (('datasets', 'train'), 'src_light_field', {'prob': 1.0})]
 
 
 def with_removed_key(path, key, value):
@@ -305,7 +305,7 @@ def test_the_removed_keys_table_names_only_keys_nothing_reads_any_more():
     assert {key for _, key, _ in REMOVED} == {key for _, key in REMOVED_KEYS}
     assert not {'colour_space', 'white_box', 'style_codes', 'context'} & set(
         inspect.signature(BilateralGridNet).parameters)
-    assert not {'src_jitter', 'pair_mix'} & WholePhotoDataset.OPTION_KEYS
+    assert not {'src_jitter', 'pair_mix', 'src_light_field'} & WholePhotoDataset.OPTION_KEYS
     assert 'light_opt' not in model_option_keys()['train']
 
 

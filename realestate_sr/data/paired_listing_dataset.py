@@ -5,7 +5,6 @@ from pathlib import Path
 from torch.utils import data
 
 from realestate_sr.data.image_io import check_same_size, image_shape_from_header, read_bgr
-from realestate_sr.data.light_field import LightField, LightFieldOptionError, relight_window
 from realestate_sr.data.lmdb_io import LmdbFormatError, LmdbImageReader, read_split_file
 from realestate_sr.data.memory_cache import SharedPairCache
 from realestate_sr.data.pair_lists import load_manifest, pairs_from_folders, require_existing_files
@@ -160,10 +159,6 @@ class PairedListingDataset(data.Dataset):
         use_hflip, use_rot (bool): random flips / 90-degree rotations in training (default false).
         output_dtype (str): ``float32`` (default) or ``uint8``: samples stay 8-bit RGB until EnhanceModel
             converts them on its device, so DataLoader workers ship 4x fewer bytes per patch.
-        src_light_field (dict): source-only light that changes across the frame, off by default:
-            ``{prob: 1.0, exposure_ev: 0.75, white_balance: 0.25, cells: 3}``: with probability ``prob`` the
-            source photo is multiplied, in linear light, by a random smooth gain field whose mean over the
-            photo is removed (``realestate_sr/data/light_field.py``); the target is unchanged.
 
     Training samples are one random ``gt_size`` crop, cut at the same place in both images and given the
     same flips, before conversion to float. The target's colours are never augmented: they are what is learnt.
@@ -174,7 +169,7 @@ class PairedListingDataset(data.Dataset):
     # what the docstring lists; the option-file check at start-up refuses other keys (with BasicSR's dataloader keys)
     OPTION_KEYS = frozenset({'name', 'phase', 'dataroot', 'meta_file', 'dataroot_lq', 'dataroot_gt', 'io_backend',
                              'split_file', 'cache', 'cache_threads', 'gt_size', 'use_hflip', 'use_rot',
-                             'output_dtype', 'src_light_field'})
+                             'output_dtype'})
 
     def __init__(self, opt):
         super().__init__()
@@ -187,10 +182,6 @@ class PairedListingDataset(data.Dataset):
             raise DatasetOptionError(f'dataset {opt.get("name")!r}: gt_size is required for training')
         self.use_hflip = bool(opt.get('use_hflip', False))
         self.use_rot = bool(opt.get('use_rot', False))
-        try:
-            self.light_field = LightField.from_option(opt.get('src_light_field'))
-        except (LightFieldOptionError, TypeError) as error:
-            raise DatasetOptionError(f'dataset {opt.get("name")!r}: {error}') from None
 
         backend_type = (opt.get('io_backend') or {}).get('type', 'disk')
         if backend_type == 'disk':
@@ -218,23 +209,18 @@ class PairedListingDataset(data.Dataset):
         return len(self.source)
 
     def random_window(self, src, tar, pair_name):
-        """(src crop, tar crop, top, left, field) of one training sample: a random ``gt_size`` window of the
-        pair, its source under this sample's ``src_light_field`` field (the field's log gains, or None)."""
+        """(src crop, tar crop, top, left) of one training sample: a random ``gt_size`` window of the pair."""
         height, width = tar.shape[:2]
         top, left = random_crop_offset(height, width, self.gt_size, pair_name)
         window = (slice(top, top + self.gt_size), slice(left, left + self.gt_size))
-        src_crop = src[window]
-        log_gains = self.light_field.draw() if self.light_field is not None else None
-        if log_gains is not None:
-            src_crop = relight_window(log_gains, src_crop, top, left, height, width)
-        return src_crop, tar[window], top, left, log_gains
+        return src[window], tar[window], top, left
 
     def __getitem__(self, index):
         src, tar = self.source.read(index)
         pair_name = self.source.name(index)
         check_same_size(src, tar, pair_name)
         if self.phase == 'train':
-            src, tar, _, _, _ = self.random_window(src, tar, pair_name)
+            src, tar, _, _ = self.random_window(src, tar, pair_name)
             src, tar = augment_pair(src, tar, self.use_hflip, self.use_rot)
         lq_path, gt_path = self.source.paths(index)
         as_float = self.output_dtype == 'float32'

@@ -6,7 +6,6 @@ and the loss is taken on full-resolution pixels of a crop, sliced where the crop
 """
 from realestate_sr.archs.whole_photo_ops import crop_box, photo_thumbnail
 from realestate_sr.data.image_io import check_same_size
-from realestate_sr.data.light_field import relight_thumbnail
 from realestate_sr.data.pair_transforms import (
     bgr_uint8_to_tensor,
     draw_orientation,
@@ -38,7 +37,6 @@ class WholePhotoDataset(PairedListingDataset):
         thumb_cache (bool): training only, default true: each pair's two thumbnails are made once and shared
             by the DataLoader workers (``realestate_sr/data/thumbnail_cache.py``: 6 MB a pair at 512 px,
             off by itself above a quarter of the free RAM).
-        src_light_field: as PairedListingDataset's; the crop and the source thumbnail get the same field.
 
     Each training item: ``lq``/``gt`` the crop (3, gt_size, gt_size), ``lq_thumb``/``gt_thumb`` float32
     (3, thumb_size, thumb_size) thumbnails of the whole source/target photos, ``box`` float32 (4,) the
@@ -67,15 +65,13 @@ class WholePhotoDataset(PairedListingDataset):
         orientation = draw_orientation(self.use_hflip, self.use_rot)
         src, tar = orient_hwc(photo_src, orientation), orient_hwc(photo_tar, orientation)
         height, width = tar.shape[:2]
-        src_crop, tar_crop, top, left, log_gains = self.random_window(src, tar, pair_name)
+        src_crop, tar_crop, top, left = self.random_window(src, tar, pair_name)
         if self.thumb_cache is not None:
             thumbs = self.thumb_cache.get(index, lambda: (whole_thumbnail(photo_src, self.thumb_size),
                                                           whole_thumbnail(photo_tar, self.thumb_size)))
             src_thumb, tar_thumb = (orient_chw(thumb, orientation) for thumb in thumbs)
         else:
             src_thumb, tar_thumb = whole_thumbnail(src, self.thumb_size), whole_thumbnail(tar, self.thumb_size)
-        if log_gains is not None:  # the thumbnail under the crop's field: relit where used, not every pixel
-            src_thumb = relight_thumbnail(src_thumb, log_gains)
         lq_path, gt_path = self.source.paths(index)
         as_float = self.output_dtype == 'float32'
         item = {'lq': bgr_uint8_to_tensor(src_crop, as_float), 'gt': bgr_uint8_to_tensor(tar_crop, as_float),

@@ -1,7 +1,6 @@
 """WholePhotoDataset: whole-photo thumbnails + a full-resolution crop + its box, transformed as one sample."""
 import random
 
-import numpy as np
 import pytest
 import torch
 
@@ -74,27 +73,3 @@ def test_uint8_output_keeps_crops_8_bit_and_thumbnails_float(noise_pairs):
     item = dataset(noise_pairs[0], output_dtype='uint8')[0]
     assert item['lq'].dtype == torch.uint8 and item['gt'].dtype == torch.uint8
     assert item['lq_thumb'].dtype == torch.float32 and item['box'].dtype == torch.float32
-
-
-def test_the_source_thumbnail_gets_the_field_the_sample_drew(tmp_path, monkeypatch):
-    from realestate_sr.data.light_field import LightField
-    from realestate_sr.utils.colour import srgb_to_linear
-
-    drawn = []
-    draw = LightField.draw
-    monkeypatch.setattr(LightField, 'draw', lambda self, rng=random: drawn.append(draw(self, rng)) or drawn[-1])
-    src = np.full((48, 64, 3), 90, dtype=np.uint8)  # one colour: the relit thumbnail is the field itself
-    manifest, _, _ = write_pair_set(tmp_path / 'pairs', [(src, make_tar_image(48, 64, seed=3))])
-    field = {'exposure_ev': 0.75, 'white_balance': 0.25}
-    data = dataset(manifest, src_light_field=field, thumb_size=8)
-    plain = srgb_to_linear(bgr_uint8_to_tensor(src)[:, :8, :8])
-    random.seed(6)
-    for _ in range(4):
-        item = data[0]
-        log_gains = torch.from_numpy(drawn[-1][..., ::-1].transpose(2, 0, 1).copy())  # BGR -> RGB, 3,64,64
-        assert log_gains.abs().max() > 0.05
-        measured = torch.log(srgb_to_linear(item['lq_thumb']) / plain)
-        expected = torch.nn.functional.adaptive_avg_pool2d(log_gains[None], 8)[0]
-        torch.testing.assert_close(measured, expected, atol=0.03, rtol=0)
-    none_drawn = dataset(manifest, src_light_field={**field, 'prob': 0.0}, thumb_size=8)[0]
-    torch.testing.assert_close(srgb_to_linear(none_drawn['lq_thumb']), plain, atol=1e-5, rtol=0)

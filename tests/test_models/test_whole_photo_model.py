@@ -111,8 +111,7 @@ def test_train_py_trains_and_validates_a_bilateral_grid_from_an_option_file(tmp_
     data_dir = tmp_path / 'data'
     write_held_out_pairs(data_dir, 4, size=(96, 128))
     opt = tiny_training_options(experiment_name, data_dir, total_iter=4,
-                                train_dataset={'type': 'WholePhotoDataset', 'thumb_size': 32, 'gt_size': 48,
-                                               'src_light_field': {'exposure_ev': 0.75, 'white_balance': 0.25}})
+                                train_dataset={'type': 'WholePhotoDataset', 'thumb_size': 32, 'gt_size': 48})
     opt['model_type'] = 'WholePhotoModel'
     opt['network_g'] = {**GRID, 'gain_cells': 2}
     opt['train']['lut_opt'] = {'type': 'LUTRegularizationLoss'}
