@@ -168,9 +168,12 @@ def one_thread():
 def test_three_training_steps_give_the_recorded_losses_and_weights(tmp_path, case, one_thread):
     got = train_three_steps(tmp_path, case)
     expected = REFERENCE[case]
-    # the grid's training slicing became F.grid_sample after the references were recorded: the same numbers summed
-    # in another order, 3e-7 relative at most after three steps; the other models are as recorded to 1e-7
-    rel = 1e-6 if CASES[case][1]['type'] == 'BilateralGridNet' else 1e-7
+    # float32 sums in another order: the grid's training slicing became F.grid_sample after the references were
+    # recorded (3e-7 relative at most after three steps), and oneDNN picks its kernels by the CPU's instruction set
+    # (an AVX-512 CPU with AVX512_BF16 differs from the one they were recorded on by 1.7e-6 on the GAN case).
+    # BF16 autocast rounds to 3 digits, and native BF16 dot products round where others accumulate in float32
+    # (1.8e-3 by the third step there).
+    rel = 1e-2 if CASES[case][2].get('bf16') else 1e-5
     assert sorted(got) == sorted(expected)
     for key, value in expected.items():
         if key == 'visual_shapes':
